@@ -1,0 +1,293 @@
+//! The container: [`Command`] and what it is made of. Its JSON form is the wire form of the C ABI
+//! (see `docs/command.md`).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::process::ProcessConfig;
+
+/// Everything a driver needs to run one container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Command {
+    /// Unique per driver: 1 to 128 of `[A-Za-z0-9_.-]`, starting with a letter or digit.
+    pub id: String,
+    /// Absolute path of the root filesystem on the host.
+    pub rootfs: String,
+    /// Mount the rootfs read-only.
+    #[serde(default)]
+    pub readonly_rootfs: bool,
+    /// Hostname inside a private UTS namespace (default: the id, cut to 63 characters).
+    #[serde(default)]
+    pub hostname: Option<String>,
+    /// The container's init process.
+    pub process: ProcessConfig,
+    /// Which namespaces are new, shared with the host, or joined.
+    #[serde(default)]
+    pub namespaces: Namespaces,
+    /// Mounts applied in order after the standard ones.
+    #[serde(default)]
+    pub mounts: Vec<Mount>,
+    /// Cgroup limits.
+    #[serde(default)]
+    pub resources: Resources,
+    /// Parent of the container's cgroup, relative to each hierarchy's root (default `berth`).
+    #[serde(default)]
+    pub cgroup_parent: Option<String>,
+    /// Paths made unreadable inside the container. `None`: the default list.
+    #[serde(default)]
+    pub masked_paths: Option<Vec<String>>,
+    /// Paths made read-only inside the container. `None`: the default list.
+    #[serde(default)]
+    pub readonly_paths: Option<Vec<String>>,
+    /// Namespaced kernel parameters, `net.ipv4.ip_forward = "1"`.
+    #[serde(default)]
+    pub sysctls: BTreeMap<String, String>,
+}
+
+/// Paths masked by default (Docker's list): a file is covered with `/dev/null`, a directory
+/// with an empty read-only tmpfs.
+pub const DEFAULT_MASKED_PATHS: &[&str] = &[
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+];
+
+/// Paths made read-only by default (Docker's list).
+pub const DEFAULT_READONLY_PATHS: &[&str] = &[
+    "/proc/asound",
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+/// The default cgroup parent.
+pub const DEFAULT_CGROUP_PARENT: &str = "berth";
+
+impl Command {
+    /// A container with the given id, rootfs and init process, and every other field at its
+    /// default.
+    pub fn new(id: impl Into<String>, rootfs: impl Into<String>, process: ProcessConfig) -> Self {
+        Command {
+            id: id.into(),
+            rootfs: rootfs.into(),
+            readonly_rootfs: false,
+            hostname: None,
+            process,
+            namespaces: Namespaces::default(),
+            mounts: Vec::new(),
+            resources: Resources::default(),
+            cgroup_parent: None,
+            masked_paths: None,
+            readonly_paths: None,
+            sysctls: BTreeMap::new(),
+        }
+    }
+
+    /// The hostname the container gets.
+    pub fn effective_hostname(&self) -> String {
+        match &self.hostname {
+            Some(name) => name.clone(),
+            None => self.id.chars().take(63).collect(),
+        }
+    }
+
+    /// The cgroup parent the container's cgroup sits under.
+    pub fn effective_cgroup_parent(&self) -> &str {
+        self.cgroup_parent
+            .as_deref()
+            .unwrap_or(DEFAULT_CGROUP_PARENT)
+    }
+
+    /// The masked paths that apply: the given list, or the default one.
+    pub fn effective_masked_paths(&self) -> Vec<String> {
+        match &self.masked_paths {
+            Some(paths) => paths.clone(),
+            None => DEFAULT_MASKED_PATHS.iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    /// The read-only paths that apply: the given list, or the default one.
+    pub fn effective_readonly_paths(&self) -> Vec<String> {
+        match &self.readonly_paths {
+            Some(paths) => paths.clone(),
+            None => DEFAULT_READONLY_PATHS
+                .iter()
+                .map(|p| p.to_string())
+                .collect(),
+        }
+    }
+}
+
+/// How one namespace is provided.
+///
+/// In JSON: `"private"`, `"host"`, `"none"` (net only), `{"path": "/proc/N/ns/net"}` or
+/// `{"container": "other-id"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NamespaceMode {
+    /// A new namespace.
+    Private,
+    /// The host's own namespace.
+    Host,
+    /// Net only: a new namespace holding just `lo`, brought up.
+    None,
+    /// Join the namespace at this path.
+    Path(String),
+    /// Share the namespace of another container of the same driver.
+    Container(String),
+}
+
+/// The kinds of namespace a container has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NamespaceKind {
+    User,
+    Pid,
+    Ipc,
+    Uts,
+    Mount,
+    Net,
+    Cgroup,
+}
+
+impl NamespaceKind {
+    /// Every kind, in the order namespaces are joined (user first, so that the others are
+    /// joined with its privileges).
+    pub const ALL: [NamespaceKind; 7] = [
+        NamespaceKind::User,
+        NamespaceKind::Pid,
+        NamespaceKind::Ipc,
+        NamespaceKind::Uts,
+        NamespaceKind::Net,
+        NamespaceKind::Cgroup,
+        NamespaceKind::Mount,
+    ];
+
+    /// The field name in [`Namespaces`] and the file name under `/proc/<pid>/ns/`.
+    pub fn name(self) -> &'static str {
+        match self {
+            NamespaceKind::User => "user",
+            NamespaceKind::Pid => "pid",
+            NamespaceKind::Ipc => "ipc",
+            NamespaceKind::Uts => "uts",
+            NamespaceKind::Mount => "mnt",
+            NamespaceKind::Net => "net",
+            NamespaceKind::Cgroup => "cgroup",
+        }
+    }
+
+    /// The JSON field that configures this kind.
+    pub fn field(self) -> &'static str {
+        match self {
+            NamespaceKind::Mount => "mount",
+            other => other.name(),
+        }
+    }
+}
+
+/// The namespaces of a container. Missing fields: every namespace private, net `none`, and the
+/// host's user namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Namespaces {
+    pub pid: NamespaceMode,
+    pub ipc: NamespaceMode,
+    pub uts: NamespaceMode,
+    pub mount: NamespaceMode,
+    pub net: NamespaceMode,
+    pub cgroup: NamespaceMode,
+    pub user: NamespaceMode,
+}
+
+impl Default for Namespaces {
+    fn default() -> Self {
+        Namespaces {
+            pid: NamespaceMode::Private,
+            ipc: NamespaceMode::Private,
+            uts: NamespaceMode::Private,
+            mount: NamespaceMode::Private,
+            net: NamespaceMode::None,
+            cgroup: NamespaceMode::Private,
+            user: NamespaceMode::Host,
+        }
+    }
+}
+
+impl Namespaces {
+    /// The mode of one kind.
+    pub fn get(&self, kind: NamespaceKind) -> &NamespaceMode {
+        match kind {
+            NamespaceKind::User => &self.user,
+            NamespaceKind::Pid => &self.pid,
+            NamespaceKind::Ipc => &self.ipc,
+            NamespaceKind::Uts => &self.uts,
+            NamespaceKind::Mount => &self.mount,
+            NamespaceKind::Net => &self.net,
+            NamespaceKind::Cgroup => &self.cgroup,
+        }
+    }
+
+    /// Whether the container gets a new namespace of this kind (`private`, or `none` for net).
+    pub fn is_new(&self, kind: NamespaceKind) -> bool {
+        matches!(self.get(kind), NamespaceMode::Private | NamespaceMode::None)
+    }
+}
+
+/// One mount inside the container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mount {
+    /// Host path for `bind`; the device or a label for other types (optional).
+    #[serde(default)]
+    pub source: Option<String>,
+    /// Absolute path inside the container, created if missing.
+    pub destination: String,
+    /// `bind`, `tmpfs`, or another filesystem type the kernel knows.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `ro`, `rbind`, `nosuid`, ... and filesystem data such as `size=16m`.
+    #[serde(default)]
+    pub options: Vec<String>,
+}
+
+impl Mount {
+    /// Whether this is a bind mount (type `bind`, or a `bind`/`rbind` option).
+    pub fn is_bind(&self) -> bool {
+        self.kind == "bind" || self.options.iter().any(|o| o == "bind" || o == "rbind")
+    }
+}
+
+/// Cgroup limits. Every field is optional; `None` leaves the kernel's default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Resources {
+    /// Hard memory limit in bytes.
+    pub memory_limit: Option<i64>,
+    /// Soft memory limit in bytes.
+    pub memory_reservation: Option<i64>,
+    /// Memory plus swap in bytes; -1 for unlimited swap.
+    pub memory_swap: Option<i64>,
+    /// Relative CPU weight, 2 to 262144 (cgroup v1 shares).
+    pub cpu_shares: Option<u64>,
+    /// CPU time in microseconds per `cpu_period`; -1 for no limit.
+    pub cpu_quota: Option<i64>,
+    /// Length of a CPU accounting period in microseconds, 1000 to 1000000.
+    pub cpu_period: Option<u64>,
+    /// CPUs the container may use, `0-2,4`.
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes the container may use, `0-1`.
+    pub cpuset_mems: Option<String>,
+    /// Maximum number of processes; -1 for no limit.
+    pub pids_limit: Option<i64>,
+    /// Relative block I/O weight, 10 to 1000.
+    pub blkio_weight: Option<u16>,
+}

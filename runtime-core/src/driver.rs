@@ -1,0 +1,79 @@
+//! The interface every driver (native Linux, LXC, Windows HCS) implements.
+
+use std::sync::Arc;
+
+use crate::command::Command;
+use crate::error::{Error, Result};
+use crate::hooks::Hooks;
+use crate::process::ProcessConfig;
+use crate::status::{ContainerState, ExitStatus, Stats};
+use crate::stdio::Stdio;
+
+/// A container driver. Every method may be called from many threads at once; an operation on
+/// one container never waits for an operation on another.
+pub trait Driver: Send + Sync {
+    /// Creates, starts and waits for a container, then deletes it. Blocks until it exits.
+    fn run(&self, command: &Command, stdio: &Stdio, hooks: Arc<dyn Hooks>) -> Result<ExitStatus> {
+        self.create(command, stdio, hooks)?;
+        let id = command.id.as_str();
+        let outcome = self.start(id).and_then(|()| self.wait(id));
+        let deleted = self.delete(id, true);
+        let status = outcome?;
+        deleted?;
+        Ok(status)
+    }
+
+    /// Sets a container up and leaves it stopped just before its program runs. Returns the host
+    /// pid of its init.
+    fn create(&self, command: &Command, stdio: &Stdio, hooks: Arc<dyn Hooks>) -> Result<i32>;
+
+    /// Lets a created container run its program.
+    fn start(&self, id: &str) -> Result<()>;
+
+    /// Blocks until the container's init exits and returns how it ended.
+    fn wait(&self, id: &str) -> Result<ExitStatus>;
+
+    /// Removes a container. A created or running one is refused unless `force`, which kills it.
+    fn delete(&self, id: &str, force: bool) -> Result<()>;
+
+    /// Runs another process in a running container and blocks until it exits.
+    fn exec(
+        &self,
+        id: &str,
+        _process: &ProcessConfig,
+        _stdio: &Stdio,
+        _hooks: Arc<dyn Hooks>,
+    ) -> Result<ExitStatus> {
+        let _ = id;
+        Err(Error::Unsupported("exec".into()))
+    }
+
+    /// Sends `signal` to the init, or to every process of the container when `all`.
+    fn kill(&self, id: &str, signal: i32, all: bool) -> Result<()>;
+
+    /// Freezes every process of the container.
+    fn pause(&self, _id: &str) -> Result<()> {
+        Err(Error::Unsupported("pause".into()))
+    }
+
+    /// Thaws a paused container.
+    fn resume(&self, _id: &str) -> Result<()> {
+        Err(Error::Unsupported("resume".into()))
+    }
+
+    /// Changes the terminal size of the container's (or its execs') terminal.
+    fn resize(&self, _id: &str, _rows: u16, _cols: u16) -> Result<()> {
+        Err(Error::Unsupported("resize".into()))
+    }
+
+    /// The state of one container.
+    fn state(&self, id: &str) -> Result<ContainerState>;
+
+    /// The state of every container of this driver.
+    fn list(&self) -> Result<Vec<ContainerState>>;
+
+    /// Resource usage of a container.
+    fn stats(&self, _id: &str) -> Result<Stats> {
+        Err(Error::Unsupported("stats".into()))
+    }
+}

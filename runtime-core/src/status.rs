@@ -1,0 +1,138 @@
+//! How a process ended, and what a container looks like from outside.
+
+use serde::{Deserialize, Serialize};
+
+/// How a container's init process or an exec'd process ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExitStatus {
+    /// The exit code; `128 + signal` when a signal ended the process, as a shell reports it.
+    pub code: i32,
+    /// The signal that ended the process, if one did.
+    #[serde(default)]
+    pub signal: Option<i32>,
+    /// Whether the kernel's OOM killer killed a process in the container's cgroup during its
+    /// life, whichever process that was.
+    #[serde(default)]
+    pub oom_killed: bool,
+}
+
+impl ExitStatus {
+    /// The process called `exit(code)`.
+    pub fn exited(code: i32) -> Self {
+        ExitStatus {
+            code,
+            signal: None,
+            oom_killed: false,
+        }
+    }
+
+    /// The process was killed by `signal`.
+    pub fn signaled(signal: i32) -> Self {
+        ExitStatus {
+            code: 128 + signal,
+            signal: Some(signal),
+            oom_killed: false,
+        }
+    }
+
+    /// Whether the process ended with code 0.
+    pub fn success(&self) -> bool {
+        self.code == 0 && self.signal.is_none()
+    }
+}
+
+/// The life-cycle state of a container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Its init is set up and waits for `start`.
+    Created,
+    /// Its program runs.
+    Running,
+    /// It is frozen.
+    Paused,
+    /// Its init has exited.
+    Stopped,
+}
+
+impl Status {
+    /// The lowercase name, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Stopped => "stopped",
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What `state` and `list` report about a container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerState {
+    pub id: String,
+    /// Host pid of the init process (0 once it is reaped).
+    pub pid: i32,
+    pub status: Status,
+    /// Creation time, RFC 3339 in UTC.
+    pub created: String,
+    /// The container's cgroup, relative to the hierarchy root.
+    pub cgroup_path: String,
+    pub rootfs: String,
+    /// Set once the container has stopped.
+    #[serde(default)]
+    pub exit_status: Option<ExitStatus>,
+}
+
+/// Resource usage of a container, read from its cgroup. Fields the kernel does not give are
+/// `None`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    pub memory: MemoryStats,
+    pub cpu: CpuStats,
+    pub pids: PidsStats,
+    pub io: IoStats,
+}
+
+/// Memory usage in bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoryStats {
+    pub usage: Option<u64>,
+    pub max_usage: Option<u64>,
+    pub limit: Option<u64>,
+    /// Page cache (v1 `cache`, v2 `file`).
+    pub cache: Option<u64>,
+    /// Anonymous memory (v1 `rss`, v2 `anon`).
+    pub rss: Option<u64>,
+}
+
+/// CPU usage.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CpuStats {
+    pub total_ns: Option<u64>,
+    pub user_ns: Option<u64>,
+    pub system_ns: Option<u64>,
+    pub throttled_periods: Option<u64>,
+    pub throttled_ns: Option<u64>,
+}
+
+/// Process counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PidsStats {
+    pub current: Option<u64>,
+    pub limit: Option<u64>,
+}
+
+/// Block I/O in bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IoStats {
+    pub read_bytes: Option<u64>,
+    pub write_bytes: Option<u64>,
+}

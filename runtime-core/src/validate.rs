@@ -1,0 +1,430 @@
+//! Checks of a [`Command`] that need no OS: run before anything is created, each failure naming
+//! its field.
+
+use std::collections::HashSet;
+
+use crate::command::{Command, Mount, NamespaceKind, NamespaceMode, Namespaces, Resources};
+use crate::error::{Error, Result};
+use crate::process::{ProcessConfig, UserSpec};
+
+/// Longest container id accepted.
+pub const MAX_ID_LEN: usize = 128;
+
+impl Command {
+    /// Checks every field; the first problem found is returned, naming its JSON path.
+    pub fn validate(&self) -> Result<()> {
+        validate_id("id", &self.id)?;
+        validate_abs_path("rootfs", &self.rootfs)?;
+        if self.rootfs == "/" {
+            return Err(Error::invalid("rootfs", "the host's / cannot be a rootfs"));
+        }
+        self.process.validate("process")?;
+        validate_namespaces(&self.namespaces, &self.id)?;
+        if let Some(hostname) = &self.hostname {
+            validate_hostname(hostname)?;
+            if !self.namespaces.is_new(NamespaceKind::Uts) {
+                return Err(Error::invalid(
+                    "hostname",
+                    "setting a hostname needs a private uts namespace",
+                ));
+            }
+        }
+        for (i, mount) in self.mounts.iter().enumerate() {
+            validate_mount(&format!("mounts[{i}]"), mount)?;
+        }
+        validate_resources(&self.resources)?;
+        if let Some(parent) = &self.cgroup_parent {
+            validate_cgroup_parent(parent)?;
+        }
+        for (field, paths) in [
+            ("masked_paths", &self.masked_paths),
+            ("readonly_paths", &self.readonly_paths),
+        ] {
+            for (i, path) in paths.iter().flatten().enumerate() {
+                validate_abs_path(&format!("{field}[{i}]"), path)?;
+            }
+        }
+        for (key, value) in &self.sysctls {
+            validate_sysctl(key, value, &self.namespaces)?;
+        }
+        Ok(())
+    }
+}
+
+impl ProcessConfig {
+    /// Checks every field of the process; `field` is its JSON path (`process`).
+    pub fn validate(&self, field: &str) -> Result<()> {
+        if self.args.is_empty() {
+            return Err(Error::invalid(
+                format!("{field}.args"),
+                "empty: a process needs a program to run",
+            ));
+        }
+        if self.args[0].is_empty() {
+            return Err(Error::invalid(
+                format!("{field}.args[0]"),
+                "the program name is empty",
+            ));
+        }
+        for (i, arg) in self.args.iter().enumerate() {
+            no_nul(&format!("{field}.args[{i}]"), arg)?;
+        }
+        for (i, kv) in self.env.iter().enumerate() {
+            let at = format!("{field}.env[{i}]");
+            no_nul(&at, kv)?;
+            match kv.split_once('=') {
+                Some((key, _)) if !key.is_empty() => {}
+                _ => return Err(Error::invalid(at, format!("{kv:?} is not KEY=VALUE"))),
+            }
+        }
+        validate_abs_path(&format!("{field}.cwd"), &self.cwd)?;
+        UserSpec::parse(&self.user).map_err(|why| Error::invalid(format!("{field}.user"), why))?;
+        if let Some(size) = self.console_size {
+            if size.rows == 0 || size.cols == 0 {
+                return Err(Error::invalid(
+                    format!("{field}.console_size"),
+                    "rows and cols must be at least 1",
+                ));
+            }
+        }
+        for (list, names) in [("cap_add", &self.cap_add), ("cap_drop", &self.cap_drop)] {
+            for (i, name) in names.iter().enumerate() {
+                no_nul(&format!("{field}.{list}[{i}]"), name)?;
+            }
+        }
+        let mut seen = HashSet::new();
+        for (i, limit) in self.rlimits.iter().enumerate() {
+            let at = format!("{field}.rlimits[{i}]");
+            let Some(name) = limit.canonical_name() else {
+                return Err(Error::invalid(
+                    at,
+                    format!("unknown resource limit {:?}", limit.kind),
+                ));
+            };
+            if limit.soft > limit.hard {
+                return Err(Error::invalid(
+                    at,
+                    format!(
+                        "{name}: soft limit {} is above hard limit {}",
+                        limit.soft, limit.hard
+                    ),
+                ));
+            }
+            if !seen.insert(name) {
+                return Err(Error::invalid(at, format!("{name} is given twice")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks a container id: 1 to [`MAX_ID_LEN`] of `[A-Za-z0-9_.-]`, starting with a letter or
+/// digit.
+pub fn validate_id(field: &str, id: &str) -> Result<()> {
+    if id.is_empty() {
+        return Err(Error::invalid(field, "empty"));
+    }
+    if id.len() > MAX_ID_LEN {
+        return Err(Error::invalid(
+            field,
+            format!("{} characters long; at most {MAX_ID_LEN}", id.len()),
+        ));
+    }
+    if !id.as_bytes()[0].is_ascii_alphanumeric() {
+        return Err(Error::invalid(
+            field,
+            format!("{id:?} must start with a letter or digit"),
+        ));
+    }
+    if let Some(bad) = id
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
+    {
+        return Err(Error::invalid(
+            field,
+            format!("{id:?} has {bad:?}; only letters, digits, '_', '.' and '-' are allowed"),
+        ));
+    }
+    Ok(())
+}
+
+fn no_nul(field: &str, text: &str) -> Result<()> {
+    if text.contains('\0') {
+        return Err(Error::invalid(field, "contains a NUL character"));
+    }
+    Ok(())
+}
+
+fn validate_abs_path(field: &str, path: &str) -> Result<()> {
+    if path.is_empty() {
+        return Err(Error::invalid(field, "empty; an absolute path is required"));
+    }
+    no_nul(field, path)?;
+    if !path.starts_with('/') {
+        return Err(Error::invalid(
+            field,
+            format!("{path:?} is relative; an absolute path is required"),
+        ));
+    }
+    Ok(())
+}
+
+fn validate_hostname(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with(['-', '.'])
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "hostname",
+            format!("{name:?} is not a hostname (1 to 64 of letters, digits, '-', '.')"),
+        ))
+    }
+}
+
+fn validate_namespaces(namespaces: &Namespaces, own_id: &str) -> Result<()> {
+    for kind in NamespaceKind::ALL {
+        let field = format!("namespaces.{}", kind.field());
+        match namespaces.get(kind) {
+            NamespaceMode::Private => {}
+            NamespaceMode::None if kind == NamespaceKind::Net => {}
+            NamespaceMode::None => {
+                return Err(Error::invalid(
+                    field,
+                    "\"none\" applies only to net; use \"private\", \"host\", {\"path\": ...} or {\"container\": ...}",
+                ))
+            }
+            NamespaceMode::Host if kind == NamespaceKind::Mount => {
+                return Err(Error::invalid(
+                    field,
+                    "\"host\" is not allowed: the rootfs needs a mount namespace of its own",
+                ))
+            }
+            NamespaceMode::Host => {}
+            NamespaceMode::Path(path) => validate_abs_path(&format!("{field}.path"), path)?,
+            NamespaceMode::Container(other) => {
+                validate_id(&format!("{field}.container"), other)?;
+                if other == own_id {
+                    return Err(Error::invalid(
+                        format!("{field}.container"),
+                        "a container cannot share a namespace with itself",
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn validate_mount(field: &str, mount: &Mount) -> Result<()> {
+    validate_abs_path(&format!("{field}.destination"), &mount.destination)?;
+    if mount.destination.trim_end_matches('/').is_empty() {
+        return Err(Error::invalid(
+            format!("{field}.destination"),
+            "cannot mount over the container's /",
+        ));
+    }
+    if mount.kind.is_empty() {
+        return Err(Error::invalid(format!("{field}.type"), "empty"));
+    }
+    no_nul(&format!("{field}.type"), &mount.kind)?;
+    if mount.is_bind() {
+        match &mount.source {
+            Some(source) => validate_abs_path(&format!("{field}.source"), source)?,
+            None => {
+                return Err(Error::invalid(
+                    format!("{field}.source"),
+                    "a bind mount needs an absolute source path",
+                ))
+            }
+        }
+    } else if let Some(source) = &mount.source {
+        no_nul(&format!("{field}.source"), source)?;
+    }
+    for (i, option) in mount.options.iter().enumerate() {
+        let at = format!("{field}.options[{i}]");
+        no_nul(&at, option)?;
+        if option.is_empty() {
+            return Err(Error::invalid(at, "empty option"));
+        }
+    }
+    Ok(())
+}
+
+fn validate_resources(r: &Resources) -> Result<()> {
+    fn positive(field: &str, value: Option<i64>, unlimited_ok: bool) -> Result<()> {
+        match value {
+            None => Ok(()),
+            Some(-1) if unlimited_ok => Ok(()),
+            Some(v) if v > 0 => Ok(()),
+            Some(v) => Err(Error::invalid(
+                format!("resources.{field}"),
+                if unlimited_ok {
+                    format!("{v}: must be positive, or -1 for unlimited")
+                } else {
+                    format!("{v}: must be positive")
+                },
+            )),
+        }
+    }
+    positive("memory_limit", r.memory_limit, false)?;
+    positive("memory_reservation", r.memory_reservation, false)?;
+    positive("memory_swap", r.memory_swap, true)?;
+    positive("cpu_quota", r.cpu_quota, true)?;
+    positive("pids_limit", r.pids_limit, true)?;
+    if let (Some(swap), Some(limit)) = (r.memory_swap, r.memory_limit) {
+        if swap != -1 && swap < limit {
+            return Err(Error::invalid(
+                "resources.memory_swap",
+                format!("{swap} is below memory_limit {limit}; it counts memory plus swap"),
+            ));
+        }
+    }
+    if r.memory_swap.is_some() && r.memory_limit.is_none() {
+        return Err(Error::invalid(
+            "resources.memory_swap",
+            "needs memory_limit as well",
+        ));
+    }
+    if let (Some(reservation), Some(limit)) = (r.memory_reservation, r.memory_limit) {
+        if reservation > limit {
+            return Err(Error::invalid(
+                "resources.memory_reservation",
+                format!("{reservation} is above memory_limit {limit}"),
+            ));
+        }
+    }
+    if let Some(shares) = r.cpu_shares {
+        if !(2..=262_144).contains(&shares) {
+            return Err(Error::invalid(
+                "resources.cpu_shares",
+                format!("{shares}: must be 2 to 262144"),
+            ));
+        }
+    }
+    if let Some(period) = r.cpu_period {
+        if !(1_000..=1_000_000).contains(&period) {
+            return Err(Error::invalid(
+                "resources.cpu_period",
+                format!("{period}: must be 1000 to 1000000 microseconds"),
+            ));
+        }
+    }
+    if let Some(quota) = r.cpu_quota {
+        if quota != -1 && quota < 1_000 {
+            return Err(Error::invalid(
+                "resources.cpu_quota",
+                format!("{quota}: must be at least 1000 microseconds, or -1"),
+            ));
+        }
+    }
+    if let Some(weight) = r.blkio_weight {
+        if !(10..=1000).contains(&weight) {
+            return Err(Error::invalid(
+                "resources.blkio_weight",
+                format!("{weight}: must be 10 to 1000"),
+            ));
+        }
+    }
+    for (field, list) in [
+        ("cpuset_cpus", &r.cpuset_cpus),
+        ("cpuset_mems", &r.cpuset_mems),
+    ] {
+        if let Some(list) = list {
+            parse_id_list(list).map_err(|why| Error::invalid(format!("resources.{field}"), why))?;
+        }
+    }
+    Ok(())
+}
+
+/// Parses a kernel list such as `0-2,4` into its members, sorted.
+pub fn parse_id_list(list: &str) -> std::result::Result<Vec<u32>, String> {
+    let mut ids = Vec::new();
+    for part in list.trim().split(',') {
+        let bad = || format!("{list:?} is not a list like 0-2,4");
+        let (first, last) = match part.split_once('-') {
+            Some((a, b)) => (
+                a.parse::<u32>().map_err(|_| bad())?,
+                b.parse::<u32>().map_err(|_| bad())?,
+            ),
+            None => {
+                let n = part.parse::<u32>().map_err(|_| bad())?;
+                (n, n)
+            }
+        };
+        if first > last || last - first > 65_536 {
+            return Err(bad());
+        }
+        ids.extend(first..=last);
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
+
+fn validate_cgroup_parent(parent: &str) -> Result<()> {
+    let field = "cgroup_parent";
+    no_nul(field, parent)?;
+    let trimmed = parent.trim_matches('/');
+    if trimmed.is_empty() {
+        return Err(Error::invalid(
+            field,
+            "empty; containers must not sit in the root cgroup",
+        ));
+    }
+    for part in trimmed.split('/') {
+        if part.is_empty() || part == "." || part == ".." {
+            return Err(Error::invalid(
+                field,
+                format!("{parent:?} has an empty, '.' or '..' component"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Sysctl prefixes that belong to a namespace the container has of its own, and which one.
+const NAMESPACED_SYSCTLS: &[(&str, NamespaceKind)] = &[
+    ("kernel.shm", NamespaceKind::Ipc),
+    ("kernel.msg", NamespaceKind::Ipc),
+    ("kernel.sem", NamespaceKind::Ipc),
+    ("fs.mqueue.", NamespaceKind::Ipc),
+    ("net.", NamespaceKind::Net),
+];
+
+fn validate_sysctl(key: &str, value: &str, namespaces: &Namespaces) -> Result<()> {
+    let field = format!("sysctls.{key}");
+    let well_formed = !key.is_empty()
+        && !key.starts_with('.')
+        && !key.contains("..")
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/'));
+    if !well_formed {
+        return Err(Error::invalid(field, "not a sysctl name"));
+    }
+    no_nul(&field, value)?;
+    let Some((_, kind)) = NAMESPACED_SYSCTLS
+        .iter()
+        .find(|(prefix, _)| key.starts_with(prefix))
+    else {
+        return Err(Error::invalid(
+            field,
+            "not a namespaced sysctl (kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*, net.*)",
+        ));
+    };
+    if !namespaces.is_new(*kind) {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "needs a private {} namespace; it would change the host's",
+                kind.field()
+            ),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,235 @@
+//! The JSON wire form: the issue's reference document, defaults, and one failure per rule.
+
+use runtime_core::{Command, ErrorKind, IdOrName, NamespaceMode, ProcessConfig, UserSpec};
+
+const REFERENCE: &str = r#"{
+  "id": "demo-1",
+  "rootfs": "/abs/path/to/rootfs",
+  "readonly_rootfs": false,
+  "hostname": "demo",
+  "process": {
+    "args": ["/bin/sh", "-c", "echo hello; exit 7"],
+    "env": ["PATH=/bin:/usr/bin", "FOO=bar"],
+    "cwd": "/tmp",
+    "user": "1000:1000",
+    "tty": false
+  },
+  "namespaces": {"pid": "private", "ipc": "private", "uts": "private", "mount": "private", "net": "none", "cgroup": "private"},
+  "mounts": [
+    {"source": "/some/host/dir", "destination": "/data", "type": "bind", "options": ["rbind", "ro"]},
+    {"destination": "/scratch", "type": "tmpfs", "options": ["size=16m"]}
+  ],
+  "resources": {"memory_limit": 67108864, "pids_limit": 64}
+}"#;
+
+fn minimal(extra: &str) -> String {
+    format!(r#"{{"id": "c1", "rootfs": "/r", "process": {{"args": ["/bin/true"]}}{extra}}}"#)
+}
+
+fn reject(json: &str) -> (ErrorKind, String) {
+    let err = Command::from_json(json).expect_err("must be rejected");
+    (err.kind(), err.to_string())
+}
+
+#[test]
+fn accepts_the_reference_document() {
+    let cmd = Command::from_json(REFERENCE).unwrap();
+    assert_eq!(cmd.id, "demo-1");
+    assert_eq!(cmd.process.args[2], "echo hello; exit 7");
+    assert_eq!(cmd.namespaces.net, NamespaceMode::None);
+    assert_eq!(cmd.mounts[0].options, ["rbind", "ro"]);
+    assert_eq!(cmd.mounts[1].kind, "tmpfs");
+    assert_eq!(cmd.resources.memory_limit, Some(64 << 20));
+    assert_eq!(cmd.resources.pids_limit, Some(64));
+    // It survives a round trip through its own serialization.
+    let again = Command::from_json(&serde_json::to_string(&cmd).unwrap()).unwrap();
+    assert_eq!(again, cmd);
+}
+
+#[test]
+fn missing_fields_take_safe_defaults() {
+    let cmd = Command::from_json(&minimal("")).unwrap();
+    for ns in [
+        &cmd.namespaces.pid,
+        &cmd.namespaces.ipc,
+        &cmd.namespaces.uts,
+        &cmd.namespaces.mount,
+        &cmd.namespaces.cgroup,
+    ] {
+        assert_eq!(ns, &NamespaceMode::Private);
+    }
+    assert_eq!(cmd.namespaces.net, NamespaceMode::None);
+    assert_eq!(cmd.namespaces.user, NamespaceMode::Host);
+    assert_eq!(cmd.process.cwd, "/");
+    assert_eq!(cmd.process.user, "0:0");
+    assert!(cmd.process.no_new_privileges);
+    assert!(cmd
+        .process
+        .effective_env()
+        .iter()
+        .any(|kv| kv.starts_with("PATH=/")));
+    assert_eq!(cmd.effective_cgroup_parent(), "berth");
+    assert!(cmd
+        .effective_masked_paths()
+        .contains(&"/proc/kcore".to_string()));
+}
+
+#[test]
+fn namespace_values_parse_in_every_form() {
+    let cmd = Command::from_json(&minimal(
+        r#", "namespaces": {"pid": "host", "net": {"path": "/proc/1/ns/net"}, "ipc": {"container": "other"}}"#,
+    ))
+    .unwrap();
+    assert_eq!(cmd.namespaces.pid, NamespaceMode::Host);
+    assert_eq!(
+        cmd.namespaces.net,
+        NamespaceMode::Path("/proc/1/ns/net".into())
+    );
+    assert_eq!(cmd.namespaces.ipc, NamespaceMode::Container("other".into()));
+}
+
+#[test]
+fn user_strings_parse() {
+    assert_eq!(
+        UserSpec::parse("1000").unwrap(),
+        UserSpec {
+            user: IdOrName::Id(1000),
+            group: None
+        }
+    );
+    assert_eq!(
+        UserSpec::parse("app:staff").unwrap(),
+        UserSpec {
+            user: IdOrName::Name("app".into()),
+            group: Some(IdOrName::Name("staff".into()))
+        }
+    );
+    for bad in ["", ":1", "1:", "1:2:3", "4294967295", "bad name", "-x"] {
+        assert!(UserSpec::parse(bad).is_err(), "{bad:?} must be rejected");
+    }
+}
+
+#[test]
+fn every_rule_has_its_own_message() {
+    let cases: &[(&str, &str)] = &[
+        (
+            r#"{"id": "", "rootfs": "/r", "process": {"args": ["x"]}}"#,
+            "invalid id: empty",
+        ),
+        (
+            r#"{"id": "bad/id", "rootfs": "/r", "process": {"args": ["x"]}}"#,
+            "only letters, digits",
+        ),
+        (
+            r#"{"id": "-x", "rootfs": "/r", "process": {"args": ["x"]}}"#,
+            "must start with a letter or digit",
+        ),
+        (
+            &format!(
+                r#"{{"id": "{}", "rootfs": "/r", "process": {{"args": ["x"]}}}}"#,
+                "a".repeat(129)
+            ),
+            "at most 128",
+        ),
+        (
+            r#"{"id": "c", "rootfs": "rel/path", "process": {"args": ["x"]}}"#,
+            "invalid rootfs: \"rel/path\" is relative",
+        ),
+        (
+            r#"{"id": "c", "process": {"args": ["x"]}}"#,
+            "missing field `rootfs`",
+        ),
+        (
+            r#"{"id": "c", "rootfs": "/r", "process": {"args": []}}"#,
+            "invalid process.args: empty",
+        ),
+        (
+            r#"{"id": "c", "rootfs": "/r", "process": {"args": ["x"], "cwd": "tmp"}}"#,
+            "invalid process.cwd",
+        ),
+        (
+            r#"{"id": "c", "rootfs": "/r", "process": {"args": ["x"], "user": "a:b:c"}}"#,
+            "invalid process.user",
+        ),
+        (
+            r#"{"id": "c", "rootfs": "/r", "process": {"args": ["x"], "env": ["NOEQUALS"]}}"#,
+            "invalid process.env[0]",
+        ),
+        (
+            r#"{"id": "c", "rootfs": "/r", "process": {"args": ["a\u0000b"]}}"#,
+            "NUL",
+        ),
+        (
+            r#"{"id": "c", "rootfs": "/r", "process": {"args": ["x"]}, "namespaces": {"pid": "bogus"}}"#,
+            "invalid command.namespaces.pid: unknown variant `bogus`",
+        ),
+        (
+            r#"{"id": "c", "rootfs": "/r", "process": {"args": ["x"]}, "namespaces": {"pid": "none"}}"#,
+            "applies only to net",
+        ),
+        (
+            r#"{"id": "c", "rootfs": "/r", "process": {"args": ["x"]}, "namespaces": {"mount": "host"}}"#,
+            "namespaces.mount",
+        ),
+        (
+            r#"{"id": "c", "rootfs": "/r", "process": {"args": ["x"]}, "mounts": [{"destination": "data", "type": "tmpfs"}]}"#,
+            "invalid mounts[0].destination",
+        ),
+        (
+            r#"{"id": "c", "rootfs": "/r", "process": {"args": ["x"]}, "mounts": [{"destination": "/d", "type": "bind"}]}"#,
+            "invalid mounts[0].source",
+        ),
+        (
+            r#"{"id": "c", "rootfs": "/r", "process": {"args": ["x"]}, "resources": {"memory_limit": -5}}"#,
+            "resources.memory_limit",
+        ),
+        (
+            r#"{"id": "c", "rootfs": "/r", "process": {"args": ["x"]}, "resources": {"cpuset_cpus": "1-x"}}"#,
+            "resources.cpuset_cpus",
+        ),
+        (
+            r#"{"id": "c", "rootfs": "/r", "process": {"args": ["x"]}, "sysctls": {"kernel.hostname": "x"}}"#,
+            "not a namespaced sysctl",
+        ),
+        (
+            r#"{"id": "c", "rootfs": "/r", "process": {"args": ["x"]}, "cgroup_parent": "../escape"}"#,
+            "invalid cgroup_parent",
+        ),
+        (
+            r#"{"id": "c", "rootfs": "/r", "process": {"args": ["x"]}, "hostnme": "typo"}"#,
+            "unknown field `hostnme`",
+        ),
+        (
+            r#"{"id": "c", "rootfs": "/r", "process": {"args": ["x"], "cwdd": "/"}}"#,
+            "invalid command.process.cwdd: unknown field `cwdd`",
+        ),
+        (r#"{"id": "c", "rootfs": "/r""#, "invalid command: EOF"),
+        (
+            r#"{"id": "c", "rootfs": "/r", "process": {"args": ["x"]}} trailing"#,
+            "trailing characters",
+        ),
+    ];
+    for (json, expected) in cases {
+        let (kind, message) = reject(json);
+        assert_eq!(kind, ErrorKind::InvalidArgument, "{json}");
+        assert!(
+            message.contains(expected),
+            "{json}\n  gave {message:?}\n  expected it to contain {expected:?}"
+        );
+    }
+}
+
+#[test]
+fn process_json_parses_alone() {
+    let p = ProcessConfig::from_json(r#"{"args": ["/bin/ls"], "user": "1:2"}"#).unwrap();
+    assert_eq!(p.user, "1:2");
+    let err = ProcessConfig::from_json(
+        r#"{"args": ["/bin/ls"], "rlimits": [{"type": "nofile", "soft": 9, "hard": 1}]}"#,
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("RLIMIT_NOFILE: soft limit 9 is above hard limit 1"),
+        "{err}"
+    );
+}
