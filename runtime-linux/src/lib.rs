@@ -1,1 +1,12 @@
-//! placeholder
+//! berth's native Linux driver.
+//!
+//! The host process (which may be a many-threaded Go daemon) never runs berth code between
+//! fork and exec. It spawns `berth-init`, a fresh single-threaded helper, and all namespace,
+//! mount and credential work happens there. See `docs/architecture.md` for the path of a
+//! `run` call.
+
+pub mod cgroups;
+pub mod driver;
+pub mod error;
+
+pub use driver::{DriverOptions, LinuxDriver};

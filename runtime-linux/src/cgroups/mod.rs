@@ -1,0 +1,1 @@
+//! Cgroup management (v1, v2 and hybrid). Being written: see the cgroups work item.
