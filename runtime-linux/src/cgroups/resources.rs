@@ -1,0 +1,435 @@
+//! [`Resources`] as the interface-file writes of cgroup v1 and v2.
+//!
+//! One model for both versions. Where v2 has no file of the same meaning, the kernel's v2
+//! documentation and the OCI conversions decide: `memory.low` for the soft limit,
+//! `memory.swap.max` counting swap alone, `cpu.weight` from shares.
+
+use runtime_core::Resources;
+
+use super::layout::Controller;
+
+/// One value to write into a container's cgroup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Setting {
+    /// The `resources.` field it comes from, for error messages.
+    pub field: &'static str,
+    pub controller: Controller,
+    /// The file and the value to write to it. With more than one, the first file that exists
+    /// is written (the weight file depends on the I/O scheduler).
+    pub choices: Vec<(&'static str, String)>,
+}
+
+impl Setting {
+    fn one(field: &'static str, controller: Controller, file: &'static str, value: String) -> Self {
+        Setting {
+            field,
+            controller,
+            choices: vec![(file, value)],
+        }
+    }
+}
+
+/// The v2 `cpu.weight` (1 to 10000, default 100) for v1 shares (2 to 262144, default 1024),
+/// as OCI runtimes convert it: the two ranges mapped linearly onto each other.
+pub(crate) fn shares_to_weight(shares: u64) -> u64 {
+    let shares = shares.clamp(2, 262_144);
+    1 + ((shares - 2) * 9999) / 262_142
+}
+
+/// The v2 `cpu.max` line. One number alone sets the quota and keeps the period.
+pub(crate) fn cpu_max(quota: Option<i64>, period: Option<u64>) -> Option<String> {
+    let quota = quota.map(|q| {
+        if q < 0 {
+            "max".to_string()
+        } else {
+            q.to_string()
+        }
+    });
+    match (quota, period) {
+        (None, None) => None,
+        (Some(q), None) => Some(q),
+        (q, Some(p)) => Some(format!("{} {p}", q.as_deref().unwrap_or("max"))),
+    }
+}
+
+/// The v2 `memory.swap.max`: berth's `memory_swap` counts memory plus swap, v2 counts swap
+/// alone.
+pub(crate) fn swap_max(memory_swap: i64, memory_limit: Option<i64>) -> String {
+    if memory_swap < 0 {
+        return "max".into();
+    }
+    (memory_swap - memory_limit.unwrap_or(0)).max(0).to_string()
+}
+
+fn limit_or(value: i64, unlimited: &str) -> String {
+    if value < 0 {
+        unlimited.to_string()
+    } else {
+        value.to_string()
+    }
+}
+
+/// The v1 writes, in the order they must happen in a fresh cgroup: the memory limit before
+/// memory+swap (which may never be below it), the CFS period before the quota.
+pub(crate) fn v1_settings(r: &Resources) -> Vec<Setting> {
+    use Controller::*;
+    let mut out = Vec::new();
+    if let Some(v) = r.memory_limit {
+        out.push(Setting::one(
+            "memory_limit",
+            Memory,
+            "memory.limit_in_bytes",
+            v.to_string(),
+        ));
+    }
+    if let Some(v) = r.memory_reservation {
+        out.push(Setting::one(
+            "memory_reservation",
+            Memory,
+            "memory.soft_limit_in_bytes",
+            v.to_string(),
+        ));
+    }
+    if let Some(v) = r.memory_swap {
+        out.push(Setting::one(
+            "memory_swap",
+            Memory,
+            "memory.memsw.limit_in_bytes",
+            limit_or(v, "-1"),
+        ));
+    }
+    if let Some(v) = r.cpu_shares {
+        out.push(Setting::one("cpu_shares", Cpu, "cpu.shares", v.to_string()));
+    }
+    if let Some(v) = r.cpu_period {
+        out.push(Setting::one(
+            "cpu_period",
+            Cpu,
+            "cpu.cfs_period_us",
+            v.to_string(),
+        ));
+    }
+    if let Some(v) = r.cpu_quota {
+        out.push(Setting::one(
+            "cpu_quota",
+            Cpu,
+            "cpu.cfs_quota_us",
+            limit_or(v, "-1"),
+        ));
+    }
+    if let Some(v) = &r.cpuset_cpus {
+        out.push(Setting::one(
+            "cpuset_cpus",
+            Cpuset,
+            "cpuset.cpus",
+            v.clone(),
+        ));
+    }
+    if let Some(v) = &r.cpuset_mems {
+        out.push(Setting::one(
+            "cpuset_mems",
+            Cpuset,
+            "cpuset.mems",
+            v.clone(),
+        ));
+    }
+    if let Some(v) = r.pids_limit {
+        out.push(Setting::one(
+            "pids_limit",
+            Pids,
+            "pids.max",
+            limit_or(v, "max"),
+        ));
+    }
+    if let Some(v) = r.blkio_weight {
+        out.push(Setting {
+            field: "blkio_weight",
+            controller: Blkio,
+            choices: vec![
+                ("blkio.weight", v.to_string()),
+                ("blkio.bfq.weight", v.to_string()),
+            ],
+        });
+    }
+    out
+}
+
+/// The v2 writes.
+pub(crate) fn v2_settings(r: &Resources) -> Vec<Setting> {
+    use Controller::*;
+    let mut out = Vec::new();
+    if let Some(v) = r.memory_limit {
+        out.push(Setting::one(
+            "memory_limit",
+            Memory,
+            "memory.max",
+            v.to_string(),
+        ));
+    }
+    if let Some(v) = r.memory_reservation {
+        out.push(Setting::one(
+            "memory_reservation",
+            Memory,
+            "memory.low",
+            v.to_string(),
+        ));
+    }
+    if let Some(v) = r.memory_swap {
+        out.push(Setting::one(
+            "memory_swap",
+            Memory,
+            "memory.swap.max",
+            swap_max(v, r.memory_limit),
+        ));
+    }
+    if let Some(v) = r.cpu_shares {
+        out.push(Setting::one(
+            "cpu_shares",
+            Cpu,
+            "cpu.weight",
+            shares_to_weight(v).to_string(),
+        ));
+    }
+    if let Some(v) = cpu_max(r.cpu_quota, r.cpu_period) {
+        let field = if r.cpu_quota.is_some() {
+            "cpu_quota"
+        } else {
+            "cpu_period"
+        };
+        out.push(Setting::one(field, Cpu, "cpu.max", v));
+    }
+    if let Some(v) = &r.cpuset_cpus {
+        out.push(Setting::one(
+            "cpuset_cpus",
+            Cpuset,
+            "cpuset.cpus",
+            v.clone(),
+        ));
+    }
+    if let Some(v) = &r.cpuset_mems {
+        out.push(Setting::one(
+            "cpuset_mems",
+            Cpuset,
+            "cpuset.mems",
+            v.clone(),
+        ));
+    }
+    if let Some(v) = r.pids_limit {
+        out.push(Setting::one(
+            "pids_limit",
+            Pids,
+            "pids.max",
+            limit_or(v, "max"),
+        ));
+    }
+    if let Some(v) = r.blkio_weight {
+        // BFQ's own file first: with BFQ as scheduler, io.weight (iocost) has no effect.
+        out.push(Setting {
+            field: "blkio_weight",
+            controller: Io,
+            choices: vec![
+                ("io.bfq.weight", v.to_string()),
+                ("io.weight", format!("default {v}")),
+            ],
+        });
+    }
+    out
+}
+
+/// The v2 controllers a container's cgroup gets, before intersecting with what the host
+/// has: the ones whose statistics and OOM events berth reads always, cpuset only when asked
+/// for (it restricts placement otherwise inherited for free).
+pub(crate) fn v2_wanted(r: &Resources) -> Vec<Controller> {
+    let mut wanted = vec![
+        Controller::Cpu,
+        Controller::Io,
+        Controller::Memory,
+        Controller::Pids,
+    ];
+    if r.cpuset_cpus.is_some() || r.cpuset_mems.is_some() {
+        wanted.insert(0, Controller::Cpuset);
+    }
+    wanted
+}
+
+/// Each `resources.` field that is set, with the controller it needs in this version.
+pub(crate) fn fields_and_controllers(r: &Resources, v2: bool) -> Vec<(&'static str, Controller)> {
+    let io = if v2 {
+        Controller::Io
+    } else {
+        Controller::Blkio
+    };
+    let mut out = Vec::new();
+    let mut need = |set: bool, field, controller| {
+        if set {
+            out.push((field, controller));
+        }
+    };
+    need(r.memory_limit.is_some(), "memory_limit", Controller::Memory);
+    need(
+        r.memory_reservation.is_some(),
+        "memory_reservation",
+        Controller::Memory,
+    );
+    need(r.memory_swap.is_some(), "memory_swap", Controller::Memory);
+    need(r.cpu_shares.is_some(), "cpu_shares", Controller::Cpu);
+    need(r.cpu_quota.is_some(), "cpu_quota", Controller::Cpu);
+    need(r.cpu_period.is_some(), "cpu_period", Controller::Cpu);
+    need(r.cpuset_cpus.is_some(), "cpuset_cpus", Controller::Cpuset);
+    need(r.cpuset_mems.is_some(), "cpuset_mems", Controller::Cpuset);
+    need(r.pids_limit.is_some(), "pids_limit", Controller::Pids);
+    need(r.blkio_weight.is_some(), "blkio_weight", io);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(settings: &[Setting]) -> Vec<(&'static str, String)> {
+        settings
+            .iter()
+            .map(|s| (s.choices[0].0, s.choices[0].1.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn shares_to_weight_matches_the_oci_conversion() {
+        assert_eq!(shares_to_weight(2), 1);
+        assert_eq!(shares_to_weight(1024), 39);
+        assert_eq!(shares_to_weight(512), 20);
+        assert_eq!(shares_to_weight(262_144), 10_000);
+        // Out-of-range values (rejected by validation) still give a weight the kernel takes.
+        assert_eq!(shares_to_weight(0), 1);
+        assert_eq!(shares_to_weight(u64::MAX), 10_000);
+    }
+
+    #[test]
+    fn cpu_max_lines() {
+        assert_eq!(cpu_max(None, None), None);
+        assert_eq!(cpu_max(Some(50_000), None).as_deref(), Some("50000"));
+        assert_eq!(
+            cpu_max(Some(50_000), Some(100_000)).as_deref(),
+            Some("50000 100000")
+        );
+        assert_eq!(
+            cpu_max(Some(-1), Some(20_000)).as_deref(),
+            Some("max 20000")
+        );
+        assert_eq!(cpu_max(None, Some(20_000)).as_deref(), Some("max 20000"));
+        assert_eq!(cpu_max(Some(-1), None).as_deref(), Some("max"));
+    }
+
+    #[test]
+    fn swap_is_memory_plus_swap_in_v1_and_swap_alone_in_v2() {
+        let r = Resources {
+            memory_limit: Some(64 << 20),
+            memory_swap: Some(96 << 20),
+            ..Default::default()
+        };
+        assert_eq!(
+            files(&v1_settings(&r)),
+            vec![
+                ("memory.limit_in_bytes", "67108864".to_string()),
+                ("memory.memsw.limit_in_bytes", "100663296".to_string()),
+            ]
+        );
+        assert_eq!(
+            files(&v2_settings(&r)),
+            vec![
+                ("memory.max", "67108864".to_string()),
+                ("memory.swap.max", "33554432".to_string()),
+            ]
+        );
+        assert_eq!(swap_max(-1, Some(10)), "max");
+        assert_eq!(swap_max(10, Some(10)), "0");
+        let unlimited = Resources {
+            memory_limit: Some(1 << 20),
+            memory_swap: Some(-1),
+            ..Default::default()
+        };
+        assert_eq!(
+            files(&v1_settings(&unlimited))[1],
+            ("memory.memsw.limit_in_bytes", "-1".to_string())
+        );
+    }
+
+    fn everything() -> Resources {
+        Resources {
+            memory_limit: Some(1 << 30),
+            memory_reservation: Some(1 << 29),
+            memory_swap: Some(-1),
+            cpu_shares: Some(512),
+            cpu_quota: Some(-1),
+            cpu_period: Some(50_000),
+            cpuset_cpus: Some("0-1".into()),
+            cpuset_mems: Some("0".into()),
+            pids_limit: Some(-1),
+            blkio_weight: Some(300),
+        }
+    }
+
+    #[test]
+    fn v1_files_and_order() {
+        let settings = v1_settings(&everything());
+        assert_eq!(
+            files(&settings),
+            vec![
+                ("memory.limit_in_bytes", "1073741824".into()),
+                ("memory.soft_limit_in_bytes", "536870912".into()),
+                ("memory.memsw.limit_in_bytes", "-1".into()),
+                ("cpu.shares", "512".into()),
+                ("cpu.cfs_period_us", "50000".into()),
+                ("cpu.cfs_quota_us", "-1".into()),
+                ("cpuset.cpus", "0-1".into()),
+                ("cpuset.mems", "0".into()),
+                ("pids.max", "max".into()),
+                ("blkio.weight", "300".into()),
+            ]
+        );
+        assert_eq!(settings[9].choices[1], ("blkio.bfq.weight", "300".into()));
+        assert_eq!(settings[9].controller, Controller::Blkio);
+    }
+
+    #[test]
+    fn v2_files() {
+        let settings = v2_settings(&everything());
+        assert_eq!(
+            files(&settings),
+            vec![
+                ("memory.max", "1073741824".into()),
+                ("memory.low", "536870912".into()),
+                ("memory.swap.max", "max".into()),
+                ("cpu.weight", "20".into()),
+                ("cpu.max", "max 50000".into()),
+                ("cpuset.cpus", "0-1".into()),
+                ("cpuset.mems", "0".into()),
+                ("pids.max", "max".into()),
+                ("io.bfq.weight", "300".into()),
+            ]
+        );
+        assert_eq!(settings[8].choices[1], ("io.weight", "default 300".into()));
+        assert!(v2_settings(&Resources::default()).is_empty());
+        assert!(v1_settings(&Resources::default()).is_empty());
+    }
+
+    #[test]
+    fn wanted_v2_controllers() {
+        use Controller::*;
+        assert_eq!(
+            v2_wanted(&Resources::default()),
+            vec![Cpu, Io, Memory, Pids]
+        );
+        assert_eq!(
+            v2_wanted(&everything()),
+            vec![Cpuset, Cpu, Io, Memory, Pids]
+        );
+        let fields = fields_and_controllers(&everything(), true);
+        assert_eq!(fields.len(), 10);
+        assert_eq!(fields[9], ("blkio_weight", Io));
+        assert_eq!(
+            fields_and_controllers(&everything(), false)[9],
+            ("blkio_weight", Blkio)
+        );
+    }
+}

@@ -1,0 +1,715 @@
+//! The manager against the simulated kernel of `fake.rs`: creation order, rollback, checks,
+//! freeze, kill and destroy, on v2, legacy and hybrid layouts.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use runtime_core::{ErrorKind, Resources};
+
+use super::fake::Fake;
+use super::fs::CgFs;
+use super::*;
+
+/// A pure v2 host offering `controllers` at /cg.
+fn unified(controllers: &str) -> Arc<Fake> {
+    let fake = Fake::new();
+    fake.mount_v2("/cg", controllers);
+    fake
+}
+
+/// A hybrid host like this machine but with cpu,cpuacct co-mounted.
+fn hybrid() -> Arc<Fake> {
+    let fake = Fake::new();
+    fake.mount_v1("/v1/memory", &["memory"]);
+    fake.mount_v1("/v1/cpu,cpuacct", &["cpu", "cpuacct"]);
+    fake.mount_v1("/v1/cpuset", &["cpuset"]);
+    fake.mount_v1("/v1/pids", &["pids"]);
+    fake.mount_v1("/v1/blkio", &["blkio"]);
+    fake.mount_v1("/v1/devices", &["devices"]);
+    fake.mount_v1("/v1/freezer", &["freezer"]);
+    fake.mount_v2("/v1/unified", "");
+    fake
+}
+
+fn writes_to(log: &[String], suffix: &str) -> Vec<String> {
+    log.iter()
+        .filter(|l| l.starts_with("write ") && l.contains(suffix))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn v2_enables_controllers_from_the_root_down_before_each_mkdir() {
+    let fake = unified("cpuset cpu io memory hugetlb pids");
+    let manager = fake.manager();
+    assert_eq!(manager.mode(), CgroupMode::Unified);
+    let resources = Resources {
+        memory_limit: Some(64 << 20),
+        memory_reservation: Some(32 << 20),
+        memory_swap: Some(96 << 20),
+        cpu_shares: Some(1024),
+        cpu_quota: Some(50_000),
+        cpu_period: Some(100_000),
+        cpuset_cpus: Some("1".into()),
+        pids_limit: Some(-1),
+        ..Default::default()
+    };
+    let cg = manager.create("a/b", "c1", &resources).unwrap();
+    let enable = "+cpuset +cpu +io +memory +pids";
+    assert_eq!(
+        fake.log(),
+        vec![
+            format!("write /cg/cgroup.subtree_control {enable}"),
+            "mkdir /cg/a".into(),
+            format!("write /cg/a/cgroup.subtree_control {enable}"),
+            "mkdir /cg/a/b".into(),
+            format!("write /cg/a/b/cgroup.subtree_control {enable}"),
+            "mkdir /cg/a/b/c1".into(),
+            "write /cg/a/b/c1/memory.max 67108864".into(),
+            "write /cg/a/b/c1/memory.low 33554432".into(),
+            "write /cg/a/b/c1/memory.swap.max 33554432".into(),
+            "write /cg/a/b/c1/cpu.weight 39".into(),
+            "write /cg/a/b/c1/cpu.max 50000 100000".into(),
+            "write /cg/a/b/c1/cpuset.cpus 1".into(),
+            "write /cg/a/b/c1/pids.max max".into(),
+        ]
+    );
+    assert_eq!(cg.relative_path(), "a/b/c1");
+    assert_eq!(
+        cg.procs_files(),
+        vec![PathBuf::from("/cg/a/b/c1/cgroup.procs")]
+    );
+    assert_eq!(
+        cg.oom_watch_path(),
+        Some(PathBuf::from("/cg/a/b/c1/memory.events"))
+    );
+
+    // The chain is set up now: a second container costs one mkdir and its writes.
+    fake.clear_log();
+    manager.create("a/b", "c2", &Resources::default()).unwrap();
+    assert_eq!(fake.log(), vec!["mkdir /cg/a/b/c2".to_string()]);
+}
+
+#[test]
+fn v2_enables_only_what_is_missing_and_available() {
+    let fake = unified("cpu memory pids");
+    fake.set("/cg/cgroup.subtree_control", "cpu\n");
+    let manager = fake.manager();
+    manager
+        .create("berth", "c1", &Resources::default())
+        .unwrap();
+    let log = fake.log();
+    assert_eq!(
+        writes_to(&log, "subtree_control"),
+        vec![
+            "write /cg/cgroup.subtree_control +memory +pids",
+            "write /cg/berth/cgroup.subtree_control +cpu +memory +pids",
+        ]
+    );
+    // Only the parents' subtree_control, never the container's own nor any cgroup.procs.
+    assert!(!log.iter().any(|l| l.contains("c1/cgroup.")));
+}
+
+#[test]
+fn v2_missing_controller_is_refused_before_anything_is_created() {
+    let fake = unified("memory pids");
+    let manager = fake.manager();
+    let resources = Resources {
+        cpu_shares: Some(512),
+        ..Default::default()
+    };
+    let err = manager.check(&resources).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported);
+    assert_eq!(
+        err.to_string(),
+        "resources.cpu_shares on a host without the cpu cgroup controller is not supported by \
+         this driver"
+    );
+    let err = manager.create("berth", "c1", &resources).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported);
+    assert!(fake.log().is_empty());
+}
+
+#[test]
+fn v2_io_weight_and_swap_files() {
+    let fake = unified("cpu io memory pids");
+    let manager = fake.manager();
+    let resources = Resources {
+        memory_limit: Some(1 << 20),
+        memory_swap: Some(-1),
+        blkio_weight: Some(300),
+        ..Default::default()
+    };
+    manager.create("berth", "c1", &resources).unwrap();
+    assert_eq!(fake.get("/cg/berth/c1/io.weight").unwrap(), "default 300");
+    assert_eq!(fake.get("/cg/berth/c1/memory.swap.max").unwrap(), "max");
+
+    let fake = unified("cpu io memory pids");
+    fake.omit("io.weight");
+    let manager = fake.manager();
+    let err = manager.create("berth", "c1", &resources).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported);
+    assert!(err
+        .to_string()
+        .contains("resources.blkio_weight on a host without io.bfq.weight or io.weight"));
+    assert!(fake.cgroups().is_empty(), "{:?}", fake.cgroups());
+}
+
+#[test]
+fn v2_check_probes_children_for_swap_and_weights() {
+    let fake = unified("cpu io memory pids");
+    let manager = fake.manager();
+    let swap = Resources {
+        memory_limit: Some(1 << 20),
+        memory_swap: Some(2 << 20),
+        ..Default::default()
+    };
+    let weight = Resources {
+        blkio_weight: Some(100),
+        ..Default::default()
+    };
+    // No child to learn from: create will tell.
+    manager.check(&swap).unwrap();
+    manager.check(&weight).unwrap();
+
+    let fake = unified("cpu io memory pids");
+    fake.set("/cg/cgroup.subtree_control", "cpu io memory pids\n");
+    fake.omit("memory.swap.max");
+    fake.omit("io.weight");
+    let manager = fake.manager();
+    use super::fs::Backend;
+    fake.mkdir(std::path::Path::new("/cg/system.slice"))
+        .unwrap();
+    fake.clear_log();
+    let err = manager.check(&swap).unwrap_err();
+    assert!(err
+        .to_string()
+        .contains("without swap accounting (no memory.swap.max"));
+    let err = manager.check(&weight).unwrap_err();
+    assert!(err
+        .to_string()
+        .contains("without io.bfq.weight or io.weight"));
+    // iocost announces itself on the root.
+    fake.set("/cg/io.cost.qos", "");
+    manager.check(&weight).unwrap();
+    assert!(fake.log().is_empty(), "check wrote: {:?}", fake.log());
+}
+
+#[test]
+fn v2_cpuset_out_of_range() {
+    let fake = unified("cpuset cpu memory pids");
+    let manager = fake.manager();
+    let err = manager
+        .check(&Resources {
+            cpuset_cpus: Some("0-3".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid resources.cpuset_cpus: 0-3: this host has CPUs 0-1"
+    );
+    manager
+        .check(&Resources {
+            cpuset_cpus: Some("1".into()),
+            cpuset_mems: Some("0".into()),
+            ..Default::default()
+        })
+        .unwrap();
+}
+
+#[test]
+fn hybrid_creates_one_dir_per_hierarchy_and_copies_cpusets_down() {
+    let fake = hybrid();
+    let manager = fake.manager();
+    assert_eq!(manager.mode(), CgroupMode::Hybrid);
+    let resources = Resources {
+        memory_limit: Some(64 << 20),
+        memory_swap: Some(128 << 20),
+        cpu_shares: Some(512),
+        cpu_quota: Some(50_000),
+        cpu_period: Some(100_000),
+        cpuset_cpus: Some("1".into()),
+        pids_limit: Some(16),
+        blkio_weight: Some(300),
+        ..Default::default()
+    };
+    manager.check(&resources).unwrap();
+    let cg = manager.create("berth", "c1", &resources).unwrap();
+    let dirs: Vec<String> = cg.dirs().iter().map(|d| d.display().to_string()).collect();
+    assert_eq!(
+        dirs,
+        [
+            "/v1/memory",
+            "/v1/cpu,cpuacct",
+            "/v1/cpuset",
+            "/v1/pids",
+            "/v1/blkio",
+            "/v1/devices",
+            "/v1/freezer",
+            "/v1/unified"
+        ]
+        .map(|root| format!("{root}/berth/c1"))
+    );
+    assert_eq!(cg.procs_files().len(), 8);
+    assert!(cg
+        .procs_files()
+        .iter()
+        .all(|p| p.ends_with("c1/cgroup.procs")));
+    let get = |p: &str| fake.get(p).unwrap();
+    assert_eq!(get("/v1/memory/berth/c1/memory.limit_in_bytes"), "67108864");
+    assert_eq!(
+        get("/v1/memory/berth/c1/memory.memsw.limit_in_bytes"),
+        "134217728"
+    );
+    assert_eq!(get("/v1/cpu,cpuacct/berth/c1/cpu.shares"), "512");
+    assert_eq!(get("/v1/cpu,cpuacct/berth/c1/cpu.cfs_quota_us"), "50000");
+    assert_eq!(get("/v1/pids/berth/c1/pids.max"), "16");
+    assert_eq!(get("/v1/blkio/berth/c1/blkio.bfq.weight"), "300");
+    // The new parent got the root's sets, the container its own CPU and the parent's node.
+    assert_eq!(get("/v1/cpuset/berth/cpuset.cpus"), "0-1");
+    assert_eq!(get("/v1/cpuset/berth/cpuset.mems"), "0");
+    assert_eq!(get("/v1/cpuset/berth/c1/cpuset.cpus"), "1");
+    assert_eq!(get("/v1/cpuset/berth/c1/cpuset.mems"), "0");
+    let log = fake.log();
+    // The period goes first: a quota is checked against the period in force.
+    let cpu = writes_to(&log, "cpu.cfs");
+    assert!(cpu[0].contains("cfs_period_us") && cpu[1].contains("cfs_quota_us"));
+    // The limit goes before memory+swap, which may never be below it.
+    let memory = writes_to(&log, "limit_in_bytes");
+    assert!(memory[0].contains("memory.limit_in_bytes"));
+    // No v2 controller is touched in hybrid mode.
+    assert!(writes_to(&log, "subtree_control").is_empty());
+    assert_eq!(
+        cg.oom_watch_path(),
+        Some(PathBuf::from("/v1/memory/berth/c1/memory.oom_control"))
+    );
+
+    // The copied sets let a process join.
+    use super::fs::Backend;
+    for file in cg.procs_files() {
+        fake.write(&file, "4242").unwrap();
+    }
+    assert_eq!(cg.pids().unwrap(), vec![4242]);
+}
+
+#[test]
+fn v1_cpuset_left_empty_in_an_existing_parent_is_repaired() {
+    let fake = hybrid();
+    use super::fs::Backend;
+    // A parent made by someone who never filled it in (or a crash right after mkdir).
+    fake.mkdir(std::path::Path::new("/v1/cpuset/berth"))
+        .unwrap();
+    fake.mkdir(std::path::Path::new("/v1/cpuset/berth/x"))
+        .unwrap();
+    let manager = fake.manager();
+    manager
+        .create("berth/x", "c1", &Resources::default())
+        .unwrap();
+    assert_eq!(fake.get("/v1/cpuset/berth/cpuset.cpus").unwrap(), "0-1");
+    assert_eq!(fake.get("/v1/cpuset/berth/x/cpuset.mems").unwrap(), "0");
+    assert_eq!(
+        fake.get("/v1/cpuset/berth/x/c1/cpuset.cpus").unwrap(),
+        "0-1"
+    );
+}
+
+#[test]
+fn failed_create_removes_what_it_created_and_only_that() {
+    let fake = hybrid();
+    let manager = fake.manager();
+    manager
+        .create("berth", "c0", &Resources::default())
+        .unwrap();
+    fake.fail("/v1/pids/berth/c1/pids.max", libc::EINVAL);
+    let resources = Resources {
+        memory_limit: Some(64 << 20),
+        pids_limit: Some(10),
+        ..Default::default()
+    };
+    let err = manager.create("berth", "c1", &resources).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "write 10 to /v1/pids/berth/c1/pids.max: EINVAL: Invalid argument"
+    );
+    let left = fake.cgroups();
+    assert!(left.iter().all(|d| !d.contains("c1")), "{left:?}");
+    assert!(fake.is_dir("/v1/memory/berth/c0"));
+
+    // With nothing else there, the parent it created goes too.
+    let fake = hybrid();
+    fake.fail("/v1/unified/a/b/c1", libc::ENOSPC);
+    let err = fake
+        .manager()
+        .create("a/b", "c1", &Resources::default())
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "create cgroup /v1/unified/a/b/c1: ENOSPC: No space left on device"
+    );
+    assert!(fake.cgroups().is_empty(), "{:?}", fake.cgroups());
+}
+
+#[test]
+fn existing_container_dir_is_an_error_and_is_kept() {
+    let fake = hybrid();
+    let manager = fake.manager();
+    manager
+        .create("berth", "c1", &Resources::default())
+        .unwrap();
+    let err = manager
+        .create("berth", "c1", &Resources::default())
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "create cgroup /v1/memory/berth/c1: EEXIST: File exists"
+    );
+    assert!(fake.is_dir("/v1/memory/berth/c1"));
+    assert!(fake.is_dir("/v1/unified/berth/c1"));
+}
+
+#[test]
+fn v1_checks() {
+    let fake = Fake::new();
+    // Swap accounting off: not on the root, nor in new cgroups.
+    fake.omit("memory.memsw.limit_in_bytes");
+    fake.mount_v1("/v1/memory", &["memory"]);
+    fake.mount_v1("/v1/cpuset", &["cpuset"]);
+    fake.mount_v1("/v1/blkio", &["blkio"]);
+    let manager = fake.manager();
+    assert_eq!(manager.mode(), CgroupMode::Legacy);
+    let err = manager
+        .check(&Resources {
+            pids_limit: Some(10),
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "resources.pids_limit on a host without the pids cgroup controller is not supported by \
+         this driver"
+    );
+    let err = manager
+        .check(&Resources {
+            cpuset_cpus: Some("7".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    assert_eq!(
+        err.to_string(),
+        "invalid resources.cpuset_cpus: 7: this host has CPUs 0-1"
+    );
+    let err = manager
+        .check(&Resources {
+            cpuset_mems: Some("1".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid resources.cpuset_mems: 1: this host has memory nodes 0"
+    );
+    let swap = Resources {
+        memory_limit: Some(1 << 20),
+        memory_swap: Some(2 << 20),
+        ..Default::default()
+    };
+    let err = manager.check(&swap).unwrap_err();
+    assert!(err
+        .to_string()
+        .starts_with("resources.memory_swap on a host without swap accounting"));
+    // create says so too, and leaves nothing.
+    let err = manager.create("berth", "c1", &swap).unwrap_err();
+    assert!(
+        err.to_string().contains("memory.memsw.limit_in_bytes"),
+        "{err}"
+    );
+    assert!(fake.cgroups().is_empty());
+    fake.clear_log();
+    // Without swap asked for, the missing file does not matter.
+    manager
+        .check(&Resources {
+            memory_limit: Some(1 << 20),
+            ..Default::default()
+        })
+        .unwrap();
+    let weight = Resources {
+        blkio_weight: Some(500),
+        ..Default::default()
+    };
+    manager.check(&weight).unwrap();
+    fake.remove("/v1/blkio/blkio.bfq.io_service_bytes");
+    let err = manager.check(&weight).unwrap_err();
+    assert!(err
+        .to_string()
+        .starts_with("resources.blkio_weight on a host without blkio.weight or blkio.bfq.weight"));
+    assert!(fake.log().is_empty(), "check wrote: {:?}", fake.log());
+}
+
+#[test]
+fn bad_paths_are_refused() {
+    let fake = hybrid();
+    let manager = fake.manager();
+    for (parent, id) in [
+        ("..", "c1"),
+        ("a/../b", "c1"),
+        ("/", "c1"),
+        ("berth", "a/b"),
+    ] {
+        let err = manager
+            .create(parent, id, &Resources::default())
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{parent} {id}");
+    }
+    assert!(fake.log().is_empty());
+}
+
+#[test]
+fn freeze_and_thaw() {
+    for fake in [unified("memory"), hybrid()] {
+        let manager = fake.manager();
+        let cg = manager
+            .create("berth", "c1", &Resources::default())
+            .unwrap();
+        assert!(!cg.is_frozen().unwrap());
+        cg.freeze().unwrap();
+        assert!(cg.is_frozen().unwrap());
+        cg.thaw().unwrap();
+        assert!(!cg.is_frozen().unwrap());
+        let log = fake.log();
+        if manager.mode() == CgroupMode::Hybrid {
+            // The v1 freezer, where there is one.
+            assert_eq!(writes_to(&log, "freezer.state").len(), 2);
+            assert!(writes_to(&log, "cgroup.freeze").is_empty());
+        } else {
+            assert_eq!(
+                writes_to(&log, "cgroup.freeze"),
+                vec![
+                    "write /cg/berth/c1/cgroup.freeze 1",
+                    "write /cg/berth/c1/cgroup.freeze 0"
+                ]
+            );
+        }
+    }
+}
+
+#[test]
+fn freeze_that_never_completes_times_out_and_thaws() {
+    let fake = hybrid();
+    let manager = fake.manager();
+    manager
+        .create("berth", "c1", &Resources::default())
+        .unwrap();
+    fake.set("/v1/freezer/berth/c1/freezer.state", "FREEZING\n");
+    fake.sticky("/v1/freezer/berth/c1/freezer.state");
+    fake.clear_log();
+    let fs = CgFs::new(fake.clone());
+    let dir = std::path::Path::new("/v1/freezer/berth/c1");
+    let err = v1::freeze(&fs, dir, Duration::from_millis(80)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "freeze /v1/freezer/berth/c1: freezer.state still FREEZING after 80ms, thawed it \
+         again: ETIMEDOUT: Connection timed out"
+    );
+    let log = fake.log();
+    assert!(log.len() >= 3, "FROZEN is asked for again: {log:?}");
+    assert_eq!(
+        log.last().unwrap(),
+        "write /v1/freezer/berth/c1/freezer.state THAWED"
+    );
+
+    let fake = unified("memory");
+    let cg = fake
+        .manager()
+        .create("berth", "c1", &Resources::default())
+        .unwrap();
+    fake.sticky("/cg/berth/c1/cgroup.freeze");
+    let fs = CgFs::new(fake.clone());
+    let err = v2::freeze(
+        &fs,
+        std::path::Path::new("/cg/berth/c1"),
+        Duration::from_millis(30),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("not frozen after 30ms"), "{err}");
+    assert!(!cg.is_frozen().unwrap());
+}
+
+#[test]
+fn kill_all_uses_cgroup_kill_for_sigkill() {
+    let fake = unified("memory pids");
+    let cg = fake
+        .manager()
+        .create("berth", "c1", &Resources::default())
+        .unwrap();
+    fake.set("/cg/berth/c1/cgroup.procs", "100\n101\n");
+    fake.clear_log();
+    cg.kill_all(libc::SIGKILL).unwrap();
+    assert_eq!(fake.log(), vec!["write /cg/berth/c1/cgroup.kill 1"]);
+    assert!(cg.pids().unwrap().is_empty());
+}
+
+#[test]
+fn kill_all_other_signals_freeze_signal_each_and_thaw() {
+    let fake = unified("memory pids");
+    let cg = fake
+        .manager()
+        .create("berth", "c1", &Resources::default())
+        .unwrap();
+    use super::fs::Backend;
+    fake.mkdir(std::path::Path::new("/cg/berth/c1/sub"))
+        .unwrap();
+    fake.set("/cg/berth/c1/cgroup.procs", "100\n");
+    fake.set("/cg/berth/c1/sub/cgroup.procs", "200\n");
+    fake.clear_log();
+    cg.kill_all(libc::SIGTERM).unwrap();
+    assert_eq!(
+        fake.log(),
+        vec![
+            "write /cg/berth/c1/cgroup.freeze 1".to_string(),
+            "kill 100 15".into(),
+            "kill 200 15".into(),
+            "write /cg/berth/c1/cgroup.freeze 0".into(),
+        ]
+    );
+
+    // A paused container stays paused.
+    cg.freeze().unwrap();
+    fake.clear_log();
+    cg.kill_all(libc::SIGTERM).unwrap();
+    assert_eq!(fake.log(), vec!["kill 100 15", "kill 200 15"]);
+    assert!(cg.is_frozen().unwrap());
+}
+
+#[test]
+fn kill_all_on_legacy_without_cgroup_kill() {
+    let fake = Fake::new();
+    fake.mount_v1("/v1/freezer", &["freezer"]);
+    fake.mount_v1("/v1/pids", &["pids"]);
+    let cg = fake
+        .manager()
+        .create("berth", "c1", &Resources::default())
+        .unwrap();
+    fake.set("/v1/freezer/berth/c1/cgroup.procs", "7\n");
+    fake.set("/v1/pids/berth/c1/cgroup.procs", "7\n");
+    fake.clear_log();
+    cg.kill_all(libc::SIGKILL).unwrap();
+    assert_eq!(
+        fake.log(),
+        vec![
+            "write /v1/freezer/berth/c1/freezer.state FROZEN".to_string(),
+            "kill 7 9".into(),
+            "write /v1/freezer/berth/c1/freezer.state THAWED".into(),
+        ]
+    );
+    cg.destroy().unwrap();
+    assert!(fake.cgroups().iter().all(|d| !d.contains("c1")));
+}
+
+#[test]
+fn destroy_kills_removes_child_cgroups_and_is_idempotent() {
+    let fake = hybrid();
+    let manager = fake.manager();
+    let cg = manager
+        .create("berth", "c1", &Resources::default())
+        .unwrap();
+    let other = manager
+        .create("berth", "c2", &Resources::default())
+        .unwrap();
+    use super::fs::Backend;
+    fake.mkdir(std::path::Path::new("/v1/unified/berth/c1/nested"))
+        .unwrap();
+    fake.mkdir(std::path::Path::new("/v1/memory/berth/c1/nested"))
+        .unwrap();
+    for file in cg.procs_files() {
+        fake.write(&file, "300").unwrap();
+    }
+    fake.set("/v1/unified/berth/c1/nested/cgroup.procs", "301\n");
+    fake.set("/v1/freezer/berth/c1/freezer.state", "FROZEN\n");
+    cg.destroy().unwrap();
+    let left = fake.cgroups();
+    assert!(left.iter().all(|d| !d.contains("c1")), "{left:?}");
+    assert!(other.exists());
+    let log = fake.log();
+    assert!(log.contains(&"write /v1/unified/berth/c1/cgroup.kill 1".to_string()));
+    assert!(log.contains(&"write /v1/freezer/berth/c1/freezer.state THAWED".to_string()));
+    cg.destroy().unwrap();
+    assert!(!cg.exists());
+    assert_eq!(
+        cg.stats().unwrap_err().kind(),
+        ErrorKind::NotFound,
+        "stats of a destroyed cgroup"
+    );
+
+    // The shared parent stays until empty.
+    manager.remove_parent_if_empty("berth").unwrap();
+    assert!(fake.is_dir("/v1/memory/berth"));
+    other.destroy().unwrap();
+    manager.remove_parent_if_empty("berth").unwrap();
+    assert!(fake.cgroups().is_empty(), "{:?}", fake.cgroups());
+}
+
+#[test]
+fn oom_kill_count_and_stats_by_version() {
+    let fake = unified("cpu io memory pids");
+    let cg = fake
+        .manager()
+        .create("berth", "c1", &Resources::default())
+        .unwrap();
+    fake.set(
+        "/cg/berth/c1/memory.events",
+        "low 0\nhigh 0\nmax 4\noom 2\noom_kill 2\noom_group_kill 0\n",
+    );
+    fake.set("/cg/berth/c1/memory.current", "4096\n");
+    fake.set("/cg/berth/c1/pids.current", "1\n");
+    assert_eq!(cg.oom_kill_count().unwrap(), 2);
+    let stats = cg.stats().unwrap();
+    assert_eq!(stats.memory.usage, Some(4096));
+    assert_eq!(stats.memory.limit, None);
+    assert_eq!(stats.pids.current, Some(1));
+    assert_eq!(stats.io.read_bytes, Some(0));
+
+    let fake = hybrid();
+    let cg = fake
+        .manager()
+        .create(
+            "berth",
+            "c1",
+            &Resources {
+                memory_limit: Some(1 << 20),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    fake.set(
+        "/v1/memory/berth/c1/memory.oom_control",
+        "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n",
+    );
+    fake.set("/v1/cpu,cpuacct/berth/c1/cpuacct.usage", "99\n");
+    assert_eq!(cg.oom_kill_count().unwrap(), 1);
+    let stats = cg.stats().unwrap();
+    assert_eq!(stats.memory.limit, Some(1 << 20));
+    assert_eq!(stats.cpu.total_ns, Some(99));
+    assert_eq!(stats.cpu.throttled_periods, Some(0));
+
+    // Without a memory controller there is nothing to watch.
+    let fake = unified("pids");
+    let cg = fake
+        .manager()
+        .create("berth", "c1", &Resources::default())
+        .unwrap();
+    assert_eq!(cg.oom_watch_path(), None);
+    assert_eq!(
+        cg.oom_kill_count().unwrap_err().kind(),
+        ErrorKind::Unsupported
+    );
+}
+
+#[test]
+fn manager_and_cgroup_are_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<CgroupManager>();
+    check::<ContainerCgroup>();
+}

@@ -1,0 +1,165 @@
+//! cgroup v2: controller delegation down `cgroup.subtree_control`, `cgroup.freeze` and
+//! `cgroup.kill` (Documentation/admin-guide/cgroup-v2.rst).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use runtime_core::Result;
+
+use super::apply;
+use super::fs::{errno_of, CgFs};
+use super::layout::Controller;
+use super::resources::Setting;
+use super::stats::flat_key;
+use crate::error::{io_error, os_error};
+
+/// Creates `<root>/<parent>/<id>` with `controllers` enabled for it and writes `settings`.
+///
+/// A controller is usable in a cgroup only if every ancestor from the root down lists it in
+/// `cgroup.subtree_control`, so each level is enabled before the next one is created. Only
+/// the parent chain gets `subtree_control` writes, never the container's own cgroup, and no
+/// process is ever put in the parent: the no-internal-process rule forbids both.
+pub(crate) fn create(
+    fs: &CgFs,
+    root: &Path,
+    parent: &[&str],
+    id: &str,
+    controllers: &[Controller],
+    settings: &[Setting],
+    created: &mut Vec<PathBuf>,
+) -> Result<PathBuf> {
+    let mut level = root.to_path_buf();
+    enable(fs, &level, controllers)?;
+    for component in parent {
+        level.push(component);
+        match fs.try_mkdir(&level) {
+            Ok(()) => created.push(level.clone()),
+            Err(err) if errno_of(&err) == Errno::EEXIST => {}
+            Err(err) => return Err(io_error(format!("create cgroup {}", level.display()), &err)),
+        }
+        enable(fs, &level, controllers)?;
+    }
+    let dir = level.join(id);
+    fs.try_mkdir(&dir)
+        .map_err(|err| io_error(format!("create cgroup {}", dir.display()), &err))?;
+    created.push(dir.clone());
+    for setting in settings {
+        apply(fs, &dir, setting)?;
+    }
+    Ok(dir)
+}
+
+/// Enables in `dir`'s children those of `controllers` not enabled yet; no write if none.
+fn enable(fs: &CgFs, dir: &Path, controllers: &[Controller]) -> Result<()> {
+    if controllers.is_empty() {
+        return Ok(());
+    }
+    let path = dir.join("cgroup.subtree_control");
+    let current = fs.read(&path)?;
+    if let Some(line) = enable_line(controllers, &current) {
+        fs.write(&path, &line)?;
+    }
+    Ok(())
+}
+
+/// The `cgroup.subtree_control` write that enables what `current` lacks: `+cpu +memory`.
+pub(crate) fn enable_line(controllers: &[Controller], current: &str) -> Option<String> {
+    let missing: Vec<String> = controllers
+        .iter()
+        .filter(|c| !current.split_whitespace().any(|name| name == c.name()))
+        .map(|c| format!("+{}", c.name()))
+        .collect();
+    if missing.is_empty() {
+        None
+    } else {
+        Some(missing.join(" "))
+    }
+}
+
+/// The controllers named in a `cgroup.controllers` text that berth uses.
+pub(crate) fn parse_controllers(text: &str) -> Vec<Controller> {
+    let mut controllers: Vec<Controller> = text
+        .split_whitespace()
+        .filter_map(Controller::from_v2_name)
+        .collect();
+    controllers.sort();
+    controllers
+}
+
+/// Freezes the cgroup and waits for `cgroup.events` to say `frozen 1`.
+pub(crate) fn freeze(fs: &CgFs, dir: &Path, timeout: Duration) -> Result<()> {
+    fs.write(&dir.join("cgroup.freeze"), "1")?;
+    let start = Instant::now();
+    let mut delay = Duration::from_micros(100);
+    loop {
+        if is_frozen(fs, dir)? {
+            return Ok(());
+        }
+        if start.elapsed() >= timeout {
+            // Half-frozen is no state to leave a container in.
+            let _ = fs.write(&dir.join("cgroup.freeze"), "0");
+            return Err(os_error(
+                format!(
+                    "freeze {}: cgroup.events not frozen after {timeout:?}, thawed it again",
+                    dir.display()
+                ),
+                Errno::ETIMEDOUT,
+            ));
+        }
+        std::thread::sleep(delay);
+        delay = (delay * 2).min(Duration::from_millis(10));
+    }
+}
+
+pub(crate) fn thaw(fs: &CgFs, dir: &Path) -> Result<()> {
+    fs.write(&dir.join("cgroup.freeze"), "0")
+}
+
+pub(crate) fn is_frozen(fs: &CgFs, dir: &Path) -> Result<bool> {
+    let events = fs.read(&dir.join("cgroup.events"))?;
+    Ok(flat_key(&events, "frozen") == Some(1))
+}
+
+/// SIGKILLs every process of the cgroup and its descendants with one write (Linux 5.14+).
+/// `Ok(false)` if the kernel has no `cgroup.kill` or the cgroup is gone.
+pub(crate) fn kill(fs: &CgFs, dir: &Path) -> Result<bool> {
+    let path = dir.join("cgroup.kill");
+    match fs.try_write(&path, "1") {
+        Ok(()) => Ok(true),
+        Err(err) if errno_of(&err) == Errno::ENOENT => Ok(false),
+        Err(err) => Err(io_error(format!("write 1 to {}", path.display()), &err)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Controller::*;
+
+    #[test]
+    fn enable_line_adds_only_what_is_missing() {
+        assert_eq!(
+            enable_line(&[Cpu, Io, Memory, Pids], "").as_deref(),
+            Some("+cpu +io +memory +pids")
+        );
+        assert_eq!(
+            enable_line(&[Cpu, Io, Memory, Pids], "cpuset cpu io memory pids\n"),
+            None
+        );
+        assert_eq!(
+            enable_line(&[Cpuset, Cpu, Memory], "cpu memory\n").as_deref(),
+            Some("+cpuset")
+        );
+        assert_eq!(enable_line(&[], ""), None);
+    }
+
+    #[test]
+    fn controllers_list() {
+        assert_eq!(
+            parse_controllers("cpuset cpu io memory hugetlb pids rdma misc\n"),
+            vec![Cpuset, Cpu, Io, Memory, Pids]
+        );
+        assert!(parse_controllers("\n").is_empty());
+    }
+}
