@@ -1,0 +1,258 @@
+//! Who the container's program runs as, and the program itself: the user and groups from the
+//! container's own `/etc/passwd` and `/etc/group`, rlimits, the working directory, and the
+//! path of the executable.
+
+use std::ffi::CString;
+use std::os::unix::fs::PermissionsExt;
+
+use nix::errno::Errno;
+use nix::sys::resource::{setrlimit, Resource};
+use nix::unistd::{access, setgroups, setresgid, setresuid, AccessFlags, Gid, Uid};
+use runtime_core::{Error, IdOrName, ProcessConfig, Result, Rlimit, UserSpec};
+
+use crate::error::{os_error, StepExt};
+
+/// A process ready to exec: every lookup done, nothing applied yet.
+pub struct Prepared {
+    program: CString,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+    uid: u32,
+    gid: u32,
+    groups: Vec<u32>,
+    cwd: String,
+    rlimits: Vec<(Resource, u64, u64)>,
+    no_new_privileges: bool,
+}
+
+/// One line of `/etc/passwd`.
+struct PasswdEntry {
+    name: String,
+    uid: u32,
+    gid: u32,
+    home: String,
+}
+
+impl Prepared {
+    /// Looks up the user and the program inside the current root (the container's).
+    pub fn new(process: &ProcessConfig) -> Result<Prepared> {
+        let spec =
+            UserSpec::parse(&process.user).map_err(|why| Error::invalid("process.user", why))?;
+        let passwd = read_optional("/etc/passwd")?;
+        let group = read_optional("/etc/group")?;
+        let entry = match &spec.user {
+            IdOrName::Id(uid) => find_passwd(&passwd, |e| e.uid == *uid),
+            IdOrName::Name(name) => {
+                Some(find_passwd(&passwd, |e| &e.name == name).ok_or_else(|| {
+                    Error::invalid(
+                        "process.user",
+                        format!("no user {name:?} in the container's /etc/passwd"),
+                    )
+                })?)
+            }
+        };
+        let uid = match (&spec.user, &entry) {
+            (IdOrName::Id(uid), _) => *uid,
+            (_, Some(entry)) => entry.uid,
+            _ => unreachable!("a named user was found above"),
+        };
+        let gid = match &spec.group {
+            Some(IdOrName::Id(gid)) => *gid,
+            Some(IdOrName::Name(name)) => find_group_id(&group, name).ok_or_else(|| {
+                Error::invalid(
+                    "process.user",
+                    format!("no group {name:?} in the container's /etc/group"),
+                )
+            })?,
+            // Docker's rule: a user with no passwd entry gets group 0.
+            None => entry.as_ref().map_or(0, |e| e.gid),
+        };
+        // As initgroups(3) does: the primary group, the groups that list the user, and the
+        // ones asked for.
+        let mut groups = vec![gid];
+        if let Some(entry) = &entry {
+            groups.extend(supplementary_groups(&group, &entry.name));
+        }
+        groups.extend(&process.additional_gids);
+        groups.sort_unstable();
+        groups.dedup();
+
+        let mut env = process.effective_env();
+        if !env.iter().any(|kv| kv.starts_with("HOME=")) {
+            let home = entry.as_ref().map_or("/", |e| e.home.as_str());
+            env.push(format!("HOME={home}"));
+        }
+        let program = find_program(&process.args[0], &process.search_path())?;
+        Ok(Prepared {
+            program: cstring(program)?,
+            argv: process
+                .args
+                .iter()
+                .map(|a| cstring(a.clone()))
+                .collect::<Result<_>>()?,
+            envp: env.into_iter().map(cstring).collect::<Result<_>>()?,
+            uid,
+            gid,
+            groups,
+            cwd: process.cwd.clone(),
+            rlimits: process.rlimits.iter().map(rlimit).collect::<Result<_>>()?,
+            no_new_privileges: process.no_new_privileges,
+        })
+    }
+
+    /// Applies rlimits, groups, user and working directory, and checks that the program can
+    /// be executed as that user.
+    pub fn become_user(&self) -> Result<()> {
+        for &(resource, soft, hard) in &self.rlimits {
+            setrlimit(resource, soft, hard).step(|| format!("setrlimit {resource:?}"))?;
+        }
+        let groups: Vec<Gid> = self.groups.iter().map(|&g| Gid::from_raw(g)).collect();
+        setgroups(&groups).step(|| format!("set supplementary groups {:?}", self.groups))?;
+        let gid = Gid::from_raw(self.gid);
+        setresgid(gid, gid, gid).step(|| format!("set group id {}", self.gid))?;
+        let uid = Uid::from_raw(self.uid);
+        setresuid(uid, uid, uid).step(|| format!("set user id {}", self.uid))?;
+        nix::unistd::chdir(self.cwd.as_str()).step(|| format!("chdir to {}", self.cwd))?;
+        access(self.program.as_c_str(), AccessFlags::X_OK)
+            .step(|| format!("exec {}", self.program.to_string_lossy()))?;
+        if self.no_new_privileges {
+            nix::sys::prctl::set_no_new_privs().step(|| "set no_new_privs")?;
+        }
+        Ok(())
+    }
+
+    /// Replaces this process with the program. Returns only on failure.
+    pub fn exec(&self) -> Error {
+        let errno = match nix::unistd::execve(&self.program, &self.argv, &self.envp) {
+            Err(errno) => errno,
+            Ok(never) => match never {},
+        };
+        os_error(format!("exec {}", self.program.to_string_lossy()), errno)
+    }
+}
+
+fn cstring(text: String) -> Result<CString> {
+    CString::new(text).map_err(|_| Error::invalid("process", "a string contains NUL"))
+}
+
+fn read_optional(path: &str) -> Result<String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(text),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(err) => Err(err).step(|| format!("read the container's {path}")),
+    }
+}
+
+fn find_passwd(text: &str, wanted: impl Fn(&PasswdEntry) -> bool) -> Option<PasswdEntry> {
+    text.lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split(':').collect();
+            if fields.len() < 7 {
+                return None;
+            }
+            Some(PasswdEntry {
+                name: fields[0].to_string(),
+                uid: fields[2].parse().ok()?,
+                gid: fields[3].parse().ok()?,
+                home: fields[5].to_string(),
+            })
+        })
+        .find(|entry| wanted(entry))
+}
+
+/// `name:password:gid:member,member`
+fn group_lines(text: &str) -> impl Iterator<Item = (&str, u32, &str)> {
+    text.lines().filter_map(|line| {
+        let fields: Vec<&str> = line.split(':').collect();
+        (fields.len() >= 4).then_some(())?;
+        Some((fields[0], fields[2].parse().ok()?, fields[3]))
+    })
+}
+
+fn find_group_id(text: &str, name: &str) -> Option<u32> {
+    group_lines(text)
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, gid, _)| gid)
+}
+
+fn supplementary_groups(text: &str, user: &str) -> Vec<u32> {
+    group_lines(text)
+        .filter(|(_, _, members)| members.split(',').any(|m| m == user))
+        .map(|(_, gid, _)| gid)
+        .collect()
+}
+
+/// The program's path: `name` itself when it has a `/`, else the first executable regular
+/// file called `name` in `search_path`.
+fn find_program(name: &str, search_path: &str) -> Result<String> {
+    if name.contains('/') {
+        return Ok(name.to_string());
+    }
+    for dir in search_path.split(':').filter(|d| !d.is_empty()) {
+        let candidate = format!("{}/{name}", dir.trim_end_matches('/'));
+        if let Ok(meta) = std::fs::metadata(&candidate) {
+            if meta.is_file() && meta.permissions().mode() & 0o111 != 0 {
+                return Ok(candidate);
+            }
+        }
+    }
+    Err(os_error(
+        format!("find program {name:?} in PATH {search_path}"),
+        Errno::ENOENT,
+    ))
+}
+
+fn rlimit(limit: &Rlimit) -> Result<(Resource, u64, u64)> {
+    let resource = match limit.canonical_name() {
+        Some("RLIMIT_AS") => Resource::RLIMIT_AS,
+        Some("RLIMIT_CORE") => Resource::RLIMIT_CORE,
+        Some("RLIMIT_CPU") => Resource::RLIMIT_CPU,
+        Some("RLIMIT_DATA") => Resource::RLIMIT_DATA,
+        Some("RLIMIT_FSIZE") => Resource::RLIMIT_FSIZE,
+        Some("RLIMIT_LOCKS") => Resource::RLIMIT_LOCKS,
+        Some("RLIMIT_MEMLOCK") => Resource::RLIMIT_MEMLOCK,
+        Some("RLIMIT_MSGQUEUE") => Resource::RLIMIT_MSGQUEUE,
+        Some("RLIMIT_NICE") => Resource::RLIMIT_NICE,
+        Some("RLIMIT_NOFILE") => Resource::RLIMIT_NOFILE,
+        Some("RLIMIT_NPROC") => Resource::RLIMIT_NPROC,
+        Some("RLIMIT_RSS") => Resource::RLIMIT_RSS,
+        Some("RLIMIT_RTPRIO") => Resource::RLIMIT_RTPRIO,
+        Some("RLIMIT_RTTIME") => Resource::RLIMIT_RTTIME,
+        Some("RLIMIT_SIGPENDING") => Resource::RLIMIT_SIGPENDING,
+        Some("RLIMIT_STACK") => Resource::RLIMIT_STACK,
+        _ => {
+            return Err(Error::invalid(
+                "process.rlimits",
+                format!("unknown resource limit {:?}", limit.kind),
+            ))
+        }
+    };
+    Ok((resource, limit.soft, limit.hard))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:App:/home/app:/bin/sh\n";
+    const GROUP: &str = "root:x:0:\nwheel:x:10:app,other\napp:x:1000:\naudio:x:29:app\n";
+
+    #[test]
+    fn finds_users_and_their_groups() {
+        let app = find_passwd(PASSWD, |e| e.name == "app").unwrap();
+        assert_eq!(
+            (app.uid, app.gid, app.home.as_str()),
+            (1000, 1000, "/home/app")
+        );
+        assert_eq!(supplementary_groups(GROUP, "app"), vec![10, 29]);
+        assert_eq!(find_group_id(GROUP, "wheel"), Some(10));
+        assert!(find_passwd(PASSWD, |e| e.uid == 7).is_none());
+    }
+
+    #[test]
+    fn a_program_with_a_slash_is_taken_as_is() {
+        assert_eq!(find_program("./x", "/bin").unwrap(), "./x");
+        let err = find_program("surely-not-a-program", "/nonexistent").unwrap_err();
+        assert!(err.to_string().contains("find program"), "{err}");
+    }
+}

@@ -1,0 +1,68 @@
+//! The container's init: from the clone to the `execve` of the user's program.
+//!
+//! It runs in the container's new namespaces as a copy of the single-threaded helper. Order
+//! matters and follows what a container user expects: rootfs and mounts, `pivot_root`, the
+//! kernel settings that need the container's `/proc`, then identity, and last the wait for
+//! the host's go and the exec.
+
+use std::process::exit;
+
+use nix::sys::stat::{umask, Mode};
+use runtime_core::{NamespaceKind, Result};
+
+use super::identity::Prepared;
+use super::{report_failure, rootfs};
+use crate::channel::Channel;
+use crate::error::StepExt;
+use crate::protocol::{CreatePlan, Report, Request};
+use crate::sys;
+
+/// Builds the container, reports ready, waits for start and execs. Never returns.
+pub fn run(channel: &Channel, plan: &CreatePlan) -> ! {
+    let prepared = match set_up(plan) {
+        Ok(prepared) => prepared,
+        Err(error) => {
+            report_failure(channel, &error);
+            exit(1)
+        }
+    };
+    if channel.send(&Report::Ready, &[]).is_err() {
+        exit(1);
+    }
+    match channel.recv::<Request>() {
+        Ok(Some((Request::Start, _))) => {}
+        // The host deleted the container before starting it, or is gone.
+        _ => exit(1),
+    }
+    let error = prepared.exec();
+    report_failure(channel, &error);
+    exit(127)
+}
+
+fn set_up(plan: &CreatePlan) -> Result<Prepared> {
+    let command = &plan.command;
+    // Modes of the nodes and directories made here must be exactly the ones asked for.
+    umask(Mode::empty());
+    if command.namespaces.is_new(NamespaceKind::Mount) {
+        rootfs::build(command)?;
+    }
+    if command.namespaces.is_new(NamespaceKind::Uts) {
+        nix::unistd::sethostname(command.effective_hostname())
+            .step(|| format!("set hostname {:?}", command.effective_hostname()))?;
+    }
+    if command.namespaces.is_new(NamespaceKind::Net) {
+        sys::net::loopback_up().step(|| "bring up lo")?;
+    }
+    for (key, value) in &command.sysctls {
+        let path = format!("/proc/sys/{}", key.replace('.', "/"));
+        std::fs::write(&path, value).step(|| format!("set sysctl {key} ({path})"))?;
+    }
+    if command.namespaces.is_new(NamespaceKind::Mount) {
+        rootfs::protect(command)?;
+    }
+    let prepared = Prepared::new(&command.process)?;
+    umask(Mode::from_bits_truncate(0o022));
+    prepared.become_user()?;
+    sys::fds::cloexec_from(3).step(|| "mark inherited fds close-on-exec")?;
+    Ok(prepared)
+}

@@ -1,0 +1,118 @@
+//! `berth-init`: the single-threaded helper the host spawns for every container.
+//!
+//! Everything here runs in a fresh process that the host spawned with `posix_spawn`, never in
+//! the host itself, so it may allocate, read files and change its own namespaces freely.
+//!
+//! The helper joins the namespaces and cgroups it is given, then clones the container's init
+//! with `CLONE_PARENT` (so that the host is its parent), hands the init's pidfd to the host and
+//! exits. The init (`helper/init.rs`) builds the container and waits for the host's go.
+
+mod identity;
+mod init;
+mod rootfs;
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::process::exit;
+
+use nix::sched::CloneFlags;
+use runtime_core::{Error, NamespaceKind, Result};
+
+use crate::channel::Channel;
+use crate::error::StepExt;
+use crate::protocol::{CreatePlan, Failure, Report, Request};
+use crate::sys;
+
+/// The fd on which the host passes the channel.
+pub const CHANNEL_FD: i32 = 3;
+
+/// The entry point of the `berth-init` executable.
+pub fn main() -> ! {
+    // A host may leak fds without close-on-exec; posix_spawn already closed them, and this
+    // makes sure even if the helper was started some other way.
+    let _ = sys::fds::close_from(CHANNEL_FD as u32 + 1);
+    // SAFETY: fd 3 is the channel by contract with the host; if it is not open, the first
+    // recv fails with EBADF and we say so.
+    let channel = unsafe { Channel::from_raw_fd(CHANNEL_FD) };
+    let code = match channel.recv::<Request>() {
+        Ok(Some((Request::Create(plan), fds))) => create(&channel, &plan, fds),
+        Ok(Some((Request::Start, _))) => {
+            report_failure(&channel, &Error::Internal("start before create".into()));
+            1
+        }
+        Ok(None) => 1,
+        Err(errno) => {
+            eprintln!(
+                "berth-init: libberth starts this program with its channel on fd 3 ({errno})"
+            );
+            2
+        }
+    };
+    exit(code)
+}
+
+/// Joins what the plan says, clones the init and hands it to the host. Returns the exit code
+/// of the helper; the init never returns from here.
+fn create(channel: &Channel, plan: &CreatePlan, namespace_fds: Vec<OwnedFd>) -> i32 {
+    match enter_and_clone(plan, namespace_fds) {
+        Ok(sys::clone::Cloned::Child) => init::run(channel, plan),
+        Ok(sys::clone::Cloned::Parent { pid, pidfd }) => {
+            match channel.send(&Report::Spawned { pid }, &[pidfd.as_fd()]) {
+                Ok(()) => 0,
+                Err(_) => {
+                    // The host is gone: the init must not live on unsupervised.
+                    let _ = sys::pidfd::send_signal(pidfd.as_fd(), libc::SIGKILL);
+                    1
+                }
+            }
+        }
+        Err(error) => {
+            report_failure(channel, &error);
+            1
+        }
+    }
+}
+
+fn enter_and_clone(plan: &CreatePlan, namespace_fds: Vec<OwnedFd>) -> Result<sys::clone::Cloned> {
+    if namespace_fds.len() != plan.join.len() {
+        return Err(Error::Internal(format!(
+            "{} namespace fds for {} namespaces",
+            namespace_fds.len(),
+            plan.join.len()
+        )));
+    }
+    for (kind, fd) in plan.join.iter().zip(&namespace_fds) {
+        nix::sched::setns(fd, clone_flag(kind)?)
+            .step(|| format!("join the {kind} namespace of the container"))?;
+    }
+    drop(namespace_fds);
+    for procs in &plan.cgroup_procs {
+        std::fs::write(procs, b"0").step(|| format!("join cgroup {procs}"))?;
+    }
+    let namespaces = &plan.command.namespaces;
+    let mut flags = CloneFlags::empty();
+    for kind in NamespaceKind::ALL {
+        if namespaces.is_new(kind) {
+            flags |= clone_flag(kind.name())?;
+        }
+    }
+    // SAFETY: berth-init never starts a thread, so it is single-threaded here.
+    unsafe { sys::clone::clone_sibling(flags.bits() as u64) }
+        .step(|| format!("clone the container's init with flags {flags:?}"))
+}
+
+fn clone_flag(kind: &str) -> Result<CloneFlags> {
+    Ok(match kind {
+        "user" => CloneFlags::CLONE_NEWUSER,
+        "pid" => CloneFlags::CLONE_NEWPID,
+        "ipc" => CloneFlags::CLONE_NEWIPC,
+        "uts" => CloneFlags::CLONE_NEWUTS,
+        "mnt" => CloneFlags::CLONE_NEWNS,
+        "net" => CloneFlags::CLONE_NEWNET,
+        "cgroup" => CloneFlags::CLONE_NEWCGROUP,
+        other => return Err(Error::Internal(format!("unknown namespace kind {other}"))),
+    })
+}
+
+fn report_failure(channel: &Channel, error: &Error) {
+    let _ = channel.send(&Report::Failed(Failure::from(error)), &[]);
+}

@@ -1,0 +1,222 @@
+//! The host's half of starting a container: spawn `berth-init`, hand it the plan, collect the
+//! init's pidfd and its ready (or failure) report, then later give it the go.
+//!
+//! Nothing here runs between fork and exec: the helper is started with `posix_spawn`, and
+//! everything else is socket and file I/O in the calling thread.
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
+use runtime_core::{Error, Result, Stdio};
+
+use crate::channel::Channel;
+use crate::error::{os_error, StepExt};
+use crate::protocol::{Report, Request};
+use crate::sys;
+
+/// How long the host waits for a report before it gives up on the helper. Generous: a slow
+/// emulated machine takes a second where this one takes a millisecond.
+const REPORT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A container's init, set up and waiting for [`start`].
+#[derive(Debug)]
+pub struct Launched {
+    pub pid: i32,
+    pub pidfd: OwnedFd,
+    pub channel: Channel,
+}
+
+/// Spawns the helper with `stdio`, sends it `request` with `attached` fds, and waits until
+/// the init is ready. On failure nothing is left running: the helper is reaped and the init,
+/// if it was born, killed and reaped.
+pub fn launch(
+    helper: &CString,
+    stdio: &Stdio,
+    request: &Request,
+    attached: &[BorrowedFd<'_>],
+) -> Result<Launched> {
+    let stdio = dup_stdio(stdio)?;
+    let (host_end, helper_end) = Channel::pair().step(|| "create the helper's socketpair")?;
+    host_end
+        .set_receive_timeout(REPORT_TIMEOUT)
+        .step(|| "set the helper socket's timeout")?;
+    let helper_fd = dup_above_stdio(helper_end.as_fd()).step(|| "dup the helper's socket")?;
+    let raw_stdio = [
+        stdio[0].as_raw_fd(),
+        stdio[1].as_raw_fd(),
+        stdio[2].as_raw_fd(),
+    ];
+    let helper_pid = sys::spawn::spawn_with_fds(helper, raw_stdio, helper_fd.as_raw_fd())
+        .step(|| format!("spawn {}", helper.to_string_lossy()))?;
+    // The helper is our unreaped child, so its pid cannot be reused before this pidfd exists.
+    let helper_pidfd =
+        sys::pidfd::open(helper_pid.as_raw()).step(|| "open a pidfd for berth-init")?;
+    // Our copies: the helper has its own now, and end-of-file must mean the init is gone.
+    drop((stdio, helper_end, helper_fd));
+
+    let outcome = host_end
+        .send(request, attached)
+        .step(|| "send the plan to berth-init")
+        .map_err(|error| Collected {
+            error: Some(error),
+            init: None,
+        })
+        .and_then(|()| collect(&host_end));
+    // The helper exits right after it reports the init's birth (or a failure before it).
+    let helper_status = reap(&helper_pidfd, outcome.is_err());
+    match outcome {
+        Ok((pid, pidfd)) => Ok(Launched {
+            pid,
+            pidfd,
+            channel: host_end,
+        }),
+        Err(Collected { error, init }) => {
+            if let Some(pidfd) = init {
+                kill_and_reap(&pidfd);
+            }
+            Err(error.unwrap_or_else(|| {
+                Error::Internal(format!(
+                    "berth-init ended ({}) before reporting",
+                    describe(helper_status)
+                ))
+            }))
+        }
+    }
+}
+
+/// Lets the init exec the program. `Ok` once it has: the init's end of the socket is
+/// close-on-exec, so the exec shows as end-of-file.
+pub fn start(channel: Channel) -> Result<()> {
+    channel
+        .send(&Request::Start, &[])
+        .step(|| "send start to the container's init")?;
+    match channel.recv::<Report>() {
+        Ok(None) => Ok(()),
+        Ok(Some((Report::Failed(failure), _))) => Err(failure.into()),
+        Ok(Some((other, _))) => Err(Error::Internal(format!(
+            "unexpected report after start: {other:?}"
+        ))),
+        Err(errno) => Err(os_error("wait for the container's program to start", errno)),
+    }
+}
+
+/// Sends SIGKILL and reaps: for an init that must not live on.
+pub fn kill_and_reap(pidfd: &OwnedFd) {
+    let _ = sys::pidfd::send_signal(pidfd.as_fd(), libc::SIGKILL);
+    let _ = sys::pidfd::wait(pidfd.as_fd(), false);
+}
+
+struct Collected {
+    error: Option<Error>,
+    init: Option<OwnedFd>,
+}
+
+/// Reads reports until the init is born and has said ready, or something failed.
+fn collect(channel: &Channel) -> Result<(i32, OwnedFd), Collected> {
+    let mut init: Option<(i32, OwnedFd)> = None;
+    let mut ready = false;
+    loop {
+        let fail = |error: Option<Error>, init: Option<(i32, OwnedFd)>| Collected {
+            error,
+            init: init.map(|(_, fd)| fd),
+        };
+        match channel.recv::<Report>() {
+            Ok(Some((Report::Spawned { pid }, mut fds))) if fds.len() == 1 => {
+                init = Some((pid, fds.remove(0)));
+            }
+            Ok(Some((Report::Ready, _))) => ready = true,
+            Ok(Some((Report::Failed(failure), _))) => {
+                // The init may fail before the helper's birth report is read: take it too,
+                // so that the init can be reaped.
+                if init.is_none() {
+                    if let Ok(Some((Report::Spawned { pid }, mut fds))) = channel.recv::<Report>() {
+                        if fds.len() == 1 {
+                            init = Some((pid, fds.remove(0)));
+                        }
+                    }
+                }
+                return Err(fail(Some(failure.into()), init));
+            }
+            Ok(Some((other, _))) => {
+                let error = Error::Internal(format!("unexpected report {other:?}"));
+                return Err(fail(Some(error), init));
+            }
+            Ok(None) => {
+                let error = init.is_some().then(|| {
+                    Error::Internal("the container's init died before it was ready".into())
+                });
+                return Err(fail(error, init));
+            }
+            Err(Errno::EAGAIN) => {
+                let error = Error::Internal(format!(
+                    "berth-init did not report within {}s",
+                    REPORT_TIMEOUT.as_secs()
+                ));
+                return Err(fail(Some(error), init));
+            }
+            Err(errno) => {
+                return Err(fail(Some(os_error("read from berth-init", errno)), init));
+            }
+        }
+        if ready {
+            if let Some(init) = init.take() {
+                return Ok(init);
+            }
+        }
+    }
+}
+
+fn reap(helper: &OwnedFd, kill_first: bool) -> Option<runtime_core::ExitStatus> {
+    if kill_first {
+        let _ = sys::pidfd::send_signal(helper.as_fd(), libc::SIGKILL);
+    }
+    sys::pidfd::wait(helper.as_fd(), false).ok().flatten()
+}
+
+fn describe(status: Option<runtime_core::ExitStatus>) -> String {
+    match status {
+        Some(s) => match s.signal {
+            Some(signal) => format!("signal {signal}"),
+            None => format!("exit code {}", s.code),
+        },
+        None => "status unknown".into(),
+    }
+}
+
+/// Duplicates the caller's stdio (or `/dev/null` for `None`) to fds above the ones the helper
+/// receives them as, so that no dup2 in the spawn clobbers another's source.
+fn dup_stdio(stdio: &Stdio) -> Result<[OwnedFd; 3]> {
+    const NAMES: [&str; 3] = ["stdin", "stdout", "stderr"];
+    let mut out = Vec::with_capacity(3);
+    for (fd, name) in stdio.as_array().into_iter().zip(NAMES) {
+        let owned = match fd {
+            Some(raw) => {
+                sys::fds::dup_callers_fd(raw, FIRST_FREE_FD).map_err(|errno| match errno {
+                    Errno::EBADF => {
+                        Error::invalid(format!("stdio.{name}"), format!("fd {raw} is not open"))
+                    }
+                    other => os_error(format!("dup {name} fd {raw}"), other),
+                })?
+            }
+            None => {
+                let null =
+                    nix::fcntl::open("/dev/null", OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty())
+                        .step(|| "open /dev/null")?;
+                dup_above_stdio(null.as_fd()).step(|| "dup /dev/null")?
+            }
+        };
+        out.push(owned);
+    }
+    Ok(out.try_into().expect("three streams"))
+}
+
+/// Above 3, the helper's channel: see [`sys::spawn::spawn_with_fds`].
+const FIRST_FREE_FD: RawFd = 10;
+
+fn dup_above_stdio(fd: BorrowedFd<'_>) -> nix::Result<OwnedFd> {
+    sys::fds::dup_at_least(fd, FIRST_FREE_FD)
+}

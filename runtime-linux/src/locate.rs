@@ -1,0 +1,71 @@
+//! Finding the `berth-init` helper executable.
+//!
+//! In order: the driver option `helper_path`, the environment variable `BERTH_HELPER`, then
+//! `berth-init` beside the image that contains this code (`libberth.so`, or the executable
+//! a static libberth is linked into) and beside the running executable. For `cargo test`
+//! binaries, which live in `target/<profile>/deps`, the parent directory is tried as well.
+
+use std::path::{Path, PathBuf};
+
+use runtime_core::{Error, Result};
+
+use crate::sys::image::own_image_path;
+
+/// The helper's file name.
+pub const HELPER_NAME: &str = "berth-init";
+/// The environment variable that names the helper.
+pub const HELPER_ENV: &str = "BERTH_HELPER";
+
+/// Finds the helper, or says everywhere it looked.
+pub fn find_helper(explicit: Option<&Path>) -> Result<PathBuf> {
+    if let Some(path) = explicit {
+        return check("helper_path", path);
+    }
+    if let Some(path) = std::env::var_os(HELPER_ENV) {
+        return check(HELPER_ENV, Path::new(&path));
+    }
+    let mut tried = Vec::new();
+    let images = [own_image_path(), std::env::current_exe().ok()];
+    for image in images.into_iter().flatten() {
+        let Some(dir) = image.parent() else { continue };
+        let mut dirs = vec![dir.to_path_buf()];
+        if dir.file_name().is_some_and(|name| name == "deps") {
+            dirs.extend(dir.parent().map(Path::to_path_buf));
+        }
+        for dir in dirs {
+            let candidate = dir.join(HELPER_NAME);
+            if is_executable(&candidate) {
+                return Ok(candidate);
+            }
+            tried.push(candidate.display().to_string());
+        }
+    }
+    Err(Error::NotFound {
+        what: "helper executable",
+        name: format!(
+            "{HELPER_NAME} (set the driver option helper_path or {HELPER_ENV}; tried {})",
+            tried.join(", ")
+        ),
+    })
+}
+
+fn check(origin: &str, path: &Path) -> Result<PathBuf> {
+    if !path.is_absolute() {
+        return Err(Error::invalid(
+            origin,
+            format!("{} is relative; give an absolute path", path.display()),
+        ));
+    }
+    if !is_executable(path) {
+        return Err(Error::NotFound {
+            what: "helper executable",
+            name: format!("{} (from {origin})", path.display()),
+        });
+    }
+    Ok(path.to_path_buf())
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}

@@ -1,0 +1,83 @@
+//! What the host and `berth-init` say to each other over the [`crate::channel::Channel`].
+//!
+//! host → helper: [`Request::Create`] with the namespace fds to join attached.
+//! helper → host: [`Report::Spawned`] with the init's pidfd attached, then the helper exits.
+//! init → host:   [`Report::Ready`] once the container is set up, or [`Report::Failed`].
+//! host → init:   [`Request::Start`]; the init execs and the host reads end-of-file, or it
+//!                reports [`Report::Failed`] if the exec failed.
+
+use runtime_core::{Command, Error};
+use serde::{Deserialize, Serialize};
+
+use crate::error::os_error;
+
+/// A request from the host.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Request {
+    /// Set up a new container.
+    Create(Box<CreatePlan>),
+    /// Exec the container's program.
+    Start,
+}
+
+/// Everything the helper needs to create a container's init.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CreatePlan {
+    /// The validated command.
+    pub command: Command,
+    /// Namespaces to join, by kind (`net`, `mnt`, ...), in order; the n-th attached fd is the
+    /// n-th entry.
+    pub join: Vec<String>,
+    /// `cgroup.procs` files the helper joins before it clones the init, so that the init is
+    /// born inside the container's cgroups.
+    pub cgroup_procs: Vec<String>,
+}
+
+/// A report to the host.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Report {
+    /// The init exists; its pidfd is attached.
+    Spawned { pid: i32 },
+    /// The init is set up and waits for [`Request::Start`].
+    Ready,
+    /// A step failed.
+    Failed(Failure),
+}
+
+/// A failure in the helper or the init, as it crosses the socket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Failure {
+    /// A system call failed.
+    Os { step: String, errno: i32 },
+    /// Something in the command that could only be checked inside the container (a user
+    /// missing from its `/etc/passwd`).
+    Invalid { field: String, reason: String },
+    /// Anything else.
+    Other(String),
+}
+
+impl From<&Error> for Failure {
+    fn from(error: &Error) -> Self {
+        match error {
+            Error::System(failure) | Error::Permission(failure) => Failure::Os {
+                step: failure.step.clone(),
+                errno: failure.code,
+            },
+            Error::InvalidArgument { field, reason } => Failure::Invalid {
+                field: field.clone(),
+                reason: reason.clone(),
+            },
+            other => Failure::Other(other.to_string()),
+        }
+    }
+}
+
+impl From<Failure> for Error {
+    fn from(failure: Failure) -> Self {
+        match failure {
+            Failure::Os { step, errno } => os_error(step, nix::errno::Errno::from_raw(errno)),
+            Failure::Invalid { field, reason } => Error::InvalidArgument { field, reason },
+            Failure::Other(message) => Error::Internal(message),
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! Spawning the helper: `posix_spawn`, so that the host runs no code of ours between fork and
+//! exec (glibc's posix_spawn uses `clone(CLONE_VM|CLONE_VFORK)` and runs only its own
+//! async-signal-safe file actions in the child).
+
+use std::ffi::CStr;
+use std::os::fd::RawFd;
+use std::ptr;
+
+use nix::errno::Errno;
+use nix::unistd::Pid;
+
+/// Spawns `program` with an empty environment and `argv = [program]`, with `stdio` as its fds
+/// 0, 1 and 2 and `channel` as its fd 3. No other fd of the host reaches it, and its signal
+/// mask and dispositions are reset to the defaults whatever the host had.
+///
+/// Every fd in `stdio` and `channel` must be 4 or above, so that no `dup2` clobbers the source
+/// of a later one.
+pub fn spawn_with_fds(program: &CStr, stdio: [RawFd; 3], channel: RawFd) -> nix::Result<Pid> {
+    if stdio.iter().chain([&channel]).any(|&fd| fd < 4) {
+        return Err(Errno::EINVAL);
+    }
+    let mut actions = FileActions::new()?;
+    for (target, &source) in stdio.iter().enumerate() {
+        actions.dup2(source, target as RawFd)?;
+    }
+    actions.dup2(channel, 3)?;
+    actions.close_from(4)?;
+    let attributes = Attributes::new_with_default_signals()?;
+
+    let argv = [program.as_ptr() as *mut libc::c_char, ptr::null_mut()];
+    let envp = [ptr::null_mut::<libc::c_char>()];
+    let mut pid: libc::pid_t = 0;
+    // SAFETY: every pointer is valid for the call: `program` is NUL-terminated, argv and envp
+    // are NULL-terminated arrays that outlive the call, and the actions and attributes were
+    // initialised by their constructors.
+    let rc = unsafe {
+        libc::posix_spawn(
+            &mut pid,
+            program.as_ptr(),
+            &actions.0,
+            &attributes.0,
+            argv.as_ptr(),
+            envp.as_ptr(),
+        )
+    };
+    if rc != 0 {
+        return Err(Errno::from_raw(rc));
+    }
+    Ok(Pid::from_raw(pid))
+}
+
+struct FileActions(libc::posix_spawn_file_actions_t);
+
+impl FileActions {
+    fn new() -> nix::Result<Self> {
+        // SAFETY: posix_spawn_file_actions_t is plain data that init fully initialises.
+        let mut raw = unsafe { std::mem::zeroed() };
+        // SAFETY: `raw` is a valid, writable posix_spawn_file_actions_t.
+        Errno::result(unsafe { libc::posix_spawn_file_actions_init(&mut raw) })
+            .map_err(|_| Errno::ENOMEM)?;
+        Ok(FileActions(raw))
+    }
+
+    fn dup2(&mut self, fd: RawFd, target: RawFd) -> nix::Result<()> {
+        // SAFETY: self.0 was initialised by posix_spawn_file_actions_init.
+        check(unsafe { libc::posix_spawn_file_actions_adddup2(&mut self.0, fd, target) })
+    }
+
+    fn close_from(&mut self, lowest: RawFd) -> nix::Result<()> {
+        // SAFETY: self.0 was initialised by posix_spawn_file_actions_init.
+        check(unsafe { libc::posix_spawn_file_actions_addclosefrom_np(&mut self.0, lowest) })
+    }
+}
+
+impl Drop for FileActions {
+    fn drop(&mut self) {
+        // SAFETY: self.0 was initialised and is destroyed once.
+        unsafe { libc::posix_spawn_file_actions_destroy(&mut self.0) };
+    }
+}
+
+struct Attributes(libc::posix_spawnattr_t);
+
+impl Attributes {
+    /// Empty signal mask, and every signal at its default disposition: a host that blocks or
+    /// ignores signals (Go ignores none, but C daemons often ignore SIGPIPE) must not pass that
+    /// on to containers.
+    fn new_with_default_signals() -> nix::Result<Self> {
+        // SAFETY: posix_spawnattr_t is plain data that init fully initialises.
+        let mut raw = unsafe { std::mem::zeroed() };
+        // SAFETY: `raw` is a valid, writable posix_spawnattr_t.
+        check(unsafe { libc::posix_spawnattr_init(&mut raw) })?;
+        let mut attributes = Attributes(raw);
+        // SAFETY: sigset_t is plain data; sigemptyset and sigfillset initialise it.
+        let (mut empty, mut all) = unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
+        // SAFETY: the sets and the attributes are valid and initialised above.
+        unsafe {
+            libc::sigemptyset(&mut empty);
+            libc::sigfillset(&mut all);
+            check(libc::posix_spawnattr_setsigmask(&mut attributes.0, &empty))?;
+            check(libc::posix_spawnattr_setsigdefault(&mut attributes.0, &all))?;
+            check(libc::posix_spawnattr_setflags(
+                &mut attributes.0,
+                (libc::POSIX_SPAWN_SETSIGMASK | libc::POSIX_SPAWN_SETSIGDEF) as libc::c_short,
+            ))?;
+        }
+        Ok(attributes)
+    }
+}
+
+impl Drop for Attributes {
+    fn drop(&mut self) {
+        // SAFETY: self.0 was initialised and is destroyed once.
+        unsafe { libc::posix_spawnattr_destroy(&mut self.0) };
+    }
+}
+
+fn check(rc: libc::c_int) -> nix::Result<()> {
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(Errno::from_raw(rc))
+    }
+}
