@@ -1,0 +1,217 @@
+//! Shared by the integration tests: a driver with its own state root and cgroup parent, the
+//! busybox rootfs, output capture, and counters of everything a container could leave behind.
+#![allow(dead_code)]
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use runtime_core::{Command, Driver, ExitStatus, Hooks, NoHooks, ProcessConfig, Result, Stdio};
+use runtime_linux::{DriverOptions, LinuxDriver};
+
+/// The busybox rootfs, built by scripts/build-rootfs.sh on first use.
+pub fn rootfs() -> &'static str {
+    static ROOTFS: OnceLock<String> = OnceLock::new();
+    ROOTFS.get_or_init(|| {
+        let top = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let dir = top.join("build/rootfs");
+        let status = std::process::Command::new(top.join("scripts/build-rootfs.sh"))
+            .arg(&dir)
+            .status()
+            .expect("run scripts/build-rootfs.sh");
+        assert!(status.success(), "scripts/build-rootfs.sh failed");
+        dir.to_str().unwrap().to_string()
+    })
+}
+
+/// A driver of its own: state under /run/berth-test-<pid>-<n>, cgroups under
+/// berth-test-<pid>-<n>, both removed when it is dropped.
+pub struct TestDriver {
+    pub driver: LinuxDriver,
+    pub root: PathBuf,
+    pub cgroup_parent: String,
+}
+
+impl std::ops::Deref for TestDriver {
+    type Target = LinuxDriver;
+    fn deref(&self) -> &LinuxDriver {
+        &self.driver
+    }
+}
+
+impl Drop for TestDriver {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir(&self.root);
+        let _ = runtime_linux::cgroups::CgroupManager::detect()
+            .and_then(|cgroups| cgroups.remove_parent_if_empty(&self.cgroup_parent));
+    }
+}
+
+pub fn driver() -> TestDriver {
+    static COUNT: AtomicUsize = AtomicUsize::new(0);
+    let n = COUNT.fetch_add(1, Ordering::Relaxed);
+    let name = format!("berth-test-{}-{n}", std::process::id());
+    let root = PathBuf::from("/run").join(&name);
+    let driver = LinuxDriver::new(DriverOptions {
+        root: Some(root.clone()),
+        helper_path: Some(PathBuf::from(env!("CARGO_BIN_EXE_berth-init"))),
+        cgroup_parent: Some(name.clone()),
+    })
+    .expect("driver");
+    TestDriver {
+        driver,
+        root,
+        cgroup_parent: name,
+    }
+}
+
+/// A unique container id.
+pub fn id(name: &str) -> String {
+    static COUNT: AtomicUsize = AtomicUsize::new(0);
+    format!("{name}-{}", COUNT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A command running `sh -c script` in the busybox rootfs.
+pub fn shell(name: &str, script: &str) -> Command {
+    Command::new(
+        id(name),
+        rootfs(),
+        ProcessConfig::new(["/bin/sh", "-c", script]),
+    )
+}
+
+/// What a container printed and how it ended.
+#[derive(Debug)]
+pub struct Output {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `command` with pipes on stdout and stderr and collects both.
+pub fn run_output(driver: &LinuxDriver, command: &Command) -> Result<Output> {
+    run_output_with(driver, command, Arc::new(NoHooks))
+}
+
+pub fn run_output_with(
+    driver: &LinuxDriver,
+    command: &Command,
+    hooks: Arc<dyn Hooks>,
+) -> Result<Output> {
+    let (out_read, out_write) = pipe();
+    let (err_read, err_write) = pipe();
+    let stdio = Stdio {
+        stdin: None,
+        stdout: Some(out_write.as_raw_fd()),
+        stderr: Some(err_write.as_raw_fd()),
+    };
+    let readers = [out_read, err_read].map(|fd| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = fs::File::from(fd).read_to_string(&mut text);
+            text
+        })
+    });
+    let result = driver.run(command, &stdio, hooks);
+    drop((out_write, err_write));
+    let [stdout, stderr] = readers.map(|r| r.join().unwrap());
+    result.map(|status| Output {
+        status,
+        stdout,
+        stderr,
+    })
+}
+
+/// Runs `script` and returns its stdout, asserting it exited 0.
+pub fn sh(driver: &LinuxDriver, script: &str) -> String {
+    let out = run_output(driver, &shell("sh", script)).expect("run");
+    assert_eq!(out.status.code, 0, "{script}: {out:?}");
+    out.stdout
+}
+
+pub fn pipe() -> (OwnedFd, OwnedFd) {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap()
+}
+
+/// Everything a container might leave behind on the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leftovers {
+    pub cgroups: BTreeSet<String>,
+    pub state_entries: BTreeSet<String>,
+    pub children: BTreeSet<String>,
+    pub fds: BTreeSet<String>,
+    pub mountinfo: String,
+}
+
+/// Counts what the test process and the driver could leak. Tests that compare two counts
+/// must not run beside other container tests in the same process: see `serial`.
+pub fn leftovers(driver: &TestDriver) -> Leftovers {
+    let parent = &driver.cgroup_parent;
+    let mut cgroups = BTreeSet::new();
+    for hierarchy in fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        let dir = hierarchy.path().join(parent);
+        if let Ok(entries) = fs::read_dir(&dir) {
+            for entry in entries.flatten() {
+                if entry.path().is_dir() {
+                    cgroups.insert(entry.path().display().to_string());
+                }
+            }
+        }
+    }
+    let state_entries = fs::read_dir(&driver.root)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut children = BTreeSet::new();
+    for task in fs::read_dir("/proc/self/task").unwrap().flatten() {
+        if let Ok(text) = fs::read_to_string(task.path().join("children")) {
+            children.extend(text.split_whitespace().map(str::to_string));
+        }
+    }
+    let fds = fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    Leftovers {
+        cgroups,
+        state_entries,
+        children,
+        fds,
+        mountinfo,
+    }
+}
+
+/// Serialises the tests of one binary that count process-wide things (fds, children).
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Records what the hooks saw.
+#[derive(Default)]
+pub struct Recorder {
+    pub started: Mutex<Vec<(String, i32)>>,
+    pub exited: Mutex<Vec<(String, ExitStatus)>>,
+    pub ooms: Mutex<Vec<String>>,
+}
+
+impl Hooks for Recorder {
+    fn on_start(&self, id: &str, pid: i32) {
+        self.started.lock().unwrap().push((id.to_string(), pid));
+    }
+    fn on_exit(&self, id: &str, status: &ExitStatus) {
+        self.exited.lock().unwrap().push((id.to_string(), *status));
+    }
+    fn on_oom(&self, id: &str) {
+        self.ooms.lock().unwrap().push(id.to_string());
+    }
+}
