@@ -18,18 +18,21 @@ use nix::sys::stat::Mode;
 use parking_lot::Mutex;
 use runtime_core::{
     Command, ContainerState, Driver, Error, ExitStatus, Hooks, NamespaceKind, NamespaceMode,
-    Result, Status, Stdio,
+    Result, Stats, Status, Stdio,
 };
 use serde::{Deserialize, Serialize};
 
-use crate::cgroups::{CgroupManager, ContainerCgroup};
-use crate::channel::Channel;
+use crate::cgroups::CgroupManager;
+use crate::container::Container;
 use crate::error::{os_error, StepExt};
 use crate::launcher;
 use crate::locate::find_helper;
 use crate::mount_options::MountOptions;
 use crate::protocol::{CreatePlan, Request};
-use crate::state::{process_start_time, PersistedState, StateDir};
+use crate::state::StateDir;
+use crate::supervisor::events::EventPool;
+use crate::supervisor::oom::OomNotifier;
+use crate::supervisor::{Next, Supervisor};
 use crate::sys;
 
 /// The default state directory.
@@ -57,6 +60,8 @@ pub struct LinuxDriver {
     cgroup_parent: Option<String>,
     cgroups: CgroupManager,
     containers: Mutex<HashMap<String, Slot>>,
+    supervisor: Supervisor,
+    events: Arc<EventPool>,
 }
 
 /// A container id's place in the table: reserved while `create` runs, so that a second
@@ -64,30 +69,6 @@ pub struct LinuxDriver {
 enum Slot {
     Creating,
     Live(Arc<Container>),
-}
-
-/// One container of this driver.
-struct Container {
-    id: String,
-    pid: i32,
-    pidfd: OwnedFd,
-    pid_start_time: u64,
-    cgroup: ContainerCgroup,
-    created: String,
-    rootfs: String,
-    state_dir: StateDir,
-    hooks: Arc<dyn Hooks>,
-    life: Mutex<Life>,
-    /// Held while reaping, so that only one thread calls `waitid` and the others then read
-    /// the stored status.
-    reaper: Mutex<()>,
-}
-
-struct Life {
-    status: Status,
-    /// The channel to an init that waits for start.
-    channel: Option<Channel>,
-    exit: Option<ExitStatus>,
 }
 
 impl LinuxDriver {
@@ -118,6 +99,8 @@ impl LinuxDriver {
             cgroup_parent: options.cgroup_parent,
             cgroups: CgroupManager::detect()?,
             containers: Mutex::new(HashMap::new()),
+            supervisor: Supervisor::start()?,
+            events: EventPool::new(),
         })
     }
 
@@ -131,6 +114,14 @@ impl LinuxDriver {
             Some(Slot::Live(container)) => Ok(container.clone()),
             _ => Err(Error::no_container(id)),
         }
+    }
+
+    /// Drops the container from the table and its OOM watch from the supervisor.
+    fn forget(&self, container: &Container) {
+        if let Some((watch, _)) = container.oom_watch.lock().take() {
+            self.supervisor.cancel(watch);
+        }
+        self.containers.lock().remove(&container.id);
     }
 
     /// Everything that can be checked before a side effect, and the namespace fds to join.
@@ -234,29 +225,100 @@ impl LinuxDriver {
         })
     }
 
-    /// Reaps the init (once; later callers read the stored status) and cleans up.
-    fn reap(&self, container: &Container) -> Result<ExitStatus> {
-        let _reaper = container.reaper.lock();
-        if let Some(exit) = container.life.lock().exit {
-            return Ok(exit);
+    /// Hands the container to the supervisor: its exit, and its OOM events where the
+    /// cgroup has a memory controller.
+    fn supervise(&self, container: &Arc<Container>) -> Result<()> {
+        let exit_handler = {
+            let container = container.clone();
+            let events = self.events.clone();
+            Box::new(
+                move || match sys::pidfd::wait(container.pidfd.as_fd(), true) {
+                    Ok(None) => Next::Keep,
+                    Ok(Some(exit)) => {
+                        let finishing = container.clone();
+                        events.submit(&container.events, move || finishing.finish(exit));
+                        Next::Done
+                    }
+                    Err(errno) => {
+                        // Not ours to reap (the host reaped it, or ignores SIGCHLD): say so in
+                        // the status rather than hang every waiter.
+                        let finishing = container.clone();
+                        let exit = ExitStatus::exited(-(errno as i32));
+                        events.submit(&container.events, move || finishing.finish(exit));
+                        Next::Done
+                    }
+                },
+            )
+        };
+        self.supervisor
+            .watch(container.pidfd.clone(), exit_handler)?;
+        if let Some(path) = container.cgroup.oom_watch_path() {
+            let notifier = Arc::new(OomNotifier::new(&path)?);
+            let handler = {
+                let container = container.clone();
+                let events = self.events.clone();
+                let notifier = notifier.clone();
+                Box::new(move || {
+                    notifier.clear();
+                    if container.life.lock().finished {
+                        return Next::Done;
+                    }
+                    if let Ok(kills) = container.cgroup.oom_kill_count() {
+                        let reporting = container.clone();
+                        events.submit(&container.events, move || reporting.report_ooms(kills));
+                    }
+                    Next::Keep
+                })
+            };
+            let id = self
+                .supervisor
+                .watch(Arc::new(notifier.pollable()?), handler)?;
+            *container.oom_watch.lock() = Some((id, notifier));
         }
-        let mut exit = sys::pidfd::wait(container.pidfd.as_fd(), false)
-            .step(|| format!("wait for container {}", container.id))?
-            .ok_or_else(|| Error::Internal("waitid returned no status".into()))?;
-        exit.oom_killed = container.cgroup.oom_kill_count().unwrap_or(0) > 0;
-        // The init is gone; whatever it left in the cgroup (no private pid namespace, or a
-        // process that escaped its session) goes with it.
-        let cleaned = container.cgroup.destroy();
-        {
-            let mut life = container.life.lock();
-            life.status = Status::Stopped;
-            life.channel = None;
-            life.exit = Some(exit);
+        Ok(())
+    }
+
+    /// Kills the init if it still runs and waits until it is reaped and cleaned up.
+    fn kill_and_finish(&self, container: &Container) -> Result<ExitStatus> {
+        container.life.lock().channel = None;
+        if container.status() == Status::Paused {
+            let _ = container.cgroup.thaw();
         }
-        let _ = container.state_dir.save(&container.persisted());
-        container.hooks.on_exit(&container.id, &exit);
-        cleaned?;
-        Ok(exit)
+        match sys::pidfd::send_signal(container.pidfd.as_fd(), libc::SIGKILL) {
+            Ok(()) | Err(Errno::ESRCH) => {}
+            Err(errno) => return Err(os_error(format!("kill container {}", container.id), errno)),
+        }
+        Ok(container.wait_finished())
+    }
+
+    /// The container, if it is in a state that allows `operation`.
+    fn get_in(
+        &self,
+        id: &str,
+        allowed: &[Status],
+        operation: &'static str,
+    ) -> Result<Arc<Container>> {
+        let container = self.get(id)?;
+        let status = container.status();
+        if allowed.contains(&status) {
+            Ok(container)
+        } else {
+            Err(Error::InvalidState {
+                id: id.to_string(),
+                state: status.to_string(),
+                operation,
+            })
+        }
+    }
+
+    /// Threads of this driver now: the supervisor and the event workers.
+    pub fn thread_count(&self) -> usize {
+        1 + self.events.workers()
+    }
+
+    /// Fds the supervisor watches (two per container with a memory controller).
+    pub fn watched_fds(&self) -> usize {
+        self.supervisor.watch_count()
     }
 }
 
@@ -276,6 +338,7 @@ impl Drop for LinuxDriver {
         for container in live {
             let _ = self.delete(&container.id, true);
         }
+        self.events.shutdown();
     }
 }
 
@@ -298,49 +361,6 @@ impl Reservation<'_> {
 impl Drop for Reservation<'_> {
     fn drop(&mut self) {
         self.driver.containers.lock().remove(&self.id);
-    }
-}
-
-impl Container {
-    /// The recorded status, or `Stopped` for a program that has exited but is not reaped yet.
-    fn status(&self) -> Status {
-        let status = self.life.lock().status;
-        match status {
-            Status::Running | Status::Paused if self.has_exited() => Status::Stopped,
-            status => status,
-        }
-    }
-
-    fn has_exited(&self) -> bool {
-        self.life.lock().exit.is_some() || sys::pidfd::has_exited(self.pidfd.as_fd())
-    }
-
-    fn persisted(&self) -> PersistedState {
-        let life = self.life.lock();
-        PersistedState {
-            id: self.id.clone(),
-            pid: self.pid,
-            pid_start_time: self.pid_start_time,
-            status: life.status,
-            created: self.created.clone(),
-            cgroup_path: self.cgroup.relative_path(),
-            rootfs: self.rootfs.clone(),
-            exit_status: life.exit,
-        }
-    }
-
-    fn state(&self) -> ContainerState {
-        let status = self.status();
-        let exit = self.life.lock().exit;
-        ContainerState {
-            id: self.id.clone(),
-            pid: if exit.is_some() { 0 } else { self.pid },
-            status,
-            created: self.created.clone(),
-            cgroup_path: self.cgroup.relative_path(),
-            rootfs: self.rootfs.clone(),
-            exit_status: exit,
-        }
     }
 }
 
@@ -398,27 +418,22 @@ impl Driver for LinuxDriver {
                 return Err(error);
             }
         };
-        let container = Arc::new(Container {
-            id: command.id.clone(),
-            pid: launched.pid,
-            pid_start_time: process_start_time(launched.pid),
-            pidfd: launched.pidfd,
+        let container = Arc::new(Container::new(
+            command.id.clone(),
+            launched.pid,
+            launched.pidfd,
+            launched.channel,
             cgroup,
-            created: runtime_core::time::now_rfc3339(),
-            rootfs: command.rootfs.clone(),
+            command.rootfs.clone(),
             state_dir,
             hooks,
-            life: Mutex::new(Life {
-                status: Status::Created,
-                channel: Some(launched.channel),
-                exit: None,
-            }),
-            reaper: Mutex::new(()),
-        });
-        if let Err(error) = container.state_dir.save(&container.persisted()) {
-            launcher::kill_and_reap(&container.pidfd);
-            let _ = container.cgroup.destroy();
-            let _ = container.state_dir.remove();
+        ));
+        let supervised = self.supervise(&container);
+        if let Err(error) =
+            supervised.and_then(|()| container.state_dir.save(&container.persisted()))
+        {
+            let _ = self.kill_and_finish(&container);
+            self.forget(&container);
             return Err(error);
         }
         reservation.fulfil(container.clone());
@@ -441,8 +456,7 @@ impl Driver for LinuxDriver {
             }
         };
         if let Err(error) = launcher::start(channel) {
-            let _ = sys::pidfd::send_signal(container.pidfd.as_fd(), libc::SIGKILL);
-            let _ = self.reap(&container);
+            let _ = self.kill_and_finish(&container);
             return Err(error);
         }
         container.life.lock().status = Status::Running;
@@ -452,51 +466,36 @@ impl Driver for LinuxDriver {
     }
 
     fn wait(&self, id: &str) -> Result<ExitStatus> {
-        let container = self.get(id)?;
-        self.reap(&container)
+        Ok(self.get(id)?.wait_finished())
     }
 
     fn delete(&self, id: &str, force: bool) -> Result<()> {
         let container = self.get(id)?;
         let status = container.status();
-        match status {
-            Status::Stopped => {}
-            Status::Created | Status::Running | Status::Paused if force => {
-                // A created init also exits when its channel closes; the kill makes it sure.
-                container.life.lock().channel = None;
-                if status == Status::Paused {
-                    let _ = container.cgroup.thaw();
-                }
-                match sys::pidfd::send_signal(container.pidfd.as_fd(), libc::SIGKILL) {
-                    Ok(()) | Err(Errno::ESRCH) => {}
-                    Err(errno) => return Err(os_error(format!("kill container {id}"), errno)),
-                }
-            }
-            _ => {
-                return Err(Error::InvalidState {
-                    id: id.to_string(),
-                    state: status.to_string(),
-                    operation: "delete without force",
-                })
-            }
+        if status != Status::Stopped && !force {
+            return Err(Error::InvalidState {
+                id: id.to_string(),
+                state: status.to_string(),
+                operation: "delete without force",
+            });
         }
-        self.reap(&container)?;
-        container.state_dir.remove()?;
-        self.containers.lock().remove(id);
-        Ok(())
+        self.kill_and_finish(&container)?;
+        self.forget(&container);
+        container.state_dir.remove()
     }
 
     fn kill(&self, id: &str, signal: i32, all: bool) -> Result<()> {
         valid_signal(signal)?;
-        let container = self.get(id)?;
+        let container = self.get_in(
+            id,
+            &[Status::Created, Status::Running, Status::Paused],
+            "kill",
+        )?;
         let stopped = || Error::InvalidState {
             id: id.to_string(),
             state: Status::Stopped.to_string(),
             operation: "kill",
         };
-        if container.status() == Status::Stopped {
-            return Err(stopped());
-        }
         if all {
             return container.cgroup.kill_all(signal);
         }
@@ -508,6 +507,31 @@ impl Driver for LinuxDriver {
                 errno,
             )),
         }
+    }
+
+    fn pause(&self, id: &str) -> Result<()> {
+        let container = self.get_in(id, &[Status::Running], "pause")?;
+        container.cgroup.freeze()?;
+        container.life.lock().status = Status::Paused;
+        let _ = container.state_dir.save(&container.persisted());
+        Ok(())
+    }
+
+    fn resume(&self, id: &str) -> Result<()> {
+        let container = self.get_in(id, &[Status::Paused], "resume")?;
+        container.cgroup.thaw()?;
+        container.life.lock().status = Status::Running;
+        let _ = container.state_dir.save(&container.persisted());
+        Ok(())
+    }
+
+    fn stats(&self, id: &str) -> Result<Stats> {
+        let container = self.get_in(
+            id,
+            &[Status::Created, Status::Running, Status::Paused],
+            "read stats of",
+        )?;
+        container.cgroup.stats()
     }
 
     fn state(&self, id: &str) -> Result<ContainerState> {

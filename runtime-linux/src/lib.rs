@@ -7,6 +7,7 @@
 
 pub mod cgroups;
 mod channel;
+mod container;
 pub mod driver;
 pub mod error;
 pub mod helper;
@@ -15,6 +16,7 @@ pub mod locate;
 mod mount_options;
 mod protocol;
 mod state;
+pub mod supervisor;
 pub mod sys;
 
 pub use driver::{DriverOptions, LinuxDriver};

@@ -46,11 +46,11 @@ fn a_successful_run_leaves_nothing_and_the_host_mounts_unchanged() {
             &driver,
             &shell(
                 "clean",
-                "mkdir /tmp/m && mount -t tmpfs t /tmp/m && echo mounted",
+                "mkdir -p /tmp/m && mount -t tmpfs t /tmp/m && echo mounted",
             ),
         )
         .unwrap();
-        assert_eq!(out.stdout, "mounted\n");
+        assert_eq!(out.stdout, "mounted\n", "{out:?}");
     });
 }
 

@@ -196,22 +196,52 @@ pub fn serial() -> std::sync::MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Records what the hooks saw.
+/// Records what the hooks saw, and in which order.
 #[derive(Default)]
 pub struct Recorder {
     pub started: Mutex<Vec<(String, i32)>>,
     pub exited: Mutex<Vec<(String, ExitStatus)>>,
     pub ooms: Mutex<Vec<String>>,
+    /// "start", "oom" and "exit", in the order they came.
+    pub log: Mutex<Vec<&'static str>>,
 }
 
 impl Hooks for Recorder {
     fn on_start(&self, id: &str, pid: i32) {
         self.started.lock().unwrap().push((id.to_string(), pid));
+        self.log.lock().unwrap().push("start");
     }
     fn on_exit(&self, id: &str, status: &ExitStatus) {
         self.exited.lock().unwrap().push((id.to_string(), *status));
+        self.log.lock().unwrap().push("exit");
     }
     fn on_oom(&self, id: &str) {
         self.ooms.lock().unwrap().push(id.to_string());
+        self.log.lock().unwrap().push("oom");
     }
+}
+
+/// Creates and starts `command` with stdout on a pipe; returns the read end.
+pub fn start_with_stdout(
+    driver: &LinuxDriver,
+    command: &Command,
+    hooks: Arc<dyn Hooks>,
+) -> std::io::BufReader<fs::File> {
+    let (read, write) = pipe();
+    let stdio = Stdio {
+        stdin: None,
+        stdout: Some(write.as_raw_fd()),
+        stderr: None,
+    };
+    driver.create(command, &stdio, hooks).expect("create");
+    driver.start(&command.id).expect("start");
+    std::io::BufReader::new(fs::File::from(read))
+}
+
+/// Reads one line (without its newline).
+pub fn read_line(reader: &mut std::io::BufReader<fs::File>) -> String {
+    use std::io::BufRead;
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("read a line");
+    line.trim_end().to_string()
 }

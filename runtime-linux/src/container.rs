@@ -1,0 +1,163 @@
+//! One container of a driver: its init's pidfd, cgroup, state dir and hooks, and the record
+//! of its life that the driver's calls and the supervisor share.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::{Condvar, Mutex};
+use runtime_core::{ContainerState, ExitStatus, Hooks, Status};
+
+use crate::cgroups::ContainerCgroup;
+use crate::channel::Channel;
+use crate::state::{PersistedState, StateDir};
+use crate::supervisor::events::EventQueue;
+use crate::supervisor::oom::OomNotifier;
+use crate::supervisor::WatchId;
+use crate::sys;
+
+pub struct Container {
+    pub id: String,
+    pub pid: i32,
+    pub pidfd: Arc<OwnedFd>,
+    pub pid_start_time: u64,
+    pub cgroup: ContainerCgroup,
+    pub created: String,
+    pub rootfs: String,
+    pub state_dir: StateDir,
+    pub hooks: Arc<dyn Hooks>,
+    /// This container's hooks and clean-up, in order.
+    pub events: Arc<EventQueue>,
+    pub life: Mutex<Life>,
+    /// Signalled when `life.finished` becomes true.
+    pub finished: Condvar,
+    /// OOM kills already reported through `on_oom`.
+    oom_reported: AtomicU64,
+    pub oom_watch: Mutex<Option<(WatchId, Arc<OomNotifier>)>>,
+}
+
+pub struct Life {
+    pub status: Status,
+    /// The channel to an init that waits for start.
+    pub channel: Option<Channel>,
+    pub exit: Option<ExitStatus>,
+    /// The exit is collected, the cgroup gone and `on_exit` has returned.
+    pub finished: bool,
+}
+
+impl Container {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        id: String,
+        pid: i32,
+        pidfd: OwnedFd,
+        channel: Channel,
+        cgroup: ContainerCgroup,
+        rootfs: String,
+        state_dir: StateDir,
+        hooks: Arc<dyn Hooks>,
+    ) -> Container {
+        Container {
+            pid_start_time: crate::state::process_start_time(pid),
+            id,
+            pid,
+            pidfd: Arc::new(pidfd),
+            cgroup,
+            created: runtime_core::time::now_rfc3339(),
+            rootfs,
+            state_dir,
+            hooks,
+            events: EventQueue::new(),
+            life: Mutex::new(Life {
+                status: Status::Created,
+                channel: Some(channel),
+                exit: None,
+                finished: false,
+            }),
+            finished: Condvar::new(),
+            oom_reported: AtomicU64::new(0),
+            oom_watch: Mutex::new(None),
+        }
+    }
+
+    /// The recorded status, or `Stopped` for a program that has exited and is not reaped yet.
+    pub fn status(&self) -> Status {
+        let status = self.life.lock().status;
+        match status {
+            Status::Running | Status::Paused if self.has_exited() => Status::Stopped,
+            status => status,
+        }
+    }
+
+    pub fn has_exited(&self) -> bool {
+        self.life.lock().exit.is_some() || sys::pidfd::has_exited(self.pidfd.as_fd())
+    }
+
+    /// Blocks until [`Self::finish`] has run, and returns the exit status.
+    pub fn wait_finished(&self) -> ExitStatus {
+        let mut life = self.life.lock();
+        while !life.finished {
+            self.finished.wait(&mut life);
+        }
+        life.exit.expect("a finished container has an exit status")
+    }
+
+    /// Calls `on_oom` for each OOM kill not reported yet (given the cgroup's counter).
+    /// Runs on the container's event queue.
+    pub fn report_ooms(&self, kills: u64) {
+        let before = self.oom_reported.fetch_max(kills, Ordering::AcqRel);
+        for _ in before..kills {
+            self.hooks.on_oom(&self.id);
+        }
+    }
+
+    /// After the init exited: records the status, removes the cgroup with whatever is left in
+    /// it, saves the state, calls `on_exit` and wakes the waiters. Runs on the container's
+    /// event queue.
+    pub fn finish(&self, mut exit: ExitStatus) {
+        let kills = self.cgroup.oom_kill_count().unwrap_or(0);
+        self.report_ooms(kills);
+        exit.oom_killed = kills > 0;
+        // The init is gone; what it left in the cgroup (no private pid namespace, or a process
+        // that escaped its session) goes with the cgroup.
+        let _ = self.cgroup.destroy();
+        {
+            let mut life = self.life.lock();
+            life.status = Status::Stopped;
+            life.channel = None;
+            life.exit = Some(exit);
+        }
+        let _ = self.state_dir.save(&self.persisted());
+        self.hooks.on_exit(&self.id, &exit);
+        self.life.lock().finished = true;
+        self.finished.notify_all();
+    }
+
+    pub fn persisted(&self) -> PersistedState {
+        let life = self.life.lock();
+        PersistedState {
+            id: self.id.clone(),
+            pid: self.pid,
+            pid_start_time: self.pid_start_time,
+            status: life.status,
+            created: self.created.clone(),
+            cgroup_path: self.cgroup.relative_path(),
+            rootfs: self.rootfs.clone(),
+            exit_status: life.exit,
+        }
+    }
+
+    pub fn state(&self) -> ContainerState {
+        let status = self.status();
+        let exit = self.life.lock().exit;
+        ContainerState {
+            id: self.id.clone(),
+            pid: if exit.is_some() { 0 } else { self.pid },
+            status,
+            created: self.created.clone(),
+            cgroup_path: self.cgroup.relative_path(),
+            rootfs: self.rootfs.clone(),
+            exit_status: exit,
+        }
+    }
+}
