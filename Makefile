@@ -1,0 +1,142 @@
+# berth: build, install and test libberth (the C ABI) and the berth-init helper.
+#
+#   make build                 cargo build --release of the workspace (libberth + berth-init)
+#   make header                regenerate include/berth.h with cbindgen $(CBINDGEN_VERSION)
+#   make check-header          fail if include/berth.h is not what cbindgen generates
+#   make install PREFIX=/usr   lib/libberth.so.0, libberth.so, libberth.a, include/berth.h,
+#                              libexec/berth-init, lib/pkgconfig/berth.pc (DESTDIR honoured)
+#   make c-test                tests/c against include/berth.h, linked dynamically and
+#                              statically, both run (BERTH_TEST_ROOTFS, BERTH_HELPER)
+#   make c-test-valgrind       the same under valgrind memcheck
+#   make demo                  build examples/c/run.c against libberth.so.0 and run it
+#   make tools                 install the pinned cbindgen
+
+CARGO ?= cargo
+CC ?= cc
+CXX ?= c++
+CBINDGEN ?= cbindgen
+CBINDGEN_VERSION := 0.29.2
+
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+LIBEXECDIR ?= $(PREFIX)/libexec
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+DESTDIR ?=
+
+TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
+RELEASE := $(TARGET_DIR)/release
+# Mirrors the installed layout (libberth.so.0 and the libberth.so link) for the C tests.
+STAGE := build/lib
+CBUILD := build/c
+
+# What a static libberth needs from the system, from
+# `cargo rustc -p runtime-ffi --release --crate-type staticlib -- --print native-static-libs`.
+STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+C_FLAGS := -Wall -Werror -std=c11 -g
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+
+BERTH_TEST_ROOTFS ?= $(abspath build/rootfs)
+BERTH_HELPER ?= $(abspath $(RELEASE)/berth-init)
+export BERTH_TEST_ROOTFS BERTH_HELPER
+
+VALGRIND := valgrind --tool=memcheck --leak-check=full --errors-for-leak-kinds=definite \
+	--error-exitcode=1 --quiet
+
+.PHONY: all build header check-header check-cbindgen tools install stage rootfs \
+	c-test-build c-test c-test-valgrind example demo clean-c
+
+all: build
+
+build:
+	$(CARGO) build --release --workspace
+
+# ---- header ----
+
+check-cbindgen:
+	@$(CBINDGEN) --version 2>/dev/null | grep -qx 'cbindgen $(CBINDGEN_VERSION)' || { \
+	  echo "cbindgen $(CBINDGEN_VERSION) is required (found: $$($(CBINDGEN) --version 2>&1 | head -n 1))." >&2; \
+	  echo "Install it with: make tools" >&2; exit 1; }
+
+tools:
+	$(CARGO) install cbindgen --version $(CBINDGEN_VERSION) --locked
+
+header: check-cbindgen
+	$(CBINDGEN) --quiet --config runtime-ffi/cbindgen.toml --output include/berth.h runtime-ffi
+
+check-header: check-cbindgen
+	@tmp=$$(mktemp) && \
+	$(CBINDGEN) --quiet --config runtime-ffi/cbindgen.toml --output $$tmp runtime-ffi && \
+	if diff -u include/berth.h $$tmp; then rm -f $$tmp; echo "include/berth.h is up to date"; \
+	else rm -f $$tmp; echo "include/berth.h is stale: run make header" >&2; exit 1; fi
+
+# ---- install ----
+
+# A directory under PREFIX as berth.pc writes it: ${prefix}/lib.
+pc_path = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
+
+stage: build
+	mkdir -p $(STAGE)
+	cp -f $(RELEASE)/libberth.so $(STAGE)/libberth.so.0
+	ln -sf libberth.so.0 $(STAGE)/libberth.so
+	cp -f $(RELEASE)/libberth.a $(STAGE)/libberth.a
+
+install: build
+	@test -x $(RELEASE)/berth-init || { echo "$(RELEASE)/berth-init was not built" >&2; exit 1; }
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBEXECDIR) \
+	  $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 0755 $(RELEASE)/libberth.so $(DESTDIR)$(LIBDIR)/libberth.so.0
+	ln -sf libberth.so.0 $(DESTDIR)$(LIBDIR)/libberth.so
+	install -m 0644 $(RELEASE)/libberth.a $(DESTDIR)$(LIBDIR)/libberth.a
+	install -m 0644 include/berth.h $(DESTDIR)$(INCLUDEDIR)/berth.h
+	install -m 0755 $(RELEASE)/berth-init $(DESTDIR)$(LIBEXECDIR)/berth-init
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(call pc_path,$(LIBDIR))|g' \
+	  -e 's|@INCLUDEDIR@|$(call pc_path,$(INCLUDEDIR))|g' \
+	  -e 's|@LIBEXECDIR@|$(call pc_path,$(LIBEXECDIR))|g' \
+	  -e 's|@VERSION@|$(VERSION)|g' -e 's|@STATIC_LIBS@|$(STATIC_LIBS)|g' \
+	  runtime-ffi/berth.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/berth.pc
+	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/berth.pc
+
+# ---- C tests and examples ----
+
+# The busybox rootfs the tests and the demo run in (idempotent).
+rootfs:
+	scripts/build-rootfs.sh build/rootfs
+
+# Programs link against the staged libberth.so, whose soname makes them load libberth.so.0.
+example: stage
+	mkdir -p $(CBUILD)
+	$(CC) $(C_FLAGS) -Iinclude examples/c/run.c -o $(CBUILD)/run \
+	  -L$(STAGE) -lberth -Wl,-rpath,$(abspath $(STAGE))
+
+demo: example rootfs
+	./$(CBUILD)/run $(BERTH_TEST_ROOTFS)
+
+c-test-build: example
+	$(CC) $(C_FLAGS) -Iinclude tests/c/test_berth.c -o $(CBUILD)/test_berth_dynamic \
+	  -L$(STAGE) -lberth -Wl,-rpath,$(abspath $(STAGE))
+	$(CC) $(C_FLAGS) -Iinclude tests/c/test_berth.c -o $(CBUILD)/test_berth_static \
+	  $(STAGE)/libberth.a $(STATIC_LIBS)
+	$(CXX) -std=c++11 -Wall -Werror -fsyntax-only -x c++ include/berth.h
+	@readelf -d $(STAGE)/libberth.so.0 | grep -q 'SONAME.*\[libberth\.so\.0\]' || \
+	  { echo "libberth.so has no soname libberth.so.0" >&2; exit 1; }
+	@! ldd $(CBUILD)/test_berth_static | grep -q libberth || \
+	  { echo "test_berth_static is linked to libberth.so" >&2; exit 1; }
+
+# Both programs run even if the first fails; the target fails if either did.
+c-test: c-test-build rootfs
+	@rc=0; \
+	echo "== dynamic (libberth.so.0)"; ./$(CBUILD)/test_berth_dynamic || rc=1; \
+	echo "== static (libberth.a)"; ./$(CBUILD)/test_berth_static || rc=1; \
+	exit $$rc
+
+c-test-valgrind: c-test-build rootfs
+	@command -v valgrind >/dev/null 2>&1 || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null; }
+	@rc=0; export BERTH_TEST_VALGRIND=1; \
+	echo "== valgrind, dynamic"; $(VALGRIND) ./$(CBUILD)/test_berth_dynamic || rc=1; \
+	echo "== valgrind, static"; $(VALGRIND) ./$(CBUILD)/test_berth_static || rc=1; \
+	exit $$rc
+
+clean-c:
+	rm -rf $(STAGE) $(CBUILD)

@@ -1,0 +1,443 @@
+//! The exported functions, in the order of `berth.h`.
+//!
+//! Each body checks its arguments through the `boundary` module (NULL, UTF-8, descriptors)
+//! before it does anything, runs inside `ffi_fn` or `guard` (so a panic becomes
+//! BERTH_ERROR_INTERNAL instead of unwinding into C), and writes its out-parameters only on
+//! success.
+
+use std::ffi::{c_char, CStr};
+use std::sync::Arc;
+
+use runtime_core::json::to_json;
+use runtime_core::{Command, Driver, Hooks, ProcessConfig};
+
+use crate::boundary::{
+    driver_arg, driver_into_raw, driver_take, error_free, error_ref, ffi_fn, guard, opt_str_arg,
+    out_arg, stdio_from, str_arg, string_free, string_into_raw, struct_arg, CHooks, FfiResult,
+};
+use crate::options::new_driver;
+use crate::types::{
+    berth_driver, berth_error, berth_error_kind, berth_exit_status, berth_hooks, berth_stdio,
+};
+
+/// The ABI version `berth_abi_version` returns. It changes only when the ABI changes
+/// incompatibly (a function, struct or constant changes shape or meaning); additions keep it.
+pub const BERTH_ABI_VERSION: u32 = 1;
+
+/// Highest signal number berth accepts (Linux's `SIGRTMAX`).
+pub const BERTH_SIGNAL_MAX: i32 = 64;
+
+const VERSION: &CStr =
+    match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+        Ok(version) => version,
+        Err(_) => panic!("the package version holds a NUL"),
+    };
+
+const NULL_ERROR_MESSAGE: &CStr = c"berth_error_message: err is NULL";
+
+// ---- versions ----
+
+/// The version of libberth, `MAJOR.MINOR.PATCH`: a static string, never freed.
+#[no_mangle]
+pub extern "C" fn berth_version() -> *const c_char {
+    VERSION.as_ptr()
+}
+
+/// The ABI version of the library that is loaded: compare it with `BERTH_ABI_VERSION` from
+/// the header the program was built with. It changes only on an incompatible change.
+#[no_mangle]
+pub extern "C" fn berth_abi_version() -> u32 {
+    BERTH_ABI_VERSION
+}
+
+// ---- errors ----
+
+/// The kind of `err`. NULL gives BERTH_ERROR_INTERNAL.
+#[no_mangle]
+pub extern "C" fn berth_error_kind_of(err: *const berth_error) -> berth_error_kind {
+    guard(berth_error_kind::BERTH_ERROR_INTERNAL, || {
+        error_ref(err).map_or(berth_error_kind::BERTH_ERROR_INTERNAL, |err| err.kind)
+    })
+}
+
+/// The message of `err`: UTF-8, NUL-terminated, owned by `err` and valid until
+/// `berth_error_free(err)`. NULL gives a static string.
+#[no_mangle]
+pub extern "C" fn berth_error_message(err: *const berth_error) -> *const c_char {
+    guard(NULL_ERROR_MESSAGE.as_ptr(), || {
+        error_ref(err).map_or(NULL_ERROR_MESSAGE.as_ptr(), |err| err.message.as_ptr())
+    })
+}
+
+/// Frees an error returned by any berth function, on any thread. NULL is a no-op.
+#[no_mangle]
+pub extern "C" fn berth_error_free(err: *mut berth_error) {
+    guard((), || error_free(err))
+}
+
+// ---- drivers ----
+
+/// Makes a driver and stores it in `*out`, which the caller owns and frees with
+/// `berth_driver_free`.
+///
+/// `options_json` is NULL for the defaults, or a JSON object with the optional keys `kind`
+/// (`"native"`, the default; `"lxc"` and `"windows"` give BERTH_ERROR_UNSUPPORTED),
+/// `root` (state directory, default `/run/berth`), `helper_path` (the `berth-init`
+/// executable) and `cgroup_parent` (default `berth`).
+///
+/// Errors: INVALID_ARGUMENT for NULL `out`, options that are not UTF-8 or not a JSON object,
+/// or an unknown key (the message names it); UNSUPPORTED for a driver kind this build lacks;
+/// PERMISSION or SYSTEM when the driver cannot set itself up (no helper, no cgroups, not
+/// root). `*out` is written only on success.
+#[no_mangle]
+pub extern "C" fn berth_driver_new(
+    options_json: *const c_char,
+    out: *mut *mut berth_driver,
+) -> *mut berth_error {
+    ffi_fn(|| {
+        let options_json = opt_str_arg("options_json", options_json)?;
+        let out = out_arg("out", out)?;
+        let driver = new_driver(options_json)?;
+        out.write(driver_into_raw(berth_driver::from_driver(driver)));
+        Ok(())
+    })
+}
+
+/// Frees a driver: it first kills and deletes (force) every container the driver still
+/// holds, ignoring their errors, then releases everything, leaving no thread behind. NULL is
+/// a no-op.
+///
+/// The caller must make sure no other call on `driver` is in progress (a thread blocked in
+/// `berth_run`, `berth_exec` or `berth_wait` included: kill those containers and let the
+/// calls return first) and that none starts afterwards. Do not call it from a hook.
+#[no_mangle]
+pub extern "C" fn berth_driver_free(driver: *mut berth_driver) {
+    guard((), || {
+        if let Some(driver) = driver_take(driver) {
+            // A panic while cleaning up still lets the driver itself be dropped.
+            guard((), || delete_all(driver.inner.as_ref()));
+            drop(driver);
+        }
+    })
+}
+
+fn delete_all(driver: &dyn Driver) {
+    if let Ok(containers) = driver.list() {
+        for container in containers {
+            let _ = driver.delete(&container.id, true);
+        }
+    }
+}
+
+// ---- containers ----
+
+/// Creates a container from `command_json` (see `docs/command.md`), starts it, waits for it
+/// to exit, deletes it, and stores how it ended in `*status_out`. Blocks until then.
+///
+/// `stdio` gives the container's streams (berth duplicates them before the call returns);
+/// `hooks` is copied (a zeroed struct for none; see `berth_hooks`).
+///
+/// Errors: INVALID_ARGUMENT for a NULL pointer, non-UTF-8 text, invalid JSON, an unknown or
+/// malformed field (the message gives its JSON path, as in `command.process.args`), or a bad
+/// descriptor; ALREADY_EXISTS when a container with that id exists; UNSUPPORTED,
+/// PERMISSION or SYSTEM when the driver cannot set the container up.
+#[no_mangle]
+pub extern "C" fn berth_run(
+    driver: *mut berth_driver,
+    command_json: *const c_char,
+    stdio: *const berth_stdio,
+    hooks: *const berth_hooks,
+    status_out: *mut berth_exit_status,
+) -> *mut berth_error {
+    ffi_fn(|| {
+        let driver = driver_arg("driver", driver)?;
+        let command_json = str_arg("command_json", command_json)?;
+        let stdio = struct_arg("stdio", stdio)?;
+        let hooks = hooks_arg(hooks)?;
+        let status_out = out_arg("status_out", status_out)?;
+        let command = Command::from_json(command_json)?;
+        let stdio = stdio_from("stdio", &stdio)?;
+        let status = driver.run(&command, &stdio, hooks)?;
+        status_out.write(status.into());
+        Ok(())
+    })
+}
+
+/// Runs another process, described by `process_json` (the `process` object of a command), in
+/// the running container `container_id`, and stores how it ended in `*status_out`. Blocks
+/// until it exits. `stdio` and `hooks` are as for `berth_run`; the hooks get the container's
+/// id.
+///
+/// Errors: INVALID_ARGUMENT as for `berth_run`; NOT_FOUND for an unknown id; INVALID_STATE
+/// when the container is not running; UNSUPPORTED when the driver has no exec.
+#[no_mangle]
+pub extern "C" fn berth_exec(
+    driver: *mut berth_driver,
+    container_id: *const c_char,
+    process_json: *const c_char,
+    stdio: *const berth_stdio,
+    hooks: *const berth_hooks,
+    status_out: *mut berth_exit_status,
+) -> *mut berth_error {
+    ffi_fn(|| {
+        let driver = driver_arg("driver", driver)?;
+        let container_id = str_arg("container_id", container_id)?;
+        let process_json = str_arg("process_json", process_json)?;
+        let stdio = struct_arg("stdio", stdio)?;
+        let hooks = hooks_arg(hooks)?;
+        let status_out = out_arg("status_out", status_out)?;
+        let process = ProcessConfig::from_json(process_json)?;
+        let stdio = stdio_from("stdio", &stdio)?;
+        let status = driver.exec(container_id, &process, &stdio, hooks)?;
+        status_out.write(status.into());
+        Ok(())
+    })
+}
+
+/// Sends `signal` (1 to 64) to the container's init, or to every process of the container
+/// when `all`.
+///
+/// Errors: INVALID_ARGUMENT for a NULL pointer or a signal out of range; NOT_FOUND for an
+/// unknown id; INVALID_STATE when the container has stopped.
+#[no_mangle]
+pub extern "C" fn berth_kill(
+    driver: *mut berth_driver,
+    container_id: *const c_char,
+    signal: i32,
+    all: bool,
+) -> *mut berth_error {
+    ffi_fn(|| {
+        let driver = driver_arg("driver", driver)?;
+        let container_id = str_arg("container_id", container_id)?;
+        let signal = signal_arg(signal)?;
+        driver.kill(container_id, signal, all)?;
+        Ok(())
+    })
+}
+
+/// Sets a container up from `command_json` and leaves it waiting just before its program
+/// runs; stores the host pid of its init in `*pid_out`. Does not block on the container.
+/// `stdio` and `hooks` are as for `berth_run`; `hooks.user_data` must stay valid until the
+/// container is deleted.
+///
+/// Errors: as for `berth_run`.
+#[no_mangle]
+pub extern "C" fn berth_create(
+    driver: *mut berth_driver,
+    command_json: *const c_char,
+    stdio: *const berth_stdio,
+    hooks: *const berth_hooks,
+    pid_out: *mut i32,
+) -> *mut berth_error {
+    ffi_fn(|| {
+        let driver = driver_arg("driver", driver)?;
+        let command_json = str_arg("command_json", command_json)?;
+        let stdio = struct_arg("stdio", stdio)?;
+        let hooks = hooks_arg(hooks)?;
+        let pid_out = out_arg("pid_out", pid_out)?;
+        let command = Command::from_json(command_json)?;
+        let stdio = stdio_from("stdio", &stdio)?;
+        let pid = driver.create(&command, &stdio, hooks)?;
+        pid_out.write(pid);
+        Ok(())
+    })
+}
+
+/// Lets a created container run its program.
+///
+/// Errors: INVALID_ARGUMENT for a NULL pointer; NOT_FOUND for an unknown id; INVALID_STATE
+/// when the container is not in the created state.
+#[no_mangle]
+pub extern "C" fn berth_start(
+    driver: *mut berth_driver,
+    container_id: *const c_char,
+) -> *mut berth_error {
+    ffi_fn(|| {
+        let driver = driver_arg("driver", driver)?;
+        let container_id = str_arg("container_id", container_id)?;
+        driver.start(container_id)?;
+        Ok(())
+    })
+}
+
+/// Blocks until the container's init exits and stores how it ended in `*status_out`; on a
+/// container that has stopped already it returns at once.
+///
+/// Errors: INVALID_ARGUMENT for a NULL pointer; NOT_FOUND for an unknown id.
+#[no_mangle]
+pub extern "C" fn berth_wait(
+    driver: *mut berth_driver,
+    container_id: *const c_char,
+    status_out: *mut berth_exit_status,
+) -> *mut berth_error {
+    ffi_fn(|| {
+        let driver = driver_arg("driver", driver)?;
+        let container_id = str_arg("container_id", container_id)?;
+        let status_out = out_arg("status_out", status_out)?;
+        let status = driver.wait(container_id)?;
+        status_out.write(status.into());
+        Ok(())
+    })
+}
+
+/// Removes a container and everything berth made for it. A created, running or paused one is
+/// refused unless `force`, which kills it first.
+///
+/// Errors: INVALID_ARGUMENT for a NULL pointer; NOT_FOUND for an unknown id; INVALID_STATE
+/// for a live container without `force`.
+#[no_mangle]
+pub extern "C" fn berth_delete(
+    driver: *mut berth_driver,
+    container_id: *const c_char,
+    force: bool,
+) -> *mut berth_error {
+    ffi_fn(|| {
+        let driver = driver_arg("driver", driver)?;
+        let container_id = str_arg("container_id", container_id)?;
+        driver.delete(container_id, force)?;
+        Ok(())
+    })
+}
+
+/// Freezes every process of a running container.
+///
+/// Errors: INVALID_ARGUMENT for a NULL pointer; NOT_FOUND for an unknown id; INVALID_STATE
+/// when it is not running; UNSUPPORTED when the driver cannot freeze.
+#[no_mangle]
+pub extern "C" fn berth_pause(
+    driver: *mut berth_driver,
+    container_id: *const c_char,
+) -> *mut berth_error {
+    ffi_fn(|| {
+        let driver = driver_arg("driver", driver)?;
+        let container_id = str_arg("container_id", container_id)?;
+        driver.pause(container_id)?;
+        Ok(())
+    })
+}
+
+/// Thaws a paused container.
+///
+/// Errors: INVALID_ARGUMENT for a NULL pointer; NOT_FOUND for an unknown id; INVALID_STATE
+/// when it is not paused; UNSUPPORTED when the driver cannot freeze.
+#[no_mangle]
+pub extern "C" fn berth_resume(
+    driver: *mut berth_driver,
+    container_id: *const c_char,
+) -> *mut berth_error {
+    ffi_fn(|| {
+        let driver = driver_arg("driver", driver)?;
+        let container_id = str_arg("container_id", container_id)?;
+        driver.resume(container_id)?;
+        Ok(())
+    })
+}
+
+/// Sets the terminal size of a container whose process has a `tty`.
+///
+/// Errors: INVALID_ARGUMENT for a NULL pointer; NOT_FOUND for an unknown id; INVALID_STATE
+/// when it has no terminal; UNSUPPORTED when the driver cannot resize.
+#[no_mangle]
+pub extern "C" fn berth_resize(
+    driver: *mut berth_driver,
+    container_id: *const c_char,
+    rows: u16,
+    cols: u16,
+) -> *mut berth_error {
+    ffi_fn(|| {
+        let driver = driver_arg("driver", driver)?;
+        let container_id = str_arg("container_id", container_id)?;
+        driver.resize(container_id, rows, cols)?;
+        Ok(())
+    })
+}
+
+/// Stores the state of a container in `*json_out` as a JSON object: `id`, `pid` (host pid of
+/// init, 0 once reaped), `status` (`"created"`, `"running"`, `"paused"` or `"stopped"`),
+/// `created` (RFC 3339), `cgroup_path`, `rootfs` and `exit_status` (`null`, or
+/// `{"code", "signal", "oom_killed"}`). The caller frees the string with
+/// `berth_string_free`.
+///
+/// Errors: INVALID_ARGUMENT for a NULL pointer; NOT_FOUND for an unknown id.
+#[no_mangle]
+pub extern "C" fn berth_state(
+    driver: *mut berth_driver,
+    container_id: *const c_char,
+    json_out: *mut *mut c_char,
+) -> *mut berth_error {
+    ffi_fn(|| {
+        let driver = driver_arg("driver", driver)?;
+        let container_id = str_arg("container_id", container_id)?;
+        let json_out = out_arg("json_out", json_out)?;
+        let state = driver.state(container_id)?;
+        json_out.write(string_into_raw(to_json(&state)?)?);
+        Ok(())
+    })
+}
+
+/// Stores the states of every container of the driver in `*json_out`, as a JSON array of the
+/// objects `berth_state` gives. The caller frees the string with `berth_string_free`.
+///
+/// Errors: INVALID_ARGUMENT for a NULL pointer; SYSTEM when the driver cannot read its
+/// state.
+#[no_mangle]
+pub extern "C" fn berth_list(
+    driver: *mut berth_driver,
+    json_out: *mut *mut c_char,
+) -> *mut berth_error {
+    ffi_fn(|| {
+        let driver = driver_arg("driver", driver)?;
+        let json_out = out_arg("json_out", json_out)?;
+        let states = driver.list()?;
+        json_out.write(string_into_raw(to_json(&states)?)?);
+        Ok(())
+    })
+}
+
+/// Stores the resource usage of a container in `*json_out`: a JSON object with `memory`
+/// (`usage`, `max_usage`, `limit`, `cache`, `rss`, bytes), `cpu` (`total_ns`, `user_ns`,
+/// `system_ns`, `throttled_periods`, `throttled_ns`), `pids` (`current`, `limit`) and `io`
+/// (`read_bytes`, `write_bytes`); a value the kernel does not give is `null`. The caller
+/// frees the string with `berth_string_free`.
+///
+/// Errors: INVALID_ARGUMENT for a NULL pointer; NOT_FOUND for an unknown id; UNSUPPORTED
+/// when the driver has no stats.
+#[no_mangle]
+pub extern "C" fn berth_stats(
+    driver: *mut berth_driver,
+    container_id: *const c_char,
+    json_out: *mut *mut c_char,
+) -> *mut berth_error {
+    ffi_fn(|| {
+        let driver = driver_arg("driver", driver)?;
+        let container_id = str_arg("container_id", container_id)?;
+        let json_out = out_arg("json_out", json_out)?;
+        let stats = driver.stats(container_id)?;
+        json_out.write(string_into_raw(to_json(&stats)?)?);
+        Ok(())
+    })
+}
+
+/// Frees a string berth returned through a `char **json_out`. NULL is a no-op. Strings from
+/// elsewhere (and `berth_version`, `berth_error_message`) must not be passed.
+#[no_mangle]
+pub extern "C" fn berth_string_free(s: *mut c_char) {
+    guard((), || string_free(s))
+}
+
+// ---- argument helpers that need no unsafe ----
+
+fn hooks_arg(hooks: *const berth_hooks) -> FfiResult<Arc<dyn Hooks>> {
+    Ok(Arc::new(CHooks::new(struct_arg("hooks", hooks)?)))
+}
+
+fn signal_arg(signal: i32) -> FfiResult<i32> {
+    if (1..=BERTH_SIGNAL_MAX).contains(&signal) {
+        Ok(signal)
+    } else {
+        Err(berth_error::new(
+            berth_error_kind::BERTH_ERROR_INVALID_ARGUMENT,
+            format!("signal {signal} is out of range (1 to {BERTH_SIGNAL_MAX})"),
+        ))
+    }
+}
