@@ -21,5 +21,8 @@ if [ "${1:-}" = --tests ]; then
   rustup component add rustfmt clippy >/dev/null 2>&1 || true
   rustup target list --installed | grep -qx x86_64-pc-windows-gnu \
     || rustup target add x86_64-pc-windows-gnu >/dev/null
+  # The header check needs the exact cbindgen the header was made with.
+  want=$(sed -n 's/^CBINDGEN_VERSION := //p' Makefile)
+  cbindgen --version 2>/dev/null | grep -qx "cbindgen $want" || make -s tools
 fi
 scripts/build-rootfs.sh

@@ -14,5 +14,10 @@ step "docs"
 RUSTDOCFLAGS="-D warnings" cargo doc -q --workspace --no-deps
 step "runtime-core and runtime-windows build for Windows"
 cargo check -q --target x86_64-pc-windows-gnu -p runtime-core -p runtime-windows
+step "include/berth.h is what cbindgen generates"
+make -s check-header
 step "unit and integration tests (native driver on this host's cgroups)"
 cargo test --workspace 2>&1
+step "C ABI tests: dynamic and static linkage, then under valgrind"
+make -s c-test
+make -s c-test-valgrind

@@ -2,8 +2,9 @@
 //!
 //! In order: the driver option `helper_path`, the environment variable `BERTH_HELPER`, then
 //! `berth-init` beside the image that contains this code (`libberth.so`, or the executable
-//! a static libberth is linked into) and beside the running executable. For `cargo test`
-//! binaries, which live in `target/<profile>/deps`, the parent directory is tried as well.
+//! a static libberth is linked into) and beside the running executable, and in the
+//! `../libexec` of each, where `make install` puts it. For `cargo test` binaries, which live
+//! in `target/<profile>/deps`, the parent directory is tried as well.
 
 use std::path::{Path, PathBuf};
 
@@ -29,8 +30,11 @@ pub fn find_helper(explicit: Option<&Path>) -> Result<PathBuf> {
     for image in images.into_iter().flatten() {
         let Some(dir) = image.parent() else { continue };
         let mut dirs = vec![dir.to_path_buf()];
-        if dir.file_name().is_some_and(|name| name == "deps") {
-            dirs.extend(dir.parent().map(Path::to_path_buf));
+        if let Some(prefix) = dir.parent() {
+            dirs.push(prefix.join("libexec"));
+            if dir.file_name().is_some_and(|name| name == "deps") {
+                dirs.push(prefix.to_path_buf());
+            }
         }
         for dir in dirs {
             let candidate = dir.join(HELPER_NAME);
