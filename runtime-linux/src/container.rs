@@ -6,10 +6,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Condvar, Mutex};
-use runtime_core::{ContainerState, ExitStatus, Hooks, Status};
+use runtime_core::{
+    Command, ContainerState, ExitStatus, Hooks, NamespaceKind, NamespaceMode, Status,
+};
 
 use crate::cgroups::ContainerCgroup;
 use crate::channel::Channel;
+use crate::launcher::Launched;
 use crate::state::{PersistedState, StateDir};
 use crate::supervisor::events::EventQueue;
 use crate::supervisor::oom::OomNotifier;
@@ -26,6 +29,8 @@ pub struct Container {
     pub rootfs: String,
     pub state_dir: StateDir,
     pub hooks: Arc<dyn Hooks>,
+    /// The `CLONE_NEW*` flags an exec joins: every namespace not shared with the host.
+    pub exec_namespaces: i32,
     /// This container's hooks and clean-up, in order.
     pub events: Arc<EventQueue>,
     pub life: Mutex<Life>,
@@ -46,27 +51,34 @@ pub struct Life {
 }
 
 impl Container {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
-        id: String,
-        pid: i32,
-        pidfd: OwnedFd,
-        channel: Channel,
+        command: &Command,
+        launched: Launched,
         cgroup: ContainerCgroup,
-        rootfs: String,
         state_dir: StateDir,
         hooks: Arc<dyn Hooks>,
     ) -> Container {
+        let exec_namespaces = NamespaceKind::ALL
+            .into_iter()
+            .filter(|&kind| *command.namespaces.get(kind) != NamespaceMode::Host)
+            .map(crate::helper::clone_flag)
+            .fold(0, |flags, flag| flags | flag.bits());
+        let Launched {
+            pid,
+            pidfd,
+            channel,
+        } = launched;
         Container {
             pid_start_time: crate::state::process_start_time(pid),
-            id,
+            id: command.id.clone(),
             pid,
             pidfd: Arc::new(pidfd),
             cgroup,
             created: runtime_core::time::now_rfc3339(),
-            rootfs,
+            rootfs: command.rootfs.clone(),
             state_dir,
             hooks,
+            exec_namespaces,
             events: EventQueue::new(),
             life: Mutex::new(Life {
                 status: Status::Created,
@@ -109,6 +121,12 @@ impl Container {
         for _ in before..kills {
             self.hooks.on_oom(&self.id);
         }
+    }
+
+    /// Called by the supervisor the moment it has reaped the init, so that the container
+    /// reads as stopped from then on, before the clean-up has run.
+    pub fn reaped(&self, exit: ExitStatus) {
+        self.life.lock().exit = Some(exit);
     }
 
     /// After the init exited: records the status, removes the cgroup with whatever is left in

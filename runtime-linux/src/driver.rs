@@ -18,7 +18,7 @@ use nix::sys::stat::Mode;
 use parking_lot::Mutex;
 use runtime_core::{
     Command, ContainerState, Driver, Error, ExitStatus, Hooks, NamespaceKind, NamespaceMode,
-    Result, Stats, Status, Stdio,
+    ProcessConfig, Result, Stats, Status, Stdio,
 };
 use serde::{Deserialize, Serialize};
 
@@ -28,7 +28,7 @@ use crate::error::{os_error, StepExt};
 use crate::launcher;
 use crate::locate::find_helper;
 use crate::mount_options::MountOptions;
-use crate::protocol::{CreatePlan, Request};
+use crate::protocol::{CreatePlan, ExecPlan, Request};
 use crate::state::StateDir;
 use crate::supervisor::events::EventPool;
 use crate::supervisor::oom::OomNotifier;
@@ -161,15 +161,7 @@ impl LinuxDriver {
 
     /// Options whose issue has not landed yet are refused rather than ignored.
     fn check_supported(&self, command: &Command) -> Result<()> {
-        let process = &command.process;
-        if process.tty {
-            return Err(Error::Unsupported("process.tty (terminals)".into()));
-        }
-        if !process.cap_add.is_empty() || !process.cap_drop.is_empty() {
-            return Err(Error::Unsupported(
-                "process.cap_add and process.cap_drop (capabilities)".into(),
-            ));
-        }
+        check_supported_process(&command.process)?;
         if command.namespaces.user != NamespaceMode::Host {
             return Err(Error::Unsupported(
                 "namespaces.user (user namespaces)".into(),
@@ -364,6 +356,18 @@ impl Drop for Reservation<'_> {
     }
 }
 
+fn check_supported_process(process: &ProcessConfig) -> Result<()> {
+    if process.tty {
+        return Err(Error::Unsupported("process.tty (terminals)".into()));
+    }
+    if !process.cap_add.is_empty() || !process.cap_drop.is_empty() {
+        return Err(Error::Unsupported(
+            "process.cap_add and process.cap_drop (capabilities)".into(),
+        ));
+    }
+    Ok(())
+}
+
 fn open_namespace(path: &str) -> nix::Result<OwnedFd> {
     nix::fcntl::open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
 }
@@ -418,16 +422,7 @@ impl Driver for LinuxDriver {
                 return Err(error);
             }
         };
-        let container = Arc::new(Container::new(
-            command.id.clone(),
-            launched.pid,
-            launched.pidfd,
-            launched.channel,
-            cgroup,
-            command.rootfs.clone(),
-            state_dir,
-            hooks,
-        ));
+        let container = Arc::new(Container::new(command, launched, cgroup, state_dir, hooks));
         let supervised = self.supervise(&container);
         if let Err(error) =
             supervised.and_then(|()| container.state_dir.save(&container.persisted()))
@@ -507,6 +502,42 @@ impl Driver for LinuxDriver {
                 errno,
             )),
         }
+    }
+
+    fn exec(
+        &self,
+        id: &str,
+        process: &ProcessConfig,
+        stdio: &Stdio,
+        hooks: Arc<dyn Hooks>,
+    ) -> Result<ExitStatus> {
+        process.validate("process")?;
+        check_supported_process(process)?;
+        let container = self.get_in(id, &[Status::Running], "exec into")?;
+        let plan = ExecPlan {
+            process: process.clone(),
+            namespace_flags: container.exec_namespaces,
+            cgroup_procs: container
+                .cgroup
+                .procs_files()
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+        };
+        let request = Request::Exec(Box::new(plan));
+        let launched = launcher::launch(&self.helper, stdio, &request, &[container.pidfd.as_fd()])?;
+        let pidfd = launched.pidfd;
+        if let Err(error) = launcher::start(launched.channel) {
+            launcher::kill_and_reap(&pidfd);
+            return Err(error);
+        }
+        hooks.on_start(id, launched.pid);
+        // The caller waits anyway: the exec'd process is reaped on its thread, by its pidfd.
+        let exit = sys::pidfd::wait(pidfd.as_fd(), false)
+            .step(|| format!("wait for the exec'd process {} in {id}", launched.pid))?
+            .ok_or_else(|| Error::Internal("waitid returned no status".into()))?;
+        hooks.on_exit(id, &exit);
+        Ok(exit)
     }
 
     fn pause(&self, id: &str) -> Result<()> {

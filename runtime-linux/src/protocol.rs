@@ -1,12 +1,13 @@
 //! What the host and `berth-init` say to each other over the [`crate::channel::Channel`].
 //!
-//! host → helper: [`Request::Create`] with the namespace fds to join attached.
+//! host → helper: [`Request::Create`] with the namespace fds to join attached, or
+//!                [`Request::Exec`] with the container init's pidfd attached.
 //! helper → host: [`Report::Spawned`] with the init's pidfd attached, then the helper exits.
 //! init → host:   [`Report::Ready`] once the container is set up, or [`Report::Failed`].
 //! host → init:   [`Request::Start`]; the init execs and the host reads end-of-file, or it
 //!                reports [`Report::Failed`] if the exec failed.
 
-use runtime_core::{Command, Error};
+use runtime_core::{Command, Error, ProcessConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::error::os_error;
@@ -16,6 +17,8 @@ use crate::error::os_error;
 pub enum Request {
     /// Set up a new container.
     Create(Box<CreatePlan>),
+    /// Start another process in a running container.
+    Exec(Box<ExecPlan>),
     /// Exec the container's program.
     Start,
 }
@@ -30,6 +33,19 @@ pub struct CreatePlan {
     pub join: Vec<String>,
     /// `cgroup.procs` files the helper joins before it clones the init, so that the init is
     /// born inside the container's cgroups.
+    pub cgroup_procs: Vec<String>,
+}
+
+/// Everything the helper needs to start a process in a running container. The container
+/// init's pidfd is attached: the helper joins its namespaces through it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ExecPlan {
+    /// The validated process.
+    pub process: ProcessConfig,
+    /// The `CLONE_NEW*` flags of the namespaces to join (those the container does not share
+    /// with the host).
+    pub namespace_flags: i32,
+    /// The container's `cgroup.procs` files.
     pub cgroup_procs: Vec<String>,
 }
 

@@ -14,12 +14,28 @@ use super::identity::Prepared;
 use super::{report_failure, rootfs};
 use crate::channel::Channel;
 use crate::error::StepExt;
-use crate::protocol::{CreatePlan, Report, Request};
+use crate::protocol::{CreatePlan, ExecPlan, Report, Request};
 use crate::sys;
 
 /// Builds the container, reports ready, waits for start and execs. Never returns.
 pub fn run(channel: &Channel, plan: &CreatePlan) -> ! {
-    let prepared = match set_up(plan) {
+    go_when_told(channel, set_up(plan))
+}
+
+/// The exec'd process, already inside the container's namespaces and cgroups: it takes on
+/// its identity and execs like the init does. Never returns.
+pub fn run_exec(channel: &Channel, plan: &ExecPlan) -> ! {
+    let prepared = Prepared::new(&plan.process).and_then(|prepared| {
+        umask(Mode::from_bits_truncate(0o022));
+        prepared.become_user()?;
+        sys::fds::cloexec_from(3).step(|| "mark inherited fds close-on-exec")?;
+        Ok(prepared)
+    });
+    go_when_told(channel, prepared)
+}
+
+fn go_when_told(channel: &Channel, prepared: Result<Prepared>) -> ! {
+    let prepared = match prepared {
         Ok(prepared) => prepared,
         Err(error) => {
             report_failure(channel, &error);

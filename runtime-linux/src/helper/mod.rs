@@ -4,8 +4,8 @@
 //! the host itself, so it may allocate, read files and change its own namespaces freely.
 //!
 //! The helper joins the namespaces and cgroups it is given, then clones the container's init
-//! with `CLONE_PARENT` (so that the host is its parent), hands the init's pidfd to the host and
-//! exits. The init (`helper/init.rs`) builds the container and waits for the host's go.
+//! (or, for an exec, a process inside the running container) with `CLONE_PARENT`, so that the
+//! host is its parent, hands its pidfd to the host and exits. The init (`helper/init.rs`) builds the container and waits for the host's go.
 
 mod identity;
 mod init;
@@ -19,7 +19,7 @@ use runtime_core::{Error, NamespaceKind, Result};
 
 use crate::channel::Channel;
 use crate::error::StepExt;
-use crate::protocol::{CreatePlan, Failure, Report, Request};
+use crate::protocol::{CreatePlan, ExecPlan, Failure, Report, Request};
 use crate::sys;
 
 /// The fd on which the host passes the channel.
@@ -35,6 +35,7 @@ pub fn main() -> ! {
     let channel = unsafe { Channel::from_raw_fd(CHANNEL_FD) };
     let code = match channel.recv::<Request>() {
         Ok(Some((Request::Create(plan), fds))) => create(&channel, &plan, fds),
+        Ok(Some((Request::Exec(plan), fds))) => exec(&channel, &plan, fds),
         Ok(Some((Request::Start, _))) => {
             report_failure(&channel, &Error::Internal("start before create".into()));
             1
@@ -53,22 +54,70 @@ pub fn main() -> ! {
 /// Joins what the plan says, clones the init and hands it to the host. Returns the exit code
 /// of the helper; the init never returns from here.
 fn create(channel: &Channel, plan: &CreatePlan, namespace_fds: Vec<OwnedFd>) -> i32 {
-    match enter_and_clone(plan, namespace_fds) {
-        Ok(sys::clone::Cloned::Child) => init::run(channel, plan),
-        Ok(sys::clone::Cloned::Parent { pid, pidfd }) => {
-            match channel.send(&Report::Spawned { pid }, &[pidfd.as_fd()]) {
-                Ok(()) => 0,
-                Err(_) => {
-                    // The host is gone: the init must not live on unsupervised.
-                    let _ = sys::pidfd::send_signal(pidfd.as_fd(), libc::SIGKILL);
-                    1
-                }
+    match parent_side(enter_and_clone(plan, namespace_fds)) {
+        None => init::run(channel, plan),
+        Some(outcome) => hand_over(channel, outcome),
+    }
+}
+
+/// Joins a running container, clones the process into it and hands it to the host.
+fn exec(channel: &Channel, plan: &ExecPlan, mut fds: Vec<OwnedFd>) -> i32 {
+    let outcome = match fds.pop() {
+        Some(init) if fds.is_empty() => join_container(plan, &init),
+        _ => Err(Error::Internal(
+            "exec needs exactly the init's pidfd".into(),
+        )),
+    };
+    match parent_side(outcome) {
+        None => init::run_exec(channel, plan),
+        Some(outcome) => hand_over(channel, outcome),
+    }
+}
+
+fn join_container(plan: &ExecPlan, init: &OwnedFd) -> Result<sys::clone::Cloned> {
+    // Cgroups first: their files are host paths, out of sight once in the container's mounts.
+    join_cgroups(&plan.cgroup_procs)?;
+    let flags = CloneFlags::from_bits_truncate(plan.namespace_flags);
+    if !flags.is_empty() {
+        nix::sched::setns(init, flags)
+            .step(|| format!("join the namespaces ({flags:?}) of the container's init"))?;
+    }
+    // SAFETY: berth-init never starts a thread, so it is single-threaded here.
+    unsafe { sys::clone::clone_sibling(0) }.step(|| "clone the exec'd process")
+}
+
+fn join_cgroups(procs_files: &[String]) -> Result<()> {
+    for procs in procs_files {
+        std::fs::write(procs, b"0").step(|| format!("join cgroup {procs}"))?;
+    }
+    Ok(())
+}
+
+/// The helper's side after the clone, shared by create and exec: report the child's birth
+/// (with its pidfd) or the failure, and return the helper's exit code.
+fn hand_over(channel: &Channel, outcome: Result<(i32, OwnedFd)>) -> i32 {
+    match outcome {
+        Ok((pid, pidfd)) => match channel.send(&Report::Spawned { pid }, &[pidfd.as_fd()]) {
+            Ok(()) => 0,
+            Err(_) => {
+                // The host is gone: the child must not live on unsupervised.
+                let _ = sys::pidfd::send_signal(pidfd.as_fd(), libc::SIGKILL);
+                1
             }
-        }
+        },
         Err(error) => {
             report_failure(channel, &error);
             1
         }
+    }
+}
+
+/// Splits a clone's outcome: `None` in the child, the parent's side otherwise.
+fn parent_side(outcome: Result<sys::clone::Cloned>) -> Option<Result<(i32, OwnedFd)>> {
+    match outcome {
+        Ok(sys::clone::Cloned::Child) => None,
+        Ok(sys::clone::Cloned::Parent { pid, pidfd }) => Some(Ok((pid, pidfd))),
+        Err(error) => Some(Err(error)),
     }
 }
 
@@ -81,18 +130,16 @@ fn enter_and_clone(plan: &CreatePlan, namespace_fds: Vec<OwnedFd>) -> Result<sys
         )));
     }
     for (kind, fd) in plan.join.iter().zip(&namespace_fds) {
-        nix::sched::setns(fd, clone_flag(kind)?)
+        nix::sched::setns(fd, clone_flag_named(kind)?)
             .step(|| format!("join the {kind} namespace of the container"))?;
     }
     drop(namespace_fds);
-    for procs in &plan.cgroup_procs {
-        std::fs::write(procs, b"0").step(|| format!("join cgroup {procs}"))?;
-    }
+    join_cgroups(&plan.cgroup_procs)?;
     let namespaces = &plan.command.namespaces;
     let mut flags = CloneFlags::empty();
     for kind in NamespaceKind::ALL {
         if namespaces.is_new(kind) {
-            flags |= clone_flag(kind.name())?;
+            flags |= clone_flag(kind);
         }
     }
     // SAFETY: berth-init never starts a thread, so it is single-threaded here.
@@ -100,7 +147,12 @@ fn enter_and_clone(plan: &CreatePlan, namespace_fds: Vec<OwnedFd>) -> Result<sys
         .step(|| format!("clone the container's init with flags {flags:?}"))
 }
 
-fn clone_flag(kind: &str) -> Result<CloneFlags> {
+/// The `CLONE_NEW*` flag of a namespace kind.
+pub fn clone_flag(kind: NamespaceKind) -> CloneFlags {
+    clone_flag_named(kind.name()).expect("every kind has a flag")
+}
+
+fn clone_flag_named(kind: &str) -> Result<CloneFlags> {
     Ok(match kind {
         "user" => CloneFlags::CLONE_NEWUSER,
         "pid" => CloneFlags::CLONE_NEWPID,

@@ -1,0 +1,234 @@
+//! exec: another process in a running container, through the same helper path as run.
+
+mod common;
+
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+
+use common::{driver, shell, Recorder};
+use runtime_core::{Driver, ErrorKind, ExitStatus, NoHooks, ProcessConfig, Stdio};
+use runtime_linux::LinuxDriver;
+
+/// A running container that sleeps until deleted.
+fn sleeper(driver: &LinuxDriver, name: &str) -> String {
+    let mut command = shell(name, "sleep 1000");
+    command.hostname = Some("sleeper".into());
+    driver
+        .create(&command, &Stdio::null(), Arc::new(NoHooks))
+        .unwrap();
+    driver.start(&command.id).unwrap();
+    command.id
+}
+
+/// Execs `script` and returns its status and stdout.
+fn exec_sh(driver: &LinuxDriver, id: &str, process: ProcessConfig) -> (ExitStatus, String) {
+    let (read, write) = common::pipe();
+    let stdio = Stdio {
+        stdin: None,
+        stdout: Some(write.as_raw_fd()),
+        stderr: None,
+    };
+    let reader = std::thread::spawn(move || {
+        std::fs::read_to_string(format!("/proc/self/fd/{}", read.as_raw_fd())).map(|s| (s, read))
+    });
+    let status = driver
+        .exec(id, &process, &stdio, Arc::new(NoHooks))
+        .unwrap();
+    drop(write);
+    let (out, _read) = reader.join().unwrap().unwrap();
+    (status, out)
+}
+
+fn sh(script: &str) -> ProcessConfig {
+    ProcessConfig::new(["/bin/sh", "-c", script])
+}
+
+#[test]
+fn exec_shares_the_namespaces_of_the_init() {
+    let driver = driver();
+    let id = sleeper(&driver, "exec-ns");
+    let init = driver.state(&id).unwrap().pid;
+    let (status, out) = exec_sh(
+        &driver,
+        &id,
+        sh("for ns in pid mnt uts net ipc cgroup; do readlink /proc/self/ns/$ns; done; hostname"),
+    );
+    assert_eq!(status, ExitStatus::exited(0));
+    let mut expected: Vec<String> = ["pid", "mnt", "uts", "net", "ipc", "cgroup"]
+        .iter()
+        .map(|ns| {
+            let link = std::fs::read_link(format!("/proc/{init}/ns/{ns}")).unwrap();
+            link.display().to_string()
+        })
+        .collect();
+    expected.push("sleeper".into());
+    assert_eq!(out.lines().collect::<Vec<_>>(), expected);
+    // It sees the container's processes, not the host's, and is not pid 1.
+    let (_, out) = exec_sh(&driver, &id, sh("echo $$; ls /proc | grep -cE '^[0-9]+$'"));
+    let lines: Vec<u32> = out.lines().map(|l| l.parse().unwrap()).collect();
+    assert!(lines[0] > 1 && lines[1] < 10, "{out}");
+    driver.delete(&id, true).unwrap();
+}
+
+#[test]
+fn exec_takes_its_own_user_cwd_and_env() {
+    let driver = driver();
+    let id = sleeper(&driver, "exec-ident");
+    let mut process = sh("id; pwd; echo $GREETING; echo $HOME");
+    process.user = "app".into();
+    process.cwd = "/home/app".into();
+    process.env = vec!["GREETING=hi there".into()];
+    let (status, out) = exec_sh(&driver, &id, process);
+    assert_eq!(status.code, 0, "{out}");
+    assert_eq!(
+        out,
+        "uid=1000(app) gid=1000(app) groups=10(wheel),29(audio),1000(app)\n/home/app\nhi there\n/home/app\n"
+    );
+    driver.delete(&id, true).unwrap();
+}
+
+#[test]
+fn exec_exit_codes_and_signals() {
+    let driver = driver();
+    let id = sleeper(&driver, "exec-codes");
+    for code in [0, 7, 255] {
+        let (status, _) = exec_sh(&driver, &id, sh(&format!("exit {code}")));
+        assert_eq!(status, ExitStatus::exited(code));
+    }
+    // Not pid 1 of its namespace, so it can kill itself.
+    let (status, _) = exec_sh(&driver, &id, sh("kill -9 $$"));
+    assert_eq!((status.code, status.signal), (137, Some(9)));
+    driver.delete(&id, true).unwrap();
+}
+
+#[test]
+fn exec_reports_start_and_exit_through_its_hooks() {
+    let driver = driver();
+    let id = sleeper(&driver, "exec-hooks");
+    let hooks = Arc::new(Recorder::default());
+    let status = driver
+        .exec(&id, &sh("exit 9"), &Stdio::null(), hooks.clone())
+        .unwrap();
+    assert_eq!(status.code, 9);
+    let started = hooks.started.lock().unwrap().clone();
+    assert_eq!(started.len(), 1);
+    assert_ne!(
+        started[0].1,
+        driver.state(&id).unwrap().pid,
+        "the exec's own pid"
+    );
+    assert_eq!(*hooks.exited.lock().unwrap(), vec![(id.clone(), status)]);
+    driver.delete(&id, true).unwrap();
+}
+
+#[test]
+fn exec_fails_clearly_into_missing_or_stopped_containers_and_with_bad_input() {
+    let driver = driver();
+    let err = driver
+        .exec("ghost", &sh("true"), &Stdio::null(), Arc::new(NoHooks))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert!(err.to_string().contains("\"ghost\""), "{err}");
+
+    let created = shell("exec-created", "true");
+    driver
+        .create(&created, &Stdio::null(), Arc::new(NoHooks))
+        .unwrap();
+    let err = driver
+        .exec(&created.id, &sh("true"), &Stdio::null(), Arc::new(NoHooks))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidState);
+    assert!(err.to_string().contains(&created.id), "{err}");
+    driver.start(&created.id).unwrap();
+    driver.wait(&created.id).unwrap();
+    let err = driver
+        .exec(&created.id, &sh("true"), &Stdio::null(), Arc::new(NoHooks))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidState, "{err}");
+    driver.delete(&created.id, false).unwrap();
+
+    let id = sleeper(&driver, "exec-bad");
+    let err = driver
+        .exec(
+            &id,
+            &ProcessConfig::new(["no-such-program"]),
+            &Stdio::null(),
+            Arc::new(NoHooks),
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("find program \"no-such-program\""),
+        "{err}"
+    );
+    let mut bad_cwd = sh("true");
+    bad_cwd.cwd = "/nowhere".into();
+    let err = driver
+        .exec(&id, &bad_cwd, &Stdio::null(), Arc::new(NoHooks))
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("chdir to /nowhere: ENOENT"),
+        "{err}"
+    );
+    let err = driver
+        .exec(
+            &id,
+            &ProcessConfig::new(Vec::<String>::new()),
+            &Stdio::null(),
+            Arc::new(NoHooks),
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    // None of that disturbed the container.
+    let (status, _) = exec_sh(&driver, &id, sh("true"));
+    assert!(status.success());
+    driver.delete(&id, true).unwrap();
+}
+
+#[test]
+fn an_exec_ends_when_its_container_does() {
+    let driver = Arc::new(driver());
+    let id = sleeper(&driver, "exec-dies");
+    let exec = {
+        let driver = driver.clone();
+        let id = id.clone();
+        std::thread::spawn(move || {
+            driver.exec(&id, &sh("sleep 1000"), &Stdio::null(), Arc::new(NoHooks))
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    driver.kill(&id, libc::SIGKILL, false).unwrap();
+    let status = exec.join().unwrap().unwrap();
+    assert_eq!(status.signal, Some(libc::SIGKILL), "{status:?}");
+    // The init of a pid namespace exits only after every process in it is reaped, this exec
+    // included: the container stops just after the exec returns.
+    assert_eq!(driver.wait(&id).unwrap().signal, Some(libc::SIGKILL));
+    driver.delete(&id, false).unwrap();
+}
+
+#[test]
+fn fifty_concurrent_execs_each_get_their_own_exit_code() {
+    let driver = Arc::new(driver());
+    let id = sleeper(&driver, "exec-many");
+    let threads: Vec<_> = (0..50)
+        .map(|i| {
+            let driver = driver.clone();
+            let id = id.clone();
+            std::thread::spawn(move || {
+                let status = driver
+                    .exec(
+                        &id,
+                        &sh(&format!("exit {i}")),
+                        &Stdio::null(),
+                        Arc::new(NoHooks),
+                    )
+                    .unwrap();
+                (i, status.code)
+            })
+        })
+        .collect();
+    for thread in threads {
+        let (i, code) = thread.join().unwrap();
+        assert_eq!(code, i);
+    }
+    driver.delete(&id, true).unwrap();
+}
