@@ -227,6 +227,7 @@ impl LinuxDriver {
                 move || match sys::pidfd::wait(container.pidfd.as_fd(), true) {
                     Ok(None) => Next::Keep,
                     Ok(Some(exit)) => {
+                        container.reaped(exit);
                         let finishing = container.clone();
                         events.submit(&container.events, move || finishing.finish(exit));
                         Next::Done

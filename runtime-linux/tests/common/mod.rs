@@ -28,7 +28,8 @@ pub fn rootfs() -> &'static str {
     })
 }
 
-/// A driver of its own: state under /run/berth-test-<pid>-<n>, cgroups under
+/// A driver of its own: state under /run/berth-test-<pid>-<n> (or under
+/// `$BERTH_TEST_STATE_ROOT` where /run is not writable, as in the VM lane), cgroups under
 /// berth-test-<pid>-<n>, both removed when it is dropped.
 pub struct TestDriver {
     pub driver: LinuxDriver,
@@ -55,7 +56,10 @@ pub fn driver() -> TestDriver {
     static COUNT: AtomicUsize = AtomicUsize::new(0);
     let n = COUNT.fetch_add(1, Ordering::Relaxed);
     let name = format!("berth-test-{}-{n}", std::process::id());
-    let root = PathBuf::from("/run").join(&name);
+    let base = std::env::var_os("BERTH_TEST_STATE_ROOT")
+        .filter(|dir| !dir.is_empty())
+        .map_or_else(|| PathBuf::from("/run"), PathBuf::from);
+    let root = base.join(&name);
     let driver = LinuxDriver::new(DriverOptions {
         root: Some(root.clone()),
         helper_path: Some(PathBuf::from(env!("CARGO_BIN_EXE_berth-init"))),
@@ -152,8 +156,8 @@ pub struct Leftovers {
 pub fn leftovers(driver: &TestDriver) -> Leftovers {
     let parent = &driver.cgroup_parent;
     let mut cgroups = BTreeSet::new();
-    for hierarchy in fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
-        let dir = hierarchy.path().join(parent);
+    for root in cgroup_roots() {
+        let dir = root.join(parent);
         if let Ok(entries) = fs::read_dir(&dir) {
             for entry in entries.flatten() {
                 if entry.path().is_dir() {
@@ -188,6 +192,17 @@ pub fn leftovers(driver: &TestDriver) -> Leftovers {
         fds,
         mountinfo,
     }
+}
+
+/// The root of every cgroup hierarchy mounted here: each v1 one and the cgroup2 one. (On a
+/// pure v2 host `/sys/fs/cgroup` is itself the hierarchy, and its entries are cgroups and
+/// interface files, not hierarchies.)
+pub fn cgroup_roots() -> Vec<PathBuf> {
+    let manager = runtime_linux::cgroups::CgroupManager::detect().expect("detect cgroups");
+    let mut roots: Vec<PathBuf> = manager.v1_mounts().into_iter().map(|(_, m)| m).collect();
+    roots.extend(manager.unified_mount().map(Path::to_path_buf));
+    assert!(!roots.is_empty(), "no cgroup hierarchy mounted");
+    roots
 }
 
 /// Serialises the tests of one binary that count process-wide things (fds, children).
