@@ -39,6 +39,9 @@ pub struct Container {
     /// OOM kills already reported through `on_oom`.
     oom_reported: AtomicU64,
     pub oom_watch: Mutex<Option<(WatchId, Arc<OomNotifier>)>>,
+    /// Duplicates of the terminal masters of the init and of running execs, for `resize`.
+    consoles: Mutex<Vec<(u64, OwnedFd)>>,
+    next_console: AtomicU64,
 }
 
 pub struct Life {
@@ -67,6 +70,7 @@ impl Container {
             pid,
             pidfd,
             channel,
+            console: _,
         } = launched;
         Container {
             pid_start_time: crate::state::process_start_time(pid),
@@ -89,6 +93,8 @@ impl Container {
             finished: Condvar::new(),
             oom_reported: AtomicU64::new(0),
             oom_watch: Mutex::new(None),
+            consoles: Mutex::new(Vec::new()),
+            next_console: AtomicU64::new(0),
         }
     }
 
@@ -123,6 +129,26 @@ impl Container {
         }
     }
 
+    /// Keeps a duplicate of a terminal master for `resize`; returns the key to forget it by.
+    pub fn add_console(&self, master: &OwnedFd) -> std::io::Result<u64> {
+        let key = self.next_console.fetch_add(1, Ordering::Relaxed);
+        self.consoles.lock().push((key, master.try_clone()?));
+        Ok(key)
+    }
+
+    pub fn remove_console(&self, key: u64) {
+        self.consoles.lock().retain(|(k, _)| *k != key);
+    }
+
+    /// Resizes every terminal of the container; `false` if it has none.
+    pub fn resize(&self, rows: u16, cols: u16) -> nix::Result<bool> {
+        let consoles = self.consoles.lock();
+        for (_, master) in consoles.iter() {
+            sys::terminal::set_window_size(master.as_fd(), rows, cols)?;
+        }
+        Ok(!consoles.is_empty())
+    }
+
     /// Called by the supervisor the moment it has reaped the init, so that the container
     /// reads as stopped from then on, before the clean-up has run.
     pub fn reaped(&self, exit: ExitStatus) {
@@ -139,6 +165,7 @@ impl Container {
         // The init is gone; what it left in the cgroup (no private pid namespace, or a process
         // that escaped its session) goes with the cgroup.
         let _ = self.cgroup.destroy();
+        self.consoles.lock().clear();
         {
             let mut life = self.life.lock();
             life.status = Status::Stopped;

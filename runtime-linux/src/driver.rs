@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::ffi::CString;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, IntoRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -357,10 +357,17 @@ impl Drop for Reservation<'_> {
     }
 }
 
+/// Keeps a duplicate of a terminal master for resize and gives the master itself to the
+/// caller's `on_console`, which owns it from then on. Returns the key of the duplicate.
+fn hand_console(container: &Container, hooks: &Arc<dyn Hooks>, master: OwnedFd) -> Result<u64> {
+    let key = container
+        .add_console(&master)
+        .step(|| format!("dup the terminal master of {}", container.id))?;
+    hooks.on_console(&container.id, master.into_raw_fd());
+    Ok(key)
+}
+
 fn check_supported_process(process: &ProcessConfig) -> Result<()> {
-    if process.tty {
-        return Err(Error::Unsupported("process.tty (terminals)".into()));
-    }
     if !process.cap_add.is_empty() || !process.cap_drop.is_empty() {
         return Err(Error::Unsupported(
             "process.cap_add and process.cap_drop (capabilities)".into(),
@@ -415,7 +422,7 @@ impl Driver for LinuxDriver {
         };
         let attached: Vec<BorrowedFd<'_>> = namespace_fds.iter().map(AsFd::as_fd).collect();
         let request = Request::Create(Box::new(plan));
-        let launched = match launcher::launch(&self.helper, stdio, &request, &attached) {
+        let mut launched = match launcher::launch(&self.helper, stdio, &request, &attached) {
             Ok(launched) => launched,
             Err(error) => {
                 let _ = cgroup.destroy();
@@ -423,11 +430,22 @@ impl Driver for LinuxDriver {
                 return Err(error);
             }
         };
-        let container = Arc::new(Container::new(command, launched, cgroup, state_dir, hooks));
-        let supervised = self.supervise(&container);
-        if let Err(error) =
-            supervised.and_then(|()| container.state_dir.save(&container.persisted()))
-        {
+        let console = launched.console.take();
+        let container = Arc::new(Container::new(
+            command,
+            launched,
+            cgroup,
+            state_dir,
+            hooks.clone(),
+        ));
+        let ready = self
+            .supervise(&container)
+            .and_then(|()| container.state_dir.save(&container.persisted()))
+            .and_then(|()| match console {
+                Some(master) => hand_console(&container, &hooks, master).map(drop),
+                None => Ok(()),
+            });
+        if let Err(error) = ready {
             let _ = self.kill_and_finish(&container);
             self.forget(&container);
             return Err(error);
@@ -528,15 +546,32 @@ impl Driver for LinuxDriver {
         let request = Request::Exec(Box::new(plan));
         let launched = launcher::launch(&self.helper, stdio, &request, &[container.pidfd.as_fd()])?;
         let pidfd = launched.pidfd;
-        if let Err(error) = launcher::start(launched.channel) {
+        let console = match launched.console {
+            Some(master) => match hand_console(&container, &hooks, master) {
+                Ok(key) => Some(key),
+                Err(error) => {
+                    launcher::kill_and_reap(&pidfd);
+                    return Err(error);
+                }
+            },
+            None => None,
+        };
+        let started = launcher::start(launched.channel);
+        if started.is_err() {
             launcher::kill_and_reap(&pidfd);
-            return Err(error);
         }
-        hooks.on_start(id, launched.pid);
-        // The caller waits anyway: the exec'd process is reaped on its thread, by its pidfd.
-        let exit = sys::pidfd::wait(pidfd.as_fd(), false)
-            .step(|| format!("wait for the exec'd process {} in {id}", launched.pid))?
-            .ok_or_else(|| Error::Internal("waitid returned no status".into()))?;
+        let waited = started.and_then(|()| {
+            hooks.on_start(id, launched.pid);
+            // The caller waits anyway: the exec'd process is reaped on its thread, by its
+            // pidfd.
+            sys::pidfd::wait(pidfd.as_fd(), false)
+                .step(|| format!("wait for the exec'd process {} in {id}", launched.pid))?
+                .ok_or_else(|| Error::Internal("waitid returned no status".into()))
+        });
+        if let Some(key) = console {
+            container.remove_console(key);
+        }
+        let exit = waited?;
         hooks.on_exit(id, &exit);
         Ok(exit)
     }
@@ -564,6 +599,26 @@ impl Driver for LinuxDriver {
             "read stats of",
         )?;
         container.cgroup.stats()
+    }
+
+    fn resize(&self, id: &str, rows: u16, cols: u16) -> Result<()> {
+        if rows == 0 || cols == 0 {
+            return Err(Error::invalid("size", "rows and cols must be at least 1"));
+        }
+        let container = self.get_in(
+            id,
+            &[Status::Created, Status::Running, Status::Paused],
+            "resize",
+        )?;
+        match container.resize(rows, cols) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Error::InvalidState {
+                id: id.to_string(),
+                state: "without a terminal".into(),
+                operation: "resize",
+            }),
+            Err(errno) => Err(os_error(format!("resize the terminal of {id}"), errno)),
+        }
     }
 
     fn state(&self, id: &str) -> Result<ContainerState> {

@@ -28,6 +28,8 @@ pub struct Launched {
     pub pid: i32,
     pub pidfd: OwnedFd,
     pub channel: Channel,
+    /// The master of the process's terminal, when it asked for one.
+    pub console: Option<OwnedFd>,
 }
 
 /// Spawns the helper with `stdio`, sends it `request` with `attached` fds, and waits until
@@ -69,10 +71,11 @@ pub fn launch(
     // The helper exits right after it reports the init's birth (or a failure before it).
     let helper_status = reap(&helper_pidfd, outcome.is_err());
     match outcome {
-        Ok((pid, pidfd)) => Ok(Launched {
+        Ok((pid, pidfd, console)) => Ok(Launched {
             pid,
             pidfd,
             channel: host_end,
+            console,
         }),
         Err(Collected { error, init }) => {
             if let Some(pidfd) = init {
@@ -116,9 +119,10 @@ struct Collected {
 }
 
 /// Reads reports until the init is born and has said ready, or something failed.
-fn collect(channel: &Channel) -> Result<(i32, OwnedFd), Collected> {
+fn collect(channel: &Channel) -> Result<(i32, OwnedFd, Option<OwnedFd>), Collected> {
     let mut init: Option<(i32, OwnedFd)> = None;
     let mut ready = false;
+    let mut console = None;
     loop {
         let fail = |error: Option<Error>, init: Option<(i32, OwnedFd)>| Collected {
             error,
@@ -128,7 +132,10 @@ fn collect(channel: &Channel) -> Result<(i32, OwnedFd), Collected> {
             Ok(Some((Report::Spawned { pid }, mut fds))) if fds.len() == 1 => {
                 init = Some((pid, fds.remove(0)));
             }
-            Ok(Some((Report::Ready, _))) => ready = true,
+            Ok(Some((Report::Ready, mut fds))) => {
+                ready = true;
+                console = fds.pop();
+            }
             Ok(Some((Report::Failed(failure), _))) => {
                 // The init may fail before the helper's birth report is read: take it too,
                 // so that the init can be reaped.
@@ -163,8 +170,8 @@ fn collect(channel: &Channel) -> Result<(i32, OwnedFd), Collected> {
             }
         }
         if ready {
-            if let Some(init) = init.take() {
-                return Ok(init);
+            if let Some((pid, pidfd)) = init.take() {
+                return Ok((pid, pidfd, console));
             }
         }
     }

@@ -7,10 +7,13 @@
 
 use std::process::exit;
 
+use std::os::fd::{AsFd, OwnedFd};
+
 use nix::sys::stat::{umask, Mode};
-use runtime_core::{NamespaceKind, Result};
+use runtime_core::{NamespaceKind, ProcessConfig, Result};
 
 use super::identity::Prepared;
+use super::terminal::Terminal;
 use super::{report_failure, rootfs};
 use crate::channel::Channel;
 use crate::error::StepExt;
@@ -22,29 +25,54 @@ pub fn run(channel: &Channel, plan: &CreatePlan) -> ! {
     go_when_told(channel, set_up(plan))
 }
 
+/// A process ready to exec, and the master of its terminal if it has one.
+type Ready = (Prepared, Option<OwnedFd>);
+
+/// With `tty`, a terminal from the container's devpts becomes the process's stdio and
+/// controlling terminal (and `/dev/console` for an init); its master goes to the host.
+fn terminal_for(process: &ProcessConfig, console: bool) -> Result<Option<OwnedFd>> {
+    if !process.tty {
+        return Ok(None);
+    }
+    let terminal = Terminal::open(process.console_size)?;
+    if console {
+        terminal.bind_console()?;
+    }
+    let master = terminal
+        .master
+        .try_clone()
+        .step(|| "dup the terminal master")?;
+    terminal.attach()?;
+    Ok(Some(master))
+}
+
 /// The exec'd process, already inside the container's namespaces and cgroups: it takes on
 /// its identity and execs like the init does. Never returns.
 pub fn run_exec(channel: &Channel, plan: &ExecPlan) -> ! {
     let prepared = Prepared::new(&plan.process).and_then(|prepared| {
+        let console = terminal_for(&plan.process, false)?;
         umask(Mode::from_bits_truncate(0o022));
         prepared.become_user()?;
         sys::fds::cloexec_from(3).step(|| "mark inherited fds close-on-exec")?;
-        Ok(prepared)
+        Ok((prepared, console))
     });
     go_when_told(channel, prepared)
 }
 
-fn go_when_told(channel: &Channel, prepared: Result<Prepared>) -> ! {
-    let prepared = match prepared {
+fn go_when_told(channel: &Channel, prepared: Result<Ready>) -> ! {
+    let (prepared, console) = match prepared {
         Ok(prepared) => prepared,
         Err(error) => {
             report_failure(channel, &error);
             exit(1)
         }
     };
-    if channel.send(&Report::Ready, &[]).is_err() {
+    let attached: Vec<_> = console.iter().map(AsFd::as_fd).collect();
+    if channel.send(&Report::Ready, &attached).is_err() {
         exit(1);
     }
+    // The master belongs to the host now; the container must not hold it.
+    drop(console);
     match channel.recv::<Request>() {
         Ok(Some((Request::Start, _))) => {}
         // The host deleted the container before starting it, or is gone.
@@ -55,7 +83,7 @@ fn go_when_told(channel: &Channel, prepared: Result<Prepared>) -> ! {
     exit(127)
 }
 
-fn set_up(plan: &CreatePlan) -> Result<Prepared> {
+fn set_up(plan: &CreatePlan) -> Result<Ready> {
     let command = &plan.command;
     // Modes of the nodes and directories made here must be exactly the ones asked for.
     umask(Mode::empty());
@@ -77,8 +105,9 @@ fn set_up(plan: &CreatePlan) -> Result<Prepared> {
         rootfs::protect(command)?;
     }
     let prepared = Prepared::new(&command.process)?;
+    let console = terminal_for(&command.process, true)?;
     umask(Mode::from_bits_truncate(0o022));
     prepared.become_user()?;
     sys::fds::cloexec_from(3).step(|| "mark inherited fds close-on-exec")?;
-    Ok(prepared)
+    Ok((prepared, console))
 }

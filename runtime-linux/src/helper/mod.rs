@@ -10,6 +10,7 @@
 mod identity;
 mod init;
 mod rootfs;
+mod terminal;
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::process::exit;

@@ -9,3 +9,4 @@ pub mod image;
 pub mod net;
 pub mod pidfd;
 pub mod spawn;
+pub mod terminal;
