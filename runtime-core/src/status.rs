@@ -36,6 +36,17 @@ impl ExitStatus {
         }
     }
 
+    /// An exit berth could not observe: code -1, no signal. This is what a driver reports for
+    /// a container it recovered from an earlier driver, which it can watch end but cannot
+    /// reap (the kernel gives the status to the process's real parent).
+    pub fn unknown() -> Self {
+        ExitStatus {
+            code: -1,
+            signal: None,
+            oom_killed: false,
+        }
+    }
+
     /// Whether the process ended with code 0.
     pub fn success(&self) -> bool {
         self.code == 0 && self.signal.is_none()

@@ -120,12 +120,51 @@ impl Container {
         life.exit.expect("a finished container has an exit status")
     }
 
+    /// Counts OOM kills up to `kills` as reported already (by an earlier driver).
+    pub fn set_oom_baseline(&self, kills: u64) {
+        self.oom_reported.store(kills, Ordering::Release);
+    }
+
     /// Calls `on_oom` for each OOM kill not reported yet (given the cgroup's counter).
     /// Runs on the container's event queue.
     pub fn report_ooms(&self, kills: u64) {
         let before = self.oom_reported.fetch_max(kills, Ordering::AcqRel);
         for _ in before..kills {
             self.hooks.on_oom(&self.id);
+        }
+    }
+
+    /// A container an earlier driver started, found alive by a new one. Its hooks are gone
+    /// with the old driver, and so is the channel of an init that was never started.
+    pub fn recovered(
+        state: PersistedState,
+        pidfd: OwnedFd,
+        cgroup: ContainerCgroup,
+        state_dir: StateDir,
+    ) -> Container {
+        Container {
+            id: state.id,
+            pid: state.pid,
+            pidfd: Arc::new(pidfd),
+            pid_start_time: state.pid_start_time,
+            cgroup,
+            created: state.created,
+            rootfs: state.rootfs,
+            state_dir,
+            hooks: Arc::new(runtime_core::NoHooks),
+            exec_namespaces: state.exec_namespaces,
+            events: EventQueue::new(),
+            life: Mutex::new(Life {
+                status: state.status,
+                channel: None,
+                exit: None,
+                finished: false,
+            }),
+            finished: Condvar::new(),
+            oom_reported: AtomicU64::new(0),
+            oom_watch: Mutex::new(None),
+            consoles: Mutex::new(Vec::new()),
+            next_console: AtomicU64::new(0),
         }
     }
 
@@ -189,6 +228,7 @@ impl Container {
             cgroup_path: self.cgroup.relative_path(),
             rootfs: self.rootfs.clone(),
             exit_status: life.exit,
+            exec_namespaces: self.exec_namespaces,
         }
     }
 

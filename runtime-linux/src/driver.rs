@@ -29,7 +29,7 @@ use crate::launcher;
 use crate::locate::find_helper;
 use crate::mount_options::MountOptions;
 use crate::protocol::{CreatePlan, ExecPlan, Request};
-use crate::state::StateDir;
+use crate::state::{process_start_time, PersistedState, StateDir};
 use crate::supervisor::events::EventPool;
 use crate::supervisor::oom::OomNotifier;
 use crate::supervisor::{Next, Supervisor};
@@ -62,6 +62,9 @@ pub struct LinuxDriver {
     containers: Mutex<HashMap<String, Slot>>,
     supervisor: Supervisor,
     events: Arc<EventPool>,
+    /// What recovery at start-up found wrong: one line per state directory it skipped or
+    /// cleaned up.
+    recovery_report: Vec<String>,
 }
 
 /// A container id's place in the table: reserved while `create` runs, so that a second
@@ -93,7 +96,7 @@ impl LinuxDriver {
             ));
         }
         std::fs::create_dir_all(&root).step(|| format!("create state root {}", root.display()))?;
-        Ok(LinuxDriver {
+        let mut driver = LinuxDriver {
             helper,
             root,
             cgroup_parent: options.cgroup_parent,
@@ -101,7 +104,78 @@ impl LinuxDriver {
             containers: Mutex::new(HashMap::new()),
             supervisor: Supervisor::start()?,
             events: EventPool::new(),
-        })
+            recovery_report: Vec::new(),
+        };
+        driver.recovery_report = driver.recover();
+        Ok(driver)
+    }
+
+    /// What recovery found wrong when this driver started: a line per state directory it
+    /// skipped (unreadable or corrupt state) or cleaned up (a container that is gone).
+    pub fn recovery_report(&self) -> &[String] {
+        &self.recovery_report
+    }
+
+    /// Takes back the containers an earlier driver on the same root left running. A pid is
+    /// trusted only while its start time matches the recorded one: a reused pid is never
+    /// signalled.
+    fn recover(&self) -> Vec<String> {
+        let mut report = Vec::new();
+        let Ok(entries) = std::fs::read_dir(&self.root) else {
+            return report;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !path.is_dir() || runtime_core::validate::validate_id("id", &name).is_err() {
+                continue;
+            }
+            let state_dir = StateDir::existing(path);
+            let state = match state_dir.load() {
+                Ok(state) if state.id == name => state,
+                Ok(state) => {
+                    report.push(format!("{name}: its state names {:?}; skipped", state.id));
+                    continue;
+                }
+                Err(why) => {
+                    report.push(format!("{name}: unreadable state ({why}); skipped"));
+                    continue;
+                }
+            };
+            let (parent, _) = state
+                .cgroup_path
+                .rsplit_once('/')
+                .unwrap_or(("", &state.cgroup_path));
+            let cgroup = self.cgroups.open(parent, &state.id);
+            match adopt(&state) {
+                Some(pidfd) => {
+                    let kills = cgroup.oom_kill_count().unwrap_or(0);
+                    let was_created = state.status == Status::Created;
+                    let container = Arc::new(Container::recovered(state, pidfd, cgroup, state_dir));
+                    container.set_oom_baseline(kills);
+                    self.containers
+                        .lock()
+                        .insert(container.id.clone(), Slot::Live(container.clone()));
+                    if let Err(error) = self.supervise(&container) {
+                        report.push(format!("{name}: cannot supervise it ({error}); killed"));
+                        let _ = self.kill_and_finish(&container);
+                    } else if was_created {
+                        // Its start channel died with the old driver: it can never start.
+                        report.push(format!("{name}: created but never started; killed"));
+                        let _ = self.kill_and_finish(&container);
+                    }
+                }
+                None => {
+                    // Gone (or its pid now belongs to someone else, who is left alone): what
+                    // remains of it is its cgroup and state.
+                    let _ = cgroup.destroy();
+                    let _ = state_dir.remove();
+                    report.push(format!("{name}: no longer running; cleaned up"));
+                }
+            }
+        }
+        report.sort();
+        report
     }
 
     /// The state directory.
@@ -232,11 +306,11 @@ impl LinuxDriver {
                         events.submit(&container.events, move || finishing.finish(exit));
                         Next::Done
                     }
-                    Err(errno) => {
-                        // Not ours to reap (the host reaped it, or ignores SIGCHLD): say so in
-                        // the status rather than hang every waiter.
+                    Err(_) => {
+                        // Not ours to reap (recovered from an earlier driver, or the host
+                        // reaped it): the status is lost, and waiters must not hang.
                         let finishing = container.clone();
-                        let exit = ExitStatus::exited(-(errno as i32));
+                        let exit = ExitStatus::unknown();
                         events.submit(&container.events, move || finishing.finish(exit));
                         Next::Done
                     }
@@ -374,6 +448,23 @@ fn check_supported_process(process: &ProcessConfig) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// A pidfd for the recorded init if it still runs and is the same process (same start time).
+fn adopt(state: &PersistedState) -> Option<OwnedFd> {
+    if state.status == Status::Stopped || state.pid <= 0 {
+        return None;
+    }
+    let pidfd = sys::pidfd::open(state.pid).ok()?;
+    // Read after the pidfd exists: if the pid was reused before, the start time differs; after,
+    // the pidfd pins the process it names.
+    if process_start_time(state.pid) != state.pid_start_time || state.pid_start_time == 0 {
+        return None;
+    }
+    if sys::pidfd::has_exited(pidfd.as_fd()) {
+        return None;
+    }
+    Some(pidfd)
 }
 
 fn open_namespace(path: &str) -> nix::Result<OwnedFd> {

@@ -23,6 +23,9 @@ pub struct PersistedState {
     pub rootfs: String,
     #[serde(default)]
     pub exit_status: Option<ExitStatus>,
+    /// The `CLONE_NEW*` flags an exec joins.
+    #[serde(default)]
+    pub exec_namespaces: i32,
 }
 
 /// A container's state directory.
@@ -32,6 +35,18 @@ pub struct StateDir {
 }
 
 impl StateDir {
+    /// The directory of an existing container, found when recovering.
+    pub fn existing(path: PathBuf) -> StateDir {
+        StateDir { path }
+    }
+
+    /// Reads the state file.
+    pub fn load(&self) -> std::result::Result<PersistedState, String> {
+        let path = self.path.join("state.json");
+        let text = fs::read_to_string(&path).map_err(|err| format!("{}: {err}", path.display()))?;
+        serde_json::from_str(&text).map_err(|err| format!("{}: {err}", path.display()))
+    }
+
     /// Creates `<root>/<id>`; `AlreadyExists` when another driver on the same root has it.
     pub fn create(root: &Path, id: &str) -> Result<StateDir> {
         let path = root.join(id);
