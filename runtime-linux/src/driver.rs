@@ -626,6 +626,7 @@ impl Driver for LinuxDriver {
         let container = self.get_in(id, &[Status::Running], "exec into")?;
         let plan = ExecPlan {
             process: process.clone(),
+            init_pid: container.pid,
             namespace_flags: container.exec_namespaces,
             cgroup_procs: container
                 .cgroup

@@ -42,6 +42,8 @@ pub struct CreatePlan {
 pub struct ExecPlan {
     /// The validated process.
     pub process: ProcessConfig,
+    /// The init's pid, for kernels whose `setns` does not take a pidfd (before 5.8).
+    pub init_pid: i32,
     /// The `CLONE_NEW*` flags of the namespaces to join (those the container does not share
     /// with the host).
     pub namespace_flags: i32,

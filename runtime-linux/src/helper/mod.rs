@@ -80,11 +80,39 @@ fn join_container(plan: &ExecPlan, init: &OwnedFd) -> Result<sys::clone::Cloned>
     join_cgroups(&plan.cgroup_procs)?;
     let flags = CloneFlags::from_bits_truncate(plan.namespace_flags);
     if !flags.is_empty() {
-        nix::sched::setns(init, flags)
-            .step(|| format!("join the namespaces ({flags:?}) of the container's init"))?;
+        match nix::sched::setns(init, flags) {
+            // Before Linux 5.8 setns takes only namespace fds.
+            Err(nix::errno::Errno::EINVAL) => join_through_proc(plan.init_pid, flags)?,
+            other => {
+                other.step(|| format!("join the namespaces ({flags:?}) of the container's init"))?
+            }
+        }
     }
     // SAFETY: berth-init never starts a thread, so it is single-threaded here.
     unsafe { sys::clone::clone_sibling(0) }.step(|| "clone the exec'd process")
+}
+
+/// Joins the init's namespaces one by one through `/proc/<pid>/ns/*`, user first. Every file
+/// is opened before the first join, since joining the mount namespace hides the host's /proc.
+fn join_through_proc(pid: i32, flags: CloneFlags) -> Result<()> {
+    let mut opened = Vec::new();
+    for kind in NamespaceKind::ALL {
+        let flag = clone_flag(kind);
+        if flags.contains(flag) {
+            let path = format!("/proc/{pid}/ns/{}", kind.name());
+            let fd = nix::fcntl::open(
+                path.as_str(),
+                nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .step(|| format!("open {path}"))?;
+            opened.push((path, flag, fd));
+        }
+    }
+    for (path, flag, fd) in opened {
+        nix::sched::setns(fd, flag).step(|| format!("join {path}"))?;
+    }
+    Ok(())
 }
 
 fn join_cgroups(procs_files: &[String]) -> Result<()> {
