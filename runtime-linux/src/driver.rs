@@ -7,7 +7,6 @@
 //! pidfd and cleans up; `delete` forgets it.
 
 use std::collections::HashMap;
-use std::ffi::CString;
 use std::os::fd::{AsFd, BorrowedFd, IntoRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -26,7 +25,8 @@ use crate::cgroups::CgroupManager;
 use crate::container::Container;
 use crate::error::{os_error, StepExt};
 use crate::launcher;
-use crate::locate::find_helper;
+use crate::launcher::Helper;
+use crate::locate::{find_helper, sealed_copy};
 use crate::mount_options::MountOptions;
 use crate::protocol::{CreatePlan, ExecPlan, Request};
 use crate::state::{process_start_time, PersistedState, StateDir};
@@ -55,7 +55,7 @@ pub struct DriverOptions {
 
 /// The native Linux driver. Cheap to share between threads; see [`Driver`] for the rules.
 pub struct LinuxDriver {
-    helper: CString,
+    helper: Helper,
     root: PathBuf,
     cgroup_parent: Option<String>,
     cgroups: CgroupManager,
@@ -77,9 +77,11 @@ enum Slot {
 impl LinuxDriver {
     /// Sets the driver up: finds the helper, detects the cgroup layout, creates the root.
     pub fn new(options: DriverOptions) -> Result<Self> {
-        let helper = find_helper(options.helper_path.as_deref())?;
-        let helper = CString::new(helper.as_os_str().as_encoded_bytes())
-            .map_err(|_| Error::invalid("helper_path", "contains NUL"))?;
+        let path = find_helper(options.helper_path.as_deref())?;
+        let helper = Helper {
+            image: sealed_copy(&path)?,
+            path,
+        };
         if let Some(parent) = &options.cgroup_parent {
             let probe = Command::new("probe", "/probe", runtime_core::ProcessConfig::new(["x"]));
             Command {

@@ -4,7 +4,6 @@
 //! Nothing here runs between fork and exec: the helper is started with `posix_spawn`, and
 //! everything else is socket and file I/O in the calling thread.
 
-use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::time::Duration;
 
@@ -22,6 +21,13 @@ use crate::sys;
 /// emulated machine takes a second where this one takes a millisecond.
 const REPORT_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// The helper executable: where it was found, and the sealed copy that is run.
+#[derive(Debug)]
+pub struct Helper {
+    pub path: std::path::PathBuf,
+    pub image: OwnedFd,
+}
+
 /// A container's init, set up and waiting for [`start`].
 #[derive(Debug)]
 pub struct Launched {
@@ -36,7 +42,7 @@ pub struct Launched {
 /// the init is ready. On failure nothing is left running: the helper is reaped and the init,
 /// if it was born, killed and reaped.
 pub fn launch(
-    helper: &CString,
+    helper: &Helper,
     stdio: &Stdio,
     request: &Request,
     attached: &[BorrowedFd<'_>],
@@ -52,8 +58,12 @@ pub fn launch(
         stdio[1].as_raw_fd(),
         stdio[2].as_raw_fd(),
     ];
-    let helper_pid = sys::spawn::spawn_with_fds(helper, raw_stdio, helper_fd.as_raw_fd())
-        .step(|| format!("spawn {}", helper.to_string_lossy()))?;
+    let helper_pid = sys::spawn::spawn_with_fds(
+        sys::spawn::Program::Image(helper.image.as_raw_fd()),
+        raw_stdio,
+        helper_fd.as_raw_fd(),
+    )
+    .step(|| format!("spawn the sealed copy of {}", helper.path.display()))?;
     // The helper is our unreaped child, so its pid cannot be reused before this pidfd exists.
     let helper_pidfd =
         sys::pidfd::open(helper_pid.as_raw()).step(|| "open a pidfd for berth-init")?;

@@ -6,9 +6,18 @@
 //! `../libexec` of each, where `make install` puts it. For `cargo test` binaries, which live
 //! in `target/<profile>/deps`, the parent directory is tried as well.
 
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
+use nix::errno::Errno;
+use nix::fcntl::{fcntl, FcntlArg, SealFlag};
+use nix::sys::memfd::{memfd_create, MFdFlags};
 use runtime_core::{Error, Result};
+
+use crate::error::StepExt;
+
+/// `MFD_EXEC` (Linux 6.3), which nix does not name yet.
+const MFD_EXEC: libc::c_uint = 0x0010;
 
 use crate::sys::image::own_image_path;
 
@@ -51,6 +60,31 @@ pub fn find_helper(explicit: Option<&Path>) -> Result<PathBuf> {
             tried.join(", ")
         ),
     })
+}
+
+/// A sealed in-memory copy of the helper, made once per driver and executed for every
+/// container: nothing in a container can reach a writable image of it (CVE-2019-5736, where a
+/// container overwrote the runtime binary through `/proc/<pid>/exe`).
+pub fn sealed_copy(path: &Path) -> Result<OwnedFd> {
+    let shown = path.display();
+    let flags = MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING;
+    // Kernels with vm.memfd_noexec want MFD_EXEC said out loud; older ones reject the flag.
+    let memfd = match memfd_create(HELPER_NAME, flags | MFdFlags::from_bits_retain(MFD_EXEC)) {
+        Err(Errno::EINVAL) => memfd_create(HELPER_NAME, flags),
+        other => other,
+    }
+    .step(|| "memfd_create for the helper's sealed copy")?;
+    let mut source = std::fs::File::open(path).step(|| format!("open {shown}"))?;
+    let mut copy = std::fs::File::from(memfd.try_clone().step(|| "dup the memfd")?);
+    std::io::copy(&mut source, &mut copy).step(|| format!("copy {shown} into a memfd"))?;
+    let seals = SealFlag::F_SEAL_SEAL
+        | SealFlag::F_SEAL_SHRINK
+        | SealFlag::F_SEAL_GROW
+        | SealFlag::F_SEAL_WRITE;
+    fcntl(&memfd, FcntlArg::F_ADD_SEALS(seals)).step(|| "seal the helper's memfd")?;
+    // Out of the way of the fds a spawn places (see sys::spawn).
+    crate::sys::fds::dup_at_least(std::os::fd::AsFd::as_fd(&memfd), 10)
+        .step(|| "move the helper's memfd above the spawn's fds")
 }
 
 fn check(origin: &str, path: &Path) -> Result<PathBuf> {

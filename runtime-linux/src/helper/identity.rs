@@ -113,6 +113,17 @@ impl Prepared {
         let uid = Uid::from_raw(self.uid);
         setresuid(uid, uid, uid).step(|| format!("set user id {}", self.uid))?;
         nix::unistd::chdir(self.cwd.as_str()).step(|| format!("chdir to {}", self.cwd))?;
+        // A cwd reached through an fd of the host (CVE-2024-21626) lies outside the root, and
+        // getcwd says so: ENOENT, or a path that does not start with '/'.
+        match nix::unistd::getcwd() {
+            Ok(path) if path.starts_with("/") => {}
+            _ => {
+                return Err(Error::invalid(
+                    "process.cwd",
+                    format!("{} leads outside the container", self.cwd),
+                ))
+            }
+        }
         access(self.program.as_c_str(), AccessFlags::X_OK)
             .step(|| format!("exec {}", self.program.to_string_lossy()))?;
         if self.no_new_privileges {

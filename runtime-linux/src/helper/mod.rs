@@ -31,6 +31,11 @@ pub fn main() -> ! {
     // A host may leak fds without close-on-exec; posix_spawn already closed them, and this
     // makes sure even if the helper was started some other way.
     let _ = sys::fds::close_from(CHANNEL_FD as u32 + 1);
+    // Until the program's exec, nothing in the container may ptrace this process or open its
+    // /proc files (its exe is the sealed helper, its memory berth's). execve resets it.
+    if nix::sys::prctl::set_dumpable(false).is_err() {
+        exit(2);
+    }
     // SAFETY: fd 3 is the channel by contract with the host; if it is not open, the first
     // recv fails with EBADF and we say so.
     let channel = unsafe { Channel::from_raw_fd(CHANNEL_FD) };

@@ -9,14 +9,35 @@ use std::ptr;
 use nix::errno::Errno;
 use nix::unistd::Pid;
 
+/// What to execute.
+#[derive(Clone, Copy)]
+pub enum Program<'a> {
+    /// A file by its path.
+    Path(&'a CStr),
+    /// An open executable image (a sealed memfd): it becomes the child's fd 4 for the exec,
+    /// through `/proc/self/fd/4`, and the child closes it.
+    Image(RawFd),
+}
+
+/// Where an [`Program::Image`] is executed from in the child.
+const IMAGE_PATH: &CStr = c"/proc/self/fd/4";
+
 /// Spawns `program` with an empty environment and `argv = [program]`, with `stdio` as its fds
 /// 0, 1 and 2 and `channel` as its fd 3. No other fd of the host reaches it, and its signal
 /// mask and dispositions are reset to the defaults whatever the host had.
 ///
-/// Every fd in `stdio` and `channel` must be 4 or above, so that no `dup2` clobbers the source
-/// of a later one.
-pub fn spawn_with_fds(program: &CStr, stdio: [RawFd; 3], channel: RawFd) -> nix::Result<Pid> {
-    if stdio.iter().chain([&channel]).any(|&fd| fd < 4) {
+/// Every fd passed must be 5 or above, so that no `dup2` clobbers the source of a later one.
+pub fn spawn_with_fds(program: Program<'_>, stdio: [RawFd; 3], channel: RawFd) -> nix::Result<Pid> {
+    let image = match program {
+        Program::Image(fd) => Some(fd),
+        Program::Path(_) => None,
+    };
+    if stdio
+        .iter()
+        .chain([&channel])
+        .chain(image.as_ref())
+        .any(|&fd| fd < 5)
+    {
         return Err(Errno::EINVAL);
     }
     let mut actions = FileActions::new()?;
@@ -24,10 +45,22 @@ pub fn spawn_with_fds(program: &CStr, stdio: [RawFd; 3], channel: RawFd) -> nix:
         actions.dup2(source, target as RawFd)?;
     }
     actions.dup2(channel, 3)?;
-    actions.close_from(4)?;
+    let path = match program {
+        Program::Path(path) => {
+            actions.close_from(4)?;
+            path
+        }
+        Program::Image(fd) => {
+            actions.dup2(fd, 4)?;
+            actions.close_from(5)?;
+            IMAGE_PATH
+        }
+    };
+    let program = path;
     let attributes = Attributes::new_with_default_signals()?;
 
-    let argv = [program.as_ptr() as *mut libc::c_char, ptr::null_mut()];
+    // ps shows the helper by name whether it runs from a path or from an image.
+    let argv = [c"berth-init".as_ptr() as *mut libc::c_char, ptr::null_mut()];
     let envp = [ptr::null_mut::<libc::c_char>()];
     let mut pid: libc::pid_t = 0;
     // SAFETY: every pointer is valid for the call: `program` is NUL-terminated, argv and envp

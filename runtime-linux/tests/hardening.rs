@@ -1,0 +1,51 @@
+//! The process path against a hostile container: the helper image cannot be written, and
+//! nothing of the host leaks in.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{driver, run_output, shell};
+use runtime_core::{Driver, NamespaceMode, NoHooks, Stdio};
+
+#[test]
+fn the_image_of_an_init_in_flight_cannot_be_written_from_inside() {
+    // CVE-2019-5736: a container overwrote the runtime through /proc/<pid>/exe of a runtime
+    // process that had joined it. berth's in-flight processes run from a sealed memfd.
+    let driver = driver();
+    let helper = std::path::Path::new(env!("CARGO_BIN_EXE_berth-init"));
+    let before = std::fs::read(helper).unwrap();
+
+    let victim = shell("inflight", "true");
+    let pid = driver
+        .create(&victim, &Stdio::null(), Arc::new(NoHooks))
+        .unwrap();
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+    assert!(
+        exe.to_string_lossy().starts_with("/memfd:berth-init"),
+        "{exe:?}"
+    );
+    // Not even the host's root can write it.
+    let opened = std::fs::OpenOptions::new()
+        .append(true)
+        .open(format!("/proc/{pid}/exe"));
+    assert!(opened.is_err(), "the init's image opened for writing");
+
+    // An attacker sharing its pid namespace sees it as pid 1 and tries.
+    let mut attacker = shell(
+        "attacker",
+        "readlink /proc/1/exe; echo pwned >> /proc/1/exe 2>/dev/null && echo WROTE || echo refused",
+    );
+    attacker.namespaces.pid = NamespaceMode::Container(victim.id.clone());
+    let out = run_output(&driver, &attacker).unwrap();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(lines[0].starts_with("/memfd:berth-init"), "{out:?}");
+    assert_eq!(lines[1], "refused", "{out:?}");
+
+    driver.delete(&victim.id, true).unwrap();
+    assert_eq!(
+        std::fs::read(helper).unwrap(),
+        before,
+        "the helper on disk changed"
+    );
+}
