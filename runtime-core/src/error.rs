@@ -74,9 +74,14 @@ pub enum Error {
     #[error("invalid {field}: {reason}")]
     InvalidArgument { field: String, reason: String },
 
-    /// The named object does not exist.
-    #[error("{what} {name:?} not found")]
-    NotFound { what: &'static str, name: String },
+    /// The named object does not exist; `hint` (empty, or starting with "; ") says where it was
+    /// looked for or what to do.
+    #[error("{what} {name:?} not found{hint}")]
+    NotFound {
+        what: &'static str,
+        name: String,
+        hint: String,
+    },
 
     /// A container with this id exists already.
     #[error("container {id:?} already exists")]
@@ -135,6 +140,7 @@ impl Error {
         Error::NotFound {
             what: "container",
             name: id.into(),
+            hint: String::new(),
         }
     }
 

@@ -290,6 +290,7 @@ impl LinuxDriver {
         Ok(Reservation {
             driver: self,
             id: id.to_string(),
+            fulfilled: false,
         })
     }
 
@@ -415,21 +416,24 @@ impl Drop for LinuxDriver {
 struct Reservation<'a> {
     driver: &'a LinuxDriver,
     id: String,
+    fulfilled: bool,
 }
 
 impl Reservation<'_> {
-    fn fulfil(self, container: Arc<Container>) {
+    fn fulfil(mut self, container: Arc<Container>) {
         self.driver
             .containers
             .lock()
             .insert(self.id.clone(), Slot::Live(container));
-        std::mem::forget(self);
+        self.fulfilled = true;
     }
 }
 
 impl Drop for Reservation<'_> {
     fn drop(&mut self) {
-        self.driver.containers.lock().remove(&self.id);
+        if !self.fulfilled {
+            self.driver.containers.lock().remove(&self.id);
+        }
     }
 }
 

@@ -55,8 +55,9 @@ pub fn find_helper(explicit: Option<&Path>) -> Result<PathBuf> {
     }
     Err(Error::NotFound {
         what: "helper executable",
-        name: format!(
-            "{HELPER_NAME} (set the driver option helper_path or {HELPER_ENV}; tried {})",
+        name: HELPER_NAME.into(),
+        hint: format!(
+            "; set the driver option helper_path or {HELPER_ENV} (tried {})",
             tried.join(", ")
         ),
     })
@@ -97,7 +98,8 @@ fn check(origin: &str, path: &Path) -> Result<PathBuf> {
     if !is_executable(path) {
         return Err(Error::NotFound {
             what: "helper executable",
-            name: format!("{} (from {origin})", path.display()),
+            name: path.display().to_string(),
+            hint: format!(" (from {origin})"),
         });
     }
     Ok(path.to_path_buf())

@@ -508,6 +508,7 @@ impl ContainerCgroup {
             return Err(Error::NotFound {
                 what: "cgroup",
                 name: self.primary().display().to_string(),
+                hint: String::new(),
             });
         }
         match (self.mode, &self.unified) {
