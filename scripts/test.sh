@@ -18,6 +18,9 @@ step "include/berth.h is what cbindgen generates"
 make -s check-header
 step "unit and integration tests (native driver on this host's cgroups)"
 cargo test --workspace 2>&1
-step "C ABI tests: dynamic and static linkage, then under valgrind"
+step "C ABI tests: dynamic and static linkage, then under AddressSanitizer and valgrind"
 make -s c-test
+make -s c-test-asan
 make -s c-test-valgrind
+step "Go binding"
+scripts/go-test.sh

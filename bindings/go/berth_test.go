@@ -1,0 +1,792 @@
+package berth_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	berth "berth.dev/bindings/go"
+)
+
+// The tests run containers through a real driver, as root. Environment:
+//
+//	BERTH_TEST_ROOTFS  the busybox rootfs (default: build/rootfs of the repository)
+//	BERTH_HELPER       the berth-init helper (default: target/release/berth-init, or
+//	                   $CARGO_TARGET_DIR/release/berth-init)
+//
+// The driver's state goes under /run/berth-gotest-<pid> and its cgroups under berth-gotest;
+// both are removed at the end.
+
+const cgroupParent = "berth-gotest"
+
+var (
+	driver   *berth.Driver
+	setupErr error
+	rootfs   string
+	helper   string
+	stateDir = fmt.Sprintf("/run/berth-gotest-%d", os.Getpid())
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(testMain(m))
+}
+
+func testMain(m *testing.M) int {
+	repo, _ := filepath.Abs("../..")
+	rootfs = os.Getenv("BERTH_TEST_ROOTFS")
+	if rootfs == "" {
+		rootfs = filepath.Join(repo, "build", "rootfs")
+	}
+	helper = os.Getenv("BERTH_HELPER")
+	if helper == "" {
+		target := os.Getenv("CARGO_TARGET_DIR")
+		if target == "" {
+			target = filepath.Join(repo, "target")
+		}
+		helper = filepath.Join(target, "release", "berth-init")
+	}
+	switch {
+	case os.Geteuid() != 0:
+		setupErr = errors.New("the driver tests need root")
+	case !isDir(rootfs):
+		setupErr = fmt.Errorf("no rootfs at %s: run scripts/build-rootfs.sh or set BERTH_TEST_ROOTFS", rootfs)
+	default:
+		driver, setupErr = berth.NewDriver(berth.Options{Root: stateDir, HelperPath: helper, CgroupParent: cgroupParent})
+	}
+	code := m.Run()
+	if driver != nil {
+		// Every test cleans up after itself: anything left is a leak.
+		if states, err := driver.List(); err != nil || len(states) != 0 {
+			fmt.Fprintf(os.Stderr, "FAIL: containers left behind: %v %v\n", states, err)
+			code = 1
+		}
+		driver.Close()
+	}
+	os.RemoveAll(stateDir)
+	removeCgroupParent()
+	return code
+}
+
+func isDir(path string) bool {
+	info, err := os.Stat(path)
+	return err == nil && info.IsDir()
+}
+
+// removeCgroupParent removes the (empty) berth-gotest cgroups of every hierarchy; one still
+// in use by another run stays.
+func removeCgroupParent() {
+	dirs, _ := filepath.Glob("/sys/fs/cgroup/*/" + cgroupParent)
+	dirs = append(dirs, "/sys/fs/cgroup/"+cgroupParent)
+	for _, dir := range dirs {
+		os.Remove(dir)
+	}
+}
+
+func needDriver(t *testing.T) *berth.Driver {
+	t.Helper()
+	if setupErr != nil {
+		t.Fatalf("no driver: %v", setupErr)
+	}
+	return driver
+}
+
+func id(name string) string { return fmt.Sprintf("gotest-%d-%s", os.Getpid(), name) }
+
+func shell(id, script string) berth.Command {
+	return berth.Command{
+		ID:      id,
+		Rootfs:  rootfs,
+		Process: berth.Process{Args: []string{"/bin/sh", "-c", script}},
+	}
+}
+
+// startSleeper creates and starts a container running `sleep 60`; it is deleted (force) when
+// the test ends.
+func startSleeper(t *testing.T, d *berth.Driver, cid string) {
+	t.Helper()
+	if _, err := d.Create(shell(cid, "exec sleep 60"), berth.Stdio{}, berth.Hooks{}); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := d.Delete(cid, true); err != nil && !errors.Is(err, berth.ErrNotFound) {
+			t.Errorf("delete %s: %v", cid, err)
+		}
+	})
+	if err := d.Start(cid); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+}
+
+// capture runs f with a pipe as stdout and stderr and returns what was written to it.
+func capture(t *testing.T, f func(stdio berth.Stdio)) string {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	done := make(chan []byte)
+	go func() {
+		out, _ := io.ReadAll(r)
+		done <- out
+	}()
+	f(berth.Stdio{Stdout: w, Stderr: w})
+	w.Close()
+	return string(<-done)
+}
+
+func within(t *testing.T, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(5 * time.Second):
+		t.Errorf("%s: not within 5 s", what)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	if v := berth.Version(); strings.Count(v, ".") != 2 {
+		t.Errorf("Version() = %q, want MAJOR.MINOR.PATCH", v)
+	}
+	if berth.ABIVersion() != berth.HeaderABIVersion || berth.ABIVersion() != 1 {
+		t.Errorf("ABIVersion() = %d, header %d, want 1", berth.ABIVersion(), berth.HeaderABIVersion)
+	}
+}
+
+func TestRun(t *testing.T) {
+	d := needDriver(t)
+	cid := id("run")
+	var starts, exits int32
+	var startPid int32
+	exited := make(chan berth.ExitStatus, 1)
+	hooks := berth.Hooks{
+		OnStart: func(hid string, pid int) {
+			if hid == cid {
+				atomic.AddInt32(&starts, 1)
+				atomic.StoreInt32(&startPid, int32(pid))
+			}
+		},
+		OnExit: func(hid string, status berth.ExitStatus) {
+			if hid == cid && atomic.AddInt32(&exits, 1) == 1 {
+				exited <- status
+			}
+		},
+	}
+	var status berth.ExitStatus
+	var err error
+	out := capture(t, func(stdio berth.Stdio) {
+		status, err = d.Run(context.Background(), shell(cid, "echo hello from $(hostname); echo oops >&2; exit 7"), stdio, hooks)
+	})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if status != (berth.ExitStatus{Code: 7}) || status.Success() {
+		t.Errorf("status = %+v, want code 7", status)
+	}
+	if want := "hello from " + cid + "\noops\n"; out != want {
+		t.Errorf("output %q, want %q", out, want)
+	}
+	if atomic.LoadInt32(&starts) != 1 || atomic.LoadInt32(&startPid) <= 0 {
+		t.Errorf("OnStart: %d calls, pid %d", starts, startPid)
+	}
+	select {
+	case s := <-exited:
+		if s.Code != 7 {
+			t.Errorf("OnExit status %+v", s)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("OnExit not called")
+	}
+	if _, err := d.State(cid); !errors.Is(err, berth.ErrNotFound) {
+		t.Errorf("after Run the container should be deleted; State: %v", err)
+	}
+}
+
+func TestRunStdin(t *testing.T) {
+	d := needDriver(t)
+	in, err := os.CreateTemp("", "berth-stdin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(in.Name())
+	defer in.Close()
+	in.WriteString("line one\nline two\n")
+	in.Seek(0, io.SeekStart)
+	out := capture(t, func(stdio berth.Stdio) {
+		stdio.Stdin = in
+		if _, err := d.Run(context.Background(), shell(id("stdin"), "wc -l"), stdio, berth.Hooks{}); err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
+	if strings.TrimSpace(out) != "2" {
+		t.Errorf("wc -l of stdin gave %q, want 2", out)
+	}
+}
+
+// TestWireForm runs a container that uses most fields of Command and Process: berth
+// rejects unknown fields, so this proves the Go names marshal to the wire form.
+func TestWireForm(t *testing.T) {
+	d := needDriver(t)
+	cid := id("wire")
+	cmd := berth.Command{
+		ID:             cid,
+		Rootfs:         rootfs,
+		ReadonlyRootfs: true,
+		Hostname:       "wired",
+		Process: berth.Process{
+			Args:            []string{"sh", "-c", `echo "$(hostname) $(pwd) $(id -u):$(id -g) $(id -G) $FOO $(ulimit -n)"; grep -c ' /scratch tmpfs ' /proc/mounts; cat /proc/sys/kernel/shmmni; touch /x 2>/dev/null || echo ro`},
+			Env:             []string{"FOO=bar", "PATH=/bin:/usr/bin"},
+			Cwd:             "/tmp",
+			User:            "1000",
+			AdditionalGids:  []uint32{29},
+			NoNewPrivileges: berth.Bool(true),
+			Rlimits:         []berth.Rlimit{{Type: "nofile", Soft: 123, Hard: 456}},
+		},
+		Namespaces: berth.Namespaces{
+			Pid: berth.NamespacePrivate, Net: berth.NamespaceNone, User: berth.NamespaceHost,
+		},
+		Mounts: []berth.Mount{
+			{Destination: "/scratch", Type: "tmpfs", Options: []string{"size=16m", "nosuid"}},
+		},
+		Resources: berth.Resources{
+			MemoryLimit: 64 << 20, MemoryReservation: 32 << 20, PidsLimit: 64, CPUShares: 512,
+			CPUQuota: 50000, CPUPeriod: 100000,
+		},
+		CgroupParent:  cgroupParent,
+		MaskedPaths:   []string{},
+		ReadonlyPaths: nil,
+		Sysctls:       map[string]string{"kernel.shmmni": "2048"},
+	}
+	var status berth.ExitStatus
+	var err error
+	out := capture(t, func(stdio berth.Stdio) {
+		status, err = d.Run(context.Background(), cmd, stdio, berth.Hooks{})
+	})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	want := "wired /tmp 1000:1000 1000 10 29 bar 123\n1\n2048\nro\n"
+	if status.Code != 0 || out != want {
+		t.Errorf("status %v, output %q, want %q", status, out, want)
+	}
+}
+
+func TestLifecycle(t *testing.T) {
+	d := needDriver(t)
+	cid := id("life")
+	started := make(chan struct{})
+	pid, err := d.Create(shell(cid, "exit 5"), berth.Stdio{}, berth.Hooks{
+		OnStart: func(string, int) { close(started) },
+	})
+	if err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	defer d.Delete(cid, true)
+	if pid <= 0 {
+		t.Errorf("Create returned pid %d", pid)
+	}
+	state, err := d.State(cid)
+	if err != nil || state.ID != cid || state.Status != berth.StatusCreated || state.Pid != pid ||
+		state.Rootfs != rootfs || state.CgroupPath == "" || state.ExitStatus != nil ||
+		time.Since(state.Created) > time.Minute || time.Since(state.Created) < 0 {
+		t.Errorf("state after create: %+v, %v", state, err)
+	}
+	states, err := d.List()
+	found := false
+	for _, s := range states {
+		found = found || s.ID == cid
+	}
+	if err != nil || !found {
+		t.Errorf("List: %+v, %v: %s missing", states, err, cid)
+	}
+	if err := d.Delete(cid, false); !errors.Is(err, berth.ErrInvalidState) {
+		t.Errorf("Delete of a created container without force: %v, want ErrInvalidState", err)
+	}
+	if err := d.Start(cid); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	within(t, started, "OnStart")
+	status, err := d.Wait(cid)
+	if err != nil || status != (berth.ExitStatus{Code: 5}) {
+		t.Errorf("wait: %+v, %v", status, err)
+	}
+	state, err = d.State(cid)
+	if err != nil || state.Status != berth.StatusStopped || state.ExitStatus == nil || state.ExitStatus.Code != 5 {
+		t.Errorf("state after wait: %+v, %v", state, err)
+	}
+	if err := d.Start(cid); !errors.Is(err, berth.ErrInvalidState) {
+		t.Errorf("Start of a stopped container: %v, want ErrInvalidState", err)
+	}
+	if err := d.Delete(cid, false); err != nil {
+		t.Errorf("delete: %v", err)
+	}
+	if _, err := d.State(cid); !errors.Is(err, berth.ErrNotFound) {
+		t.Errorf("State after delete: %v, want ErrNotFound", err)
+	}
+}
+
+func TestPauseResumeStats(t *testing.T) {
+	d := needDriver(t)
+	cid := id("pause")
+	startSleeper(t, d, cid)
+	if err := d.Pause(cid); err != nil {
+		t.Fatalf("pause: %v", err)
+	}
+	if s, err := d.State(cid); err != nil || s.Status != berth.StatusPaused {
+		t.Errorf("state after pause: %+v, %v", s, err)
+	}
+	if err := d.Resume(cid); err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	if s, err := d.State(cid); err != nil || s.Status != berth.StatusRunning {
+		t.Errorf("state after resume: %+v, %v", s, err)
+	}
+	stats, err := d.Stats(cid)
+	if err != nil {
+		t.Fatalf("stats: %v", err)
+	}
+	if stats.Memory.Usage == nil || *stats.Memory.Usage == 0 || stats.Pids.Current == nil || *stats.Pids.Current != 1 {
+		t.Errorf("stats: memory usage %v, pids %v", stats.Memory.Usage, stats.Pids.Current)
+	}
+}
+
+func TestKill(t *testing.T) {
+	d := needDriver(t)
+	cid := id("kill")
+	startSleeper(t, d, cid)
+	if err := d.Kill(cid, syscall.SIGKILL, false); err != nil {
+		t.Fatalf("kill: %v", err)
+	}
+	status, err := d.Wait(cid)
+	if err != nil || status != (berth.ExitStatus{Code: 137, Signal: syscall.SIGKILL}) {
+		t.Errorf("wait after SIGKILL: %+v, %v", status, err)
+	}
+	if err := d.Kill(cid, syscall.SIGKILL, false); !errors.Is(err, berth.ErrInvalidState) {
+		t.Errorf("Kill of a stopped container: %v, want ErrInvalidState", err)
+	}
+
+	cid = id("killall")
+	if _, err := d.Create(shell(cid, "trap '' TERM; sleep 60 & sleep 60 & wait"), berth.Stdio{}, berth.Hooks{}); err != nil {
+		t.Fatal(err)
+	}
+	defer d.Delete(cid, true)
+	if err := d.Start(cid); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Kill(cid, syscall.SIGKILL, true); err != nil {
+		t.Fatalf("kill all: %v", err)
+	}
+	if status, err := d.Wait(cid); err != nil || status.Signal != syscall.SIGKILL {
+		t.Errorf("wait after kill all: %+v, %v", status, err)
+	}
+}
+
+func TestExec(t *testing.T) {
+	d := needDriver(t)
+	cid := id("exec")
+	startSleeper(t, d, cid)
+	var starts int32
+	exited := make(chan berth.ExitStatus, 1)
+	hooks := berth.Hooks{
+		OnStart: func(hid string, pid int) {
+			if hid == cid && pid > 0 {
+				atomic.AddInt32(&starts, 1)
+			}
+		},
+		OnExit: func(hid string, s berth.ExitStatus) {
+			if hid == cid {
+				exited <- s
+			}
+		},
+	}
+	var status berth.ExitStatus
+	var err error
+	out := capture(t, func(stdio berth.Stdio) {
+		status, err = d.Exec(context.Background(), cid, berth.Process{
+			Args: []string{"/bin/sh", "-c", "echo exec in $(hostname) as $(id -u); exit 3"},
+			User: "1000",
+		}, stdio, hooks)
+	})
+	if errors.Is(err, berth.ErrUnsupported) {
+		t.Skipf("the driver has no exec yet: %v", err)
+	}
+	if err != nil {
+		t.Fatalf("exec: %v", err)
+	}
+	if status != (berth.ExitStatus{Code: 3}) {
+		t.Errorf("exec status %+v, want code 3", status)
+	}
+	if want := "exec in " + cid + " as 1000\n"; out != want {
+		t.Errorf("exec output %q, want %q", out, want)
+	}
+	if atomic.LoadInt32(&starts) != 1 {
+		t.Errorf("OnStart called %d times, want 1", starts)
+	}
+	select {
+	case s := <-exited:
+		if s.Code != 3 {
+			t.Errorf("OnExit status %+v", s)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("OnExit not called")
+	}
+
+	_, err = d.Exec(context.Background(), "no-such-container", berth.Process{Args: []string{"true"}}, berth.Stdio{}, berth.Hooks{})
+	if !errors.Is(err, berth.ErrNotFound) {
+		t.Errorf("exec into an unknown container: %v, want ErrNotFound", err)
+	}
+
+	// Cancelling the context kills the exec'd process, not the container.
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	t0 := time.Now()
+	status, err = d.Exec(ctx, cid, berth.Process{Args: []string{"sleep", "60"}}, berth.Stdio{}, berth.Hooks{})
+	if !errors.Is(err, context.DeadlineExceeded) || status.Signal != syscall.SIGKILL || status.Code != 137 {
+		t.Errorf("exec with a deadline: %+v, %v; want 137 and context.DeadlineExceeded", status, err)
+	}
+	if took := time.Since(t0); took > 10*time.Second {
+		t.Errorf("exec with a 300 ms deadline took %v", took)
+	}
+	if s, err := d.State(cid); err != nil || s.Status != berth.StatusRunning {
+		t.Errorf("the container should still run after a cancelled exec: %+v, %v", s, err)
+	}
+}
+
+func TestExecStoppedContainer(t *testing.T) {
+	d := needDriver(t)
+	cid := id("exec-stopped")
+	if _, err := d.Create(shell(cid, "exit 0"), berth.Stdio{}, berth.Hooks{}); err != nil {
+		t.Fatal(err)
+	}
+	defer d.Delete(cid, true)
+	_, err := d.Exec(context.Background(), cid, berth.Process{Args: []string{"true"}}, berth.Stdio{}, berth.Hooks{})
+	if errors.Is(err, berth.ErrUnsupported) {
+		t.Skipf("the driver has no exec yet: %v", err)
+	}
+	if !errors.Is(err, berth.ErrInvalidState) {
+		t.Errorf("exec into a created container: %v, want ErrInvalidState", err)
+	}
+}
+
+func TestOOMHook(t *testing.T) {
+	d := needDriver(t)
+	cid := id("oom")
+	var ooms int32
+	oom := make(chan struct{}, 1)
+	exited := make(chan berth.ExitStatus, 1)
+	started := make(chan struct{}, 1)
+	hooks := berth.Hooks{
+		OnStart: func(string, int) { started <- struct{}{} },
+		OnOOM: func(hid string) {
+			if hid == cid && atomic.AddInt32(&ooms, 1) == 1 {
+				oom <- struct{}{}
+			}
+		},
+		OnExit: func(_ string, s berth.ExitStatus) { exited <- s },
+	}
+	cmd := shell(cid, `a=$(head -c 200000000 /dev/zero | tr '\0' x); echo survived`)
+	cmd.Resources = berth.Resources{MemoryLimit: 32 << 20, MemorySwap: 32 << 20}
+	status, err := d.Run(context.Background(), cmd, berth.Stdio{}, hooks)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if !status.OOMKilled {
+		t.Errorf("status %+v: OOMKilled not set", status)
+	}
+	if status.Code != 137 || status.Signal != syscall.SIGKILL {
+		t.Errorf("status %+v: want SIGKILL (137); the OOM killer kills the shell", status)
+	}
+	within(t, started, "OnStart")
+	within(t, oom, "OnOOM")
+	select {
+	case s := <-exited:
+		if !s.OOMKilled {
+			t.Errorf("OnExit status %+v: OOMKilled not set", s)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("OnExit not called")
+	}
+}
+
+func TestContextCancel(t *testing.T) {
+	d := needDriver(t)
+
+	t.Run("deadline", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		t0 := time.Now()
+		status, err := d.Run(ctx, shell(id("deadline"), "sleep 60 & sleep 60; wait"), berth.Stdio{}, berth.Hooks{})
+		if !errors.Is(err, context.DeadlineExceeded) || status.Code != 137 || status.Signal != syscall.SIGKILL {
+			t.Errorf("Run: %+v, %v; want 137 and context.DeadlineExceeded", status, err)
+		}
+		if took := time.Since(t0); took > 10*time.Second {
+			t.Errorf("Run with a 300 ms deadline took %v", took)
+		}
+		if _, err := d.State(id("deadline")); !errors.Is(err, berth.ErrNotFound) {
+			t.Errorf("container left behind: %v", err)
+		}
+	})
+
+	t.Run("cancel during setup", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() {
+			time.Sleep(time.Millisecond)
+			cancel()
+		}()
+		status, err := d.Run(ctx, shell(id("cancel-early"), "exec sleep 60"), berth.Stdio{}, berth.Hooks{})
+		if !errors.Is(err, context.Canceled) || status.Signal != syscall.SIGKILL {
+			t.Errorf("Run: %+v, %v; want SIGKILL and context.Canceled", status, err)
+		}
+	})
+
+	t.Run("already cancelled", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		var starts int32
+		status, err := d.Run(ctx, shell(id("precancelled"), "exit 0"), berth.Stdio{}, berth.Hooks{
+			OnStart: func(string, int) { atomic.AddInt32(&starts, 1) },
+		})
+		if err != context.Canceled || status != (berth.ExitStatus{}) || starts != 0 {
+			t.Errorf("Run with a cancelled context: %+v, %v, %d starts; want context.Canceled and nothing run", status, err, starts)
+		}
+	})
+
+	t.Run("finished before the deadline", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		status, err := d.Run(ctx, shell(id("in-time"), "exit 4"), berth.Stdio{}, berth.Hooks{})
+		if err != nil || status.Code != 4 {
+			t.Errorf("Run: %+v, %v; want code 4", status, err)
+		}
+	})
+}
+
+func TestErrors(t *testing.T) {
+	d := needDriver(t)
+	kindOf := func(err error) berth.ErrorKind {
+		var e *berth.Error
+		if errors.As(err, &e) {
+			return e.Kind
+		}
+		return 0
+	}
+
+	_, err := d.State("no-such-container")
+	if !errors.Is(err, berth.ErrNotFound) || errors.Is(err, berth.ErrInvalidArgument) ||
+		kindOf(err) != berth.KindNotFound || !strings.Contains(err.Error(), "no-such-container") ||
+		!strings.HasPrefix(err.Error(), "berth state: ") {
+		t.Errorf("State of an unknown id: %v (kind %v)", err, kindOf(err))
+	}
+	for name, f := range map[string]func() error{
+		"start":  func() error { return d.Start("no-such-container") },
+		"kill":   func() error { return d.Kill("no-such-container", syscall.SIGTERM, false) },
+		"delete": func() error { return d.Delete("no-such-container", true) },
+		"pause":  func() error { return d.Pause("no-such-container") },
+		"stats":  func() error { _, err := d.Stats("no-such-container"); return err },
+		"wait":   func() error { _, err := d.Wait("no-such-container"); return err },
+	} {
+		if err := f(); !errors.Is(err, berth.ErrNotFound) {
+			t.Errorf("%s of an unknown id: %v, want ErrNotFound", name, err)
+		}
+	}
+
+	invalid := []struct {
+		field  string
+		modify func(*berth.Command)
+	}{
+		{"process.cwd", func(c *berth.Command) { c.Process.Cwd = "tmp" }},
+		{"process.args", func(c *berth.Command) { c.Process.Args = nil }},
+		{"resources.cpu_shares", func(c *berth.Command) { c.Resources.CPUShares = 1 }},
+		{"namespaces.mount", func(c *berth.Command) { c.Namespaces.Mount = berth.NamespaceHost }},
+		{"id", func(c *berth.Command) { c.ID = "-bad id" }},
+		{"rootfs", func(c *berth.Command) { c.Rootfs = "relative/rootfs" }},
+	}
+	for _, tc := range invalid {
+		cmd := shell(id("invalid"), "exit 0")
+		tc.modify(&cmd)
+		_, err := d.Run(context.Background(), cmd, berth.Stdio{}, berth.Hooks{})
+		if !errors.Is(err, berth.ErrInvalidArgument) || !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("Run with a bad %s: %v; want ErrInvalidArgument naming %s", tc.field, err, tc.field)
+		}
+	}
+	cid := id("errors")
+	startSleeper(t, d, cid)
+	for _, sig := range []syscall.Signal{0, 65} {
+		if err := d.Kill(cid, sig, false); !errors.Is(err, berth.ErrInvalidArgument) || !strings.Contains(err.Error(), "signal") {
+			t.Errorf("Kill with signal %d: %v, want ErrInvalidArgument", sig, err)
+		}
+	}
+	if err := d.Resume(cid); !errors.Is(err, berth.ErrInvalidState) {
+		t.Errorf("Resume of a running container: %v, want ErrInvalidState", err)
+	}
+
+	// The same id again.
+	if _, err := d.Create(shell(cid, "exit 0"), berth.Stdio{}, berth.Hooks{}); !errors.Is(err, berth.ErrAlreadyExists) {
+		t.Errorf("Create of an existing id: %v, want ErrAlreadyExists", err)
+	}
+	if _, err := d.Run(context.Background(), shell(cid, "exit 0"), berth.Stdio{}, berth.Hooks{}); !errors.Is(err, berth.ErrAlreadyExists) {
+		t.Errorf("Run of an existing id: %v, want ErrAlreadyExists", err)
+	}
+	if s, err := d.State(cid); err != nil || s.Status != berth.StatusRunning {
+		t.Errorf("the first container should be untouched: %+v, %v", s, err)
+	}
+
+	// Checked in Go before libberth is called.
+	if err := d.Kill("bad\x00id", syscall.SIGKILL, false); !errors.Is(err, berth.ErrInvalidArgument) {
+		t.Errorf("an id with a NUL: %v, want ErrInvalidArgument", err)
+	}
+	closed, _ := os.Open(os.DevNull)
+	closed.Close()
+	_, err = d.Run(context.Background(), shell(id("closed-stdio"), "exit 0"), berth.Stdio{Stdout: closed}, berth.Hooks{})
+	if !errors.Is(err, berth.ErrInvalidArgument) || !strings.Contains(err.Error(), "Stdout") {
+		t.Errorf("a closed stdout: %v, want ErrInvalidArgument", err)
+	}
+}
+
+func TestDriverOptions(t *testing.T) {
+	_, err := berth.NewDriver(berth.Options{Kind: "lxc"})
+	if !errors.Is(err, berth.ErrUnsupported) {
+		t.Errorf("kind lxc: %v, want ErrUnsupported", err)
+	}
+	_, err = berth.NewDriver(berth.Options{Kind: "qemu"})
+	if !errors.Is(err, berth.ErrInvalidArgument) || !strings.Contains(err.Error(), "qemu") {
+		t.Errorf("kind qemu: %v, want ErrInvalidArgument", err)
+	}
+}
+
+func TestClose(t *testing.T) {
+	needDriver(t)
+	root := stateDir + "-close"
+	defer os.RemoveAll(root)
+	d, err := berth.NewDriver(berth.Options{Root: root, HelperPath: helper, CgroupParent: cgroupParent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cid := id("close")
+	started := make(chan struct{})
+	result := make(chan error, 1)
+	go func() {
+		_, err := d.Run(context.Background(), shell(cid, "exec sleep 600"), berth.Stdio{}, berth.Hooks{
+			OnStart: func(string, int) { close(started) },
+		})
+		result <- err
+	}()
+	within(t, started, "OnStart")
+	if _, err := d.Create(shell(id("close-created"), "exit 0"), berth.Stdio{}, berth.Hooks{OnExit: func(string, berth.ExitStatus) {}}); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	d.Close() // kills the Run's container so that Run returns
+	if took := time.Since(t0); took > 10*time.Second {
+		t.Errorf("Close took %v", took)
+	}
+	select {
+	case err := <-result:
+		if err != nil {
+			t.Errorf("Run during Close: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after Close")
+	}
+	if _, err := d.State(cid); !errors.Is(err, berth.ErrInvalidState) {
+		t.Errorf("State after Close: %v, want ErrInvalidState", err)
+	}
+	d.Close() // twice is fine
+}
+
+func TestConcurrentRuns(t *testing.T) {
+	d := needDriver(t)
+	const n = 50
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			cid := id(fmt.Sprintf("many-%d", i))
+			var mine, foreign int32
+			exited := make(chan int, 1)
+			hooks := berth.Hooks{
+				OnStart: func(hid string, _ int) {
+					if hid == cid {
+						atomic.AddInt32(&mine, 1)
+					} else {
+						atomic.AddInt32(&foreign, 1)
+					}
+				},
+				OnExit: func(hid string, s berth.ExitStatus) {
+					if hid != cid {
+						atomic.AddInt32(&foreign, 1)
+					}
+					exited <- s.Code
+				},
+			}
+			status, err := d.Run(context.Background(), shell(cid, fmt.Sprintf("exit %d", i)), berth.Stdio{}, hooks)
+			switch {
+			case err != nil:
+				errs <- fmt.Errorf("run %d: %v", i, err)
+			case status.Code != i || status.Signal != 0:
+				errs <- fmt.Errorf("run %d: status %+v", i, status)
+			case atomic.LoadInt32(&mine) != 1 || atomic.LoadInt32(&foreign) != 0:
+				errs <- fmt.Errorf("run %d: hooks of %d starts, %d foreign calls", i, mine, foreign)
+			default:
+				select {
+				case code := <-exited:
+					if code != i {
+						errs <- fmt.Errorf("run %d: OnExit got code %d", i, code)
+					}
+				case <-time.After(5 * time.Second):
+					errs <- fmt.Errorf("run %d: OnExit not called", i)
+				}
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// TestHookPanic: a panic in a hook ends the program with the panic's message and exit status
+// 2, like an unrecovered panic, instead of unwinding through libberth. Run in a child process.
+func TestHookPanic(t *testing.T) {
+	if os.Getenv("BERTH_GOTEST_PANIC_CHILD") == "1" {
+		d := needDriver(t)
+		d.Run(context.Background(), shell(id("panic"), "exit 0"), berth.Stdio{}, berth.Hooks{
+			OnStart: func(string, int) { panic("deliberate panic in OnStart") },
+		})
+		t.Fatal("Run returned after a panicking hook")
+	}
+	needDriver(t)
+	child := exec.Command(os.Args[0], "-test.run=^TestHookPanic$", "-test.count=1")
+	child.Env = append(os.Environ(), "BERTH_GOTEST_PANIC_CHILD=1")
+	out, err := child.CombinedOutput()
+	var exitErr *exec.ExitError
+	if !errors.As(err, &exitErr) || exitErr.ExitCode() != 2 ||
+		!strings.Contains(string(out), "panic in a berth hook: deliberate panic in OnStart") {
+		t.Errorf("child: %v, output:\n%s", err, out)
+	}
+	// berth's containers outlive a host that crashes: remove what the child's container
+	// left (its program exits at once) and the child's state directory.
+	pid := child.Process.Pid
+	os.RemoveAll(fmt.Sprintf("/run/berth-gotest-%d", pid))
+	pattern := fmt.Sprintf("%s/gotest-%d-*", cgroupParent, pid)
+	leftovers, _ := filepath.Glob("/sys/fs/cgroup/*/" + pattern)
+	more, _ := filepath.Glob("/sys/fs/cgroup/" + pattern)
+	for _, dir := range append(leftovers, more...) {
+		for i := 0; i < 100 && os.Remove(dir) != nil; i++ {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}

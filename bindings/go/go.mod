@@ -1,0 +1,3 @@
+module berth.dev/bindings/go
+
+go 1.19

@@ -1,0 +1,116 @@
+package berth
+
+/*
+#include <stdint.h>
+#include "berth.h"
+
+// In trampolines.c: the berth_hooks whose callbacks call the exported functions below.
+berth_hooks berth_go_hooks(uintptr_t handle, int start, int oom, int exit, int console);
+*/
+import "C"
+
+import (
+	"fmt"
+	"os"
+	"runtime/cgo"
+	"runtime/debug"
+	"syscall"
+)
+
+// Hooks are callbacks on the events of one container (or one Exec). Any of them may be nil.
+//
+// OnStart runs on the goroutine of the call that starts the program (Run, Exec, Start)
+// before that call returns; OnOOM and OnExit run on a thread berth owns. The hooks of one
+// container run one at a time and in order; those of different containers may run at the
+// same time, so hooks must be safe for concurrent use. A hook should return quickly and must
+// not call Wait, Delete or Close, which wait for the container's hooks to finish.
+//
+// A hook that panics crashes the program, as an unrecovered panic in any goroutine does: the
+// panic never unwinds through libberth.
+type Hooks struct {
+	// OnStart: the program runs; pid is its pid on the host.
+	OnStart func(id string, pid int)
+	// OnOOM: the kernel's OOM killer killed a process of the container.
+	OnOOM func(id string)
+	// OnExit: the process has exited and been reaped.
+	OnExit func(id string, status ExitStatus)
+	// OnConsole: the terminal master of a process with Process.Terminal. The hook owns the
+	// file and must close it. Without an OnConsole, berth closes the master.
+	OnConsole func(id string, master *os.File)
+}
+
+// hookSet is what a cgo.Handle passed to C as user_data refers to: the caller's hooks, and
+// this package's own interest in the start (for context cancellation).
+type hookSet struct {
+	user    Hooks
+	started func(pid int)
+}
+
+// cHooks returns the berth_hooks for hs, whose handle C gets as user_data. Only the
+// callbacks someone wants are set.
+func (hs *hookSet) cHooks(h cgo.Handle) C.berth_hooks {
+	flag := func(b bool) C.int {
+		if b {
+			return 1
+		}
+		return 0
+	}
+	return C.berth_go_hooks(C.uintptr_t(h),
+		flag(hs.user.OnStart != nil || hs.started != nil),
+		flag(hs.user.OnOOM != nil),
+		flag(hs.user.OnExit != nil),
+		flag(hs.user.OnConsole != nil))
+}
+
+func hooksOf(h C.uintptr_t) *hookSet {
+	return cgo.Handle(h).Value().(*hookSet)
+}
+
+// crashOnPanic ends the program on a panic in a hook, with the panic and its stack, as the
+// Go runtime does for an unrecovered panic (exit status 2), but without unwinding through
+// libberth's frames. Deferred by every callback.
+func crashOnPanic() {
+	if r := recover(); r != nil {
+		fmt.Fprintf(os.Stderr, "panic in a berth hook: %v\n\n%s", r, debug.Stack())
+		os.Exit(2)
+	}
+}
+
+//export berthGoOnStart
+func berthGoOnStart(h C.uintptr_t, id *C.char, pid C.int32_t) {
+	defer crashOnPanic()
+	hs := hooksOf(h)
+	if hs.started != nil {
+		hs.started(int(pid))
+	}
+	if hs.user.OnStart != nil {
+		hs.user.OnStart(C.GoString(id), int(pid))
+	}
+}
+
+//export berthGoOnOOM
+func berthGoOnOOM(h C.uintptr_t, id *C.char) {
+	defer crashOnPanic()
+	if f := hooksOf(h).user.OnOOM; f != nil {
+		f(C.GoString(id))
+	}
+}
+
+//export berthGoOnExit
+func berthGoOnExit(h C.uintptr_t, id *C.char, code C.int32_t, signal C.int32_t, oom C.int) {
+	defer crashOnPanic()
+	if f := hooksOf(h).user.OnExit; f != nil {
+		f(C.GoString(id), ExitStatus{Code: int(code), Signal: syscall.Signal(signal), OOMKilled: oom != 0})
+	}
+}
+
+//export berthGoOnConsole
+func berthGoOnConsole(h C.uintptr_t, id *C.char, masterFd C.int32_t) {
+	defer crashOnPanic()
+	master := os.NewFile(uintptr(masterFd), "berth-console")
+	if f := hooksOf(h).user.OnConsole; f != nil {
+		f(C.GoString(id), master)
+	} else {
+		master.Close()
+	}
+}
