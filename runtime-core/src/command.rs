@@ -44,7 +44,36 @@ pub struct Command {
     /// Namespaced kernel parameters, `net.ipv4.ip_forward = "1"`.
     #[serde(default)]
     pub sysctls: BTreeMap<String, String>,
+    /// With a private user namespace: how container uids map to host uids (default
+    /// [`DEFAULT_ID_MAPPING`]).
+    #[serde(default)]
+    pub uid_mappings: Option<Vec<IdMapping>>,
+    /// The same for gids. An empty list maps no group: `setgroups` is then denied in the
+    /// container.
+    #[serde(default)]
+    pub gid_mappings: Option<Vec<IdMapping>>,
 }
+
+/// A range of ids: `container_id..container_id+size` inside is `host_id..host_id+size`
+/// outside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdMapping {
+    pub container_id: u32,
+    pub host_id: u32,
+    pub size: u32,
+}
+
+/// The mapping a private user namespace gets when the command gives none: container root is
+/// host uid (and gid) 100000, and 65536 ids follow it.
+pub const DEFAULT_ID_MAPPING: IdMapping = IdMapping {
+    container_id: 0,
+    host_id: 100_000,
+    size: 65_536,
+};
+
+/// The kernel's limit on the lines of a uid or gid map.
+pub const MAX_ID_MAPPINGS: usize = 340;
 
 /// Paths masked by default (Docker's list): a file is covered with `/dev/null`, a directory
 /// with an empty read-only tmpfs.
@@ -90,7 +119,20 @@ impl Command {
             masked_paths: None,
             readonly_paths: None,
             sysctls: BTreeMap::new(),
+            uid_mappings: None,
+            gid_mappings: None,
         }
+    }
+
+    /// The uid and gid mappings that apply with a private user namespace.
+    pub fn effective_id_mappings(&self) -> (Vec<IdMapping>, Vec<IdMapping>) {
+        let or_default = |given: &Option<Vec<IdMapping>>| {
+            given.clone().unwrap_or_else(|| vec![DEFAULT_ID_MAPPING])
+        };
+        (
+            or_default(&self.uid_mappings),
+            or_default(&self.gid_mappings),
+        )
     }
 
     /// The hostname the container gets.

@@ -18,7 +18,10 @@ pub mod stdio;
 pub mod time;
 pub mod validate;
 
-pub use command::{Command, Mount, NamespaceKind, NamespaceMode, Namespaces, Resources};
+pub use command::{
+    Command, IdMapping, Mount, NamespaceKind, NamespaceMode, Namespaces, Resources,
+    DEFAULT_ID_MAPPING,
+};
 pub use driver::Driver;
 pub use error::{Error, ErrorKind, OsFailure, Result};
 pub use hooks::{Hooks, NoHooks};

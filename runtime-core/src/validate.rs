@@ -3,7 +3,9 @@
 
 use std::collections::HashSet;
 
-use crate::command::{Command, Mount, NamespaceKind, NamespaceMode, Namespaces, Resources};
+use crate::command::{
+    Command, Mount, NamespaceKind, NamespaceMode, Namespaces, Resources, MAX_ID_MAPPINGS,
+};
 use crate::error::{Error, Result};
 use crate::process::{ProcessConfig, UserSpec};
 
@@ -47,8 +49,69 @@ impl Command {
         for (key, value) in &self.sysctls {
             validate_sysctl(key, value, &self.namespaces)?;
         }
-        Ok(())
+        validate_id_mappings(self)
     }
+}
+
+fn validate_id_mappings(command: &Command) -> Result<()> {
+    let private = command.namespaces.is_new(NamespaceKind::User);
+    for (field, given) in [
+        ("uid_mappings", &command.uid_mappings),
+        ("gid_mappings", &command.gid_mappings),
+    ] {
+        let Some(mappings) = given else { continue };
+        if !private {
+            return Err(Error::invalid(field, "needs namespaces.user \"private\""));
+        }
+        if field == "uid_mappings" && mappings.is_empty() {
+            return Err(Error::invalid(
+                field,
+                "empty: container root needs a host uid",
+            ));
+        }
+        if mappings.len() > MAX_ID_MAPPINGS {
+            return Err(Error::invalid(
+                field,
+                format!(
+                    "{} ranges; the kernel takes at most {MAX_ID_MAPPINGS}",
+                    mappings.len()
+                ),
+            ));
+        }
+        let end = |start: u32, size: u32| u64::from(start) + u64::from(size);
+        for (i, m) in mappings.iter().enumerate() {
+            let at = format!("{field}[{i}]");
+            if m.size == 0 {
+                return Err(Error::invalid(at, "size 0 maps nothing"));
+            }
+            for (side, start) in [("container_id", m.container_id), ("host_id", m.host_id)] {
+                if end(start, m.size) > u64::from(u32::MAX) {
+                    return Err(Error::invalid(
+                        at,
+                        format!("{side} {start} + size {} goes past 2^32 - 1", m.size),
+                    ));
+                }
+            }
+            for (j, other) in mappings[..i].iter().enumerate() {
+                let overlap = |a: u32, b: u32| {
+                    u64::from(a) < end(b, other.size) && u64::from(b) < end(a, m.size)
+                };
+                if overlap(m.container_id, other.container_id) {
+                    return Err(Error::invalid(
+                        at,
+                        format!("its container ids overlap those of {field}[{j}]"),
+                    ));
+                }
+                if overlap(m.host_id, other.host_id) {
+                    return Err(Error::invalid(
+                        at,
+                        format!("its host ids overlap those of {field}[{j}]"),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 impl ProcessConfig {

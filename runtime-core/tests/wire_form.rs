@@ -233,3 +233,63 @@ fn process_json_parses_alone() {
         "{err}"
     );
 }
+
+#[test]
+fn id_mappings_are_validated() {
+    let with = |mappings: &str| {
+        minimal(&format!(
+            r#", "namespaces": {{"user": "private"}}, {mappings}"#
+        ))
+    };
+    let good = with(r#""uid_mappings": [{"container_id": 0, "host_id": 100000, "size": 65536}]"#);
+    let cmd = Command::from_json(&good).unwrap();
+    let (uids, gids) = cmd.effective_id_mappings();
+    assert_eq!(uids[0].host_id, 100000);
+    assert_eq!(gids, vec![runtime_core::DEFAULT_ID_MAPPING]);
+    let cases = [
+        (
+            with(r#""uid_mappings": [{"container_id": 0, "host_id": 1, "size": 0}]"#),
+            "uid_mappings[0]: size 0",
+        ),
+        (
+            with(r#""uid_mappings": [{"container_id": 0, "host_id": 4294967000, "size": 1000}]"#),
+            "past 2^32",
+        ),
+        (
+            with(r#""gid_mappings": [{"container_id": 4294967295, "host_id": 0, "size": 1}]"#),
+            "past 2^32",
+        ),
+        (
+            with(
+                r#""uid_mappings": [{"container_id": 0, "host_id": 1000, "size": 10}, {"container_id": 5, "host_id": 5000, "size": 10}]"#,
+            ),
+            "container ids overlap those of uid_mappings[0]",
+        ),
+        (
+            with(
+                r#""uid_mappings": [{"container_id": 0, "host_id": 1000, "size": 10}, {"container_id": 100, "host_id": 1009, "size": 10}]"#,
+            ),
+            "host ids overlap",
+        ),
+        (
+            with(r#""uid_mappings": []"#),
+            "container root needs a host uid",
+        ),
+        (
+            minimal(r#", "uid_mappings": [{"container_id": 0, "host_id": 1, "size": 1}]"#),
+            "needs namespaces.user",
+        ),
+        (
+            with(r#""uid_mappings": [{"container_id": 0, "host_id": 1, "size": 1, "extra": 2}]"#),
+            "unknown field `extra`",
+        ),
+    ];
+    for (json, expected) in cases {
+        let (kind, message) = reject(&json);
+        assert_eq!(kind, ErrorKind::InvalidArgument);
+        assert!(
+            message.contains(expected),
+            "{json}\n  gave {message:?}\n  expected {expected:?}"
+        );
+    }
+}

@@ -238,9 +238,12 @@ impl LinuxDriver {
     /// Options whose issue has not landed yet are refused rather than ignored.
     fn check_supported(&self, command: &Command) -> Result<()> {
         check_supported_process(&command.process)?;
-        if command.namespaces.user != NamespaceMode::Host {
+        if matches!(
+            command.namespaces.user,
+            NamespaceMode::Path(_) | NamespaceMode::Container(_)
+        ) {
             return Err(Error::Unsupported(
-                "namespaces.user (user namespaces)".into(),
+                "joining an existing user namespace (namespaces.user path or container)".into(),
             ));
         }
         Ok(())

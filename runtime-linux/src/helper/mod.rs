@@ -11,6 +11,7 @@ mod identity;
 mod init;
 mod rootfs;
 mod terminal;
+mod userns;
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::process::exit;
@@ -60,9 +61,44 @@ pub fn main() -> ! {
 /// Joins what the plan says, clones the init and hands it to the host. Returns the exit code
 /// of the helper; the init never returns from here.
 fn create(channel: &Channel, plan: &CreatePlan, namespace_fds: Vec<OwnedFd>) -> i32 {
+    // With a new user namespace the init must wait until its maps are written from outside.
+    let gate = if plan.command.namespaces.is_new(NamespaceKind::User) {
+        match nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).step(|| "create the id-map gate") {
+            Ok(pipe) => Some(pipe),
+            Err(error) => {
+                report_failure(channel, &error);
+                return 1;
+            }
+        }
+    } else {
+        None
+    };
     match parent_side(enter_and_clone(plan, namespace_fds)) {
-        None => init::run(channel, plan),
-        Some(outcome) => hand_over(channel, outcome),
+        None => {
+            if let Some((open_when_mapped, writer)) = gate {
+                drop(writer);
+                if userns::wait_until_mapped(open_when_mapped).is_err() {
+                    exit(1);
+                }
+            }
+            init::run(channel, plan)
+        }
+        Some(outcome) => {
+            let outcome = match (outcome, gate) {
+                (Ok((pid, pidfd)), Some((reader, writer))) => {
+                    drop(reader);
+                    match userns::write_maps(pid, &plan.command, writer) {
+                        Ok(()) => Ok((pid, pidfd)),
+                        Err(error) => {
+                            let _ = sys::pidfd::send_signal(pidfd.as_fd(), libc::SIGKILL);
+                            Err(error)
+                        }
+                    }
+                }
+                (outcome, _) => outcome,
+            };
+            hand_over(channel, outcome)
+        }
     }
 }
 

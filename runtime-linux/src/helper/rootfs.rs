@@ -261,20 +261,40 @@ impl Rootfs<'_> {
         )
         .step(|| self.describe("open", "/dev"))?;
         for (name, major, minor) in NODES {
-            mknodat(
+            match mknodat(
                 dev.as_fd(),
                 name,
                 SFlag::S_IFCHR,
                 Mode::from_bits_truncate(0o666),
                 makedev(major, minor),
-            )
-            .step(|| format!("mknod /dev/{name} in the rootfs {}", self.path))?;
+            ) {
+                Ok(()) => {}
+                // In a user namespace no device can be made: bind the host's node instead.
+                Err(Errno::EPERM) => self.bind_host_device(name)?,
+                Err(errno) => {
+                    return Err(errno)
+                        .step(|| format!("mknod /dev/{name} in the rootfs {}", self.path))
+                }
+            }
         }
         for (name, target) in LINKS {
             symlinkat(target, dev.as_fd(), name)
                 .step(|| format!("link /dev/{name} to {target} in the rootfs {}", self.path))?;
         }
         Ok(())
+    }
+
+    fn bind_host_device(&self, name: &str) -> Result<()> {
+        let target = self.resolve(&format!("/dev/{name}"), Target::File)?;
+        let host = format!("/dev/{name}");
+        mount(
+            Some(host.as_str()),
+            proc_fd_path(&target).as_str(),
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .step(|| format!("bind {host} onto /dev/{name} in the rootfs {}", self.path))
     }
 
     fn user_mount(&self, spec: &runtime_core::Mount, options: &MountOptions) -> Result<()> {
