@@ -18,6 +18,11 @@ pub struct Command {
     /// Mount the rootfs read-only.
     #[serde(default)]
     pub readonly_rootfs: bool,
+    /// With a private user namespace: mount the rootfs id-mapped through it, so that files
+    /// owned by host root belong to container root (needs Linux 5.12 and a filesystem that
+    /// allows idmapped mounts).
+    #[serde(default)]
+    pub idmapped_rootfs: bool,
     /// Hostname inside a private UTS namespace (default: the id, cut to 63 characters).
     #[serde(default)]
     pub hostname: Option<String>,
@@ -110,6 +115,7 @@ impl Command {
             id: id.into(),
             rootfs: rootfs.into(),
             readonly_rootfs: false,
+            idmapped_rootfs: false,
             hostname: None,
             process,
             namespaces: Namespaces::default(),

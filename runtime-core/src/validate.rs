@@ -55,6 +55,12 @@ impl Command {
 
 fn validate_id_mappings(command: &Command) -> Result<()> {
     let private = command.namespaces.is_new(NamespaceKind::User);
+    if command.idmapped_rootfs && !private {
+        return Err(Error::invalid(
+            "idmapped_rootfs",
+            "needs namespaces.user \"private\"",
+        ));
+    }
     for (field, given) in [
         ("uid_mappings", &command.uid_mappings),
         ("gid_mappings", &command.gid_mappings),

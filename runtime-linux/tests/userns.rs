@@ -145,3 +145,26 @@ fn a_user_namespace_container_has_its_devices_and_mounts() {
     .unwrap();
     assert_eq!(out.stdout, "3\nlo\ntmp-ok\n", "{out:?}");
 }
+
+#[test]
+fn an_idmapped_rootfs_belongs_to_container_root() {
+    let driver = driver();
+    let marker = format!("/tmp/idmap-{}", std::process::id());
+    let script = format!(
+        "stat -c %u /etc/passwd; touch /etc/idmap-probe 2>/dev/null && echo wrote || echo refused; \
+         touch {marker} && stat -c %u {marker}; rm -f /etc/idmap-probe {marker}"
+    );
+    // Without: host root's files are nobody's inside, and root cannot write them.
+    let out = run_output(&driver, &in_userns("plain-rootfs", &script)).unwrap();
+    assert_eq!(out.stdout, "65534\nrefused\n0\n", "{out:?}");
+    let host_uid =
+        |path: &str| std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(path).unwrap());
+    // With: they are container root's, and what it creates is host root's on disk.
+    let mut command = in_userns("idmapped-rootfs", &format!("{script}; touch {marker}"));
+    command.idmapped_rootfs = true;
+    let out = run_output(&driver, &command).unwrap();
+    assert_eq!(out.stdout, "0\nwrote\n0\n", "{out:?}");
+    let on_host = format!("{}{marker}", common::rootfs());
+    assert_eq!(host_uid(&on_host), 0);
+    std::fs::remove_file(on_host).unwrap();
+}

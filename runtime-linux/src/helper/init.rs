@@ -21,8 +21,9 @@ use crate::protocol::{CreatePlan, ExecPlan, Report, Request};
 use crate::sys;
 
 /// Builds the container, reports ready, waits for start and execs. Never returns.
-pub fn run(channel: &Channel, plan: &CreatePlan) -> ! {
-    go_when_told(channel, set_up(plan))
+/// `rootfs_tree` is an idmapped copy of the rootfs to use instead of a plain bind.
+pub fn run(channel: &Channel, plan: &CreatePlan, rootfs_tree: Option<OwnedFd>) -> ! {
+    go_when_told(channel, set_up(plan, rootfs_tree))
 }
 
 /// A process ready to exec, and the master of its terminal if it has one.
@@ -83,12 +84,12 @@ fn go_when_told(channel: &Channel, prepared: Result<Ready>) -> ! {
     exit(127)
 }
 
-fn set_up(plan: &CreatePlan) -> Result<Ready> {
+fn set_up(plan: &CreatePlan, rootfs_tree: Option<OwnedFd>) -> Result<Ready> {
     let command = &plan.command;
     // Modes of the nodes and directories made here must be exactly the ones asked for.
     umask(Mode::empty());
     if command.namespaces.is_new(NamespaceKind::Mount) {
-        rootfs::build(command)?;
+        rootfs::build(command, rootfs_tree)?;
     }
     if command.namespaces.is_new(NamespaceKind::Uts) {
         nix::unistd::sethostname(command.effective_hostname())

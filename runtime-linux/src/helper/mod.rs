@@ -63,7 +63,7 @@ pub fn main() -> ! {
 fn create(channel: &Channel, plan: &CreatePlan, namespace_fds: Vec<OwnedFd>) -> i32 {
     // With a new user namespace the init must wait until its maps are written from outside.
     let gate = if plan.command.namespaces.is_new(NamespaceKind::User) {
-        match nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).step(|| "create the id-map gate") {
+        match Channel::pair().step(|| "create the id-map gate") {
             Ok(pipe) => Some(pipe),
             Err(error) => {
                 report_failure(channel, &error);
@@ -75,13 +75,15 @@ fn create(channel: &Channel, plan: &CreatePlan, namespace_fds: Vec<OwnedFd>) -> 
     };
     match parent_side(enter_and_clone(plan, namespace_fds)) {
         None => {
+            let mut rootfs_tree = None;
             if let Some((open_when_mapped, writer)) = gate {
                 drop(writer);
-                if userns::wait_until_mapped(open_when_mapped).is_err() {
-                    exit(1);
+                match userns::wait_until_mapped(open_when_mapped) {
+                    Ok(tree) => rootfs_tree = tree,
+                    Err(_) => exit(1),
                 }
             }
-            init::run(channel, plan)
+            init::run(channel, plan, rootfs_tree)
         }
         Some(outcome) => {
             let outcome = match (outcome, gate) {

@@ -28,7 +28,7 @@ enum Target {
 }
 
 /// Mounts the rootfs and everything in it, then makes it the process's root.
-pub fn build(command: &Command) -> Result<()> {
+pub fn build(command: &Command, idmapped_tree: Option<OwnedFd>) -> Result<()> {
     let rootfs = command.rootfs.as_str();
     // Nothing mounted from here on may propagate back to the host.
     mount(
@@ -39,15 +39,20 @@ pub fn build(command: &Command) -> Result<()> {
         None::<&str>,
     )
     .step(|| "make / private (MS_REC|MS_PRIVATE)")?;
-    // pivot_root needs the new root to be a mount point.
-    mount(
-        Some(rootfs),
-        rootfs,
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None::<&str>,
-    )
-    .step(|| format!("bind-mount the rootfs {rootfs} onto itself"))?;
+    // pivot_root needs the new root to be a mount point: the idmapped copy of the rootfs, or
+    // the rootfs bound onto itself.
+    match idmapped_tree {
+        Some(tree) => crate::sys::mount_api::attach(tree.as_fd(), rootfs)
+            .step(|| format!("attach the idmapped rootfs on {rootfs}"))?,
+        None => mount(
+            Some(rootfs),
+            rootfs,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .step(|| format!("bind-mount the rootfs {rootfs} onto itself"))?,
+    }
     let root = nix::fcntl::open(
         rootfs,
         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,

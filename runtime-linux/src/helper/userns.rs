@@ -1,17 +1,19 @@
 //! A container's own user namespace: the helper writes its id maps from outside, and the init
 //! waits for them before it does anything that needs its ids.
 
-use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 
 use nix::unistd::{setresgid, setresuid, Gid, Uid};
 use runtime_core::{Command, Error, IdMapping, Result};
 
+use crate::channel::Channel;
 use crate::error::StepExt;
+use crate::sys;
 
-/// In the helper, once the init is cloned: writes its uid and gid maps, then opens the gate.
-/// With no gid mapped, `setgroups` is denied first, as the kernel asks of such a map.
-pub fn write_maps(pid: i32, command: &Command, gate: OwnedFd) -> Result<()> {
+/// In the helper, once the init is cloned: writes its uid and gid maps, then opens the gate,
+/// handing over an idmapped copy of the rootfs if the command asks for one. With no gid
+/// mapped, `setgroups` is denied first, as the kernel asks of such a map.
+pub fn write_maps(pid: i32, command: &Command, gate: Channel) -> Result<()> {
     let (uids, gids) = command.effective_id_mappings();
     if gids.is_empty() {
         let path = format!("/proc/{pid}/setgroups");
@@ -24,27 +26,39 @@ pub fn write_maps(pid: i32, command: &Command, gate: OwnedFd) -> Result<()> {
         let path = format!("/proc/{pid}/{name}");
         std::fs::write(&path, map_text(mappings)).step(|| format!("write {path}"))?;
     }
-    std::fs::File::from(gate)
-        .write_all(b"1")
-        .step(|| "open the id-map gate")
+    let tree = if command.idmapped_rootfs {
+        let path = format!("/proc/{pid}/ns/user");
+        let userns = nix::fcntl::open(
+            path.as_str(),
+            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .step(|| format!("open {path}"))?;
+        Some(
+            sys::mount_api::idmapped_clone(&command.rootfs, userns.as_fd())
+                .step(|| format!("make an idmapped copy of the rootfs {}", command.rootfs))?,
+        )
+    } else {
+        None
+    };
+    let attached: Vec<_> = tree.iter().map(AsFd::as_fd).collect();
+    gate.send(&true, &attached).step(|| "open the id-map gate")
 }
 
 /// In the init: blocks until the maps are written, then becomes root of the namespace where
 /// container root is mapped (otherwise it keeps its unmapped ids, with the namespace's
-/// capabilities, until it takes on the process's user).
-pub fn wait_until_mapped(gate: OwnedFd) -> Result<()> {
-    let mut byte = [0u8; 1];
-    let read = std::fs::File::from(gate)
-        .read(&mut byte)
-        .step(|| "wait for the id maps")?;
-    if read != 1 {
-        return Err(Error::Internal("the helper closed the id-map gate".into()));
-    }
+/// capabilities, until it takes on the process's user). Returns the idmapped rootfs tree, if
+/// one was made.
+pub fn wait_until_mapped(gate: Channel) -> Result<Option<OwnedFd>> {
+    let tree = match gate.recv::<bool>() {
+        Ok(Some((true, mut fds))) => fds.pop(),
+        _ => return Err(Error::Internal("the helper closed the id-map gate".into())),
+    };
     let root_gid = Gid::from_raw(0);
     let _ = setresgid(root_gid, root_gid, root_gid);
     let root = Uid::from_raw(0);
     let _ = setresuid(root, root, root);
-    Ok(())
+    Ok(tree)
 }
 
 fn map_text(mappings: &[IdMapping]) -> String {

@@ -6,6 +6,7 @@
 pub mod clone;
 pub mod fds;
 pub mod image;
+pub mod mount_api;
 pub mod net;
 pub mod pidfd;
 pub mod spawn;
