@@ -35,7 +35,7 @@ CBUILD := build/c
 
 # What a static libberth needs from the system, from
 # `cargo rustc -p runtime-ffi --release --crate-type staticlib -- --print native-static-libs`.
-STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+STATIC_LIBS := -lseccomp -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 C_FLAGS := -Wall -Werror -std=c11 -g
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 

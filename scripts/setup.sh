@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 APT=(apt-get -o DPkg::Lock::Timeout=600 -y -qq --no-install-recommends)
 
-packages=(busybox-static gcc libc6-dev make pkg-config)
+packages=(busybox-static gcc libc6-dev make pkg-config libseccomp-dev)
 if [ "${1:-}" = --tests ]; then
   packages+=(valgrind iproute2)
 fi

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::process::ProcessConfig;
+use crate::security::{DeviceRule, HostDevice};
 
 /// Everything a driver needs to run one container.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,6 +50,12 @@ pub struct Command {
     /// Namespaced kernel parameters, `net.ipv4.ip_forward = "1"`.
     #[serde(default)]
     pub sysctls: BTreeMap<String, String>,
+    /// Host devices to make in the container, with their access (`rwm`).
+    #[serde(default)]
+    pub devices: Vec<HostDevice>,
+    /// More device cgroup rules, beyond the standard nodes and `devices`.
+    #[serde(default)]
+    pub device_cgroup_rules: Vec<DeviceRule>,
     /// With a private user namespace: how container uids map to host uids (default
     /// [`DEFAULT_ID_MAPPING`]).
     #[serde(default)]
@@ -127,6 +134,8 @@ impl Command {
             sysctls: BTreeMap::new(),
             uid_mappings: None,
             gid_mappings: None,
+            devices: Vec::new(),
+            device_cgroup_rules: Vec::new(),
         }
     }
 

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::security::SeccompSetting;
+
 /// One process to run in a container: the init process of [`crate::Command`], or an exec.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,6 +45,10 @@ pub struct ProcessConfig {
     /// Resource limits applied with `setrlimit`.
     #[serde(default)]
     pub rlimits: Vec<Rlimit>,
+    /// The seccomp filter: `"default"` (Docker's profile; also when missing, unless
+    /// privileged), `"unconfined"`, or an OCI profile.
+    #[serde(default)]
+    pub seccomp: Option<SeccompSetting>,
 }
 
 /// A terminal size in character cells.
@@ -127,6 +133,7 @@ impl ProcessConfig {
             cap_drop: Vec::new(),
             no_new_privileges: true,
             rlimits: Vec::new(),
+            seccomp: None,
         }
     }
 

@@ -125,6 +125,24 @@ impl Container {
         self.oom_reported.store(kills, Ordering::Release);
     }
 
+    /// After an OOM event: reports the kills it led to. The event can come before the kernel
+    /// has picked and counted its victim (v1 signals the OOM itself), so the counter is read
+    /// again for a short while until it moves. Runs on the container's event queue.
+    pub fn report_new_ooms(&self) {
+        const TRIES: u32 = 40;
+        for _ in 0..TRIES {
+            let kills = self.cgroup.oom_kill_count().unwrap_or(0);
+            if kills > self.oom_reported.load(Ordering::Acquire) {
+                self.report_ooms(kills);
+                return;
+            }
+            if self.life.lock().exit.is_some() {
+                return; // finish reports whatever is left
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
     /// Calls `on_oom` for each OOM kill not reported yet (given the cgroup's counter).
     /// Runs on the container's event queue.
     pub fn report_ooms(&self, kills: u64) {

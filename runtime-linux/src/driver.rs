@@ -21,19 +21,22 @@ use runtime_core::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::cgroups::CgroupManager;
+use crate::cgroups::{CgroupManager, CgroupMode, ContainerCgroup};
 use crate::container::Container;
 use crate::error::{os_error, StepExt};
 use crate::launcher;
 use crate::launcher::Helper;
 use crate::locate::{find_helper, sealed_copy};
 use crate::mount_options::MountOptions;
-use crate::protocol::{CreatePlan, ExecPlan, Request};
+use crate::protocol::{Confinement, CreatePlan, ExecPlan, Request};
+use crate::security::devices::ResolvedDevice;
+use crate::security::{self, CapabilitySet, SeccompCache};
 use crate::state::{process_start_time, PersistedState, StateDir};
 use crate::supervisor::events::EventPool;
 use crate::supervisor::oom::OomNotifier;
 use crate::supervisor::{Next, Supervisor};
 use crate::sys;
+use runtime_core::DeviceRule;
 
 /// The default state directory.
 pub const DEFAULT_ROOT: &str = "/run/berth";
@@ -65,6 +68,8 @@ pub struct LinuxDriver {
     /// What recovery at start-up found wrong: one line per state directory it skipped or
     /// cleaned up.
     recovery_report: Vec<String>,
+    /// Docker's default seccomp profile, compiled once per capability set.
+    seccomp: SeccompCache,
 }
 
 /// A container id's place in the table: reserved while `create` runs, so that a second
@@ -107,6 +112,7 @@ impl LinuxDriver {
             supervisor: Supervisor::start()?,
             events: EventPool::new(),
             recovery_report: Vec::new(),
+            seccomp: SeccompCache::new(),
         };
         driver.recovery_report = driver.recover();
         Ok(driver)
@@ -201,7 +207,7 @@ impl LinuxDriver {
     }
 
     /// Everything that can be checked before a side effect, and the namespace fds to join.
-    fn prepare(&self, command: &Command) -> Result<(Vec<String>, Vec<OwnedFd>)> {
+    fn prepare(&self, command: &Command) -> Result<Checked> {
         command.validate()?;
         match std::fs::metadata(&command.rootfs) {
             Ok(meta) if meta.is_dir() => {}
@@ -232,7 +238,60 @@ impl LinuxDriver {
         }
         self.check_supported(command)?;
         self.cgroups.check(&command.resources)?;
-        self.namespaces_to_join(command)
+        let confinement = self.confinement(&command.process, "process")?;
+        let mut devices = Vec::new();
+        let mut device_rules = command.device_cgroup_rules.clone();
+        for (i, rule) in device_rules.iter().enumerate() {
+            security::devices::validate(rule, &format!("device_cgroup_rules[{i}]"))?;
+        }
+        for (i, device) in command.devices.iter().enumerate() {
+            let resolved =
+                security::devices::resolve_host_device(device, &format!("devices[{i}]"))?;
+            device_rules.push(resolved.rule.clone());
+            devices.push(resolved);
+        }
+        let (join, namespace_fds) = self.namespaces_to_join(command)?;
+        Ok(Checked {
+            join,
+            namespace_fds,
+            confinement,
+            devices,
+            device_rules: security::devices::rules(command.process.privileged, &device_rules),
+        })
+    }
+
+    /// The capabilities and seccomp filter of a process, checked and compiled.
+    fn confinement(&self, process: &ProcessConfig, field: &str) -> Result<Confinement> {
+        let capabilities = CapabilitySet::for_process(process, field)?;
+        let seccomp = security::seccomp::program_for(
+            process.seccomp.as_ref(),
+            process.privileged,
+            capabilities,
+            &self.seccomp,
+            &format!("{field}.seccomp"),
+        )?;
+        Ok(Confinement {
+            capabilities,
+            seccomp: seccomp.map(|program| (*program).clone()),
+        })
+    }
+
+    /// Only the device nodes the rules allow: the v1 devices controller, or an eBPF program on
+    /// a cgroup2-only host.
+    fn restrict_devices(&self, cgroup: &ContainerCgroup, rules: &[DeviceRule]) -> Result<()> {
+        let relative = cgroup.relative_path();
+        if self.cgroups.mode() == CgroupMode::Unified {
+            if let Some(mount) = self.cgroups.unified_mount() {
+                security::devices::apply_v2(&mount.join(&relative), rules)?;
+            }
+            return Ok(());
+        }
+        for (controllers, mount) in self.cgroups.v1_mounts() {
+            if controllers.split(',').any(|c| c == "devices") {
+                security::devices::apply_v1(&mount.join(&relative), rules)?;
+            }
+        }
+        Ok(())
     }
 
     /// Options whose issue has not landed yet are refused rather than ignored.
@@ -336,10 +395,8 @@ impl LinuxDriver {
                     if container.life.lock().finished {
                         return Next::Done;
                     }
-                    if let Ok(kills) = container.cgroup.oom_kill_count() {
-                        let reporting = container.clone();
-                        events.submit(&container.events, move || reporting.report_ooms(kills));
-                    }
+                    let reporting = container.clone();
+                    events.submit(&container.events, move || reporting.report_new_ooms());
                     Next::Keep
                 })
             };
@@ -415,6 +472,15 @@ impl Drop for LinuxDriver {
     }
 }
 
+/// What `prepare` found and computed before any side effect.
+struct Checked {
+    join: Vec<String>,
+    namespace_fds: Vec<OwnedFd>,
+    confinement: Confinement,
+    devices: Vec<ResolvedDevice>,
+    device_rules: Vec<DeviceRule>,
+}
+
 /// Frees a reserved id unless the container made it into the table.
 struct Reservation<'a> {
     driver: &'a LinuxDriver,
@@ -450,12 +516,7 @@ fn hand_console(container: &Container, hooks: &Arc<dyn Hooks>, master: OwnedFd) 
     Ok(key)
 }
 
-fn check_supported_process(process: &ProcessConfig) -> Result<()> {
-    if !process.cap_add.is_empty() || !process.cap_drop.is_empty() {
-        return Err(Error::Unsupported(
-            "process.cap_add and process.cap_drop (capabilities)".into(),
-        ));
-    }
+fn check_supported_process(_process: &ProcessConfig) -> Result<()> {
     Ok(())
 }
 
@@ -496,7 +557,13 @@ fn valid_signal(signal: i32) -> Result<()> {
 
 impl Driver for LinuxDriver {
     fn create(&self, command: &Command, stdio: &Stdio, hooks: Arc<dyn Hooks>) -> Result<i32> {
-        let (join, namespace_fds) = self.prepare(command)?;
+        let Checked {
+            join,
+            namespace_fds,
+            confinement,
+            devices,
+            device_rules,
+        } = self.prepare(command)?;
         let reservation = self.reserve(&command.id)?;
         let state_dir = StateDir::create(&self.root, &command.id)?;
         let parent = command
@@ -511,8 +578,15 @@ impl Driver for LinuxDriver {
                 return Err(error);
             }
         };
+        if let Err(error) = self.restrict_devices(&cgroup, &device_rules) {
+            let _ = cgroup.destroy();
+            let _ = state_dir.remove();
+            return Err(error);
+        }
         let plan = CreatePlan {
             command: command.clone(),
+            confinement,
+            devices,
             join,
             cgroup_procs: cgroup
                 .procs_files()
@@ -635,6 +709,7 @@ impl Driver for LinuxDriver {
         let container = self.get_in(id, &[Status::Running], "exec into")?;
         let plan = ExecPlan {
             process: process.clone(),
+            confinement: self.confinement(process, "process")?,
             init_pid: container.pid,
             namespace_flags: container.exec_namespaces,
             cgroup_procs: container

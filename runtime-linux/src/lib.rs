@@ -15,6 +15,7 @@ mod launcher;
 pub mod locate;
 mod mount_options;
 mod protocol;
+pub mod security;
 mod state;
 pub mod supervisor;
 pub mod sys;

@@ -11,6 +11,8 @@ use runtime_core::{Command, Error, ProcessConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::error::os_error;
+use crate::security::devices::ResolvedDevice;
+use crate::security::{CapabilitySet, SeccompProgram};
 
 /// A request from the host.
 #[derive(Debug, Serialize, Deserialize)]
@@ -23,11 +25,23 @@ pub enum Request {
     Start,
 }
 
+/// The confinement of one process, computed (and its seccomp filter compiled) on the host,
+/// so that the helper only applies it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Confinement {
+    pub capabilities: CapabilitySet,
+    pub seccomp: Option<SeccompProgram>,
+}
+
 /// Everything the helper needs to create a container's init.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct CreatePlan {
     /// The validated command.
     pub command: Command,
+    /// The init's confinement.
+    pub confinement: Confinement,
+    /// Host devices to make nodes for in the container's `/dev`.
+    pub devices: Vec<ResolvedDevice>,
     /// Namespaces to join, by kind (`net`, `mnt`, ...), in order; the n-th attached fd is the
     /// n-th entry.
     pub join: Vec<String>,
@@ -42,6 +56,8 @@ pub struct CreatePlan {
 pub struct ExecPlan {
     /// The validated process.
     pub process: ProcessConfig,
+    /// Its confinement.
+    pub confinement: Confinement,
     /// The init's pid, for kernels whose `setns` does not take a pidfd (before 5.8).
     pub init_pid: i32,
     /// The `CLONE_NEW*` flags of the namespaces to join (those the container does not share

@@ -31,12 +31,18 @@ fn the_image_of_an_init_in_flight_cannot_be_written_from_inside() {
         .open(format!("/proc/{pid}/exe"));
     assert!(opened.is_err(), "the init's image opened for writing");
 
-    // An attacker sharing its pid namespace sees it as pid 1 and tries.
+    // An attacker sharing its pid namespace sees it as pid 1 and tries. With the default
+    // capabilities it cannot even look: the init is non-dumpable and CAP_SYS_PTRACE is gone.
     let mut attacker = shell(
         "attacker",
-        "readlink /proc/1/exe; echo pwned >> /proc/1/exe 2>/dev/null && echo WROTE || echo refused",
+        "readlink /proc/1/exe || echo hidden; echo pwned >> /proc/1/exe 2>/dev/null && echo WROTE || echo refused",
     );
     attacker.namespaces.pid = NamespaceMode::Container(victim.id.clone());
+    let out = run_output(&driver, &attacker).unwrap();
+    assert_eq!(out.stdout, "hidden\nrefused\n", "{out:?}");
+    // Even with every capability, the image is sealed.
+    attacker.id = format!("{}-privileged", attacker.id);
+    attacker.process.privileged = true;
     let out = run_output(&driver, &attacker).unwrap();
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert!(lines[0].starts_with("/memfd:berth-init"), "{out:?}");

@@ -42,14 +42,13 @@ fn a_successful_run_leaves_nothing_and_the_host_mounts_unchanged() {
     let _serial = serial();
     let driver = driver();
     leaves_nothing(&driver, || {
-        let out = run_output(
-            &driver,
-            &shell(
-                "clean",
-                "mkdir -p /tmp/m && mount -t tmpfs t /tmp/m && echo mounted",
-            ),
-        )
-        .unwrap();
+        // Privileged, so that it may mount: what it mounts must stay in the container.
+        let mut command = shell(
+            "clean",
+            "mkdir -p /tmp/m && mount -t tmpfs t /tmp/m && echo mounted",
+        );
+        command.process.privileged = true;
+        let out = run_output(&driver, &command).unwrap();
         assert_eq!(out.stdout, "mounted\n", "{out:?}");
     });
 }

@@ -11,6 +11,8 @@ use nix::unistd::{access, setgroups, setresgid, setresuid, AccessFlags, Gid, Uid
 use runtime_core::{Error, IdOrName, ProcessConfig, Result, Rlimit, UserSpec};
 
 use crate::error::{os_error, StepExt};
+use crate::protocol::Confinement;
+use crate::security::CapabilitySet;
 
 /// A process ready to exec: every lookup done, nothing applied yet.
 pub struct Prepared {
@@ -23,6 +25,7 @@ pub struct Prepared {
     cwd: String,
     rlimits: Vec<(Resource, u64, u64)>,
     no_new_privileges: bool,
+    confinement: Confinement,
 }
 
 /// One line of `/etc/passwd`.
@@ -35,7 +38,7 @@ struct PasswdEntry {
 
 impl Prepared {
     /// Looks up the user and the program inside the current root (the container's).
-    pub fn new(process: &ProcessConfig) -> Result<Prepared> {
+    pub fn new(process: &ProcessConfig, confinement: &Confinement) -> Result<Prepared> {
         let spec =
             UserSpec::parse(&process.user).map_err(|why| Error::invalid("process.user", why))?;
         let passwd = read_optional("/etc/passwd")?;
@@ -97,21 +100,35 @@ impl Prepared {
             cwd: process.cwd.clone(),
             rlimits: process.rlimits.iter().map(rlimit).collect::<Result<_>>()?,
             no_new_privileges: process.no_new_privileges,
+            confinement: confinement.clone(),
         })
     }
 
-    /// Applies rlimits, groups, user and working directory, and checks that the program can
-    /// be executed as that user.
+    /// Applies rlimits, groups, user, capabilities and working directory, and checks that the
+    /// program can be executed as that user. The order around the user switch is the one
+    /// `crate::security` explains.
     pub fn become_user(&self) -> Result<()> {
         for &(resource, soft, hard) in &self.rlimits {
             setrlimit(resource, soft, hard).step(|| format!("setrlimit {resource:?}"))?;
         }
         let groups: Vec<Gid> = self.groups.iter().map(|&g| Gid::from_raw(g)).collect();
-        setgroups(&groups).step(|| format!("set supplementary groups {:?}", self.groups))?;
+        match setgroups(&groups) {
+            // Denied in a user namespace that maps no group: there are none to set.
+            Err(Errno::EPERM)
+                if std::fs::read_to_string("/proc/self/setgroups")
+                    .is_ok_and(|s| s.trim() == "deny") => {}
+            other => other.step(|| format!("set supplementary groups {:?}", self.groups))?,
+        }
         let gid = Gid::from_raw(self.gid);
         setresgid(gid, gid, gid).step(|| format!("set group id {}", self.gid))?;
+        if !self.no_new_privileges {
+            // Without no_new_privs a filter needs CAP_SYS_ADMIN, which goes below.
+            self.load_seccomp()?;
+        }
+        CapabilitySet::keep_across_setuid()?;
         let uid = Uid::from_raw(self.uid);
         setresuid(uid, uid, uid).step(|| format!("set user id {}", self.uid))?;
+        self.confinement.capabilities.apply()?;
         nix::unistd::chdir(self.cwd.as_str()).step(|| format!("chdir to {}", self.cwd))?;
         // A cwd reached through an fd of the host (CVE-2024-21626) lies outside the root, and
         // getcwd says so: ENOENT, or a path that does not start with '/'.
@@ -132,8 +149,22 @@ impl Prepared {
         Ok(())
     }
 
-    /// Replaces this process with the program. Returns only on failure.
+    fn load_seccomp(&self) -> Result<()> {
+        match &self.confinement.seccomp {
+            Some(program) => program.load(),
+            None => Ok(()),
+        }
+    }
+
+    /// Replaces this process with the program. Returns only on failure. With
+    /// no_new_privileges the seccomp filter goes on last, so that it need not allow any call
+    /// of berth's.
     pub fn exec(&self) -> Error {
+        if self.no_new_privileges {
+            if let Err(error) = self.load_seccomp() {
+                return error;
+            }
+        }
         let errno = match nix::unistd::execve(&self.program, &self.argv, &self.envp) {
             Err(errno) => errno,
             Ok(never) => match never {},

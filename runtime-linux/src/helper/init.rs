@@ -50,7 +50,7 @@ fn terminal_for(process: &ProcessConfig, console: bool) -> Result<Option<OwnedFd
 /// The exec'd process, already inside the container's namespaces and cgroups: it takes on
 /// its identity and execs like the init does. Never returns.
 pub fn run_exec(channel: &Channel, plan: &ExecPlan) -> ! {
-    let prepared = Prepared::new(&plan.process).and_then(|prepared| {
+    let prepared = Prepared::new(&plan.process, &plan.confinement).and_then(|prepared| {
         let console = terminal_for(&plan.process, false)?;
         umask(Mode::from_bits_truncate(0o022));
         prepared.become_user()?;
@@ -89,7 +89,7 @@ fn set_up(plan: &CreatePlan, rootfs_tree: Option<OwnedFd>) -> Result<Ready> {
     // Modes of the nodes and directories made here must be exactly the ones asked for.
     umask(Mode::empty());
     if command.namespaces.is_new(NamespaceKind::Mount) {
-        rootfs::build(command, rootfs_tree)?;
+        rootfs::build(command, &plan.devices, rootfs_tree)?;
     }
     if command.namespaces.is_new(NamespaceKind::Uts) {
         nix::unistd::sethostname(command.effective_hostname())
@@ -105,7 +105,7 @@ fn set_up(plan: &CreatePlan, rootfs_tree: Option<OwnedFd>) -> Result<Ready> {
     if command.namespaces.is_new(NamespaceKind::Mount) {
         rootfs::protect(command)?;
     }
-    let prepared = Prepared::new(&command.process)?;
+    let prepared = Prepared::new(&command.process, &plan.confinement)?;
     let console = terminal_for(&command.process, true)?;
     umask(Mode::from_bits_truncate(0o022));
     prepared.become_user()?;

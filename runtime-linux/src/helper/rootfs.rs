@@ -19,6 +19,7 @@ use runtime_core::{Command, NamespaceKind, Result};
 
 use crate::error::StepExt;
 use crate::mount_options::MountOptions;
+use crate::security::devices::ResolvedDevice;
 
 /// What a missing mount target is created as.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -28,7 +29,11 @@ enum Target {
 }
 
 /// Mounts the rootfs and everything in it, then makes it the process's root.
-pub fn build(command: &Command, idmapped_tree: Option<OwnedFd>) -> Result<()> {
+pub fn build(
+    command: &Command,
+    devices: &[ResolvedDevice],
+    idmapped_tree: Option<OwnedFd>,
+) -> Result<()> {
     let rootfs = command.rootfs.as_str();
     // Nothing mounted from here on may propagate back to the host.
     mount(
@@ -65,6 +70,9 @@ pub fn build(command: &Command, idmapped_tree: Option<OwnedFd>) -> Result<()> {
     };
 
     root.standard_mounts(command)?;
+    for device in devices {
+        root.host_device(device)?;
+    }
     for (i, spec) in command.mounts.iter().enumerate() {
         let options = MountOptions::parse(&format!("mounts[{i}]"), spec)?;
         root.user_mount(spec, &options)?;
@@ -287,6 +295,57 @@ impl Rootfs<'_> {
                 .step(|| format!("link /dev/{name} to {target} in the rootfs {}", self.path))?;
         }
         Ok(())
+    }
+
+    /// A node for a host device the command asked for, like the host's (numbers, mode,
+    /// owner); bound from the host where no node may be made (a user namespace).
+    fn host_device(&self, device: &ResolvedDevice) -> Result<()> {
+        let path = device.container_path.as_str();
+        let (parent, name) = path.rsplit_once('/').unwrap_or(("", path));
+        let dir = self.resolve(
+            if parent.is_empty() { "/" } else { parent },
+            Target::Directory,
+        )?;
+        let dir = nix::fcntl::open(
+            proc_fd_path(&dir).as_str(),
+            OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .step(|| self.describe("open", parent))?;
+        let kind = if device.kind == 'b' {
+            SFlag::S_IFBLK
+        } else {
+            SFlag::S_IFCHR
+        };
+        let _ = nix::unistd::unlinkat(&dir, name, nix::unistd::UnlinkatFlags::NoRemoveDir);
+        match mknodat(
+            dir.as_fd(),
+            name,
+            kind,
+            Mode::from_bits_truncate(device.mode),
+            makedev(u64::from(device.major), u64::from(device.minor)),
+        ) {
+            Ok(()) => nix::unistd::fchownat(
+                &dir,
+                name,
+                Some(nix::unistd::Uid::from_raw(device.uid)),
+                Some(nix::unistd::Gid::from_raw(device.gid)),
+                nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+            )
+            .step(|| format!("chown {path} in the rootfs {}", self.path)),
+            Err(Errno::EPERM) => {
+                let target = self.resolve(path, Target::File)?;
+                mount(
+                    Some(path),
+                    proc_fd_path(&target).as_str(),
+                    None::<&str>,
+                    MsFlags::MS_BIND,
+                    None::<&str>,
+                )
+                .step(|| format!("bind the host's {path} into the rootfs {}", self.path))
+            }
+            Err(errno) => Err(errno).step(|| format!("mknod {path} in the rootfs {}", self.path)),
+        }
     }
 
     fn bind_host_device(&self, name: &str) -> Result<()> {

@@ -1,0 +1,373 @@
+//! Escape attempts: each attack runs as a container with the defaults and must fail, with the
+//! host unchanged. Each names the CVE or class it stands for. The binary has its own harness,
+//! so that it can report how many attacks were tried and how many were blocked.
+
+mod common;
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use common::{driver, rootfs, run_output, shell, TestDriver};
+use runtime_core::{Command, Driver, Mount, NamespaceMode, NoHooks, ProcessConfig, Stdio};
+
+/// An attack: what it stands for, and how to run it. `Ok(())` means it was blocked.
+struct Attack {
+    name: &'static str,
+    class: &'static str,
+    run: fn(&Env) -> Result<(), String>,
+}
+
+/// What the attacks share.
+struct Env {
+    driver: TestDriver,
+    /// The probe, inside the rootfs: `/tmp/<name>`.
+    probe: String,
+}
+
+/// Runs `script` in a default container and expects its last line to be `blocked`.
+fn expect_blocked(env: &Env, name: &str, script: &str) -> Result<(), String> {
+    expect_blocked_in(env, shell(name, script))
+}
+
+fn expect_blocked_in(env: &Env, command: Command) -> Result<(), String> {
+    let out = run_output(&env.driver, &command).map_err(|e| format!("run: {e}"))?;
+    match out.stdout.lines().last() {
+        Some("blocked") => Ok(()),
+        _ => Err(format!("{out:?}")),
+    }
+}
+
+/// "blocked" if the kernel said EPERM, whatever the tool's exit code (busybox's `date` exits 0
+/// after "can't set date: Operation not permitted").
+fn refused(command: &str) -> String {
+    format!(
+        "out=$({command} 2>&1); case \"$out\" in *'not permitted'*) echo blocked;; *) echo \"ESCAPED $out\";; esac"
+    )
+}
+
+/// "blocked" if the command fails, "ESCAPED" if it succeeds.
+fn verdict(command: &str) -> String {
+    format!("if {command} >/dev/null 2>&1; then echo ESCAPED; else echo blocked; fi")
+}
+
+fn attacks() -> Vec<Attack> {
+    vec![
+        Attack {
+            name: "write /proc/sysrq-trigger",
+            class: "host kernel control through procfs (read-only paths)",
+            run: |env| {
+                expect_blocked(
+                    env,
+                    "sysrq",
+                    &verdict("sh -c 'echo h > /proc/sysrq-trigger'"),
+                )
+            },
+        },
+        Attack {
+            name: "read /proc/kcore",
+            class: "kernel memory disclosure (masked paths)",
+            run: |env| {
+                expect_blocked(
+                    env,
+                    "kcore",
+                    "if [ \"$(head -c 16 /proc/kcore 2>/dev/null | wc -c)\" -gt 0 ]; then echo ESCAPED; else echo blocked; fi",
+                )
+            },
+        },
+        Attack {
+            name: "mknod the host's root disk and read it",
+            class: "raw device access (device cgroup)",
+            run: |env| {
+                let dev = std::fs::metadata("/").unwrap().dev();
+                let (major, minor) = (libc::major(dev), libc::minor(dev));
+                // Not on /dev/shm, which is nodev: on the rootfs, where only the device cgroup
+                // stands in the way.
+                let script = format!(
+                    "mknod /tmp/disk-$$ b {major} {minor} 2>/dev/null; v=$({}); rm -f /tmp/disk-$$; echo $v",
+                    verdict("head -c 512 /tmp/disk-$$")
+                );
+                expect_blocked(env, "mknod", &script)
+            },
+        },
+        Attack {
+            name: "mount a filesystem",
+            class: "CAP_SYS_ADMIN: mount",
+            run: |env| expect_blocked(env, "mount", &verdict("mount -t tmpfs x /dev/shm")),
+        },
+        Attack {
+            name: "unshare -m",
+            class: "new namespaces from inside (CAP_SYS_ADMIN, seccomp)",
+            run: |env| expect_blocked(env, "unshare-m", &verdict("unshare -m true")),
+        },
+        Attack {
+            name: "unshare -U",
+            class: "user namespaces from inside, the gateway to kernel bugs (seccomp)",
+            run: |env| expect_blocked(env, "unshare-u", &verdict("unshare -U true")),
+        },
+        Attack {
+            name: "load a kernel module",
+            class: "CAP_SYS_MODULE: init_module",
+            // A module of junk: the kernel answers EPERM before it looks at it.
+            run: |env| {
+                let script = format!(
+                    "head -c 4096 /dev/zero > /dev/shm/junk.ko; {}",
+                    refused("insmod /dev/shm/junk.ko")
+                );
+                expect_blocked(env, "insmod", &script)
+            },
+        },
+        Attack {
+            name: "reboot",
+            class: "CAP_SYS_BOOT: reboot (in a pid namespace it would kill the container's init)",
+            run: |env| {
+                expect_blocked(
+                    env,
+                    "reboot",
+                    "reboot -f 2>/dev/null; sleep 0.2; echo blocked",
+                )
+            },
+        },
+        Attack {
+            name: "set the clock",
+            class: "CAP_SYS_TIME: settimeofday (to the current second)",
+            run: |env| expect_blocked(env, "clock", &refused("date -s @$(date +%s)")),
+        },
+        Attack {
+            name: "set the hostname from an exec",
+            class: "CAP_SYS_ADMIN in the uts namespace, from an exec'd process",
+            run: |env| {
+                let command = shell("exec-host", "sleep 100");
+                env.driver
+                    .create(&command, &Stdio::null(), Arc::new(NoHooks))
+                    .map_err(|e| e.to_string())?;
+                env.driver.start(&command.id).map_err(|e| e.to_string())?;
+                let status = env
+                    .driver
+                    .exec(
+                        &command.id,
+                        &ProcessConfig::new(["hostname", "evil"]),
+                        &Stdio::null(),
+                        Arc::new(NoHooks),
+                    )
+                    .map_err(|e| e.to_string())?;
+                let name = env.driver.exec(
+                    &command.id,
+                    &ProcessConfig::new(["/bin/sh", "-c", "[ \"$(hostname)\" != evil ]"]),
+                    &Stdio::null(),
+                    Arc::new(NoHooks),
+                );
+                let _ = env.driver.delete(&command.id, true);
+                match (status.success(), name.map(|s| s.success())) {
+                    (false, Ok(true)) => Ok(()),
+                    other => Err(format!("hostname changed: {other:?}")),
+                }
+            },
+        },
+        Attack {
+            name: "open a leaked fd of the host",
+            class: "CVE-2024-21626 class: host fds reaching the container",
+            run: |env| {
+                // Deliberately without O_CLOEXEC, as a careless host would hold it.
+                let leaked = nix::fcntl::open(
+                    "/etc",
+                    nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY,
+                    nix::sys::stat::Mode::empty(),
+                )
+                .unwrap();
+                let script = "for fd in /proc/self/fd/*; do [ -e \"$fd/hostname\" ] && echo ESCAPED; done; \
+                              n=$(ls /proc/self/fd | wc -l); [ \"$n\" -le 4 ] && echo blocked || echo ESCAPED";
+                let mut command = shell("leak", script);
+                command.process.cwd = "/".into();
+                let outcome = expect_blocked_in(env, command);
+                drop(leaked);
+                outcome
+            },
+        },
+        Attack {
+            name: "cwd through a host fd",
+            class: "CVE-2024-21626: a working directory outside the container",
+            run: |env| {
+                let leaked = nix::fcntl::open(
+                    "/etc",
+                    nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY,
+                    nix::sys::stat::Mode::empty(),
+                )
+                .unwrap();
+                let mut outcome = Ok(());
+                for fd in 3..12 {
+                    let mut command = shell(
+                        "cwd-leak",
+                        "[ -e hostname ] && echo ESCAPED || echo blocked",
+                    );
+                    command.process.cwd = format!("/proc/self/fd/{fd}");
+                    if let Ok(out) = run_output(&env.driver, &command) {
+                        if out.stdout.contains("ESCAPED") {
+                            outcome = Err(format!("cwd /proc/self/fd/{fd}: {out:?}"));
+                        }
+                    }
+                }
+                drop(leaked);
+                outcome
+            },
+        },
+        Attack {
+            name: "a setuid-root binary under no_new_privileges",
+            class: "privilege gain through setuid (no_new_privileges)",
+            run: |env| {
+                let suid = format!("{}-suid", env.probe);
+                let path = Path::new(rootfs()).join(suid.trim_start_matches('/'));
+                std::fs::copy(
+                    Path::new(rootfs()).join(env.probe.trim_start_matches('/')),
+                    &path,
+                )
+                .unwrap();
+                std::os::unix::fs::chown(&path, Some(0), Some(0)).unwrap();
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o4755)).unwrap();
+                let mut command = shell(
+                    "suid",
+                    &format!("[ \"$({suid} suid)\" = 1000 ] && echo blocked || echo ESCAPED"),
+                );
+                command.process.user = "1000:1000".into();
+                let outcome = expect_blocked_in(env, command);
+                let _ = std::fs::remove_file(path);
+                outcome
+            },
+        },
+        Attack {
+            name: "a tmpfs mount target that is a symlink to /",
+            class: "CVE-2021-30465 class: mount targets leading out of the rootfs",
+            run: |env| symlink_target(env, "/", "tmpfs"),
+        },
+        Attack {
+            name: "a bind mount target that is a symlink to ../../etc",
+            class: "CVE-2021-30465 class: mount targets leading out of the rootfs",
+            run: |env| symlink_target(env, "../../etc", "bind"),
+        },
+        Attack {
+            name: "write /proc/<pid>/exe of a process in flight",
+            class: "CVE-2019-5736: overwriting the runtime through /proc/<pid>/exe",
+            run: |env| {
+                let victim = shell("inflight", "true");
+                env.driver
+                    .create(&victim, &Stdio::null(), Arc::new(NoHooks))
+                    .map_err(|e| e.to_string())?;
+                let mut attacker = shell("attacker", &verdict("sh -c 'echo pwned >> /proc/1/exe'"));
+                attacker.namespaces.pid = NamespaceMode::Container(victim.id.clone());
+                let outcome = expect_blocked_in(env, attacker);
+                let _ = env.driver.delete(&victim.id, true);
+                outcome
+            },
+        },
+        Attack {
+            name: "every capability Docker drops",
+            class: "one call per dropped capability (the probe)",
+            run: |env| {
+                let out = run_output(&env.driver, &shell("caps", &env.probe))
+                    .map_err(|e| e.to_string())?;
+                let escaped: Vec<&str> = out
+                    .stdout
+                    .lines()
+                    .filter(|l| l.contains("ESCAPED"))
+                    .collect();
+                if out.stdout.lines().count() >= 16 && escaped.is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!("{escaped:?} {out:?}"))
+                }
+            },
+        },
+    ]
+}
+
+/// Mounts on `/escape-<n>/inside` where `/escape-<n>` is a symlink to `link`; the mount must
+/// land inside the rootfs and the host must not change.
+fn symlink_target(env: &Env, link: &str, kind: &str) -> Result<(), String> {
+    let name = format!("escape-{}-{kind}", std::process::id());
+    let in_rootfs = Path::new(rootfs()).join(&name);
+    let _ = std::fs::remove_file(&in_rootfs);
+    std::os::unix::fs::symlink(link, &in_rootfs).unwrap();
+    let host_before = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let source = std::env::temp_dir().join(format!("berth-{name}"));
+    std::fs::create_dir_all(&source).unwrap();
+    std::fs::write(source.join("marker"), "from the bind").unwrap();
+    let mut command = shell(
+        "symlink",
+        // The mount must be where the container looks, inside its own root.
+        &format!(
+            "if grep -q ' /{target} ' /proc/mounts; then echo blocked; else echo ESCAPED; fi",
+            target = format!("{}/x", if link == "/" { "" } else { "etc" }).trim_start_matches('/')
+        ),
+    );
+    command.mounts.push(Mount {
+        source: (kind == "bind").then(|| source.display().to_string()),
+        destination: format!("/{name}/x"),
+        kind: kind.into(),
+        options: vec![],
+    });
+    let outcome = expect_blocked_in(env, command);
+    let host_after = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let created_on_host = if link == "/" {
+        Path::new("/x").exists()
+    } else {
+        Path::new("/etc/x").exists()
+    };
+    // What the container created inside its rootfs.
+    let _ = std::fs::remove_dir(Path::new(rootfs()).join("x"));
+    let _ = std::fs::remove_dir(Path::new(rootfs()).join("etc/x"));
+    let _ = std::fs::remove_file(&in_rootfs);
+    let _ = std::fs::remove_dir_all(&source);
+    if host_before != host_after || created_on_host {
+        return Err("the host changed".into());
+    }
+    outcome
+}
+
+/// Builds the probe (tests/escapes/probe.c) static into the rootfs.
+fn build_probe() -> String {
+    let name = format!("/tmp/berth-probe-{}", std::process::id());
+    let out = PathBuf::from(rootfs()).join(name.trim_start_matches('/'));
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/escapes/probe.c");
+    let status = std::process::Command::new("cc")
+        .args(["-static", "-O1", "-Wall", "-Werror", "-o"])
+        .arg(&out)
+        .arg(&source)
+        .status()
+        .expect("run cc");
+    assert!(status.success(), "cc {}", source.display());
+    name
+}
+
+fn main() {
+    let env = Env {
+        driver: driver(),
+        probe: build_probe(),
+    };
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let (mut tried, mut blocked) = (0, 0);
+    for attack in attacks() {
+        if !filter.is_empty() && !filter.iter().any(|f| attack.name.contains(f.as_str())) {
+            continue;
+        }
+        tried += 1;
+        match (attack.run)(&env) {
+            Ok(()) => {
+                blocked += 1;
+                println!("attack {} [{}] ... blocked", attack.name, attack.class);
+            }
+            Err(why) => println!(
+                "attack {} [{}] ... ESCAPED: {why}",
+                attack.name, attack.class
+            ),
+        }
+    }
+    let _ = std::fs::remove_file(Path::new(rootfs()).join(env.probe.trim_start_matches('/')));
+    println!("escape attacks: {tried} tried, {blocked} blocked");
+    println!("{blocked} passed, {} failed", tried - blocked);
+    if blocked != tried {
+        std::process::exit(1);
+    }
+}
