@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -76,18 +76,20 @@ fn attacks() -> Vec<Attack> {
             },
         },
         Attack {
-            name: "mknod the host's root disk and read it",
+            name: "mknod a block device of the host and read it",
             class: "raw device access (device cgroup)",
-            run: |env| {
-                let dev = std::fs::metadata("/").unwrap().dev();
-                let (major, minor) = (libc::major(dev), libc::minor(dev));
+            run: |_env| {
+                // A device the host itself can read (LoopDevice checks), so that only the
+                // device cgroup can stop the container.
+                let device = common::LoopDevice::new();
+                let (major, minor) = (device.major, device.minor);
                 // Not on /dev/shm, which is nodev: on the rootfs, where only the device cgroup
                 // stands in the way.
                 let script = format!(
                     "mknod /tmp/disk-$$ b {major} {minor} 2>/dev/null; v=$({}); rm -f /tmp/disk-$$; echo $v",
                     verdict("head -c 512 /tmp/disk-$$")
                 );
-                expect_blocked(env, "mknod", &script)
+                expect_blocked(_env, "mknod", &script)
             },
         },
         Attack {

@@ -55,3 +55,42 @@ fn the_image_of_an_init_in_flight_cannot_be_written_from_inside() {
         "the helper on disk changed"
     );
 }
+
+#[test]
+fn a_host_device_comes_with_exactly_the_access_asked_for() {
+    let driver = driver();
+    let device = common::LoopDevice::new();
+    let disk = &device.path;
+    // Opening for append writes nothing, even where it is allowed.
+    let mut command = shell(
+        "hostdev",
+        &format!(
+            "[ -b {disk} ] && echo node; head -c 512 {disk} | wc -c; \
+             (: >> {disk}) 2>/dev/null && echo WRITABLE || echo read-only"
+        ),
+    );
+    command.devices.push(runtime_core::HostDevice {
+        path: disk.clone(),
+        container_path: None,
+        access: "r".into(),
+    });
+    let out = run_output(&driver, &command).unwrap();
+    assert_eq!(out.stdout, "node\n512\nread-only\n", "{out:?}");
+}
+
+#[test]
+fn privileged_allows_every_device() {
+    let driver = driver();
+    let device = common::LoopDevice::new();
+    let (major, minor) = (device.major, device.minor);
+    let script = format!(
+        "mknod /tmp/disk-$$ b {major} {minor}; head -c 512 /tmp/disk-$$ | wc -c; rm /tmp/disk-$$"
+    );
+    let mut command = shell("privdev", &script);
+    command.process.privileged = true;
+    let out = run_output(&driver, &command).unwrap();
+    assert_eq!(out.stdout, "512\n", "{out:?}");
+    // The same without privileges: the node can be made, not read.
+    let out = run_output(&driver, &shell("unprivdev", &script)).unwrap();
+    assert_eq!(out.stdout, "0\n", "{out:?}");
+}

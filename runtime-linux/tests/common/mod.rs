@@ -260,3 +260,55 @@ pub fn read_line(reader: &mut std::io::BufReader<fs::File>) -> String {
     reader.read_line(&mut line).expect("read a line");
     line.trim_end().to_string()
 }
+
+/// A loop device of the host over a 1 MiB file: a block device the host can read, for tests
+/// of the device cgroup (this machine's own disk cannot be opened, even by root). Detached
+/// when dropped.
+pub struct LoopDevice {
+    pub path: String,
+    pub major: u32,
+    pub minor: u32,
+    backing: PathBuf,
+}
+
+impl LoopDevice {
+    pub fn new() -> LoopDevice {
+        use std::os::unix::fs::MetadataExt;
+        static COUNT: AtomicUsize = AtomicUsize::new(0);
+        let backing = std::env::temp_dir().join(format!(
+            "berth-loop-{}-{}.img",
+            std::process::id(),
+            COUNT.fetch_add(1, Ordering::Relaxed)
+        ));
+        fs::write(&backing, vec![b'B'; 1 << 20]).unwrap();
+        let out = std::process::Command::new("losetup")
+            .args(["--find", "--show"])
+            .arg(&backing)
+            .output()
+            .expect("run losetup");
+        assert!(out.status.success(), "losetup: {out:?}");
+        let path = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        let rdev = fs::metadata(&path).unwrap().rdev();
+        // The point of the device: the host can read it.
+        assert_eq!(
+            fs::read(&path).unwrap().len(),
+            1 << 20,
+            "the host reads {path}"
+        );
+        LoopDevice {
+            major: libc::major(rdev),
+            minor: libc::minor(rdev),
+            path,
+            backing,
+        }
+    }
+}
+
+impl Drop for LoopDevice {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("losetup")
+            .args(["--detach", &self.path])
+            .status();
+        let _ = fs::remove_file(&self.backing);
+    }
+}
