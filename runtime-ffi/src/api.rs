@@ -35,6 +35,20 @@ const VERSION: &CStr =
 
 const NULL_ERROR_MESSAGE: &CStr = c"berth_error_message: err is NULL";
 
+/// The body of every call that takes a driver and a container id and returns nothing else:
+/// both arguments checked, then `operation`.
+fn on_container(
+    driver: *mut berth_driver,
+    container_id: *const c_char,
+    operation: impl FnOnce(&dyn Driver, &str) -> FfiResult<()>,
+) -> *mut berth_error {
+    ffi_fn(|| {
+        let driver = driver_arg("driver", driver)?;
+        let container_id = str_arg("container_id", container_id)?;
+        operation(driver, container_id)
+    })
+}
+
 // ---- versions ----
 
 /// The version of libberth, `MAJOR.MINOR.PATCH`: a static string, never freed.
@@ -206,12 +220,8 @@ pub extern "C" fn berth_kill(
     signal: i32,
     all: bool,
 ) -> *mut berth_error {
-    ffi_fn(|| {
-        let driver = driver_arg("driver", driver)?;
-        let container_id = str_arg("container_id", container_id)?;
-        let signal = signal_arg(signal)?;
-        driver.kill(container_id, signal, all)?;
-        Ok(())
+    on_container(driver, container_id, |driver, id| {
+        Ok(driver.kill(id, signal_arg(signal)?, all)?)
     })
 }
 
@@ -252,12 +262,7 @@ pub extern "C" fn berth_start(
     driver: *mut berth_driver,
     container_id: *const c_char,
 ) -> *mut berth_error {
-    ffi_fn(|| {
-        let driver = driver_arg("driver", driver)?;
-        let container_id = str_arg("container_id", container_id)?;
-        driver.start(container_id)?;
-        Ok(())
-    })
+    on_container(driver, container_id, |driver, id| Ok(driver.start(id)?))
 }
 
 /// Blocks until the container's init exits and stores how it ended in `*status_out`; on a
@@ -291,11 +296,8 @@ pub extern "C" fn berth_delete(
     container_id: *const c_char,
     force: bool,
 ) -> *mut berth_error {
-    ffi_fn(|| {
-        let driver = driver_arg("driver", driver)?;
-        let container_id = str_arg("container_id", container_id)?;
-        driver.delete(container_id, force)?;
-        Ok(())
+    on_container(driver, container_id, |driver, id| {
+        Ok(driver.delete(id, force)?)
     })
 }
 
@@ -308,12 +310,7 @@ pub extern "C" fn berth_pause(
     driver: *mut berth_driver,
     container_id: *const c_char,
 ) -> *mut berth_error {
-    ffi_fn(|| {
-        let driver = driver_arg("driver", driver)?;
-        let container_id = str_arg("container_id", container_id)?;
-        driver.pause(container_id)?;
-        Ok(())
-    })
+    on_container(driver, container_id, |driver, id| Ok(driver.pause(id)?))
 }
 
 /// Thaws a paused container.
@@ -325,12 +322,7 @@ pub extern "C" fn berth_resume(
     driver: *mut berth_driver,
     container_id: *const c_char,
 ) -> *mut berth_error {
-    ffi_fn(|| {
-        let driver = driver_arg("driver", driver)?;
-        let container_id = str_arg("container_id", container_id)?;
-        driver.resume(container_id)?;
-        Ok(())
-    })
+    on_container(driver, container_id, |driver, id| Ok(driver.resume(id)?))
 }
 
 /// Sets the terminal size of a container whose process has a `tty`.
@@ -344,11 +336,8 @@ pub extern "C" fn berth_resize(
     rows: u16,
     cols: u16,
 ) -> *mut berth_error {
-    ffi_fn(|| {
-        let driver = driver_arg("driver", driver)?;
-        let container_id = str_arg("container_id", container_id)?;
-        driver.resize(container_id, rows, cols)?;
-        Ok(())
+    on_container(driver, container_id, |driver, id| {
+        Ok(driver.resize(id, rows, cols)?)
     })
 }
 

@@ -44,6 +44,20 @@ pub struct Container {
     next_console: AtomicU64,
 }
 
+/// What a container is, fixed at its creation (or recovery).
+struct Identity {
+    id: String,
+    pid: i32,
+    pidfd: OwnedFd,
+    pid_start_time: u64,
+    cgroup: ContainerCgroup,
+    created: String,
+    rootfs: String,
+    state_dir: StateDir,
+    hooks: Arc<dyn Hooks>,
+    exec_namespaces: i32,
+}
+
 pub struct Life {
     pub status: Status,
     /// The channel to an init that waits for start.
@@ -72,30 +86,22 @@ impl Container {
             channel,
             console: _,
         } = launched;
-        Container {
-            pid_start_time: crate::state::process_start_time(pid),
-            id: command.id.clone(),
-            pid,
-            pidfd: Arc::new(pidfd),
-            cgroup,
-            created: runtime_core::time::now_rfc3339(),
-            rootfs: command.rootfs.clone(),
-            state_dir,
-            hooks,
-            exec_namespaces,
-            events: EventQueue::new(),
-            life: Mutex::new(Life {
-                status: Status::Created,
-                channel: Some(channel),
-                exit: None,
-                finished: false,
-            }),
-            finished: Condvar::new(),
-            oom_reported: AtomicU64::new(0),
-            oom_watch: Mutex::new(None),
-            consoles: Mutex::new(Vec::new()),
-            next_console: AtomicU64::new(0),
-        }
+        Container::assemble(
+            Identity {
+                id: command.id.clone(),
+                pid,
+                pidfd,
+                pid_start_time: crate::state::process_start_time(pid),
+                cgroup,
+                created: runtime_core::time::now_rfc3339(),
+                rootfs: command.rootfs.clone(),
+                state_dir,
+                hooks,
+                exec_namespaces,
+            },
+            Status::Created,
+            Some(channel),
+        )
     }
 
     /// The recorded status, or `Stopped` for a program that has exited and is not reaped yet.
@@ -160,21 +166,52 @@ impl Container {
         cgroup: ContainerCgroup,
         state_dir: StateDir,
     ) -> Container {
-        Container {
-            id: state.id,
-            pid: state.pid,
-            pidfd: Arc::new(pidfd),
-            pid_start_time: state.pid_start_time,
+        Container::assemble(
+            Identity {
+                id: state.id,
+                pid: state.pid,
+                pidfd,
+                pid_start_time: state.pid_start_time,
+                cgroup,
+                created: state.created,
+                rootfs: state.rootfs,
+                state_dir,
+                hooks: Arc::new(runtime_core::NoHooks),
+                exec_namespaces: state.exec_namespaces,
+            },
+            state.status,
+            None,
+        )
+    }
+
+    fn assemble(identity: Identity, status: Status, channel: Option<Channel>) -> Container {
+        let Identity {
+            id,
+            pid,
+            pidfd,
+            pid_start_time,
             cgroup,
-            created: state.created,
-            rootfs: state.rootfs,
+            created,
+            rootfs,
             state_dir,
-            hooks: Arc::new(runtime_core::NoHooks),
-            exec_namespaces: state.exec_namespaces,
+            hooks,
+            exec_namespaces,
+        } = identity;
+        Container {
+            id,
+            pid,
+            pidfd: Arc::new(pidfd),
+            pid_start_time,
+            cgroup,
+            created,
+            rootfs,
+            state_dir,
+            hooks,
+            exec_namespaces,
             events: EventQueue::new(),
             life: Mutex::new(Life {
-                status: state.status,
-                channel: None,
+                status,
+                channel,
                 exit: None,
                 finished: false,
             }),

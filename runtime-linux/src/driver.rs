@@ -198,6 +198,18 @@ impl LinuxDriver {
         }
     }
 
+    /// Every container in the table (not the ids being created).
+    fn live(&self) -> Vec<Arc<Container>> {
+        self.containers
+            .lock()
+            .values()
+            .filter_map(|slot| match slot {
+                Slot::Live(container) => Some(container.clone()),
+                Slot::Creating => None,
+            })
+            .collect()
+    }
+
     /// Drops the container from the table and its OOM watch from the supervisor.
     fn forget(&self, container: &Container) {
         if let Some((watch, _)) = container.oom_watch.lock().take() {
@@ -456,16 +468,7 @@ impl Drop for LinuxDriver {
     /// Containers still held are killed and cleaned up: a driver never leaves a container it
     /// can no longer reap (recovery of live containers is a later feature).
     fn drop(&mut self) {
-        let live: Vec<Arc<Container>> = self
-            .containers
-            .lock()
-            .values()
-            .filter_map(|slot| match slot {
-                Slot::Live(container) => Some(container.clone()),
-                Slot::Creating => None,
-            })
-            .collect();
-        for container in live {
+        for container in self.live() {
             let _ = self.delete(&container.id, true);
         }
         self.events.shutdown();
@@ -802,16 +805,7 @@ impl Driver for LinuxDriver {
     }
 
     fn list(&self) -> Result<Vec<ContainerState>> {
-        let live: Vec<Arc<Container>> = self
-            .containers
-            .lock()
-            .values()
-            .filter_map(|slot| match slot {
-                Slot::Live(container) => Some(container.clone()),
-                Slot::Creating => None,
-            })
-            .collect();
-        let mut states: Vec<ContainerState> = live.iter().map(|c| c.state()).collect();
+        let mut states: Vec<ContainerState> = self.live().iter().map(|c| c.state()).collect();
         states.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(states)
     }

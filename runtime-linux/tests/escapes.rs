@@ -170,13 +170,7 @@ fn attacks() -> Vec<Attack> {
             name: "open a leaked fd of the host",
             class: "CVE-2024-21626 class: host fds reaching the container",
             run: |env| {
-                // Deliberately without O_CLOEXEC, as a careless host would hold it.
-                let leaked = nix::fcntl::open(
-                    "/etc",
-                    nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY,
-                    nix::sys::stat::Mode::empty(),
-                )
-                .unwrap();
+                let leaked = leak_host_dir();
                 let script = "for fd in /proc/self/fd/*; do [ -e \"$fd/hostname\" ] && echo ESCAPED; done; \
                               n=$(ls /proc/self/fd | wc -l); [ \"$n\" -le 4 ] && echo blocked || echo ESCAPED";
                 let mut command = shell("leak", script);
@@ -190,12 +184,7 @@ fn attacks() -> Vec<Attack> {
             name: "cwd through a host fd",
             class: "CVE-2024-21626: a working directory outside the container",
             run: |env| {
-                let leaked = nix::fcntl::open(
-                    "/etc",
-                    nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY,
-                    nix::sys::stat::Mode::empty(),
-                )
-                .unwrap();
+                let leaked = leak_host_dir();
                 let mut outcome = Ok(());
                 for fd in 3..12 {
                     let mut command = shell(
@@ -280,6 +269,16 @@ fn attacks() -> Vec<Attack> {
             },
         },
     ]
+}
+
+/// An fd to the host's /etc, deliberately without O_CLOEXEC, as a careless host would hold it.
+fn leak_host_dir() -> std::os::fd::OwnedFd {
+    nix::fcntl::open(
+        "/etc",
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY,
+        nix::sys::stat::Mode::empty(),
+    )
+    .unwrap()
 }
 
 /// Mounts on `/escape-<n>/inside` where `/escape-<n>` is a symlink to `link`; the mount must
