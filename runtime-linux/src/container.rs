@@ -15,8 +15,7 @@ use crate::channel::Channel;
 use crate::launcher::Launched;
 use crate::state::{PersistedState, StateDir};
 use crate::supervisor::events::EventQueue;
-use crate::supervisor::oom::OomNotifier;
-use crate::supervisor::WatchId;
+use crate::supervisor::oom::OomWatch;
 use crate::sys;
 
 pub struct Container {
@@ -38,7 +37,7 @@ pub struct Container {
     pub finished: Condvar,
     /// OOM kills already reported through `on_oom`.
     oom_reported: AtomicU64,
-    pub oom_watch: Mutex<Option<(WatchId, Arc<OomNotifier>)>>,
+    pub oom_watch: Mutex<Option<OomWatch>>,
     /// Duplicates of the terminal masters of the init and of running execs, for `resize`.
     consoles: Mutex<Vec<(u64, OwnedFd)>>,
     next_console: AtomicU64,

@@ -33,7 +33,7 @@ use crate::security::devices::ResolvedDevice;
 use crate::security::{self, CapabilitySet, SeccompCache};
 use crate::state::{process_start_time, PersistedState, StateDir};
 use crate::supervisor::events::EventPool;
-use crate::supervisor::oom::OomNotifier;
+use crate::supervisor::oom::OomWatches;
 use crate::supervisor::{Next, Supervisor};
 use crate::sys;
 use runtime_core::DeviceRule;
@@ -64,6 +64,7 @@ pub struct LinuxDriver {
     cgroups: CgroupManager,
     containers: Mutex<HashMap<String, Slot>>,
     supervisor: Supervisor,
+    oom_watches: OomWatches,
     events: Arc<EventPool>,
     /// What recovery at start-up found wrong: one line per state directory it skipped or
     /// cleaned up.
@@ -110,6 +111,7 @@ impl LinuxDriver {
             cgroups: CgroupManager::detect()?,
             containers: Mutex::new(HashMap::new()),
             supervisor: Supervisor::start()?,
+            oom_watches: OomWatches::new(),
             events: EventPool::new(),
             recovery_report: Vec::new(),
             seccomp: SeccompCache::new(),
@@ -212,8 +214,8 @@ impl LinuxDriver {
 
     /// Drops the container from the table and its OOM watch from the supervisor.
     fn forget(&self, container: &Container) {
-        if let Some((watch, _)) = container.oom_watch.lock().take() {
-            self.supervisor.cancel(watch);
+        if let Some(watch) = container.oom_watch.lock().take() {
+            self.oom_watches.cancel(&self.supervisor, watch);
         }
         self.containers.lock().remove(&container.id);
     }
@@ -397,25 +399,22 @@ impl LinuxDriver {
         self.supervisor
             .watch(container.pidfd.clone(), exit_handler)?;
         if let Some(path) = container.cgroup.oom_watch_path() {
-            let notifier = Arc::new(OomNotifier::new(&path)?);
-            let handler = {
-                let container = container.clone();
+            let on_oom = {
+                let container = Arc::downgrade(container);
                 let events = self.events.clone();
-                let notifier = notifier.clone();
-                Box::new(move || {
-                    notifier.clear();
+                Arc::new(move || {
+                    let Some(container) = container.upgrade() else {
+                        return;
+                    };
                     if container.life.lock().finished {
-                        return Next::Done;
+                        return;
                     }
                     let reporting = container.clone();
                     events.submit(&container.events, move || reporting.report_new_ooms());
-                    Next::Keep
                 })
             };
-            let id = self
-                .supervisor
-                .watch(Arc::new(notifier.pollable()?), handler)?;
-            *container.oom_watch.lock() = Some((id, notifier));
+            let watch = self.oom_watches.watch(&self.supervisor, &path, on_oom)?;
+            *container.oom_watch.lock() = Some(watch);
         }
         Ok(())
     }
