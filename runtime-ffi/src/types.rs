@@ -147,9 +147,10 @@ pub struct berth_stdio {
 ///
 /// Threads (native driver): `on_start` and `on_console` run on the thread of the call that
 /// causes them (`berth_start`, `berth_run`, `berth_exec`, `berth_create`) before it returns;
-/// `on_oom` and `on_exit` run on a thread berth owns. The callbacks of one container run one
-/// at a time and in order; those of different containers may run at the same time, so the
-/// callbacks must be thread-safe. A callback should return quickly; it must not unwind (C++
+/// a container's `on_oom` and `on_exit` run on a thread berth owns, except that the hooks
+/// given to `berth_exec` run all on the thread of that call (its `on_exit` before it
+/// returns). The callbacks of one container run one at a time and in order; those of
+/// different containers may run at the same time, so the callbacks must be thread-safe. A callback should return quickly; it must not unwind (C++
 /// exceptions, longjmp) into berth, must not call `berth_driver_free`, and must not wait for
 /// its own container (`berth_wait`, `berth_delete`): those wait for its hooks to finish.
 #[repr(C)]
