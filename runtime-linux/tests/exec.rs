@@ -232,3 +232,36 @@ fn fifty_concurrent_execs_each_get_their_own_exit_code() {
     }
     driver.delete(&id, true).unwrap();
 }
+
+#[test]
+fn exec_takes_its_own_capabilities() {
+    let driver = driver();
+    let id = sleeper(&driver, "exec-caps");
+    // NET_ADMIN is not in the default set: changing lo's MTU needs it.
+    let mtu = "ip link set lo mtu 1500";
+    let (status, _) = exec_sh(&driver, &id, sh(mtu));
+    assert!(!status.success(), "default capabilities changed lo");
+    for name in ["NET_ADMIN", "CAP_NET_ADMIN", "cap_net_admin"] {
+        let mut process = sh(mtu);
+        process.cap_add = vec![name.into()];
+        let (status, _) = exec_sh(&driver, &id, process);
+        assert!(status.success(), "cap_add {name}: {status:?}");
+    }
+    let mut privileged = sh(&format!("{mtu} && mount -t tmpfs x /dev/shm"));
+    privileged.privileged = true;
+    assert!(exec_sh(&driver, &id, privileged).0.success());
+    let mut dropped = sh("chown 1000 /tmp");
+    dropped.cap_drop = vec!["CHOWN".into()];
+    assert!(!exec_sh(&driver, &id, dropped).0.success());
+    let mut unknown = sh("true");
+    unknown.cap_add = vec!["NET_ADMIN".into(), "NET_ADMINN".into()];
+    let err = driver
+        .exec(&id, &unknown, &Stdio::null(), Arc::new(NoHooks))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    assert!(
+        err.to_string().contains("process.cap_add[1]") && err.to_string().contains("NET_ADMINN"),
+        "{err}"
+    );
+    driver.delete(&id, true).unwrap();
+}

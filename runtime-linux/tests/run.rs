@@ -335,3 +335,29 @@ fn tempdir(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+#[test]
+fn namespaced_sysctls_are_set_in_the_container_only() {
+    let driver = driver();
+    let host = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start").unwrap();
+    let mut command = shell(
+        "sysctl",
+        "cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/kernel/msgmax",
+    );
+    command
+        .sysctls
+        .insert("net.ipv4.ip_unprivileged_port_start".into(), "80".into());
+    command
+        .sysctls
+        .insert("kernel.msgmax".into(), "4096".into());
+    let out = run_output(&driver, &command).unwrap();
+    assert_eq!(out.stdout, "80\n4096\n", "{out:?}");
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start").unwrap(),
+        host
+    );
+    // A key that is not namespaced is refused before anything starts.
+    command.sysctls.insert("vm.swappiness".into(), "0".into());
+    let err = run_output(&driver, &command).unwrap_err();
+    assert!(err.to_string().contains("sysctls.vm.swappiness"), "{err}");
+}
