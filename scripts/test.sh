@@ -24,3 +24,5 @@ make -s c-test-asan
 make -s c-test-valgrind
 step "Go binding"
 scripts/go-test.sh
+step "cgroup v2 lane: the cgroup, OOM, freezer, device and escape tests in a pure cgroup v2 guest"
+scripts/vm-tests.sh

@@ -116,6 +116,9 @@ impl LinuxDriver {
             recovery_report: Vec::new(),
             seccomp: SeccompCache::new(),
         };
+        if driver.cgroups.mode() == CgroupMode::Unified {
+            driver.oom_watches.prepare_v2(&driver.supervisor)?;
+        }
         driver.recovery_report = driver.recover();
         Ok(driver)
     }

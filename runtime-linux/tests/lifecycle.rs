@@ -276,14 +276,13 @@ fn deleting_a_created_or_running_container_kills_it_and_cleans_up() {
 fn kill_signals_the_init_and_rejects_bad_signals() {
     let _serial = serial();
     let driver = driver();
+    // As pid 1 of its namespace, the shell ignores SIGTERM until its trap is set: it says
+    // when it is (a fixed sleep was too short where fork+exec is slow, as under emulation).
     let command = shell(
         "kill",
-        "trap 'exit 42' TERM; while true; do sleep 0.05; done",
+        "trap 'exit 42' TERM; echo trapped; while true; do sleep 0.05; done",
     );
-    driver
-        .create(&command, &Stdio::null(), Arc::new(NoHooks))
-        .unwrap();
-    driver.start(&command.id).unwrap();
+    let mut stdout = common::start_with_stdout(&driver, &command, Arc::new(NoHooks));
     for bad in [0, -1, 65, 1000] {
         assert_eq!(
             driver.kill(&command.id, bad, false).unwrap_err().kind(),
@@ -294,7 +293,7 @@ fn kill_signals_the_init_and_rejects_bad_signals() {
         driver.kill("nope", 15, false).unwrap_err().kind(),
         ErrorKind::NotFound
     );
-    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(common::read_line(&mut stdout), "trapped");
     driver.kill(&command.id, libc::SIGTERM, false).unwrap();
     assert_eq!(driver.wait(&command.id).unwrap().code, 42);
     driver.delete(&command.id, false).unwrap();

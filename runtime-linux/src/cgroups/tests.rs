@@ -713,3 +713,39 @@ fn manager_and_cgroup_are_send_and_sync() {
     check::<CgroupManager>();
     check::<ContainerCgroup>();
 }
+
+#[test]
+fn v2_a_parent_with_processes_is_named_as_the_reason_controllers_cannot_be_enabled() {
+    use super::fs::Backend;
+    let fake = unified("cpu io memory pids");
+    let manager = fake.manager();
+    // The host's own cgroup, as where a container's cgroup namespace root holds its processes.
+    fake.mkdir(std::path::Path::new("/cg/busy")).unwrap();
+    fake.set("/cg/busy/cgroup.procs", "42\n43\n");
+    let err = manager
+        .create("busy", "c1", &Resources::default())
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::System);
+    assert_eq!(
+        err.to_string(),
+        "write +cpu +io +memory +pids to /cg/busy/cgroup.subtree_control: /cg/busy holds \
+         processes (42, 43), and cgroup v2 enables controllers for the children of a cgroup \
+         without processes only (the root aside); move them into a child cgroup first (in a \
+         container with its own cgroup namespace: out of its root cgroup, e.g. into \
+         /cg/busy/init): EBUSY: Device or resource busy"
+    );
+    assert!(!fake.is_dir("/cg/busy/c1"));
+    assert!(fake.is_dir("/cg/busy"), "not berth's to remove");
+
+    // Without processes, EBUSY stays the kernel's plain error.
+    fake.fail("/cg/other/cgroup.subtree_control", libc::EBUSY);
+    let err = manager
+        .create("other", "c1", &Resources::default())
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "write +cpu +io +memory +pids to /cg/other/cgroup.subtree_control: EBUSY: Device or \
+         resource busy"
+    );
+    assert!(!fake.is_dir("/cg/other"), "the parent it made is removed");
+}

@@ -57,10 +57,43 @@ fn enable(fs: &CgFs, dir: &Path, controllers: &[Controller]) -> Result<()> {
     }
     let path = dir.join("cgroup.subtree_control");
     let current = fs.read(&path)?;
-    if let Some(line) = enable_line(controllers, &current) {
-        fs.write(&path, &line)?;
+    let Some(line) = enable_line(controllers, &current) else {
+        return Ok(());
+    };
+    match fs.try_write(&path, &line) {
+        Ok(()) => Ok(()),
+        Err(err) => {
+            let errno = errno_of(&err);
+            // The no-internal-process rule: below the root, a cgroup with processes cannot
+            // enable controllers for its children. Typically the mount's root is a container's
+            // own cgroup namespace root, where the host process itself runs.
+            let procs = match errno {
+                Errno::EBUSY => fs.procs(dir).unwrap_or_default(),
+                _ => Vec::new(),
+            };
+            if procs.is_empty() {
+                return Err(io_error(
+                    format!("write {line} to {}", path.display()),
+                    &err,
+                ));
+            }
+            let shown: Vec<String> = procs.iter().take(5).map(i32::to_string).collect();
+            let more = if procs.len() > 5 { ", ..." } else { "" };
+            Err(os_error(
+                format!(
+                    "write {line} to {}: {} holds processes ({}{more}), and cgroup v2 enables \
+                     controllers for the children of a cgroup without processes only (the \
+                     root aside); move them into a child cgroup first (in a container with \
+                     its own cgroup namespace: out of its root cgroup, e.g. into {})",
+                    path.display(),
+                    dir.display(),
+                    shown.join(", "),
+                    dir.join("init").display()
+                ),
+                errno,
+            ))
+        }
     }
-    Ok(())
 }
 
 /// The `cgroup.subtree_control` write that enables what `current` lacks: `+cpu +memory`.

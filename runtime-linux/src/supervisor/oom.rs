@@ -76,6 +76,12 @@ impl OomWatches {
         }
     }
 
+    /// Sets up the shared inotify instance now (a cgroup v2 driver calls it at start), so
+    /// that a driver's own fds do not change with its first container.
+    pub fn prepare_v2(&self, supervisor: &Supervisor) -> Result<()> {
+        self.shared_inotify(supervisor).map(drop)
+    }
+
     fn shared_inotify(&self, supervisor: &Supervisor) -> Result<Arc<SharedInotify>> {
         let mut slot = self.inotify.lock();
         if let Some(shared) = slot.as_ref() {

@@ -13,10 +13,21 @@ use std::sync::{Arc, Mutex, OnceLock};
 use runtime_core::{Command, Driver, ExitStatus, Hooks, NoHooks, ProcessConfig, Result, Stdio};
 use runtime_linux::{DriverOptions, LinuxDriver};
 
-/// The busybox rootfs, built by scripts/build-rootfs.sh on first use.
+/// The busybox rootfs, built by scripts/build-rootfs.sh on first use; or a copy of it at
+/// `$BERTH_TEST_ROOTFS` (the VM lane puts one on a tmpfs: on the guest's 9p share, memory.max
+/// can drop busybox's pages and fault them back in for a long time before it OOM-kills).
 pub fn rootfs() -> &'static str {
     static ROOTFS: OnceLock<String> = OnceLock::new();
     ROOTFS.get_or_init(|| {
+        if let Some(dir) = std::env::var_os("BERTH_TEST_ROOTFS").filter(|d| !d.is_empty()) {
+            let dir = PathBuf::from(dir);
+            assert!(
+                dir.join("bin/busybox").is_file(),
+                "BERTH_TEST_ROOTFS={} has no bin/busybox",
+                dir.display()
+            );
+            return dir.to_str().unwrap().to_string();
+        }
         let top = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
         let dir = top.join("build/rootfs");
         let status = std::process::Command::new(top.join("scripts/build-rootfs.sh"))
