@@ -4,6 +4,7 @@
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 use runtime_core::{
@@ -134,8 +135,11 @@ impl Container {
     /// has picked and counted its victim (v1 signals the OOM itself), so the counter is read
     /// again for a short while until it moves. Runs on the container's event queue.
     pub fn report_new_ooms(&self) {
-        const TRIES: u32 = 40;
-        for _ in 0..TRIES {
+        // The victim is usually counted within a fraction of a millisecond: look often at
+        // first, then less often, for about 200 ms in all.
+        let pauses = std::iter::repeat_n(Duration::from_micros(200), 50)
+            .chain(std::iter::repeat_n(Duration::from_millis(5), 40));
+        for pause in pauses {
             let kills = self.cgroup.oom_kill_count().unwrap_or(0);
             if kills > self.oom_reported.load(Ordering::Acquire) {
                 self.report_ooms(kills);
@@ -144,7 +148,7 @@ impl Container {
             if self.life.lock().exit.is_some() {
                 return; // finish reports whatever is left
             }
-            std::thread::sleep(std::time::Duration::from_millis(5));
+            std::thread::sleep(pause);
         }
     }
 
