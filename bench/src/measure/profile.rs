@@ -1,0 +1,474 @@
+//! Where berth's run time goes: `Driver::run` split in its steps (wall clock), and a CPU
+//! profile of a loop of runs with `perf record -e cpu-clock` (a software event: this machine's
+//! PMU counts no instructions), by process and by symbol.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::idle::run_phases;
+use crate::runners::{Env, WORK};
+use crate::util::{self, new_id, Summary};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Profile {
+    pub iterations: usize,
+    /// `LinuxDriver::new` and the driver's drop, ms: what a process that makes a driver for
+    /// one run (the berth CLI) pays on top of the run.
+    pub driver_new: Summary,
+    pub driver_drop: Summary,
+    /// The size of the berth-init helper, bytes.
+    pub helper_bytes: u64,
+    /// Median, p10, p90 of each step, ms.
+    pub phases: Vec<(String, Summary)>,
+    pub perf_runs: usize,
+    /// One CPU profile with no other container, one with `background` sleeping ones.
+    pub perf: Vec<PerfProfile>,
+    pub perf_note: Option<String>,
+    /// `perf trace -s` of `trace_runs` runs, by process name and system call, per run; one
+    /// per number of sleeping containers beside them.
+    pub trace: Vec<(usize, Vec<TraceRow>)>,
+    pub trace_runs: usize,
+    pub trace_note: Option<String>,
+}
+
+/// `perf report`s of one profile.
+#[derive(Debug, Clone, Serialize)]
+pub struct PerfProfile {
+    /// Sleeping containers held by the driver while the profiled runs go.
+    pub background: usize,
+    /// Samples by process and binary (self time).
+    pub by_process: String,
+    /// Functions by inclusive time (children counted), system calls and kernel paths mostly.
+    pub by_function: String,
+}
+
+pub fn measure(
+    env: &Env,
+    iterations: usize,
+    perf_runs: usize,
+    trace_runs: usize,
+    backgrounds: &[usize],
+    rootfs: &str,
+) -> Result<Profile, String> {
+    let (mut made, mut dropped) = (Vec::new(), Vec::new());
+    for _ in 0..iterations.min(50) {
+        let start = std::time::Instant::now();
+        let driver = env.berth_driver()?;
+        made.push(start.elapsed());
+        let start = std::time::Instant::now();
+        drop(driver);
+        dropped.push(start.elapsed());
+    }
+    let driver = env.berth_driver()?;
+    let mut phases: [Vec<Duration>; 4] = Default::default();
+    for _ in 0..2 {
+        run_phases(&driver, &env.command(&new_id("pwarm"), ["/bin/true"]))?;
+    }
+    for _ in 0..iterations {
+        let split = run_phases(&driver, &env.command(&new_id("phase"), ["/bin/true"]))?;
+        for (all, one) in phases.iter_mut().zip(split) {
+            all.push(one);
+        }
+    }
+    drop(driver);
+    let names = ["create", "start", "wait", "delete"];
+    let mut profile = Profile {
+        iterations,
+        driver_new: Summary::of(&made),
+        driver_drop: Summary::of(&dropped),
+        helper_bytes: env
+            .helper
+            .as_ref()
+            .and_then(|h| std::fs::metadata(h).ok())
+            .map_or(0, |m| m.len()),
+        phases: names
+            .iter()
+            .zip(&phases)
+            .map(|(n, d)| (n.to_string(), Summary::of(d)))
+            .collect(),
+        perf_runs,
+        perf: Vec::new(),
+        perf_note: None,
+        trace: Vec::new(),
+        trace_runs,
+        trace_note: None,
+    };
+    for &background in backgrounds {
+        match perf(perf_runs, rootfs, background) {
+            Ok(p) => profile.perf.push(p),
+            Err(e) => {
+                profile.perf_note = Some(e);
+                break;
+            }
+        }
+    }
+    for &background in backgrounds {
+        match trace(trace_runs, rootfs, background) {
+            Ok(rows) => profile.trace.push((background, rows)),
+            Err(e) => {
+                profile.trace_note = Some(e);
+                break;
+            }
+        }
+    }
+    Ok(profile)
+}
+
+/// The environment variable that gives `profile-loop` its synchronisation directory: it
+/// creates `ready` once its sleeping containers run, waits for a SIGUSR1 (go), creates `done`
+/// after its runs, and waits for another SIGUSR1 before removing the sleeping containers. So
+/// perf attaches (`-p`) only around the runs: neither the start nor the removal of the
+/// sleeping containers is profiled. The waits are `sigwait`s (`rt_sigtimedwait`, a call berth
+/// never makes), which the trace summary leaves out.
+const SYNC_ENV: &str = "BERTH_BENCH_SYNC_DIR";
+
+fn wait_for(path: &Path, child: &mut std::process::Child) -> Result<(), String> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(600);
+    while !path.exists() {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("profile-loop ended early: {status}"));
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(format!("timed out waiting for {}", path.display()));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+/// The process names of a berth run: the host's threads, the helper (`berth-init`; run from
+/// a sealed memfd, its name may be the memfd's or the fd's), and the container's init (whose
+/// calls before its exec count under the program's name, `true`).
+pub const COMMS: &str =
+    "berth-bench,berth-supervise,berth-events,berth-init,memfd:berth-ini,4,true";
+
+/// Whether a process name is one of the helper's.
+pub fn is_helper(comm: &str) -> bool {
+    matches!(comm, "berth-init" | "memfd:berth-ini" | "4")
+}
+
+/// Runs `profile-loop` and a system-wide perf command (`perf_args -a`) during its runs only.
+/// perf attached to one process (`-p`) does not follow the processes it starts later, so the
+/// recording is system-wide and the reports keep berth's process names ([`COMMS`]).
+fn attached(
+    perf_args: &[&str],
+    runs: usize,
+    rootfs: &str,
+    background: usize,
+) -> Result<Vec<i32>, String> {
+    let tids: std::sync::Mutex<Vec<i32>> = std::sync::Mutex::new(Vec::new());
+    if util::output_of("perf", &["--version"]).is_none() {
+        return Err("perf is not installed (apt-get install linux-perf)".into());
+    }
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let sync = Path::new(WORK).join("perf-sync");
+    let _ = std::fs::remove_dir_all(&sync);
+    std::fs::create_dir_all(&sync).map_err(|e| format!("create {}: {e}", sync.display()))?;
+    let mut child = std::process::Command::new(&exe)
+        .args([
+            "profile-loop",
+            &runs.to_string(),
+            rootfs,
+            &background.to_string(),
+        ])
+        .env(SYNC_ENV, &sync)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("profile-loop: {e}"))?;
+    let result = (|| {
+        wait_for(&sync.join("ready"), &mut child)?;
+        let perf = std::process::Command::new("perf")
+            .args(perf_args)
+            .arg("-a")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("perf: {e}"))?;
+        // perf gives no sign that it is attached: give it time.
+        std::thread::sleep(Duration::from_millis(1500));
+        // SAFETY: kill with the pid of our own child.
+        unsafe { libc::kill(child.id() as i32, libc::SIGUSR1) };
+        let ran = wait_for(&sync.join("done"), &mut child);
+        // The profiled process's threads, while it waits to be told to tear down.
+        *tids.lock().unwrap() = std::fs::read_dir(format!("/proc/{}/task", child.id()))
+            .map(|d| {
+                d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        // SAFETY: kill with the pid of our own perf child.
+        unsafe { libc::kill(perf.id() as i32, libc::SIGINT) };
+        let perf_out = perf.wait_with_output().map_err(|e| format!("perf: {e}"))?;
+        ran?;
+        // perf may end by the SIGINT itself.
+        use std::os::unix::process::ExitStatusExt;
+        let interrupted =
+            perf_out.status.signal() == Some(libc::SIGINT) || perf_out.status.code() == Some(130);
+        if !perf_out.status.success() && !interrupted {
+            return Err(format!(
+                "{} failed: {}",
+                perf_args.join(" "),
+                String::from_utf8_lossy(&perf_out.stderr).trim()
+            ));
+        }
+        Ok(())
+    })();
+    // SAFETY: kill with the pid of our own child (which may have exited: then it is a zombie
+    // until the wait below, so the pid is still ours).
+    unsafe { libc::kill(child.id() as i32, libc::SIGUSR1) };
+    let child_out = child
+        .wait_with_output()
+        .map_err(|e| format!("profile-loop: {e}"))?;
+    let _ = std::fs::remove_dir_all(&sync);
+    result?;
+    if !child_out.status.success() {
+        return Err(format!(
+            "profile-loop failed: {}",
+            String::from_utf8_lossy(&child_out.stderr).trim()
+        ));
+    }
+    Ok(tids.into_inner().unwrap())
+}
+
+/// `perf record -g` of `runs` berth runs beside `background` sleeping containers, children
+/// included, then two `perf report`s.
+fn perf(runs: usize, rootfs: &str, background: usize) -> Result<PerfProfile, String> {
+    std::fs::create_dir_all(WORK).map_err(|e| e.to_string())?;
+    let data = Path::new(WORK).join("perf.data");
+    let data_s = data.to_string_lossy().into_owned();
+    attached(
+        &[
+            "record",
+            "-q",
+            "-g",
+            "-e",
+            "cpu-clock",
+            "-F",
+            "2000",
+            "-o",
+            &data_s,
+        ],
+        runs,
+        rootfs,
+        background,
+    )?;
+    let report = |args: &[&str], lines: usize| -> Result<String, String> {
+        let mut all = vec![
+            "report",
+            "-i",
+            &data_s,
+            "--stdio",
+            "-q",
+            "-g",
+            "none",
+            "--comms",
+            COMMS,
+            "--percentage",
+            "relative",
+        ];
+        all.extend_from_slice(args);
+        let out = std::process::Command::new("perf")
+            .args(&all)
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output()
+            .map_err(|e| format!("perf report: {e}"))?;
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            // Frames perf could not name (no frame pointers in user code) say nothing.
+            .filter(|l| !l.ends_with(" 0000000000000000") && !l.contains("] 0x"))
+            .take(lines)
+            .collect::<Vec<_>>()
+            .join("\n"))
+    };
+    // The helper's process name is its memfd's or its fd's ("4"): say berth-init.
+    let by_process = report(
+        &[
+            "--no-children",
+            "--sort",
+            "comm,dso",
+            "--percent-limit",
+            "1.5",
+        ],
+        16,
+    )?
+    .lines()
+    .map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        match f.as_slice() {
+            [pct, comm, rest @ ..] => {
+                let comm = if is_helper(comm) { "berth-init" } else { comm };
+                format!("{pct:>7}  {comm:<16} {}", rest.join(" "))
+            }
+            _ => line.to_string(),
+        }
+    })
+    .collect::<Vec<_>>()
+    .join("\n");
+    let by_function = report(
+        &["--children", "--sort", "sym", "--percent-limit", "2.5"],
+        45,
+    )?;
+    let _ = std::fs::remove_file(&data);
+    Ok(PerfProfile {
+        background,
+        by_process,
+        by_function,
+    })
+}
+
+/// One line of the system-call summary: a process name and a call, per run.
+#[derive(Debug, Clone, Serialize)]
+pub struct TraceRow {
+    pub comm: String,
+    pub syscall: String,
+    pub calls_per_run: f64,
+    pub ms_per_run: f64,
+    pub max_ms: f64,
+}
+
+/// `perf trace -s` of `runs` berth runs: wall-clock time in each system call, summed over
+/// every process of a name (the host's threads, berth-init, the containers' `true`) and
+/// divided by the number of runs.
+pub fn trace(runs: usize, rootfs: &str, background: usize) -> Result<Vec<TraceRow>, String> {
+    std::fs::create_dir_all(WORK).map_err(|e| e.to_string())?;
+    let out = Path::new(WORK).join("trace.txt");
+    let out_s = out.to_string_lossy().into_owned();
+    let tids = attached(&["trace", "-s", "-o", &out_s], runs, rootfs, background)?;
+    let text = std::fs::read_to_string(&out).map_err(|e| format!("read {out_s}: {e}"))?;
+    let _ = std::fs::remove_file(&out);
+    let mut rows: Vec<TraceRow> = Vec::new();
+    let mut comm = String::new();
+    let wanted: Vec<&str> = COMMS.split(',').collect();
+    // The harness's own waits (see SYNC_ENV), not berth's.
+    let skip = ["rt_sigtimedwait", "execve"];
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if let Some(head) = trimmed
+            .split(" events,")
+            .next()
+            .filter(|_| trimmed.contains(" events,"))
+        {
+            // "berth-init (21674), 314 events, 3.0%"
+            let (name, tid) = head.rsplit_once(" (").unwrap_or((head, ""));
+            // "berth-init (21674), 314 events, 3.0%": the tid is up to the ')'.
+            let tid: i32 = tid
+                .split(')')
+                .next()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(0);
+            // The profiled process's own threads, its helpers and containers; not this
+            // harness, nor another berth's threads elsewhere on the machine.
+            let host_thread = matches!(name, "berth-bench" | "berth-supervise" | "berth-events");
+            comm = if wanted.contains(&name) && (!host_thread || tids.contains(&tid)) {
+                if is_helper(name) {
+                    "berth-init".to_string()
+                } else {
+                    name.to_string()
+                }
+            } else {
+                String::new()
+            };
+            continue;
+        }
+        let f: Vec<&str> = trimmed.split_whitespace().collect();
+        if f.len() < 8 || comm.is_empty() {
+            continue;
+        }
+        let (Ok(calls), Ok(total), Ok(max)) = (
+            f[1].parse::<f64>(),
+            f[3].parse::<f64>(),
+            f[6].parse::<f64>(),
+        ) else {
+            continue;
+        };
+        if comm == "berth-bench" && skip.contains(&f[0]) {
+            continue;
+        }
+        match rows
+            .iter_mut()
+            .find(|r| r.comm == comm && r.syscall == f[0])
+        {
+            Some(row) => {
+                row.calls_per_run += calls;
+                row.ms_per_run += total;
+                row.max_ms = row.max_ms.max(max);
+            }
+            None => rows.push(TraceRow {
+                comm: comm.clone(),
+                syscall: f[0].to_string(),
+                calls_per_run: calls,
+                ms_per_run: total,
+                max_ms: max,
+            }),
+        }
+    }
+    let runs = runs.max(1) as f64;
+    for row in &mut rows {
+        row.calls_per_run /= runs;
+        row.ms_per_run /= runs;
+    }
+    rows.sort_by(|a, b| b.ms_per_run.total_cmp(&a.ms_per_run));
+    Ok(rows)
+}
+
+/// The `profile-loop` mode: `background` sleeping containers, then `runs` `/bin/true`
+/// containers through `Driver::run` (the part perf sees), then clean-up. With
+/// `BERTH_BENCH_SYNC_DIR`, it waits for the harness between the parts.
+pub fn profile_loop(env: &Env, runs: usize, background: usize) -> Result<(), String> {
+    let sync = std::env::var_os(SYNC_ENV).map(std::path::PathBuf::from);
+    // SAFETY: a signal set on the stack, filled by sigemptyset/sigaddset; blocking SIGUSR1 in
+    // this thread before any other starts, so that every thread inherits the mask and the
+    // signal stays pending for sigwait.
+    let mut usr1: libc::sigset_t = unsafe { std::mem::zeroed() };
+    unsafe {
+        libc::sigemptyset(&mut usr1);
+        libc::sigaddset(&mut usr1, libc::SIGUSR1);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &usr1, std::ptr::null_mut());
+    }
+    let signal = |name: &str| {
+        if let Some(dir) = &sync {
+            let _ = std::fs::write(dir.join(name), b"");
+        }
+    };
+    let wait = || {
+        if sync.is_some() {
+            let mut got = 0;
+            // SAFETY: sigwait on a valid set with a valid out pointer.
+            unsafe { libc::sigwait(&usr1, &mut got) };
+        }
+    };
+    let driver = env.berth_driver()?;
+    let mut sleeping = Vec::new();
+    let result = (|| {
+        for _ in 0..background {
+            let id = new_id("pbg");
+            crate::runners::berth_start(
+                &driver,
+                &env.command(&id, super::exec::SLEEP),
+                std::sync::Arc::new(runtime_core::NoHooks),
+            )?;
+            sleeping.push(id);
+        }
+        crate::runners::berth_run(&driver, &env.command(&new_id("pwarm"), ["/bin/true"]))?;
+        signal("ready");
+        wait();
+        for _ in 0..runs {
+            crate::runners::berth_run(&driver, &env.command(&new_id("perf"), ["/bin/true"]))?;
+        }
+        Ok(())
+    })();
+    signal("done");
+    wait();
+    for id in &sleeping {
+        let _ = runtime_core::Driver::delete(&driver, id, true);
+    }
+    result
+}

@@ -1,0 +1,515 @@
+//! The runtimes under test and how each is called: berth in-process (Rust API and C ABI),
+//! the berth CLI (`berth-run`), runc and crun, and the floors (a bare `unshare`, the wrapper
+//! alone, `nsenter`).
+
+use std::ffi::{c_char, CStr, CString};
+use std::path::{Path, PathBuf};
+use std::process::Stdio as ProcStdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth::{berth_driver, berth_error, berth_exit_status, berth_hooks, berth_stdio};
+use runtime_core::{Command, Driver, ExitStatus, Hooks, ProcessConfig, Stdio};
+use runtime_linux::{DriverOptions, LinuxDriver};
+use serde::Serialize;
+
+use crate::oci;
+use crate::util;
+
+/// berth's state root for the benchmark.
+pub const BERTH_ROOT: &str = "/run/berth-bench";
+/// The cgroup parent of berth's containers.
+pub const CGROUP_PARENT: &str = "berth-bench";
+/// The cgroup parent of runc's and crun's containers.
+pub const OCI_CGROUP_PARENT: &str = "berth-bench-oci";
+/// Bundles, command files and profiles.
+pub const WORK: &str = "/run/berth-bench-work";
+/// The memory limit every container gets.
+pub const MEMORY_LIMIT: i64 = 64 << 20;
+
+/// The OCI runtimes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Oci {
+    Crun,
+    Runc,
+}
+
+impl Oci {
+    pub fn name(self) -> &'static str {
+        match self {
+            Oci::Crun => "crun",
+            Oci::Runc => "runc",
+        }
+    }
+
+    /// Its state root (`--root`), ours alone.
+    pub fn root(self) -> String {
+        format!("/run/berth-bench-{}", self.name())
+    }
+
+    fn global_args(self) -> Vec<String> {
+        vec!["--root".into(), self.root()]
+    }
+}
+
+/// What every runner needs: the rootfs, the programs, and the wrapper.
+#[derive(Debug, Clone)]
+pub struct Env {
+    pub rootfs: String,
+    /// The `berth-run` program (the berth CLI used for the process-based measurement).
+    pub berth_run: PathBuf,
+    /// The `berth-init` helper, when it sits beside this program.
+    pub helper: Option<PathBuf>,
+    /// The cgroup2 mount the wrapper unmounts (hybrid hosts), if any.
+    pub unified: Option<String>,
+    /// What berth's own container gets (capabilities, seccomp, devices), which the OCI
+    /// configs copy.
+    pub isolation: oci::Isolation,
+    /// The OCI seccomp profile for runc and crun when berth's container has a filter.
+    pub seccomp: Option<serde_json::Value>,
+}
+
+impl Env {
+    /// The benchmark's container: `args` in the busybox rootfs, every namespace new (pid, ipc,
+    /// uts, mount, cgroup, and net with only `lo`), the standard mounts, a memory limit.
+    pub fn command<S: Into<String>>(&self, id: &str, args: impl IntoIterator<Item = S>) -> Command {
+        let mut command = Command::new(id, self.rootfs.clone(), ProcessConfig::new(args));
+        command.hostname = Some("bench".into());
+        command.resources.memory_limit = Some(MEMORY_LIMIT);
+        command.cgroup_parent = Some(CGROUP_PARENT.into());
+        command
+    }
+
+    /// The shell text of the wrapper every process-based runtime runs under: a private mount
+    /// namespace without the cgroup2 mount, which crun refuses on hybrid hosts.
+    pub fn wrapper_text(&self) -> String {
+        match &self.unified {
+            Some(path) => format!(
+                "unshare -m --propagation private sh -c 'umount {path} && exec \"$0\" \"$@\"' PROGRAM ARGS..."
+            ),
+            None => "unshare -m --propagation private sh -c 'exec \"$0\" \"$@\"' PROGRAM ARGS...".into(),
+        }
+    }
+
+    /// `program args` under the wrapper, with the standard streams on /dev/null except
+    /// stderr, which is piped for the error message.
+    pub fn wrapped<S: AsRef<str>>(&self, program: &str, args: &[S]) -> std::process::Command {
+        let script = match &self.unified {
+            Some(path) => format!("umount {path} && exec \"$0\" \"$@\""),
+            None => "exec \"$0\" \"$@\"".to_string(),
+        };
+        let mut command = std::process::Command::new("unshare");
+        command
+            .args([
+                "-m",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                &script,
+                program,
+            ])
+            .args(args.iter().map(|a| a.as_ref()))
+            .stdin(ProcStdio::null())
+            .stdout(ProcStdio::null())
+            .stderr(ProcStdio::piped());
+        command
+    }
+
+    /// Writes a bundle for `command` (its `config.json`; the rootfs is referred to by its
+    /// absolute path) and returns its directory.
+    pub fn bundle(&self, command: &Command) -> Result<PathBuf, String> {
+        let dir = Path::new(WORK).join("bundles").join(&command.id);
+        std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+        let cgroups_path = format!("/{OCI_CGROUP_PARENT}/{}", command.id);
+        let config = oci::config(
+            command,
+            &cgroups_path,
+            &self.isolation,
+            self.seccomp.as_ref(),
+        )?;
+        let path = dir.join("config.json");
+        std::fs::write(&path, serde_json::to_vec_pretty(&config).unwrap())
+            .map_err(|e| format!("write {}: {e}", path.display()))?;
+        Ok(dir)
+    }
+
+    /// Writes the `process.json` of an exec and returns its path.
+    pub fn process_file(&self, name: &str, process: &ProcessConfig) -> Result<PathBuf, String> {
+        let dir = Path::new(WORK);
+        std::fs::create_dir_all(dir).map_err(|e| format!("create {WORK}: {e}"))?;
+        let value = oci::process(process, Path::new(&self.rootfs), &self.isolation)?;
+        let path = dir.join(format!("{name}.process.json"));
+        std::fs::write(&path, serde_json::to_vec_pretty(&value).unwrap())
+            .map_err(|e| format!("write {}: {e}", path.display()))?;
+        Ok(path)
+    }
+
+    /// Writes a command for `berth-run` and returns its path.
+    pub fn command_file(&self, command: &Command) -> Result<PathBuf, String> {
+        let dir = Path::new(WORK).join("commands");
+        std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+        let path = dir.join(format!("{}.json", command.id));
+        std::fs::write(&path, serde_json::to_vec(command).unwrap())
+            .map_err(|e| format!("write {}: {e}", path.display()))?;
+        Ok(path)
+    }
+
+    /// Runs a wrapped process to its end; an error if it fails.
+    pub fn run_wrapped<S: AsRef<str>>(&self, program: &str, args: &[S]) -> Result<(), String> {
+        finish(program, self.wrapped(program, args).output())
+    }
+
+    /// `runc run` / `crun run` of a bundle, in the foreground: returns when the container has
+    /// exited (and the runtime has destroyed it).
+    pub fn oci_run(&self, oci: Oci, id: &str, bundle: &Path) -> Result<(), String> {
+        let mut args = oci.global_args();
+        args.extend(["run".into(), "--bundle".into(), path_str(bundle), id.into()]);
+        self.run_wrapped(oci.name(), &args)
+    }
+
+    /// `run --detach`: the container keeps running; returns its init's pid.
+    pub fn oci_run_detached(&self, oci: Oci, id: &str, bundle: &Path) -> Result<i32, String> {
+        let pid_file = bundle.join("pid");
+        let mut args = oci.global_args();
+        args.extend([
+            "run".into(),
+            "--detach".into(),
+            "--pid-file".into(),
+            path_str(&pid_file),
+            "--bundle".into(),
+            path_str(bundle),
+            id.into(),
+        ]);
+        // The container inherits the runtime's streams: none may be a pipe we wait on.
+        let mut command = self.wrapped(oci.name(), &args);
+        command.stderr(ProcStdio::null());
+        let status = command
+            .status()
+            .map_err(|e| format!("{}: {e}", oci.name()))?;
+        if !status.success() {
+            return Err(format!("{} run --detach {id}: {status}", oci.name()));
+        }
+        let pid = std::fs::read_to_string(&pid_file)
+            .map_err(|e| format!("read {}: {e}", pid_file.display()))?;
+        pid.trim()
+            .parse()
+            .map_err(|_| format!("{}: bad pid {pid:?}", pid_file.display()))
+    }
+
+    /// `exec --process FILE ID`, to its end.
+    pub fn oci_exec(&self, oci: Oci, id: &str, process_file: &Path) -> Result<(), String> {
+        let mut args = oci.global_args();
+        args.extend([
+            "exec".into(),
+            "--process".into(),
+            path_str(process_file),
+            id.into(),
+        ]);
+        self.run_wrapped(oci.name(), &args)
+    }
+
+    /// `delete --force`, then collects the init if it was re-parented here.
+    pub fn oci_delete(&self, oci: Oci, id: &str, pid: Option<i32>) {
+        if Path::new(&oci.root()).join(id).exists() {
+            let mut args = oci.global_args();
+            args.extend(["delete".into(), "--force".into(), id.into()]);
+            let _ = self.wrapped(oci.name(), &args).output();
+        }
+        if let Some(pid) = pid {
+            util::reap(pid, Duration::from_secs(2));
+        }
+        let _ = std::fs::remove_dir_all(Path::new(WORK).join("bundles").join(id));
+    }
+
+    /// The berth CLI: `berth-run COMMAND.json` under the wrapper.
+    pub fn berth_proc_run(&self, command_file: &Path) -> Result<(), String> {
+        let program = path_str(&self.berth_run);
+        self.run_wrapped(&program, &[path_str(command_file)])
+    }
+
+    /// The floor: the same namespaces, a fresh /proc, and `true`, with util-linux's unshare.
+    pub fn floor(&self) -> Result<(), String> {
+        finish(
+            "unshare",
+            std::process::Command::new("unshare")
+                .args(["-pfmuinC", "--mount-proc", "true"])
+                .stdin(ProcStdio::null())
+                .stdout(ProcStdio::null())
+                .stderr(ProcStdio::piped())
+                .output(),
+        )
+    }
+
+    /// The wrapper alone around `true`.
+    pub fn wrapper_only(&self) -> Result<(), String> {
+        self.run_wrapped::<&str>("true", &[])
+    }
+
+    /// The exec floor: `nsenter` into every namespace of a running process, and `true`.
+    pub fn nsenter(&self, pid: i32) -> Result<(), String> {
+        finish(
+            "nsenter",
+            std::process::Command::new("nsenter")
+                .args([
+                    "-t",
+                    &pid.to_string(),
+                    "-p",
+                    "-m",
+                    "-u",
+                    "-i",
+                    "-n",
+                    "-C",
+                    "-r",
+                    "-w",
+                ])
+                .arg("/bin/true")
+                .stdin(ProcStdio::null())
+                .stdout(ProcStdio::null())
+                .stderr(ProcStdio::piped())
+                .output(),
+        )
+    }
+
+    /// A berth driver through the Rust API, with the benchmark's root and cgroup parent.
+    pub fn berth_driver(&self) -> Result<LinuxDriver, String> {
+        LinuxDriver::new(DriverOptions {
+            root: Some(BERTH_ROOT.into()),
+            helper_path: self.helper.clone(),
+            cgroup_parent: Some(CGROUP_PARENT.into()),
+        })
+        .map_err(|e| format!("LinuxDriver::new: {e}"))
+    }
+
+    /// A berth driver through the C ABI.
+    pub fn ffi_driver(&self) -> Result<FfiDriver, String> {
+        let mut options = serde_json::json!({"root": BERTH_ROOT, "cgroup_parent": CGROUP_PARENT});
+        if let Some(helper) = &self.helper {
+            options["helper_path"] = serde_json::json!(helper);
+        }
+        FfiDriver::new(&options.to_string())
+    }
+}
+
+fn path_str(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+fn finish(program: &str, output: std::io::Result<std::process::Output>) -> Result<(), String> {
+    let output = output.map_err(|e| format!("{program}: {e}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{program}: {}: {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+    }
+}
+
+/// A successful exit, or an error naming how it ended.
+pub fn expect_success(what: &str, status: ExitStatus) -> Result<(), String> {
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{what}: exited {status:?}"))
+    }
+}
+
+/// What berth's container really gets on this host: a probe container's capabilities,
+/// seccomp mode and `no_new_privs` (its `/proc/PID/status`, read from the host) and its device
+/// cgroup rules.
+pub fn probe_isolation(env: &Env) -> oci::Isolation {
+    let probe = || -> Result<oci::Isolation, String> {
+        let driver = env.berth_driver()?;
+        let id = util::new_id("probe");
+        let command = env.command(&id, crate::measure::exec::SLEEP);
+        let pid = berth_start(&driver, &command, Arc::new(runtime_core::NoHooks))?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"));
+        let devices = runtime_linux::cgroups::CgroupManager::detect()
+            .ok()
+            .and_then(|m| {
+                m.v1_mounts()
+                    .into_iter()
+                    .find(|(names, _)| names.split(',').any(|n| n == "devices"))
+            })
+            .and_then(|(_, mount)| {
+                std::fs::read_to_string(mount.join(CGROUP_PARENT).join(&id).join("devices.list"))
+                    .ok()
+            });
+        let _ = driver.delete(&id, true);
+        let mut iso = oci::Isolation::from_status(
+            &status.map_err(|e| format!("read /proc/{pid}/status: {e}"))?,
+        );
+        iso.device_rules = devices
+            .unwrap_or_default()
+            .lines()
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect();
+        Ok(iso)
+    };
+    probe().unwrap_or_else(oci::Isolation::fallback)
+}
+
+/// Runs one container through the Rust API: `Driver::run`.
+pub fn berth_run(driver: &LinuxDriver, command: &Command) -> Result<(), String> {
+    let status = driver
+        .run(command, &Stdio::null(), Arc::new(runtime_core::NoHooks))
+        .map_err(|e| format!("berth run: {e}"))?;
+    expect_success("berth run", status)
+}
+
+/// Starts a container through the Rust API and leaves it running: create, then start.
+pub fn berth_start(
+    driver: &LinuxDriver,
+    command: &Command,
+    hooks: Arc<dyn Hooks>,
+) -> Result<i32, String> {
+    let pid = driver
+        .create(command, &Stdio::null(), hooks)
+        .map_err(|e| format!("berth create: {e}"))?;
+    if let Err(e) = driver.start(&command.id) {
+        let _ = driver.delete(&command.id, true);
+        return Err(format!("berth start: {e}"));
+    }
+    Ok(pid)
+}
+
+/// The outcome of an exec call: a time, or why there is none.
+pub enum ExecOutcome {
+    Ok,
+    /// The driver says it has no exec (`ErrorKind::Unsupported`).
+    Unsupported(String),
+    Failed(String),
+}
+
+/// `Driver::exec` of `process` in container `id`.
+pub fn berth_exec(driver: &LinuxDriver, id: &str, process: &ProcessConfig) -> ExecOutcome {
+    match driver.exec(id, process, &Stdio::null(), Arc::new(runtime_core::NoHooks)) {
+        Ok(status) if status.success() => ExecOutcome::Ok,
+        Ok(status) => ExecOutcome::Failed(format!("berth exec: exited {status:?}")),
+        Err(e) if e.kind() == runtime_core::ErrorKind::Unsupported => {
+            ExecOutcome::Unsupported(e.to_string())
+        }
+        Err(e) => ExecOutcome::Failed(format!("berth exec: {e}")),
+    }
+}
+
+/// A driver made and used through the C ABI (`berth_driver_new`, `berth_run`, ...), called
+/// from Rust as a C program would call it.
+pub struct FfiDriver {
+    driver: *mut berth_driver,
+}
+
+const NULL_STDIO: berth_stdio = berth_stdio {
+    stdin_fd: -1,
+    stdout_fd: -1,
+    stderr_fd: -1,
+};
+
+const NO_HOOKS: berth_hooks = berth_hooks {
+    user_data: std::ptr::null_mut(),
+    on_start: None,
+    on_oom: None,
+    on_exit: None,
+    on_console: None,
+};
+
+/// The error a C ABI call returned, freed.
+fn take_error(err: *mut berth_error) -> Result<(), (berth::berth_error_kind, String)> {
+    if err.is_null() {
+        return Ok(());
+    }
+    let kind = berth::berth_error_kind_of(err);
+    let message: *const c_char = berth::berth_error_message(err);
+    // SAFETY: berth_error_message returns a NUL-terminated string owned by `err`, valid until
+    // berth_error_free.
+    let text = unsafe { CStr::from_ptr(message) }
+        .to_string_lossy()
+        .into_owned();
+    berth::berth_error_free(err);
+    Err((kind, text))
+}
+
+impl FfiDriver {
+    pub fn new(options_json: &str) -> Result<FfiDriver, String> {
+        let options = CString::new(options_json).map_err(|e| e.to_string())?;
+        let mut driver: *mut berth_driver = std::ptr::null_mut();
+        take_error(berth::berth_driver_new(options.as_ptr(), &mut driver))
+            .map_err(|(_, m)| format!("berth_driver_new: {m}"))?;
+        Ok(FfiDriver { driver })
+    }
+
+    /// `berth_run` of a command given as JSON.
+    pub fn run(&self, command_json: &CStr) -> Result<(), String> {
+        let mut status = berth_exit_status::default();
+        take_error(berth::berth_run(
+            self.driver,
+            command_json.as_ptr(),
+            &NULL_STDIO,
+            &NO_HOOKS,
+            &mut status,
+        ))
+        .map_err(|(_, m)| format!("berth_run: {m}"))?;
+        ffi_success("berth_run", status)
+    }
+
+    /// `berth_create` then `berth_start`: the container keeps running.
+    pub fn start(&self, command_json: &CStr, id: &CStr) -> Result<i32, String> {
+        let mut pid = 0;
+        take_error(berth::berth_create(
+            self.driver,
+            command_json.as_ptr(),
+            &NULL_STDIO,
+            &NO_HOOKS,
+            &mut pid,
+        ))
+        .map_err(|(_, m)| format!("berth_create: {m}"))?;
+        take_error(berth::berth_start(self.driver, id.as_ptr()))
+            .map_err(|(_, m)| format!("berth_start: {m}"))?;
+        Ok(pid)
+    }
+
+    /// `berth_exec` of a process given as JSON.
+    pub fn exec(&self, id: &CStr, process_json: &CStr) -> ExecOutcome {
+        let mut status = berth_exit_status::default();
+        match take_error(berth::berth_exec(
+            self.driver,
+            id.as_ptr(),
+            process_json.as_ptr(),
+            &NULL_STDIO,
+            &NO_HOOKS,
+            &mut status,
+        )) {
+            Ok(()) => match ffi_success("berth_exec", status) {
+                Ok(()) => ExecOutcome::Ok,
+                Err(e) => ExecOutcome::Failed(e),
+            },
+            Err((berth::berth_error_kind::BERTH_ERROR_UNSUPPORTED, m)) => {
+                ExecOutcome::Unsupported(m)
+            }
+            Err((_, m)) => ExecOutcome::Failed(format!("berth_exec: {m}")),
+        }
+    }
+
+    /// `berth_delete` with force.
+    pub fn delete(&self, id: &CStr) {
+        let _ = take_error(berth::berth_delete(self.driver, id.as_ptr(), true));
+    }
+}
+
+fn ffi_success(what: &str, status: berth_exit_status) -> Result<(), String> {
+    if status.exit_code == 0 && status.signal == 0 {
+        Ok(())
+    } else {
+        Err(format!("{what}: exited {status:?}"))
+    }
+}
+
+impl Drop for FfiDriver {
+    fn drop(&mut self) {
+        berth::berth_driver_free(self.driver);
+    }
+}

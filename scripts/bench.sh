@@ -1,0 +1,47 @@
+#!/bin/bash
+# The benchmark: berth against runc and crun on the same containers. As root, on Debian 12.
+#
+#   scripts/bench.sh            the full run (about 10 minutes on a quiet 2-core machine):
+#                               bench/results/REPORT.md, results.json, run-latency.png, scale.png
+#   scripts/bench.sh --smoke    CI's short version (a few minutes): bench/results/smoke/
+#
+# Installs what it needs (runc, crun, perf, a font for the charts), builds the busybox rootfs,
+# berth-init and the harness (bench/), and runs it. Other arguments go to the harness
+# (`berth-bench --help`: --only, --out, --idle-sizes). Whatever a run leaves behind
+# (containers, cgroups, state) is removed on exit, even after a failure or ^C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" != 0 ]; then
+  echo "scripts/bench.sh: run as root (containers need it)" >&2
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+APT=(apt-get -o DPkg::Lock::Timeout=600 -y -qq --no-install-recommends)
+# util-linux: unshare and nsenter (the wrapper and the floors); fonts-dejavu-core: the charts'
+# text, drawn without system libraries.
+required=(runc crun util-linux fonts-dejavu-core busybox-static)
+missing=()
+for p in "${required[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if ! dpkg -s linux-perf >/dev/null 2>&1; then optional=(linux-perf); else optional=(); fi
+if [ ${#missing[@]} -gt 0 ] || [ ${#optional[@]} -gt 0 ]; then
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  if [ ${#missing[@]} -gt 0 ]; then
+    "${APT[@]}" install "${missing[@]}" >/dev/null
+  fi
+  # The profile section uses perf when it can; the report says so when it cannot.
+  if [ ${#optional[@]} -gt 0 ]; then
+    "${APT[@]}" install "${optional[@]}" >/dev/null 2>&1 \
+      || echo "scripts/bench.sh: linux-perf could not be installed; no CPU profile" >&2
+  fi
+fi
+
+scripts/build-rootfs.sh build/rootfs
+cargo build --release -q -p runtime-linux --bin berth-init -p berth-bench
+bin="${CARGO_TARGET_DIR:-target}/release/berth-bench"
+
+cleanup() { "$bin" cleanup || echo "scripts/bench.sh: clean-up left something (see above)" >&2; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+"$bin" --rootfs build/rootfs "$@"
