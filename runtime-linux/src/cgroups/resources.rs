@@ -69,6 +69,37 @@ fn limit_or(value: i64, unlimited: &str) -> String {
     }
 }
 
+/// The writes whose files are named alike in v1 and v2: cpuset and pids.
+fn same_in_v1_and_v2(r: &Resources) -> Vec<Setting> {
+    use Controller::*;
+    let mut out = Vec::new();
+    if let Some(v) = &r.cpuset_cpus {
+        out.push(Setting::one(
+            "cpuset_cpus",
+            Cpuset,
+            "cpuset.cpus",
+            v.clone(),
+        ));
+    }
+    if let Some(v) = &r.cpuset_mems {
+        out.push(Setting::one(
+            "cpuset_mems",
+            Cpuset,
+            "cpuset.mems",
+            v.clone(),
+        ));
+    }
+    if let Some(v) = r.pids_limit {
+        out.push(Setting::one(
+            "pids_limit",
+            Pids,
+            "pids.max",
+            limit_or(v, "max"),
+        ));
+    }
+    out
+}
+
 /// The v1 writes, in the order they must happen in a fresh cgroup: the memory limit before
 /// memory+swap (which may never be below it), the CFS period before the quota.
 pub(crate) fn v1_settings(r: &Resources) -> Vec<Setting> {
@@ -117,30 +148,7 @@ pub(crate) fn v1_settings(r: &Resources) -> Vec<Setting> {
             limit_or(v, "-1"),
         ));
     }
-    if let Some(v) = &r.cpuset_cpus {
-        out.push(Setting::one(
-            "cpuset_cpus",
-            Cpuset,
-            "cpuset.cpus",
-            v.clone(),
-        ));
-    }
-    if let Some(v) = &r.cpuset_mems {
-        out.push(Setting::one(
-            "cpuset_mems",
-            Cpuset,
-            "cpuset.mems",
-            v.clone(),
-        ));
-    }
-    if let Some(v) = r.pids_limit {
-        out.push(Setting::one(
-            "pids_limit",
-            Pids,
-            "pids.max",
-            limit_or(v, "max"),
-        ));
-    }
+    out.extend(same_in_v1_and_v2(r));
     if let Some(v) = r.blkio_weight {
         out.push(Setting {
             field: "blkio_weight",
@@ -198,30 +206,7 @@ pub(crate) fn v2_settings(r: &Resources) -> Vec<Setting> {
         };
         out.push(Setting::one(field, Cpu, "cpu.max", v));
     }
-    if let Some(v) = &r.cpuset_cpus {
-        out.push(Setting::one(
-            "cpuset_cpus",
-            Cpuset,
-            "cpuset.cpus",
-            v.clone(),
-        ));
-    }
-    if let Some(v) = &r.cpuset_mems {
-        out.push(Setting::one(
-            "cpuset_mems",
-            Cpuset,
-            "cpuset.mems",
-            v.clone(),
-        ));
-    }
-    if let Some(v) = r.pids_limit {
-        out.push(Setting::one(
-            "pids_limit",
-            Pids,
-            "pids.max",
-            limit_or(v, "max"),
-        ));
-    }
+    out.extend(same_in_v1_and_v2(r));
     if let Some(v) = r.blkio_weight {
         // BFQ's own file first: with BFQ as scheduler, io.weight (iocost) has no effect.
         out.push(Setting {
