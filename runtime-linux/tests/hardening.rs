@@ -94,3 +94,37 @@ fn privileged_allows_every_device() {
     let out = run_output(&driver, &shell("unprivdev", &script)).unwrap();
     assert_eq!(out.stdout, "0\n", "{out:?}");
 }
+
+#[test]
+fn seccomp_takes_a_custom_profile_or_none() {
+    let driver = driver();
+    let script = "grep Seccomp: /proc/self/status | tr -d '\\t'; mkdir /tmp/seccomp-$$ 2>&1 && rmdir /tmp/seccomp-$$ && echo made";
+    // The default: Docker's profile, in filter mode.
+    let out = run_output(&driver, &shell("seccomp-default", script)).unwrap();
+    assert_eq!(out.stdout, "Seccomp:2\nmade\n", "{out:?}");
+    // A custom OCI profile: everything allowed but mkdir and mkdirat, which fail with EACCES.
+    let profile: runtime_core::SeccompSetting = serde_json::from_str(
+        r#"{"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}"#,
+    )
+    .unwrap();
+    let mut command = shell("seccomp-custom", script);
+    command.process.seccomp = Some(profile);
+    let out = run_output(&driver, &command).unwrap();
+    assert!(out.stdout.starts_with("Seccomp:2\n"), "{out:?}");
+    assert!(
+        out.stdout.contains("Permission denied") && !out.stdout.contains("made"),
+        "{out:?}"
+    );
+    // Unconfined: no filter at all.
+    let mut command = shell("seccomp-none", script);
+    command.process.seccomp = Some(runtime_core::SeccompSetting::Unconfined);
+    let out = run_output(&driver, &command).unwrap();
+    assert_eq!(out.stdout, "Seccomp:0\nmade\n", "{out:?}");
+    // A bad profile is refused before anything starts, naming the field.
+    let mut command = shell("seccomp-bad", "true");
+    command.process.seccomp =
+        Some(serde_json::from_str(r#"{"defaultAction": "SCMP_ACT_SOMETIMES"}"#).unwrap());
+    let err = run_output(&driver, &command).unwrap_err();
+    assert!(err.to_string().contains("process.seccomp"), "{err}");
+}
