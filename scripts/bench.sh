@@ -38,7 +38,8 @@ if [ ${#missing[@]} -gt 0 ] || [ ${#optional[@]} -gt 0 ]; then
 fi
 
 scripts/build-rootfs.sh build/rootfs
-cargo build --release -q -p runtime-linux --bin berth-init -p berth-bench
+# Every binary of both: berth-init (the helper), berth-bench and berth-run.
+cargo build --release -q -p runtime-linux -p berth-bench --bins
 bin="${CARGO_TARGET_DIR:-target}/release/berth-bench"
 
 cleanup() { "$bin" cleanup || echo "scripts/bench.sh: clean-up left something (see above)" >&2; }

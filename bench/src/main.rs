@@ -122,6 +122,8 @@ pub struct Results {
     pub oom: Outcome<Oom>,
     pub profile: Outcome<Profile>,
     pub left_behind: Vec<String>,
+    /// Failed `LinuxDriver::new` calls (each tried again), and how many drivers were made.
+    pub driver_failures: Vec<String>,
 }
 
 struct Args {
@@ -422,6 +424,7 @@ fn bench(args: Args) -> Result<(), String> {
         oom,
         profile,
         left_behind,
+        driver_failures: runners::DRIVER_FAILURES.lock().unwrap().clone(),
     };
     let json = serde_json::to_vec_pretty(&results).map_err(|e| e.to_string())?;
     std::fs::write(out.join("results.json"), json)

@@ -969,6 +969,12 @@ fn who(comm: &str) -> &str {
     }
 }
 
+/// The driver's threads waiting for work: time that is not on any run's path.
+fn idle_wait(r: &crate::measure::profile::TraceRow) -> bool {
+    (r.comm == "berth-supervise" && r.syscall == "epoll_wait")
+        || (r.comm == "berth-events" && r.syscall == "futex")
+}
+
 fn trace_tables(out: &mut String, p: &crate::measure::profile::Profile) {
     if p.trace.is_empty() {
         if let Some(note) = &p.trace_note {
@@ -991,12 +997,7 @@ fn trace_tables(out: &mut String, p: &crate::measure::profile::Profile) {
     for (background, rows) in &p.trace {
         let shown: Vec<Vec<String>> = rows
             .iter()
-            .filter(|r| r.ms_per_run >= 0.05)
-            .filter(|r| {
-                let idle_wait = (r.comm == "berth-supervise" && r.syscall == "epoll_wait")
-                    || (r.comm == "berth-events" && r.syscall == "futex");
-                !idle_wait
-            })
+            .filter(|r| r.ms_per_run >= 0.05 && !idle_wait(r))
             .take(24)
             .map(|r| {
                 vec![
@@ -1025,6 +1026,7 @@ fn trace_tables(out: &mut String, p: &crate::measure::profile::Profile) {
         if p.trace.len() > 1 {
             let mut grown: Vec<(f64, String)> = last
                 .iter()
+                .filter(|r| !idle_wait(r))
                 .map(|r| {
                     let before = first
                         .iter()
@@ -1055,6 +1057,12 @@ fn trace_tables(out: &mut String, p: &crate::measure::profile::Profile) {
     if let Some(note) = &p.trace_note {
         let _ = writeln!(out, "Not every trace could be made: {note}\n");
     }
+}
+
+/// Roughly how many drivers a run of these sizes makes (one per measure and per idle size,
+/// one per profile sample, and the probe).
+fn drivers_made(r: &Results) -> usize {
+    1 + 3 + r.sizes.idle_sizes.len() + 1 + 1 + r.sizes.profile_iterations.min(50) + 1
 }
 
 fn not_available(out: &mut String, r: &Results, charts: &Charts) {
@@ -1111,6 +1119,22 @@ fn not_available(out: &mut String, r: &Results, charts: &Charts) {
         "The machine is shared with other builds: load average {} before, {} after.",
         r.machine.load_before, r.load_after
     ));
+    if !r.driver_failures.is_empty() {
+        let mut distinct: Vec<&String> = r.driver_failures.iter().collect();
+        distinct.sort();
+        distinct.dedup();
+        items.push(format!(
+            "**berth failed to make a driver {} time(s)** in this run (the harness tried again, \
+             and makes about {} drivers in all): {}.",
+            r.driver_failures.len(),
+            drivers_made(r),
+            distinct
+                .iter()
+                .map(|e| format!("`{e}`"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
     items.extend(charts.notes.iter().cloned());
     if !r.left_behind.is_empty() {
         items.push(format!("Clean-up left: {}", r.left_behind.join("; ")));

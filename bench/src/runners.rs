@@ -24,6 +24,9 @@ pub const CGROUP_PARENT: &str = "berth-bench";
 pub const OCI_CGROUP_PARENT: &str = "berth-bench-oci";
 /// Bundles, command files and profiles.
 pub const WORK: &str = "/run/berth-bench-work";
+/// The errors of every failed `LinuxDriver::new` of this process (each was tried again).
+pub static DRIVER_FAILURES: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
 /// The memory limit every container gets.
 pub const MEMORY_LIMIT: i64 = 64 << 20;
 
@@ -271,14 +274,30 @@ impl Env {
         )
     }
 
-    /// A berth driver through the Rust API, with the benchmark's root and cgroup parent.
+    /// A berth driver through the Rust API, with the benchmark's root and cgroup parent. A
+    /// failed `LinuxDriver::new` is tried again (twice at most) and counted in
+    /// [`DRIVER_FAILURES`], which the report shows.
     pub fn berth_driver(&self) -> Result<LinuxDriver, String> {
-        LinuxDriver::new(DriverOptions {
-            root: Some(BERTH_ROOT.into()),
-            helper_path: self.helper.clone(),
-            cgroup_parent: Some(CGROUP_PARENT.into()),
-        })
-        .map_err(|e| format!("LinuxDriver::new: {e}"))
+        let mut attempt = 0;
+        loop {
+            let made = LinuxDriver::new(DriverOptions {
+                root: Some(BERTH_ROOT.into()),
+                helper_path: self.helper.clone(),
+                cgroup_parent: Some(CGROUP_PARENT.into()),
+            })
+            .map_err(|e| format!("LinuxDriver::new: {e}"));
+            match made {
+                Ok(driver) => return Ok(driver),
+                Err(e) => {
+                    DRIVER_FAILURES.lock().unwrap().push(e.clone());
+                    attempt += 1;
+                    if attempt == 3 {
+                        return Err(e);
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+            }
+        }
     }
 
     /// A berth driver through the C ABI.

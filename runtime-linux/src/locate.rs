@@ -82,7 +82,18 @@ pub fn sealed_copy(path: &Path) -> Result<OwnedFd> {
         | SealFlag::F_SEAL_SHRINK
         | SealFlag::F_SEAL_GROW
         | SealFlag::F_SEAL_WRITE;
-    fcntl(&memfd, FcntlArg::F_ADD_SEALS(seals)).step(|| "seal the helper's memfd")?;
+    // The copy goes through splice, whose page references the kernel drops a little later;
+    // until then F_SEAL_WRITE answers EBUSY. Wait for them, briefly.
+    let mut tries = 0;
+    loop {
+        match fcntl(&memfd, FcntlArg::F_ADD_SEALS(seals)) {
+            Err(Errno::EBUSY) if tries < 50 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            other => break other.map(drop).step(|| "seal the helper's memfd")?,
+        };
+    }
     // Out of the way of the fds a spawn places (see sys::spawn).
     crate::sys::fds::dup_at_least(std::os::fd::AsFd::as_fd(&memfd), 10)
         .step(|| "move the helper's memfd above the spawn's fds")
