@@ -137,7 +137,7 @@ c-test: c-test-build rootfs
 	@rc=0; \
 	echo "== dynamic (libberth.so.0)"; ./$(CBUILD)/test_berth_dynamic || rc=1; \
 	echo "== static (libberth.a)"; ./$(CBUILD)/test_berth_static || rc=1; \
-	exit $$rc
+	rmdir /sys/fs/cgroup/*/berth-ctest 2>/dev/null; exit $$rc
 
 c-test-valgrind: c-test-build rootfs
 	@command -v valgrind >/dev/null 2>&1 || { apt-get update -qq && \
@@ -145,7 +145,7 @@ c-test-valgrind: c-test-build rootfs
 	@rc=0; export BERTH_TEST_VALGRIND=1; \
 	echo "== valgrind, dynamic"; $(VALGRIND) ./$(CBUILD)/test_berth_dynamic || rc=1; \
 	echo "== valgrind, static"; $(VALGRIND) ./$(CBUILD)/test_berth_static || rc=1; \
-	exit $$rc
+	rmdir /sys/fs/cgroup/*/berth-ctest 2>/dev/null; exit $$rc
 
 # The driver is required (a driver that cannot be made fails the run) and ENOSYS is a failure:
 # unlike valgrind, ASan runs every container operation.
@@ -161,7 +161,7 @@ c-test-asan: stage rootfs
 	unset BERTH_TEST_VALGRIND; \
 	echo "== AddressSanitizer, dynamic (libberth.so.0)"; ./$(CBUILD)/test_berth_asan_dynamic || rc=1; \
 	echo "== AddressSanitizer, static (libberth.a)"; ./$(CBUILD)/test_berth_asan_static || rc=1; \
-	exit $$rc
+	rmdir /sys/fs/cgroup/*/berth-ctest 2>/dev/null; exit $$rc
 
 clean-c:
 	rm -rf $(STAGE) $(CBUILD)
