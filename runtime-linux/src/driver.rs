@@ -241,6 +241,9 @@ impl LinuxDriver {
                 ))
             }
         }
+        if command.namespaces.is_new(NamespaceKind::Mount) {
+            crate::helper::rootfs::check_image(&command.rootfs)?;
+        }
         for (i, mount) in command.mounts.iter().enumerate() {
             let field = format!("mounts[{i}]");
             MountOptions::parse(&field, mount)?;

@@ -5,11 +5,16 @@
 use nix::mount::MsFlags;
 use runtime_core::{Error, Mount, Result};
 
+use crate::sys::mount_api::MountAttrs;
+
 /// A [`Mount`]'s options, sorted out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MountOptions {
     /// Flags to set.
     pub flags: MsFlags,
+    /// Flags the options clear (`rw`, `suid`, `dev`, `exec`, `atime`...): on a bind, these are
+    /// the only flags of the source that change, besides the ones set.
+    pub cleared: MsFlags,
     /// Whether a bind is recursive (`rbind`).
     pub recursive: bool,
     /// Propagation to apply after mounting (`MS_PRIVATE`, `MS_SHARED | MS_REC`, ...).
@@ -22,6 +27,7 @@ impl MountOptions {
     /// Parses the options of `mount`, whose JSON path is `field`.
     pub fn parse(field: &str, mount: &Mount) -> Result<MountOptions> {
         let mut flags = MsFlags::empty();
+        let mut cleared = MsFlags::empty();
         let mut recursive = false;
         let mut propagation = None;
         let mut data = Vec::new();
@@ -62,6 +68,8 @@ impl MountOptions {
             };
             flags.insert(set);
             flags.remove(clear);
+            cleared.insert(clear);
+            cleared.remove(set);
         }
         if mount.is_bind() && !data.is_empty() {
             return Err(Error::invalid(
@@ -74,9 +82,66 @@ impl MountOptions {
         }
         Ok(MountOptions {
             flags,
+            cleared,
             recursive,
             propagation,
             data: (!data.is_empty()).then(|| data.join(",")),
+        })
+    }
+}
+
+impl MountOptions {
+    /// The per-mount attributes to set and clear (`mount_setattr`, `fsmount`). The access-time
+    /// mode changes only when an option names one.
+    pub fn attrs(&self) -> MountAttrs {
+        const PLAIN: [(MsFlags, u64); 5] = [
+            (MsFlags::MS_RDONLY, libc::MOUNT_ATTR_RDONLY),
+            (MsFlags::MS_NOSUID, libc::MOUNT_ATTR_NOSUID),
+            (MsFlags::MS_NODEV, libc::MOUNT_ATTR_NODEV),
+            (MsFlags::MS_NOEXEC, libc::MOUNT_ATTR_NOEXEC),
+            (MsFlags::MS_NODIRATIME, libc::MOUNT_ATTR_NODIRATIME),
+        ];
+        let mut attrs = MountAttrs::default();
+        for (flag, attr) in PLAIN {
+            if self.flags.contains(flag) {
+                attrs.set |= attr;
+            }
+            if self.cleared.contains(flag) {
+                attrs.clear |= attr;
+            }
+        }
+        let atime = MsFlags::MS_NOATIME | MsFlags::MS_STRICTATIME | MsFlags::MS_RELATIME;
+        if self.flags.intersects(atime) || self.cleared.intersects(atime) {
+            attrs.clear |= libc::MOUNT_ATTR__ATIME;
+            attrs.set |= if self.flags.contains(MsFlags::MS_NOATIME) {
+                libc::MOUNT_ATTR_NOATIME
+            } else if self.flags.contains(MsFlags::MS_STRICTATIME) {
+                libc::MOUNT_ATTR_STRICTATIME
+            } else {
+                libc::MOUNT_ATTR_RELATIME
+            };
+        }
+        attrs
+    }
+
+    /// The superblock flags a new filesystem takes as `fsconfig` flags (`sync`, `dirsync`).
+    /// A bind shares its source's superblock: they do not apply there.
+    pub fn superblock_flags(&self) -> Vec<&'static str> {
+        [
+            (MsFlags::MS_SYNCHRONOUS, "sync"),
+            (MsFlags::MS_DIRSYNC, "dirsync"),
+        ]
+        .into_iter()
+        .filter(|(flag, _)| self.flags.contains(*flag))
+        .map(|(_, name)| name)
+        .collect()
+    }
+
+    /// The propagation as `mount_setattr` takes it, and whether it applies to the submounts.
+    pub fn propagation_attr(&self) -> Option<(u64, bool)> {
+        self.propagation.map(|flags| {
+            let recursive = flags.contains(MsFlags::MS_REC);
+            ((flags - MsFlags::MS_REC).bits(), recursive)
         })
     }
 }
@@ -132,6 +197,30 @@ mod tests {
         let parsed = MountOptions::parse("m", &mount("bind", &["rbind", "ro", "rw"])).unwrap();
         assert!(parsed.recursive);
         assert_eq!(parsed.flags, MsFlags::empty());
+        assert_eq!(parsed.cleared, MsFlags::MS_RDONLY);
+    }
+
+    #[test]
+    fn attributes_set_and_clear_only_what_the_options_name() {
+        let parsed = MountOptions::parse("m", &mount("bind", &["ro", "dev", "noatime"])).unwrap();
+        let attrs = parsed.attrs();
+        assert_eq!(
+            attrs.set,
+            libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NOATIME
+        );
+        assert_eq!(
+            attrs.clear,
+            libc::MOUNT_ATTR_NODEV | libc::MOUNT_ATTR__ATIME
+        );
+        // No option about nosuid: the source's nosuid stays.
+        let parsed = MountOptions::parse("m", &mount("bind", &["rbind", "ro"])).unwrap();
+        assert_eq!(parsed.attrs().clear, 0);
+        let parsed = MountOptions::parse("m", &mount("tmpfs", &["rshared", "sync"])).unwrap();
+        assert_eq!(
+            parsed.propagation_attr(),
+            Some((MsFlags::MS_SHARED.bits(), true))
+        );
+        assert_eq!(parsed.superblock_flags(), ["sync"]);
     }
 
     #[test]

@@ -251,6 +251,56 @@ fn attacks() -> Vec<Attack> {
             },
         },
         Attack {
+            name: "an image whose /proc is a chain that the /dev tmpfs hides",
+            class:
+                "CVE-2019-19921, CVE-2025-31133 class: an image moving /proc from under its masks",
+            run: |env| {
+                // /proc -> dev/x -> ../c: procfs would land on /c, and the fresh /dev would
+                // hide x, so that no mask or read-only path under /proc resolves.
+                let image = Image::new(
+                    "proc-chain",
+                    &[
+                        ("proc", Shape::Link("dev/x")),
+                        ("dev/x", Shape::Link("../c")),
+                        ("c", Shape::Dir),
+                    ],
+                );
+                let script = format!(
+                    "if [ \"$(stat -f -c %T /c)\" = proc ]; then {}; fi; echo probe-done",
+                    sysctl_witness("/c/sys/kernel/core_uses_pid")
+                );
+                let outcome = expect_refused_or_blocked(env, &image, "/proc", |c| {
+                    c.process = ProcessConfig::new(["/bin/sh", "-c", &script]);
+                });
+                drop(image);
+                outcome
+            },
+        },
+        Attack {
+            name: "host networking: the host's /sys with writable cgroups under it",
+            class: "the host's /sys under host networking: writable submounts (cgroups, tracefs)",
+            run: |env| sys_attack(env, NamespaceMode::Host, false),
+        },
+        Attack {
+            name: "a joined network namespace: the host's /sys with writable cgroups under it",
+            class: "the host's /sys under a joined network namespace",
+            run: |env| {
+                let sleeper = shell("net-owner", "sleep 100");
+                env.driver
+                    .create(&sleeper, &Stdio::null(), Arc::new(NoHooks))
+                    .map_err(|e| e.to_string())?;
+                let outcome = sys_attack(env, NamespaceMode::Container(sleeper.id.clone()), false);
+                let _ = env.driver.delete(&sleeper.id, true);
+                outcome
+            },
+        },
+        Attack {
+            name:
+                "host networking in a user namespace: the host's /sys, read-only all the way down",
+            class: "the host's /sys under host networking, where only a copy of it can be had",
+            run: |env| sys_attack(env, NamespaceMode::Host, true),
+        },
+        Attack {
             name: "every capability Docker drops",
             class: "one call per dropped capability (the probe)",
             run: |env| {
@@ -269,6 +319,139 @@ fn attacks() -> Vec<Attack> {
             },
         },
     ]
+}
+
+/// From inside: a write-open of a global sysctl (closed at once, nothing written) must fail;
+/// in the throw-away guest, the sysctl is even rewritten with the value it has.
+fn sysctl_witness(path: &str) -> String {
+    let mut script =
+        format!("if (exec 3<>{path}) 2>/dev/null; then echo \"ESCAPED write-open {path}\"; fi");
+    if std::env::var_os("BERTH_TEST_IN_GUEST").is_some() {
+        script.push_str(&format!(
+            "; v=$(cat {path}); if (echo \"$v\" > {path}) 2>/dev/null; then echo \"ESCAPED rewrote {path}\"; fi"
+        ));
+    }
+    script
+}
+
+/// Runs a container with `net` (and a user namespace if `userns`) that tries to move itself
+/// into its own cgroup through /sys (a harmless witness: it is there already), write-opens
+/// every cgroup.procs it can see, and reports every mount under /sys that is writable.
+fn sys_attack(env: &Env, net: NamespaceMode, userns: bool) -> Result<(), String> {
+    let script = r#"
+        for f in $(find /sys/fs/cgroup -maxdepth 6 -name cgroup.procs 2>/dev/null); do
+          if grep -qx "$$" "$f" 2>/dev/null && (echo "$$" > "$f") 2>/dev/null; then
+            echo "ESCAPED moved into $f"; fi
+          if (exec 3<>"$f") 2>/dev/null; then echo "ESCAPED write-open $f"; fi
+        done
+        awk '$5 == "/sys" || index($5, "/sys/") == 1 {
+               n = split($6, o, ","); ro = 0
+               for (i = 1; i <= n; i++) if (o[i] == "ro") ro = 1
+               if (!ro) print "ESCAPED writable mount " $5 }' /proc/self/mountinfo
+        echo probe-done"#;
+    let verdict = r#"echo "$out"; case "$out" in *ESCAPED*) echo ESCAPED;; *probe-done*) echo blocked;; esac"#;
+    let mut command = shell("sys", &format!("out=$({script}); {verdict}"));
+    command.namespaces.net = net;
+    if userns {
+        command.namespaces.user = NamespaceMode::Private;
+    }
+    let host_before = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let outcome = expect_blocked_in(env, command);
+    if std::fs::read_to_string("/proc/self/mountinfo").unwrap() != host_before {
+        return Err("the host's mounts changed".into());
+    }
+    outcome
+}
+
+/// A copy of the busybox rootfs (hard links: files are never changed in place) with some
+/// entries replaced, removed when dropped.
+struct Image {
+    dir: PathBuf,
+}
+
+/// What an entry of an [`Image`] becomes.
+enum Shape {
+    Link(&'static str),
+    Dir,
+}
+
+impl Image {
+    fn new(name: &str, shapes: &[(&str, Shape)]) -> Image {
+        let base = Path::new(rootfs());
+        let dir = base.with_file_name(format!(
+            "{}-escape-{name}-{}",
+            base.file_name().unwrap().to_string_lossy(),
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        let copied = std::process::Command::new("cp")
+            .arg("-al")
+            .arg(base)
+            .arg(&dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !copied {
+            let _ = std::fs::remove_dir_all(&dir);
+            let status = std::process::Command::new("cp")
+                .arg("-a")
+                .arg(base)
+                .arg(&dir)
+                .status()
+                .unwrap();
+            assert!(
+                status.success(),
+                "copy {} to {}",
+                base.display(),
+                dir.display()
+            );
+        }
+        for (path, shape) in shapes {
+            let entry = dir.join(path);
+            if entry.is_dir() && !entry.is_symlink() {
+                std::fs::remove_dir_all(&entry).unwrap();
+            } else {
+                let _ = std::fs::remove_file(&entry);
+            }
+            match shape {
+                Shape::Link(target) => std::os::unix::fs::symlink(target, &entry).unwrap(),
+                Shape::Dir => std::fs::create_dir(&entry).unwrap(),
+            }
+        }
+        Image { dir }
+    }
+}
+
+impl Drop for Image {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Runs a container of `image`, shaped by `shape`: blocked if the driver refuses the image
+/// with an error naming `path`, or if the container runs and its last line is `blocked` (or
+/// it prints `probe-done` and no `ESCAPED`). The host's mounts must not change.
+fn expect_refused_or_blocked(
+    env: &Env,
+    image: &Image,
+    path: &str,
+    shape: impl FnOnce(&mut Command),
+) -> Result<(), String> {
+    let mut command = shell("image", "true");
+    command.rootfs = image.dir.display().to_string();
+    shape(&mut command);
+    let host_before = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let outcome = match run_output(&env.driver, &command) {
+        Err(error) if error.to_string().contains(path) => Ok(()),
+        Err(error) => Err(format!("refused, but without naming {path}: {error}")),
+        Ok(out) if out.stdout.contains("ESCAPED") => Err(format!("{out:?}")),
+        Ok(out) if out.stdout.lines().last() == Some("blocked") => Ok(()),
+        Ok(out) if out.stdout.contains("probe-done") => Ok(()),
+        Ok(out) => Err(format!("the probe did not finish: {out:?}")),
+    };
+    if std::fs::read_to_string("/proc/self/mountinfo").unwrap() != host_before {
+        return Err("the host's mounts changed".into());
+    }
+    outcome
 }
 
 /// An fd to the host's /etc, deliberately without O_CLOEXEC, as a careless host would hold it.

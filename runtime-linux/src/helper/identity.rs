@@ -26,6 +26,8 @@ pub struct Prepared {
     rlimits: Vec<(Resource, u64, u64)>,
     no_new_privileges: bool,
     confinement: Confinement,
+    /// The user namespace denies `setgroups`: there are no groups to set.
+    groups_locked: bool,
 }
 
 /// One line of `/etc/passwd`.
@@ -38,7 +40,12 @@ struct PasswdEntry {
 
 impl Prepared {
     /// Looks up the user and the program inside the current root (the container's).
-    pub fn new(process: &ProcessConfig, confinement: &Confinement) -> Result<Prepared> {
+    /// `groups_locked`: the process's user namespace denies `setgroups` (it maps no group).
+    pub fn new(
+        process: &ProcessConfig,
+        confinement: &Confinement,
+        groups_locked: bool,
+    ) -> Result<Prepared> {
         let spec =
             UserSpec::parse(&process.user).map_err(|why| Error::invalid("process.user", why))?;
         let passwd = read_optional("/etc/passwd")?;
@@ -101,6 +108,7 @@ impl Prepared {
             rlimits: process.rlimits.iter().map(rlimit).collect::<Result<_>>()?,
             no_new_privileges: process.no_new_privileges,
             confinement: confinement.clone(),
+            groups_locked,
         })
     }
 
@@ -114,13 +122,12 @@ impl Prepared {
         let groups: Vec<Gid> = self.groups.iter().map(|&g| Gid::from_raw(g)).collect();
         match setgroups(&groups) {
             // Denied in a user namespace that maps no group: there are none to set.
-            Err(Errno::EPERM)
-                if std::fs::read_to_string("/proc/self/setgroups")
-                    .is_ok_and(|s| s.trim() == "deny") => {}
+            Err(Errno::EPERM) if self.groups_locked => {}
             other => other.step(|| format!("set supplementary groups {:?}", self.groups))?,
         }
         let gid = Gid::from_raw(self.gid);
         setresgid(gid, gid, gid).step(|| format!("set group id {}", self.gid))?;
+        super::stay_undumpable()?;
         if !self.no_new_privileges {
             // Without no_new_privs a filter needs CAP_SYS_ADMIN, which goes below.
             self.load_seccomp()?;
@@ -128,6 +135,7 @@ impl Prepared {
         CapabilitySet::keep_across_setuid()?;
         let uid = Uid::from_raw(self.uid);
         setresuid(uid, uid, uid).step(|| format!("set user id {}", self.uid))?;
+        super::stay_undumpable()?;
         self.confinement.capabilities.apply()?;
         nix::unistd::chdir(self.cwd.as_str()).step(|| format!("chdir to {}", self.cwd))?;
         // A cwd reached through an fd of the host (CVE-2024-21626) lies outside the root, and

@@ -13,8 +13,9 @@ use nix::sys::stat::{umask, Mode};
 use runtime_core::{NamespaceKind, ProcessConfig, Result};
 
 use super::identity::Prepared;
+use super::report_failure;
+use super::rootfs::{self, Mounted};
 use super::terminal::Terminal;
-use super::{report_failure, rootfs};
 use crate::channel::Channel;
 use crate::error::StepExt;
 use crate::protocol::{CreatePlan, ExecPlan, Report, Request};
@@ -30,14 +31,19 @@ pub fn run(channel: &Channel, plan: &CreatePlan, rootfs_tree: Option<OwnedFd>) -
 type Ready = (Prepared, Option<OwnedFd>);
 
 /// With `tty`, a terminal from the container's devpts becomes the process's stdio and
-/// controlling terminal (and `/dev/console` for an init); its master goes to the host.
-fn terminal_for(process: &ProcessConfig, console: bool) -> Result<Option<OwnedFd>> {
+/// controlling terminal; its master goes to the host. An init that built its rootfs opens
+/// it through berth's `/dev` and binds it onto `/dev/console`.
+fn terminal_for(process: &ProcessConfig, mounted: Option<&Mounted>) -> Result<Option<OwnedFd>> {
     if !process.tty {
         return Ok(None);
     }
-    let terminal = Terminal::open(process.console_size)?;
-    if console {
-        terminal.bind_console()?;
+    let ptmx = match mounted {
+        Some(mounted) => mounted.open_ptmx()?,
+        None => Terminal::open_ptmx()?,
+    };
+    let terminal = Terminal::new(ptmx, process.console_size)?;
+    if let Some(mounted) = mounted {
+        mounted.bind_console(terminal.slave())?;
     }
     let master = terminal
         .master
@@ -49,14 +55,16 @@ fn terminal_for(process: &ProcessConfig, console: bool) -> Result<Option<OwnedFd
 
 /// The exec'd process, already inside the container's namespaces and cgroups: it takes on
 /// its identity and execs like the init does. Never returns.
-pub fn run_exec(channel: &Channel, plan: &ExecPlan) -> ! {
-    let prepared = Prepared::new(&plan.process, &plan.confinement).and_then(|prepared| {
-        let console = terminal_for(&plan.process, false)?;
-        umask(Mode::from_bits_truncate(0o022));
-        prepared.become_user()?;
-        sys::fds::cloexec_from(3).step(|| "mark inherited fds close-on-exec")?;
-        Ok((prepared, console))
-    });
+/// `groups_locked`: the container's user namespace denies `setgroups`.
+pub fn run_exec(channel: &Channel, plan: &ExecPlan, groups_locked: bool) -> ! {
+    let prepared =
+        Prepared::new(&plan.process, &plan.confinement, groups_locked).and_then(|prepared| {
+            let console = terminal_for(&plan.process, None)?;
+            umask(Mode::from_bits_truncate(0o022));
+            prepared.become_user()?;
+            sys::fds::cloexec_from(3).step(|| "mark inherited fds close-on-exec")?;
+            Ok((prepared, console))
+        });
     go_when_told(channel, prepared)
 }
 
@@ -88,9 +96,11 @@ fn set_up(plan: &CreatePlan, rootfs_tree: Option<OwnedFd>) -> Result<Ready> {
     let command = &plan.command;
     // Modes of the nodes and directories made here must be exactly the ones asked for.
     umask(Mode::empty());
-    if command.namespaces.is_new(NamespaceKind::Mount) {
-        rootfs::build(command, &plan.devices, rootfs_tree)?;
-    }
+    let mounted = if command.namespaces.is_new(NamespaceKind::Mount) {
+        Some(rootfs::build(command, &plan.devices, rootfs_tree)?)
+    } else {
+        None
+    };
     if command.namespaces.is_new(NamespaceKind::Uts) {
         nix::unistd::sethostname(command.effective_hostname())
             .step(|| format!("set hostname {:?}", command.effective_hostname()))?;
@@ -99,14 +109,24 @@ fn set_up(plan: &CreatePlan, rootfs_tree: Option<OwnedFd>) -> Result<Ready> {
         sys::net::loopback_up().step(|| "bring up lo")?;
     }
     for (key, value) in &command.sysctls {
-        let path = format!("/proc/sys/{}", key.replace('.', "/"));
-        std::fs::write(&path, value).step(|| format!("set sysctl {key} ({path})"))?;
+        match &mounted {
+            Some(mounted) => mounted.write_sysctl(key, value)?,
+            // A mount namespace of the host or another container: its own /proc.
+            None => {
+                let path = format!("/proc/sys/{}", key.replace('.', "/"));
+                std::fs::write(&path, value).step(|| format!("set sysctl {key} ({path})"))?;
+            }
+        }
     }
-    if command.namespaces.is_new(NamespaceKind::Mount) {
-        rootfs::protect(command)?;
+    if let Some(mounted) = &mounted {
+        mounted.protect(command)?;
     }
-    let prepared = Prepared::new(&command.process, &plan.confinement)?;
-    let console = terminal_for(&command.process, true)?;
+    let (_, gids) = command.effective_id_mappings();
+    let groups_locked = command.namespaces.is_new(NamespaceKind::User) && gids.is_empty();
+    let prepared = Prepared::new(&command.process, &plan.confinement, groups_locked)?;
+    let console = terminal_for(&command.process, mounted.as_ref())?;
+    // berth's fds of the container's mounts are not the program's.
+    drop(mounted);
     umask(Mode::from_bits_truncate(0o022));
     prepared.become_user()?;
     sys::fds::cloexec_from(3).step(|| "mark inherited fds close-on-exec")?;

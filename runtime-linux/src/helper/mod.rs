@@ -7,9 +7,10 @@
 //! (or, for an exec, a process inside the running container) with `CLONE_PARENT`, so that the
 //! host is its parent, hands its pidfd to the host and exits. The init (`helper/init.rs`) builds the container and waits for the host's go.
 
+mod host_proc;
 mod identity;
 mod init;
-mod rootfs;
+pub(crate) mod rootfs;
 mod terminal;
 mod userns;
 
@@ -58,9 +59,24 @@ pub fn main() -> ! {
     exit(code)
 }
 
+/// Keeps the process non-dumpable: the kernel resets the flag (to `fs.suid_dumpable`) on
+/// every change of credentials, `setresuid` and `setns` into a user namespace among them, and
+/// a dumpable berth process could be ptraced or have its `/proc` files opened from inside.
+pub(crate) fn stay_undumpable() -> Result<()> {
+    nix::sys::prctl::set_dumpable(false).step(|| "stay non-dumpable (PR_SET_DUMPABLE)")
+}
+
 /// Joins what the plan says, clones the init and hands it to the host. Returns the exit code
 /// of the helper; the init never returns from here.
 fn create(channel: &Channel, plan: &CreatePlan, namespace_fds: Vec<OwnedFd>) -> i32 {
+    // Before any setns: the host's procfs, for writing the init's id maps.
+    let host_proc = match host_proc::HostProc::open() {
+        Ok(proc) => proc,
+        Err(error) => {
+            report_failure(channel, &error);
+            return 1;
+        }
+    };
     // With a new user namespace the init must wait until its maps are written from outside.
     let gate = if plan.command.namespaces.is_new(NamespaceKind::User) {
         match Channel::pair().step(|| "create the id-map gate") {
@@ -89,7 +105,10 @@ fn create(channel: &Channel, plan: &CreatePlan, namespace_fds: Vec<OwnedFd>) -> 
             let outcome = match (outcome, gate) {
                 (Ok((pid, pidfd)), Some((reader, writer))) => {
                     drop(reader);
-                    match userns::write_maps(pid, &plan.command, writer) {
+                    let written = host_proc
+                        .process(pid, pidfd.as_fd())
+                        .and_then(|init| userns::write_maps(&init, &plan.command, writer));
+                    match written {
                         Ok(()) => Ok((pid, pidfd)),
                         Err(error) => {
                             let _ = sys::pidfd::send_signal(pidfd.as_fd(), libc::SIGKILL);
@@ -106,54 +125,61 @@ fn create(channel: &Channel, plan: &CreatePlan, namespace_fds: Vec<OwnedFd>) -> 
 
 /// Joins a running container, clones the process into it and hands it to the host.
 fn exec(channel: &Channel, plan: &ExecPlan, mut fds: Vec<OwnedFd>) -> i32 {
-    let outcome = match fds.pop() {
+    let joined = match fds.pop() {
         Some(init) if fds.is_empty() => join_container(plan, &init),
         _ => Err(Error::Internal(
             "exec needs exactly the init's pidfd".into(),
         )),
     };
+    let (outcome, groups_locked) = match joined {
+        Ok((cloned, groups_locked)) => (Ok(cloned), groups_locked),
+        Err(error) => (Err(error), false),
+    };
     match parent_side(outcome) {
-        None => init::run_exec(channel, plan),
+        None => init::run_exec(channel, plan, groups_locked),
         Some(outcome) => hand_over(channel, outcome),
     }
 }
 
-fn join_container(plan: &ExecPlan, init: &OwnedFd) -> Result<sys::clone::Cloned> {
+/// Joins the container of the init `init` and clones the exec'd process there. Also says
+/// whether the container's user namespace denies `setgroups`.
+fn join_container(plan: &ExecPlan, init: &OwnedFd) -> Result<(sys::clone::Cloned, bool)> {
     // Cgroups first: their files are host paths, out of sight once in the container's mounts.
     join_cgroups(&plan.cgroup_procs)?;
+    // And the init's /proc directory, through the host's procfs, checked against its pidfd.
+    let init_dir = host_proc::HostProc::open()?.process(plan.init_pid, init.as_fd())?;
+    let groups_locked = init_dir.read("setgroups")?.trim() == "deny";
     let flags = CloneFlags::from_bits_truncate(plan.namespace_flags);
     if !flags.is_empty() {
         match nix::sched::setns(init, flags) {
             // Before Linux 5.8 setns takes only namespace fds.
-            Err(nix::errno::Errno::EINVAL) => join_through_proc(plan.init_pid, flags)?,
+            Err(nix::errno::Errno::EINVAL) => join_through_proc(&init_dir, flags)?,
             other => {
                 other.step(|| format!("join the namespaces ({flags:?}) of the container's init"))?
             }
         }
+        stay_undumpable()?;
     }
     // SAFETY: berth-init never starts a thread, so it is single-threaded here.
-    unsafe { sys::clone::clone_sibling(0) }.step(|| "clone the exec'd process")
+    let cloned = unsafe { sys::clone::clone_sibling(0) }.step(|| "clone the exec'd process")?;
+    Ok((cloned, groups_locked))
 }
 
-/// Joins the init's namespaces one by one through `/proc/<pid>/ns/*`, user first. Every file
-/// is opened before the first join, since joining the mount namespace hides the host's /proc.
-fn join_through_proc(pid: i32, flags: CloneFlags) -> Result<()> {
+/// Joins the init's namespaces one by one through its `/proc/<pid>/ns/*`, user first. Every
+/// file is opened before the first join, since joining the mount namespace hides the host's
+/// /proc.
+fn join_through_proc(init: &host_proc::ProcessDir, flags: CloneFlags) -> Result<()> {
     let mut opened = Vec::new();
     for kind in NamespaceKind::ALL {
         let flag = clone_flag(kind);
         if flags.contains(flag) {
-            let path = format!("/proc/{pid}/ns/{}", kind.name());
-            let fd = nix::fcntl::open(
-                path.as_str(),
-                nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
-                nix::sys::stat::Mode::empty(),
-            )
-            .step(|| format!("open {path}"))?;
-            opened.push((path, flag, fd));
+            let name = format!("ns/{}", kind.name());
+            let fd = init.open(&name, nix::fcntl::OFlag::O_RDONLY)?;
+            opened.push((name, flag, fd));
         }
     }
-    for (path, flag, fd) in opened {
-        nix::sched::setns(fd, flag).step(|| format!("join {path}"))?;
+    for (name, flag, fd) in opened {
+        nix::sched::setns(fd, flag).step(|| format!("join the init's {name}"))?;
     }
     Ok(())
 }
@@ -201,12 +227,17 @@ fn enter_and_clone(plan: &CreatePlan, namespace_fds: Vec<OwnedFd>) -> Result<sys
             plan.join.len()
         )));
     }
+    // Cgroups first: their files are host paths, which resolve in another container once the
+    // helper has joined its mount namespace.
+    join_cgroups(&plan.cgroup_procs)?;
     for (kind, fd) in plan.join.iter().zip(&namespace_fds) {
         nix::sched::setns(fd, clone_flag_named(kind)?)
             .step(|| format!("join the {kind} namespace of the container"))?;
     }
     drop(namespace_fds);
-    join_cgroups(&plan.cgroup_procs)?;
+    if !plan.join.is_empty() {
+        stay_undumpable()?;
+    }
     let namespaces = &plan.command.namespaces;
     let mut flags = CloneFlags::empty();
     for kind in NamespaceKind::ALL {

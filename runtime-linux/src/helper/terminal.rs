@@ -1,12 +1,10 @@
 //! A terminal for a container process, allocated in the container's own devpts instance (so
 //! the slave is the container's `/dev/pts/N`), whose master goes to the host.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use nix::fcntl::OFlag;
-use nix::mount::{mount, MsFlags};
-use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
-use nix::sys::stat::{mknod, Mode, SFlag};
+use nix::sys::stat::Mode;
 use nix::unistd::{dup2_stderr, dup2_stdin, dup2_stdout, setsid};
 use runtime_core::{ConsoleSize, Result};
 
@@ -21,50 +19,41 @@ pub struct Terminal {
 }
 
 impl Terminal {
-    /// Opens `/dev/ptmx` of the current root (the container's, after `pivot_root` or `setns`)
-    /// and the slave it gives.
-    pub fn open(size: Option<ConsoleSize>) -> Result<Terminal> {
-        let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
-            .step(|| "open /dev/ptmx")?;
-        grantpt(&master).step(|| "grantpt")?;
-        unlockpt(&master).step(|| "unlockpt")?;
-        let slave_path = ptsname_r(&master).step(|| "ptsname")?;
-        let slave = nix::fcntl::open(
-            slave_path.as_str(),
-            OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .step(|| format!("open {slave_path}"))?;
+    /// A new pty from `ptmx`, an open multiplexer of the container's devpts: the init opens
+    /// it through berth's `/dev` fd, an exec'd process as the container's `/dev/ptmx`
+    /// ([`Terminal::open_ptmx`]). The slave comes from the master itself (`TIOCGPTPEER`),
+    /// not from a path.
+    pub fn new(ptmx: OwnedFd, size: Option<ConsoleSize>) -> Result<Terminal> {
+        sys::terminal::unlock(ptmx.as_fd()).step(|| "unlock the pty (TIOCSPTLCK)")?;
+        let number =
+            sys::terminal::pty_number(ptmx.as_fd()).step(|| "number the pty (TIOCGPTN)")?;
+        let slave_path = format!("/dev/pts/{number}");
+        let slave = sys::terminal::open_peer(ptmx.as_fd())
+            .step(|| format!("open {slave_path} (TIOCGPTPEER)"))?;
         if let Some(size) = size {
             sys::terminal::set_window_size(slave.as_fd(), size.rows, size.cols)
                 .step(|| format!("set the size of {slave_path}"))?;
         }
         Ok(Terminal {
-            master: master.into(),
+            master: ptmx,
             slave,
             slave_path,
         })
     }
 
-    /// Binds the slave onto `/dev/console`, as a container's init expects.
-    pub fn bind_console(&self) -> Result<()> {
-        match mknod(
-            "/dev/console",
-            SFlag::S_IFREG,
-            Mode::from_bits_truncate(0o600),
-            0,
-        ) {
-            Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
-            Err(errno) => return Err(errno).step(|| "create /dev/console"),
-        }
-        mount(
-            Some(self.slave_path.as_str()),
-            "/dev/console",
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
+    /// Opens `/dev/ptmx` of the current root: for a process that joined a running container.
+    pub fn open_ptmx() -> Result<OwnedFd> {
+        nix::fcntl::open(
+            "/dev/ptmx",
+            OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+            Mode::empty(),
         )
-        .step(|| format!("bind {} onto /dev/console", self.slave_path))
+        .step(|| "open /dev/ptmx")
+    }
+
+    /// The slave, for binding onto `/dev/console`.
+    pub fn slave(&self) -> BorrowedFd<'_> {
+        self.slave.as_fd()
     }
 
     /// Makes the slave the process's controlling terminal and its stdin, stdout and stderr.

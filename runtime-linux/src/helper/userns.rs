@@ -4,7 +4,9 @@
 use std::os::fd::{AsFd, OwnedFd};
 
 use nix::unistd::{setresgid, setresuid, Gid, Uid};
-use runtime_core::{Command, Error, IdMapping, Result};
+use runtime_core::{Command, Error, IdMapping, NamespaceKind, Result};
+
+use super::host_proc::ProcessDir;
 
 use crate::channel::Channel;
 use crate::error::StepExt;
@@ -13,27 +15,22 @@ use crate::sys;
 /// In the helper, once the init is cloned: writes its uid and gid maps, then opens the gate,
 /// handing over an idmapped copy of the rootfs if the command asks for one. With no gid
 /// mapped, `setgroups` is denied first, as the kernel asks of such a map.
-pub fn write_maps(pid: i32, command: &Command, gate: Channel) -> Result<()> {
+/// `init` is the init's `/proc` directory on the host's procfs: the helper may have joined
+/// another container's mount namespace, whose `/proc` shows other processes.
+pub fn write_maps(init: &ProcessDir, command: &Command, gate: Channel) -> Result<()> {
     let (uids, gids) = command.effective_id_mappings();
     if gids.is_empty() {
-        let path = format!("/proc/{pid}/setgroups");
-        std::fs::write(&path, "deny").step(|| format!("write deny to {path}"))?;
+        init.write("setgroups", "deny")?;
     }
     for (name, mappings) in [("uid_map", &uids), ("gid_map", &gids)] {
         if mappings.is_empty() {
             continue;
         }
-        let path = format!("/proc/{pid}/{name}");
-        std::fs::write(&path, map_text(mappings)).step(|| format!("write {path}"))?;
+        init.write(name, &map_text(mappings))?;
     }
-    let tree = if command.idmapped_rootfs {
-        let path = format!("/proc/{pid}/ns/user");
-        let userns = nix::fcntl::open(
-            path.as_str(),
-            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
-            nix::sys::stat::Mode::empty(),
-        )
-        .step(|| format!("open {path}"))?;
+    // Only a new mount namespace gets the rootfs (and a joined one would resolve its path).
+    let tree = if command.idmapped_rootfs && command.namespaces.is_new(NamespaceKind::Mount) {
+        let userns = init.open("ns/user", nix::fcntl::OFlag::O_RDONLY)?;
         Some(
             sys::mount_api::idmapped_clone(&command.rootfs, userns.as_fd())
                 .step(|| format!("make an idmapped copy of the rootfs {}", command.rootfs))?,
@@ -58,6 +55,7 @@ pub fn wait_until_mapped(gate: Channel) -> Result<Option<OwnedFd>> {
     let _ = setresgid(root_gid, root_gid, root_gid);
     let root = Uid::from_raw(0);
     let _ = setresuid(root, root, root);
+    super::stay_undumpable()?;
     Ok(tree)
 }
 

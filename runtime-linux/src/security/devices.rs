@@ -131,6 +131,9 @@ fn access_bits(access: &str) -> std::result::Result<u32, String> {
 /// crosses the host → helper socket).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ResolvedDevice {
+    /// The host's node, which is bound into the container where no node may be made (a user
+    /// namespace).
+    pub host_path: String,
     /// Where the node goes in the container.
     pub container_path: String,
     /// `c` or `b`.
@@ -176,6 +179,7 @@ pub fn resolve_host_device(device: &HostDevice, field: &str) -> Result<ResolvedD
     let rdev = meta.rdev();
     let (major, minor) = (libc::major(rdev), libc::minor(rdev));
     Ok(ResolvedDevice {
+        host_path: device.path.clone(),
         container_path: container_path.to_string(),
         kind,
         major,

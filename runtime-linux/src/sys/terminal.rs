@@ -21,3 +21,29 @@ pub fn make_controlling(fd: BorrowedFd<'_>) -> nix::Result<()> {
     // SAFETY: TIOCSCTTY takes an integer argument (0: do not steal from another session).
     Errno::result(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSCTTY, 0) }).map(drop)
 }
+
+/// Opens the slave of the pty whose master is `master` (`TIOCGPTPEER`, Linux 4.13): the very
+/// peer of that master, reached without a path that a container could have replaced.
+pub fn open_peer(master: BorrowedFd<'_>) -> nix::Result<std::os::fd::OwnedFd> {
+    let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC;
+    // SAFETY: TIOCGPTPEER takes the open flags as an integer and returns a new fd or -1.
+    let fd = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, flags) };
+    Errno::result(fd)?;
+    // SAFETY: a new fd that nothing else owns.
+    Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
+}
+
+/// Unlocks the slave of the pty master `master` (`TIOCSPTLCK` to 0), as `unlockpt` does.
+pub fn unlock(master: BorrowedFd<'_>) -> nix::Result<()> {
+    let unlocked: libc::c_int = 0;
+    // SAFETY: TIOCSPTLCK reads an int that lives for the call.
+    Errno::result(unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlocked) }).map(drop)
+}
+
+/// The number N of the slave `/dev/pts/N` of the pty master `master` (`TIOCGPTN`).
+pub fn pty_number(master: BorrowedFd<'_>) -> nix::Result<u32> {
+    let mut number: libc::c_uint = 0;
+    // SAFETY: TIOCGPTN writes one unsigned int into `number`, which outlives the call.
+    Errno::result(unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &mut number) })?;
+    Ok(number)
+}

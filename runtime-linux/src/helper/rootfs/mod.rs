@@ -1,0 +1,177 @@
+//! The container's filesystem: the rootfs, the standard mounts and devices, the user's
+//! mounts and `pivot_root` ([`build`]), then the masks, read-only paths and sysctls
+//! ([`Mounted::protect`]).
+//!
+//! The image is hostile: its symlinks must not move a mount, and nothing it contains may
+//! hide one. So every mount is made as a file descriptor (the new mount API), checked with
+//! `fstatfs`, and attached onto the fd of a target resolved once (see [`resolve`] for the
+//! two lookup rules). `/proc`, `/sys` and `/dev` must be real directories of the image;
+//! what berth puts in `/dev` it creates in its own tmpfs. After `pivot_root`, `/proc`,
+//! `/sys` and `/dev` are reached only through the fds kept in [`Mounted`], never by a path.
+
+mod protect;
+mod resolve;
+mod standard;
+mod user;
+
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sys::statvfs::{fstatvfs, FsFlags};
+use nix::unistd::{fchdir, pivot_root};
+use runtime_core::{Command, Result};
+
+use crate::error::StepExt;
+use crate::mount_options::MountOptions;
+use crate::security::devices::ResolvedDevice;
+use crate::sys::mount_api::{self, MountAttrs};
+use resolve::{Base, Lookup};
+
+/// The mounts berth made, held open for the steps after `pivot_root`. Every fd is
+/// close-on-exec; drop it before the user's program runs anyway.
+pub struct Mounted {
+    /// The root of the rootfs mount, the container's `/`.
+    root: OwnedFd,
+    /// berth's procfs, sysfs (or read-only copy of the host's) and `/dev` tmpfs.
+    proc: OwnedFd,
+    sys: OwnedFd,
+    dev: OwnedFd,
+    /// The container's `/dev/null`, checked to be the character device 1:3: what file
+    /// masks are bound from.
+    null: OwnedFd,
+}
+
+/// On the host, before any side effect: refuses an image whose `/proc`, `/sys` or `/dev` is
+/// a symlink or not a directory (a missing one is made). The init checks again, by fd.
+pub fn check_image(rootfs: &str) -> Result<()> {
+    for name in standard::DESTINATIONS {
+        let path = std::path::Path::new(rootfs).join(name);
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if meta.file_type().is_symlink() {
+            let target = std::fs::read_link(&path).unwrap_or_default();
+            let what = format!("a symlink (to {:?})", target.display().to_string());
+            return Err(standard::refusal(rootfs, name, &what));
+        }
+        if !meta.is_dir() {
+            return Err(standard::refusal(rootfs, name, "not a directory"));
+        }
+    }
+    Ok(())
+}
+
+/// Mounts the rootfs and everything in it, then makes it the process's root.
+/// `idmapped_tree` is an idmapped copy of the rootfs to use instead of a plain bind.
+pub fn build(
+    command: &Command,
+    devices: &[ResolvedDevice],
+    idmapped_tree: Option<OwnedFd>,
+) -> Result<Mounted> {
+    // Nothing mounted from here on may propagate back to the host.
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .step(|| "make / private (MS_REC|MS_PRIVATE)")?;
+    let root = attach_rootfs(command, idmapped_tree)?;
+    let image = Base {
+        fd: root.as_fd(),
+        lookup: Lookup::InRoot,
+        shown: &command.rootfs,
+    };
+    let standard = standard::mount_all(root.as_fd(), &command.rootfs)?;
+    for device in devices {
+        user::host_device(&image, standard.dev.as_fd(), device)?;
+    }
+    for (i, spec) in command.mounts.iter().enumerate() {
+        let options = MountOptions::parse(&format!("mounts[{i}]"), spec)?;
+        user::mount(&image, i, spec, &options)?;
+    }
+    enter(root.as_fd(), &command.rootfs)?;
+    let mounted = Mounted {
+        root,
+        proc: standard.proc,
+        sys: standard.sys,
+        dev: standard.dev,
+        null: standard.null,
+    };
+    mounted.check_in_place(command)?;
+    Ok(mounted)
+}
+
+/// Attaches a copy of the rootfs (recursive, with whatever the host mounted inside it) onto
+/// itself, since `pivot_root` needs a mount point, and returns the fd of its root. With
+/// `readonly_rootfs`, what came along is made read-only right away, all the way down; the
+/// top stays writable until berth has made its mount points ([`Mounted::protect`] finishes).
+fn attach_rootfs(command: &Command, idmapped_tree: Option<OwnedFd>) -> Result<OwnedFd> {
+    let rootfs = command.rootfs.as_str();
+    let tree = match idmapped_tree {
+        Some(tree) => tree,
+        None => mount_api::clone_path(rootfs, true)
+            .step(|| format!("clone the rootfs {rootfs} (open_tree)"))?,
+    };
+    let already_readonly = fstatvfs(&tree)
+        .step(|| format!("statvfs the rootfs {rootfs}"))?
+        .flags()
+        .contains(FsFlags::ST_RDONLY);
+    if command.readonly_rootfs && !already_readonly {
+        mount_api::set_attrs(tree.as_fd(), MountAttrs::set(libc::MOUNT_ATTR_RDONLY), true)
+            .step(|| format!("make the rootfs {rootfs} read-only, recursively"))?;
+        let writable_top = MountAttrs {
+            clear: libc::MOUNT_ATTR_RDONLY,
+            ..MountAttrs::default()
+        };
+        mount_api::set_attrs(tree.as_fd(), writable_top, false)
+            .step(|| format!("keep the top of the rootfs {rootfs} writable for now"))?;
+    }
+    mount_api::attach(tree.as_fd(), rootfs)
+        .step(|| format!("attach the copy of the rootfs on {rootfs}"))?;
+    Ok(tree)
+}
+
+/// `pivot_root` into the rootfs and drop the old root, without a directory to put it in:
+/// both roots are stacked on `.` and the old one is detached from under the new one.
+fn enter(root: BorrowedFd<'_>, rootfs: &str) -> Result<()> {
+    fchdir(root).step(|| format!("chdir into the rootfs {rootfs}"))?;
+    pivot_root(".", ".").step(|| format!("pivot_root into {rootfs}"))?;
+    umount2(".", MntFlags::MNT_DETACH).step(|| "detach the old root")?;
+    nix::unistd::chdir("/").step(|| "chdir to / of the container")
+}
+
+impl Mounted {
+    /// A new pty multiplexer of berth's devpts, reached through berth's `/dev`.
+    pub fn open_ptmx(&self) -> Result<OwnedFd> {
+        standard::dev_base(self.dev.as_fd())
+            .open(
+                "pts/ptmx",
+                nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY,
+            )
+            .step(|| "open /dev/pts/ptmx of the container")
+    }
+
+    /// Binds a terminal's slave onto `/dev/console`, a file made in berth's `/dev` tmpfs.
+    pub fn bind_console(&self, slave: BorrowedFd<'_>) -> Result<()> {
+        match resolve::create(self.dev.as_fd(), "console", resolve::Kind::File) {
+            // A device the command asked for at /dev/console is covered like the file.
+            Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+            Err(errno) => return Err(errno).step(|| "create /dev/console"),
+        }
+        let in_dev = Base {
+            fd: self.dev.as_fd(),
+            lookup: Lookup::Strict {
+                cross_mounts: false,
+            },
+            shown: "the container's /dev",
+        };
+        let target = in_dev
+            .open("console", nix::fcntl::OFlag::O_PATH)
+            .step(|| in_dev.describe("open", "console"))?;
+        let tree = mount_api::clone_tree(slave, "", false)
+            .step(|| "copy the terminal's slave (open_tree)")?;
+        standard::attach(tree.as_fd(), target.as_fd(), "/dev/console")
+    }
+}

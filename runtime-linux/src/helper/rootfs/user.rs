@@ -1,0 +1,175 @@
+//! What the command adds to the rootfs: host devices and the user's mounts. Their targets
+//! may go through the image's symlinks (images often make `/etc/resolv.conf` one), but only
+//! inside the root, never into a kernel interface such as `/proc` or `/sys` unless the
+//! destination names it, and each is mounted through the fd it resolved to.
+
+use std::os::fd::{AsFd, BorrowedFd};
+
+use nix::errno::Errno;
+use nix::sys::stat::{makedev, mknodat, Mode, SFlag};
+use nix::sys::statfs::{fstatfs, FsType};
+use nix::unistd::{fchownat, unlinkat, Gid, Uid, UnlinkatFlags};
+use runtime_core::{Error, Mount, Result};
+
+use super::resolve::{components, is_under, Base, Kind};
+use super::standard::{bind_host_node, dev_base, new_filesystem, FsOption};
+use crate::error::StepExt;
+use crate::mount_options::MountOptions;
+use crate::security::devices::ResolvedDevice;
+use crate::sys::mount_api::{self, MountAttrs};
+
+/// Filesystems that are the kernel's own interfaces: a mount that lands in one through a
+/// symlink of the image could hide a mask or a read-only path.
+const KERNEL_INTERFACES: [FsType; 10] = [
+    nix::sys::statfs::PROC_SUPER_MAGIC,
+    nix::sys::statfs::SYSFS_MAGIC,
+    nix::sys::statfs::CGROUP_SUPER_MAGIC,
+    nix::sys::statfs::CGROUP2_SUPER_MAGIC,
+    nix::sys::statfs::DEBUGFS_MAGIC,
+    nix::sys::statfs::TRACEFS_MAGIC,
+    nix::sys::statfs::SECURITYFS_MAGIC,
+    nix::sys::statfs::BPF_FS_MAGIC,
+    FsType(0xde5e_81e4), // efivarfs
+    FsType(0x6265_6570), // configfs
+];
+
+/// Mounts `spec` (the `index`th of the command's mounts) in the rootfs `image`.
+pub fn mount(image: &Base<'_>, index: usize, spec: &Mount, options: &MountOptions) -> Result<()> {
+    let field = format!("mounts[{index}]");
+    let dest = spec.destination.as_str();
+    let (tree, kind, what) = if spec.is_bind() {
+        let source = spec.source.as_deref().unwrap_or_default();
+        let tree = mount_api::clone_path(source, options.recursive)
+            .step(|| format!("copy the bind source {source} of {field} (open_tree)"))?;
+        // On the copy, before it is attached: the flags go exactly onto this mount (and its
+        // submounts with rbind), and the source's other flags (nosuid, nodev) stay.
+        let attrs = options.attrs();
+        if attrs != MountAttrs::default() {
+            mount_api::set_attrs(tree.as_fd(), attrs, true).step(|| {
+                format!(
+                    "set {:?} on the bind of {source} for {dest}",
+                    spec.options.join(",")
+                )
+            })?;
+        }
+        let kind = Kind::of(tree.as_fd()).step(|| format!("stat the bind source {source}"))?;
+        (tree, kind, source.to_string())
+    } else {
+        let source = spec.source.as_deref().unwrap_or(&spec.kind);
+        let data: Vec<FsOption<'_>> = options
+            .data
+            .iter()
+            .flat_map(|data| data.split(','))
+            .filter(|option| !option.is_empty())
+            .map(|option| match option.split_once('=') {
+                Some((key, value)) => (key, Some(value)),
+                None => (option, None),
+            })
+            .chain(
+                options
+                    .superblock_flags()
+                    .into_iter()
+                    .map(|flag| (flag, None)),
+            )
+            .collect();
+        let tree = new_filesystem(&spec.kind, source, &data, options.attrs().set, dest)?;
+        (tree, Kind::Directory, spec.kind.clone())
+    };
+    let target = image.find_or_create(dest, kind)?;
+    let found = Kind::of(target.as_fd()).step(|| image.describe("stat", dest))?;
+    if found != kind {
+        return Err(Error::invalid(
+            format!("{field}.destination"),
+            format!(
+                "{dest} is a {} in the image, but {what} is a {}",
+                found.name(),
+                kind.name()
+            ),
+        ));
+    }
+    refuse_kernel_interface(target.as_fd(), dest, &field)?;
+    mount_api::attach_at(tree.as_fd(), target.as_fd())
+        .step(|| format!("mount {what} on {dest} in {} ({field})", image.shown))?;
+    if let Some((propagation, recursive)) = options.propagation_attr() {
+        let attrs = MountAttrs {
+            propagation,
+            ..MountAttrs::default()
+        };
+        mount_api::set_attrs(tree.as_fd(), attrs, recursive)
+            .step(|| format!("set the propagation of {dest} ({field})"))?;
+    }
+    Ok(())
+}
+
+/// A destination that the image's symlinks lead into `/proc`, `/sys` or another kernel
+/// interface is refused; one that names such a place itself (lxcfs binds files over
+/// `/proc/meminfo`) is the caller's choice.
+fn refuse_kernel_interface(target: BorrowedFd<'_>, dest: &str, field: &str) -> Result<()> {
+    if is_under(dest, "/proc") || is_under(dest, "/sys") {
+        return Ok(());
+    }
+    let found = fstatfs(target)
+        .step(|| format!("statfs {dest}"))?
+        .filesystem_type();
+    if KERNEL_INTERFACES.contains(&found) {
+        return Err(Error::invalid(
+            format!("{field}.destination"),
+            format!("{dest} leads into /proc, /sys or another kernel filesystem through a symlink of the image"),
+        ));
+    }
+    Ok(())
+}
+
+/// A node for a host device the command asked for, like the host's (numbers, mode, owner);
+/// bound from the host's node where no node may be made (a user namespace). Under `/dev` it
+/// goes into berth's tmpfs (`dev`), through no symlink; elsewhere into the image.
+pub fn host_device(image: &Base<'_>, dev: BorrowedFd<'_>, device: &ResolvedDevice) -> Result<()> {
+    let path = device.container_path.as_str();
+    let parts = components(path);
+    let (name, parent) = match parts.split_last() {
+        Some((name, parent)) if !matches!(*name, "..") => (*name, parent),
+        _ => {
+            return Err(Error::invalid(
+                "devices",
+                format!("{path} names no node in the container"),
+            ))
+        }
+    };
+    let in_dev = dev_base(dev);
+    let dir = if parent.first() == Some(&"dev") && !parent.contains(&"..") {
+        in_dev.find_or_create(&parent[1..].join("/"), Kind::Directory)?
+    } else {
+        image.find_or_create(&parent.join("/"), Kind::Directory)?
+    };
+    if Kind::of(dir.as_fd()).step(|| format!("stat the directory of {path}"))? != Kind::Directory {
+        return Err(Error::invalid(
+            "devices",
+            format!("the parent of {path} is not a directory in the container"),
+        ));
+    }
+    let kind = if device.kind == 'b' {
+        SFlag::S_IFBLK
+    } else {
+        SFlag::S_IFCHR
+    };
+    let number = makedev(u64::from(device.major), u64::from(device.minor));
+    let _ = unlinkat(dir.as_fd(), name, UnlinkatFlags::NoRemoveDir);
+    match mknodat(
+        dir.as_fd(),
+        name,
+        kind,
+        Mode::from_bits_truncate(device.mode),
+        number,
+    ) {
+        Ok(()) => fchownat(
+            dir.as_fd(),
+            name,
+            Some(Uid::from_raw(device.uid)),
+            Some(Gid::from_raw(device.gid)),
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .step(|| format!("chown {path} in the container")),
+        Err(Errno::EPERM) => bind_host_node(&device.host_path, kind, number, dir.as_fd(), name),
+        Err(errno) => Err(errno).step(|| format!("mknod {path} in the container")),
+    }
+}
