@@ -8,6 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use common::image::{dir, link, Image, ImageStore};
 use common::{driver, rootfs, run_output, shell, TestDriver};
 use runtime_core::{Command, Driver, Mount, NamespaceMode, NoHooks, ProcessConfig, Stdio};
 
@@ -257,14 +258,14 @@ fn attacks() -> Vec<Attack> {
             run: |env| {
                 // /proc -> dev/x -> ../c: procfs would land on /c, and the fresh /dev would
                 // hide x, so that no mask or read-only path under /proc resolves.
-                let image = Image::new(
-                    "proc-chain",
-                    &[
-                        ("proc", Shape::Link("dev/x")),
-                        ("dev/x", Shape::Link("../c")),
-                        ("c", Shape::Dir),
-                    ],
-                );
+                let store = ImageStore::new(rootfs());
+                let image = store
+                    .build(
+                        "proc-chain",
+                        &[link("/proc", "dev/x"), link("/dev/x", "../c"), dir("/c")],
+                        false,
+                    )
+                    .map_err(|e| format!("build the image: {e}"))?;
                 let script = format!(
                     "if [ \"$(stat -f -c %T /c)\" = proc ]; then {}; fi; echo probe-done",
                     sysctl_witness("/c/sys/kernel/core_uses_pid")
@@ -273,6 +274,7 @@ fn attacks() -> Vec<Attack> {
                     c.process = ProcessConfig::new(["/bin/sh", "-c", &script]);
                 });
                 drop(image);
+                drop(store);
                 outcome
             },
         },
@@ -363,70 +365,6 @@ fn sys_attack(env: &Env, net: NamespaceMode, userns: bool) -> Result<(), String>
     outcome
 }
 
-/// A copy of the busybox rootfs (hard links: files are never changed in place) with some
-/// entries replaced, removed when dropped.
-struct Image {
-    dir: PathBuf,
-}
-
-/// What an entry of an [`Image`] becomes.
-enum Shape {
-    Link(&'static str),
-    Dir,
-}
-
-impl Image {
-    fn new(name: &str, shapes: &[(&str, Shape)]) -> Image {
-        let base = Path::new(rootfs());
-        let dir = base.with_file_name(format!(
-            "{}-escape-{name}-{}",
-            base.file_name().unwrap().to_string_lossy(),
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        let copied = std::process::Command::new("cp")
-            .arg("-al")
-            .arg(base)
-            .arg(&dir)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !copied {
-            let _ = std::fs::remove_dir_all(&dir);
-            let status = std::process::Command::new("cp")
-                .arg("-a")
-                .arg(base)
-                .arg(&dir)
-                .status()
-                .unwrap();
-            assert!(
-                status.success(),
-                "copy {} to {}",
-                base.display(),
-                dir.display()
-            );
-        }
-        for (path, shape) in shapes {
-            let entry = dir.join(path);
-            if entry.is_dir() && !entry.is_symlink() {
-                std::fs::remove_dir_all(&entry).unwrap();
-            } else {
-                let _ = std::fs::remove_file(&entry);
-            }
-            match shape {
-                Shape::Link(target) => std::os::unix::fs::symlink(target, &entry).unwrap(),
-                Shape::Dir => std::fs::create_dir(&entry).unwrap(),
-            }
-        }
-        Image { dir }
-    }
-}
-
-impl Drop for Image {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 /// Runs a container of `image`, shaped by `shape`: blocked if the driver refuses the image
 /// with an error naming `path`, or if the container runs and its last line is `blocked` (or
 /// it prints `probe-done` and no `ESCAPED`). The host's mounts must not change.
@@ -437,7 +375,7 @@ fn expect_refused_or_blocked(
     shape: impl FnOnce(&mut Command),
 ) -> Result<(), String> {
     let mut command = shell("image", "true");
-    command.rootfs = image.dir.display().to_string();
+    command.rootfs = image.root.display().to_string();
     shape(&mut command);
     let host_before = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let outcome = match run_output(&env.driver, &command) {

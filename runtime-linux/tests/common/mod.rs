@@ -2,6 +2,8 @@
 //! busybox rootfs, output capture, and counters of everything a container could leave behind.
 #![allow(dead_code)]
 
+pub mod image;
+
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::Read;

@@ -87,9 +87,13 @@ pub fn build(
     for device in devices {
         user::host_device(&image, standard.dev.as_fd(), device)?;
     }
+    let kernel = user::KernelMounts {
+        proc: standard.proc.as_fd(),
+        sys: standard.sys.as_fd(),
+    };
     for (i, spec) in command.mounts.iter().enumerate() {
         let options = MountOptions::parse(&format!("mounts[{i}]"), spec)?;
-        user::mount(&image, i, spec, &options)?;
+        user::mount(&image, &kernel, i, spec, &options)?;
     }
     enter(root.as_fd(), &command.rootfs)?;
     let mounted = Mounted {

@@ -11,10 +11,9 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
-use nix::sys::stat::fstat;
 use runtime_core::{Command, Error, Result};
 
-use super::resolve::{components, is_under, Base, Kind, Lookup};
+use super::resolve::{components, is_under, same_place, Base, Kind, Lookup};
 use super::standard::{attach, new_filesystem};
 use super::Mounted;
 use crate::error::StepExt;
@@ -39,7 +38,7 @@ impl Mounted {
             let seen = root
                 .open(name, OFlag::O_PATH | OFlag::O_DIRECTORY)
                 .step(|| format!("open /{name} of the container"))?;
-            if !same_mount(seen.as_fd(), held.as_fd())? {
+            if !same_place(seen.as_fd(), held.as_fd()).step(|| format!("stat /{name}"))? {
                 return Err(Error::invalid(
                     "mounts",
                     format!("a mount covers /{name}, where berth's masks and read-only paths go"),
@@ -190,24 +189,4 @@ fn protected_paths(command: &Command) -> Vec<String> {
     let mut paths = command.effective_masked_paths();
     paths.extend(command.effective_readonly_paths());
     paths
-}
-
-/// Whether two fds name the same directory on the same mount.
-fn same_mount(a: BorrowedFd<'_>, b: BorrowedFd<'_>) -> Result<bool> {
-    let (sa, sb) = (
-        fstat(a).step(|| "stat a mount")?,
-        fstat(b).step(|| "stat a mount")?,
-    );
-    if (sa.st_dev, sa.st_ino) != (sb.st_dev, sb.st_ino) {
-        return Ok(false);
-    }
-    let ids = (
-        mount_api::mount_id(a).step(|| "statx a mount")?,
-        mount_api::mount_id(b).step(|| "statx a mount")?,
-    );
-    Ok(match ids {
-        (Some(x), Some(y)) => x == y,
-        // Before Linux 5.8 statx has no mount id: the same superblock root must do.
-        _ => true,
-    })
 }

@@ -163,6 +163,53 @@ pub fn create(dir: BorrowedFd<'_>, name: &str, kind: Kind) -> nix::Result<()> {
     }
 }
 
+/// Whether two fds name the same directory (or file) on the same mount: same device and
+/// inode, and the same mount id where the kernel tells it (Linux 5.8).
+pub fn same_place(a: BorrowedFd<'_>, b: BorrowedFd<'_>) -> nix::Result<bool> {
+    let (sa, sb) = (fstat(a)?, fstat(b)?);
+    if (sa.st_dev, sa.st_ino) != (sb.st_dev, sb.st_ino) {
+        return Ok(false);
+    }
+    Ok(
+        match (
+            crate::sys::mount_api::mount_id(a)?,
+            crate::sys::mount_api::mount_id(b)?,
+        ) {
+            (Some(x), Some(y)) => x == y,
+            _ => true,
+        },
+    )
+}
+
+/// Which of `tops` `target` is at or beneath, if any, found by walking up from it with `..`
+/// (which climbs out of a mount onto the one below) until a top or `root` is met.
+pub fn beneath_which(
+    target: BorrowedFd<'_>,
+    tops: &[BorrowedFd<'_>],
+    root: BorrowedFd<'_>,
+) -> nix::Result<Option<usize>> {
+    // Deeper than any real path; a loop that long means the walk never met the root.
+    const MAX_DEPTH: usize = 4096;
+    let mut here = target.try_clone_to_owned().map_err(|_| Errno::EBADF)?;
+    for _ in 0..MAX_DEPTH {
+        for (i, top) in tops.iter().enumerate() {
+            if same_place(here.as_fd(), *top)? {
+                return Ok(Some(i));
+            }
+        }
+        if same_place(here.as_fd(), root)? {
+            return Ok(None);
+        }
+        here = nix::fcntl::openat(
+            &here,
+            "..",
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?;
+    }
+    Err(Errno::ELOOP)
+}
+
 /// The components of an absolute path, without empty ones and `.`.
 pub fn components(path: &str) -> Vec<&str> {
     path.split('/')

@@ -7,34 +7,30 @@ use std::os::fd::{AsFd, BorrowedFd};
 
 use nix::errno::Errno;
 use nix::sys::stat::{makedev, mknodat, Mode, SFlag};
-use nix::sys::statfs::{fstatfs, FsType};
 use nix::unistd::{fchownat, unlinkat, Gid, Uid, UnlinkatFlags};
 use runtime_core::{Error, Mount, Result};
 
-use super::resolve::{components, is_under, Base, Kind};
+use super::resolve::{beneath_which, components, is_under, Base, Kind};
 use super::standard::{bind_host_node, dev_base, new_filesystem, FsOption};
 use crate::error::StepExt;
 use crate::mount_options::MountOptions;
 use crate::security::devices::ResolvedDevice;
 use crate::sys::mount_api::{self, MountAttrs};
 
-/// Filesystems that are the kernel's own interfaces: a mount that lands in one through a
-/// symlink of the image could hide a mask or a read-only path.
-const KERNEL_INTERFACES: [FsType; 10] = [
-    nix::sys::statfs::PROC_SUPER_MAGIC,
-    nix::sys::statfs::SYSFS_MAGIC,
-    nix::sys::statfs::CGROUP_SUPER_MAGIC,
-    nix::sys::statfs::CGROUP2_SUPER_MAGIC,
-    nix::sys::statfs::DEBUGFS_MAGIC,
-    nix::sys::statfs::TRACEFS_MAGIC,
-    nix::sys::statfs::SECURITYFS_MAGIC,
-    nix::sys::statfs::BPF_FS_MAGIC,
-    FsType(0xde5e_81e4), // efivarfs
-    FsType(0x6265_6570), // configfs
-];
+/// berth's `/proc` and `/sys`: a user mount may go there only where its destination says so.
+pub struct KernelMounts<'a> {
+    pub proc: BorrowedFd<'a>,
+    pub sys: BorrowedFd<'a>,
+}
 
 /// Mounts `spec` (the `index`th of the command's mounts) in the rootfs `image`.
-pub fn mount(image: &Base<'_>, index: usize, spec: &Mount, options: &MountOptions) -> Result<()> {
+pub fn mount(
+    image: &Base<'_>,
+    kernel: &KernelMounts<'_>,
+    index: usize,
+    spec: &Mount,
+    options: &MountOptions,
+) -> Result<()> {
     let field = format!("mounts[{index}]");
     let dest = spec.destination.as_str();
     let (tree, kind, what) = if spec.is_bind() {
@@ -87,7 +83,7 @@ pub fn mount(image: &Base<'_>, index: usize, spec: &Mount, options: &MountOption
             ),
         ));
     }
-    refuse_kernel_interface(target.as_fd(), dest, &field)?;
+    refuse_kernel_interface(image, kernel, target.as_fd(), dest, &field)?;
     mount_api::attach_at(tree.as_fd(), target.as_fd())
         .step(|| format!("mount {what} on {dest} in {} ({field})", image.shown))?;
     if let Some((propagation, recursive)) = options.propagation_attr() {
@@ -101,23 +97,31 @@ pub fn mount(image: &Base<'_>, index: usize, spec: &Mount, options: &MountOption
     Ok(())
 }
 
-/// A destination that the image's symlinks lead into `/proc`, `/sys` or another kernel
-/// interface is refused; one that names such a place itself (lxcfs binds files over
+/// A destination that the image's symlinks lead into berth's `/proc` or `/sys` (anywhere
+/// under them, onto whatever is mounted there) is refused: the mount could hide a mask or a
+/// read-only path. One that names such a place itself (lxcfs binds files over
 /// `/proc/meminfo`) is the caller's choice.
-fn refuse_kernel_interface(target: BorrowedFd<'_>, dest: &str, field: &str) -> Result<()> {
+fn refuse_kernel_interface(
+    image: &Base<'_>,
+    kernel: &KernelMounts<'_>,
+    target: BorrowedFd<'_>,
+    dest: &str,
+    field: &str,
+) -> Result<()> {
     if is_under(dest, "/proc") || is_under(dest, "/sys") {
         return Ok(());
     }
-    let found = fstatfs(target)
-        .step(|| format!("statfs {dest}"))?
-        .filesystem_type();
-    if KERNEL_INTERFACES.contains(&found) {
-        return Err(Error::invalid(
+    let tops = [kernel.proc, kernel.sys];
+    match beneath_which(target, &tops, image.fd).step(|| format!("find where {dest} leads"))? {
+        None => Ok(()),
+        Some(i) => Err(Error::invalid(
             format!("{field}.destination"),
-            format!("{dest} leads into /proc, /sys or another kernel filesystem through a symlink of the image"),
-        ));
+            format!(
+                "{dest} leads into {} through a symlink of the image",
+                ["/proc", "/sys"][i]
+            ),
+        )),
     }
-    Ok(())
 }
 
 /// A node for a host device the command asked for, like the host's (numbers, mode, owner);
