@@ -200,6 +200,37 @@ fn a_writable_bind_mount_writes_through_to_the_host() {
 }
 
 #[test]
+fn a_file_bind_goes_where_an_image_symlink_inside_the_root_leads() {
+    // Images often make /etc/resolv.conf a symlink; the bind lands on what it names, inside
+    // the root, read-only as asked.
+    let driver = driver();
+    let name = format!("berth-resolv-{}", std::process::id());
+    let in_image = std::path::Path::new(rootfs());
+    std::fs::write(in_image.join("tmp").join(&name), "").unwrap();
+    std::os::unix::fs::symlink(format!("/tmp/{name}"), in_image.join(&name)).unwrap();
+    let host_file = std::env::temp_dir().join(format!("{name}-source"));
+    std::fs::write(&host_file, "nameserver 192.0.2.1\n").unwrap();
+    let mut command = shell(
+        "file-bind",
+        &format!("cat /tmp/{name}; (echo more >> /{name}) 2>/dev/null && echo writable || echo read-only"),
+    );
+    command.mounts.push(Mount {
+        source: Some(host_file.display().to_string()),
+        destination: format!("/{name}"),
+        kind: "bind".into(),
+        options: vec!["ro".into()],
+    });
+    let out = run_output(&driver, &command);
+    let _ = std::fs::remove_file(in_image.join(&name));
+    let _ = std::fs::remove_file(in_image.join("tmp").join(&name));
+    let host_text = std::fs::read_to_string(&host_file).unwrap();
+    std::fs::remove_file(&host_file).unwrap();
+    let out = out.unwrap();
+    assert_eq!(out.stdout, "nameserver 192.0.2.1\nread-only\n", "{out:?}");
+    assert_eq!(host_text, "nameserver 192.0.2.1\n");
+}
+
+#[test]
 fn tmpfs_gets_its_size() {
     let driver = driver();
     let mut command = shell(

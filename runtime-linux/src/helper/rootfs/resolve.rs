@@ -181,33 +181,27 @@ pub fn same_place(a: BorrowedFd<'_>, b: BorrowedFd<'_>) -> nix::Result<bool> {
     )
 }
 
-/// Which of `tops` `target` is at or beneath, if any, found by walking up from it with `..`
-/// (which climbs out of a mount onto the one below) until a top or `root` is met.
+/// Which of `tops` (directories) `target` is at or beneath, if any, by the kernel's own
+/// paths of the fds (`/proc/self/fd/N`, read before `pivot_root`, where `/proc` is the
+/// host's procfs). A check only: nothing is ever mounted by these paths.
 pub fn beneath_which(
     target: BorrowedFd<'_>,
     tops: &[BorrowedFd<'_>],
-    root: BorrowedFd<'_>,
 ) -> nix::Result<Option<usize>> {
-    // Deeper than any real path; a loop that long means the walk never met the root.
-    const MAX_DEPTH: usize = 4096;
-    let mut here = target.try_clone_to_owned().map_err(|_| Errno::EBADF)?;
-    for _ in 0..MAX_DEPTH {
-        for (i, top) in tops.iter().enumerate() {
-            if same_place(here.as_fd(), *top)? {
-                return Ok(Some(i));
-            }
+    let path = kernel_path(target)?;
+    for (i, top) in tops.iter().enumerate() {
+        let top = kernel_path(*top)?;
+        if path == top || path.starts_with(&format!("{top}/")) {
+            return Ok(Some(i));
         }
-        if same_place(here.as_fd(), root)? {
-            return Ok(None);
-        }
-        here = nix::fcntl::openat(
-            &here,
-            "..",
-            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )?;
     }
-    Err(Errno::ELOOP)
+    Ok(None)
+}
+
+fn kernel_path(fd: BorrowedFd<'_>) -> nix::Result<String> {
+    use std::os::fd::AsRawFd;
+    let link = nix::fcntl::readlink(format!("/proc/self/fd/{}", fd.as_raw_fd()).as_str())?;
+    Ok(link.to_string_lossy().into_owned())
 }
 
 /// The components of an absolute path, without empty ones and `.`.

@@ -83,7 +83,7 @@ pub fn mount(
             ),
         ));
     }
-    refuse_kernel_interface(image, kernel, target.as_fd(), dest, &field)?;
+    refuse_kernel_interface(kernel, target.as_fd(), dest, &field)?;
     mount_api::attach_at(tree.as_fd(), target.as_fd())
         .step(|| format!("mount {what} on {dest} in {} ({field})", image.shown))?;
     if let Some((propagation, recursive)) = options.propagation_attr() {
@@ -102,7 +102,6 @@ pub fn mount(
 /// read-only path. One that names such a place itself (lxcfs binds files over
 /// `/proc/meminfo`) is the caller's choice.
 fn refuse_kernel_interface(
-    image: &Base<'_>,
     kernel: &KernelMounts<'_>,
     target: BorrowedFd<'_>,
     dest: &str,
@@ -112,7 +111,7 @@ fn refuse_kernel_interface(
         return Ok(());
     }
     let tops = [kernel.proc, kernel.sys];
-    match beneath_which(target, &tops, image.fd).step(|| format!("find where {dest} leads"))? {
+    match beneath_which(target, &tops).step(|| format!("find where {dest} leads"))? {
         None => Ok(()),
         Some(i) => Err(Error::invalid(
             format!("{field}.destination"),
