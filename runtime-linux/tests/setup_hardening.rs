@@ -17,15 +17,21 @@ fn host_cgroups(pid: i32) -> String {
     std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap()
 }
 
+/// A container created (not started) whose namespaces others can join.
+fn created(driver: &common::TestDriver, name: &str) -> runtime_core::Command {
+    let command = shell(name, "sleep 100");
+    driver
+        .create(&command, &Stdio::null(), Arc::new(NoHooks))
+        .unwrap();
+    command
+}
+
 #[test]
 fn a_container_joining_another_mount_namespace_is_born_in_its_own_cgroups() {
     // The helper used to join the cgroups after setns: their host paths then resolved in the
     // other container's mounts (a read-only sysfs there, or whatever its image put there).
     let driver = driver();
-    let owner = shell("mnt-owner", "sleep 100");
-    driver
-        .create(&owner, &Stdio::null(), Arc::new(NoHooks))
-        .unwrap();
+    let owner = created(&driver, "mnt-owner");
     let mut joiner = shell("mnt-joiner", "sleep 100");
     joiner.namespaces.mount = NamespaceMode::Container(owner.id.clone());
     let pid = driver
@@ -57,10 +63,7 @@ fn a_user_namespace_container_can_join_another_mount_namespace() {
     // container's mount namespace, that was the other container's procfs, where the number
     // names another process or none.
     let driver = driver();
-    let owner = shell("userns-mnt-owner", "sleep 100");
-    driver
-        .create(&owner, &Stdio::null(), Arc::new(NoHooks))
-        .unwrap();
+    let owner = created(&driver, "userns-mnt-owner");
     let mut joiner = shell("userns-mnt-joiner", "sleep 100");
     joiner.namespaces.mount = NamespaceMode::Container(owner.id.clone());
     joiner.namespaces.user = NamespaceMode::Private;

@@ -35,27 +35,28 @@ pub type FsOption<'a> = (&'a str, Option<&'a str>);
 /// Mounts `/proc`, `/dev` and everything in it, and `/sys` into the rootfs whose root is
 /// `root` (shown as `rootfs` in messages).
 pub fn mount_all(root: BorrowedFd<'_>, rootfs: &str) -> Result<Standard> {
-    let proc = new_filesystem("proc", "proc", &[], PLAIN, "/proc")?;
-    expect_filesystem(proc.as_fd(), nix::sys::statfs::PROC_SUPER_MAGIC, "/proc")?;
-    attach(
-        proc.as_fd(),
-        image_directory(root, rootfs, "proc")?.as_fd(),
+    let onto_image = |name: &str, tree: &OwnedFd| {
+        let target = image_directory(root, rootfs, name)?;
+        attach(tree.as_fd(), target.as_fd(), &format!("/{name}"))
+    };
+    let proc = checked_filesystem(
+        ("proc", "proc", &[]),
+        PLAIN,
+        nix::sys::statfs::PROC_SUPER_MAGIC,
         "/proc",
     )?;
-
-    let dev = new_filesystem(
-        "tmpfs",
-        "tmpfs",
-        &[("mode", Some("755")), ("size", Some("65536k"))],
+    onto_image("proc", &proc)?;
+    let dev = checked_filesystem(
+        (
+            "tmpfs",
+            "tmpfs",
+            &[("mode", Some("755")), ("size", Some("65536k"))],
+        ),
         libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_STRICTATIME,
+        nix::sys::statfs::TMPFS_MAGIC,
         "/dev",
     )?;
-    expect_filesystem(dev.as_fd(), nix::sys::statfs::TMPFS_MAGIC, "/dev")?;
-    attach(
-        dev.as_fd(),
-        image_directory(root, rootfs, "dev")?.as_fd(),
-        "/dev",
-    )?;
+    onto_image("dev", &dev)?;
     let null = device_nodes(dev.as_fd())?;
     dev_mounts(dev.as_fd())?;
 
@@ -212,8 +213,7 @@ fn dev_mounts(dev: BorrowedFd<'_>) -> Result<()> {
             .open(name, OFlag::O_PATH | OFlag::O_DIRECTORY)
             .step(|| in_dev.describe("open", name))?;
         let source = if fstype == "tmpfs" { name } else { fstype };
-        let mounted = new_filesystem(fstype, source, options, attrs, &shown)?;
-        expect_filesystem(mounted.as_fd(), magic, &shown)?;
+        let mounted = checked_filesystem((fstype, source, options), attrs, magic, &shown)?;
         attach(mounted.as_fd(), target.as_fd(), &shown)?;
     }
     Ok(())
@@ -237,6 +237,18 @@ fn sysfs() -> Result<OwnedFd> {
         Err(errno) => return Err(errno).step(|| "open a sysfs filesystem for /sys"),
     };
     expect_filesystem(tree.as_fd(), nix::sys::statfs::SYSFS_MAGIC, "/sys")?;
+    Ok(tree)
+}
+
+/// A new filesystem (type, source, options) with `attrs`, checked to be of the type `magic`.
+fn checked_filesystem(
+    (fstype, source, options): (&str, &str, &[FsOption<'_>]),
+    attrs: u64,
+    magic: FsType,
+    shown: &str,
+) -> Result<OwnedFd> {
+    let tree = new_filesystem(fstype, source, options, attrs, shown)?;
+    expect_filesystem(tree.as_fd(), magic, shown)?;
     Ok(tree)
 }
 
