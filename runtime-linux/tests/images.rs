@@ -532,7 +532,7 @@ struct Env {
     /// A rootful container with a net namespace of its own, for `Net::Container`.
     sleeper: String,
     probe: String,
-    devices_list: Option<PathBuf>,
+    devices_lists: Vec<PathBuf>,
 }
 
 impl Env {
@@ -543,18 +543,25 @@ impl Env {
             .create(&sleeper, &Stdio::null(), Arc::new(runtime_core::NoHooks))
             .expect("create the sleeper");
         driver.start(&sleeper.id).expect("start the sleeper");
-        let devices_list = runtime_linux::cgroups::CgroupManager::detect()
+        // The device rules of the v1 hierarchy's root and of the driver's cgroup parent.
+        let devices_lists = runtime_linux::cgroups::CgroupManager::detect()
             .expect("detect cgroups")
             .v1_mounts()
             .into_iter()
             .find(|(name, _)| name.split(',').any(|n| n == "devices"))
-            .map(|(_, root)| root.join(&driver.cgroup_parent).join("devices.list"));
+            .map(|(_, root)| {
+                vec![
+                    root.join("devices.list"),
+                    root.join(&driver.cgroup_parent).join("devices.list"),
+                ]
+            })
+            .unwrap_or_default();
         Env {
             store: ImageStore::new(rootfs()),
             sources: Sources::new(),
             sleeper: sleeper.id,
             probe: probe_script(),
-            devices_list,
+            devices_lists,
             driver,
         }
     }
@@ -631,12 +638,12 @@ fn run_case(env: &Env, case: &Case, config: Config, index: usize) -> Result<Stri
         .build(&format!("case-{index}"), &case.entries, config.userns)
         .map_err(|e| format!("building the image: {e}"))?;
     let watched = env.watched(case);
-    let before = HostSnapshot::take(&watched, env.devices_list.as_deref());
+    let before = HostSnapshot::take(&watched, &env.devices_lists);
     let command = env.command(case, config, &image.root);
     let outcome = run(env, &command);
     // A run that failed half-way must not leave the container behind.
     let _ = env.driver.delete(&command.id, true);
-    let after = HostSnapshot::take(&watched, env.devices_list.as_deref());
+    let after = HostSnapshot::take(&watched, &env.devices_lists);
     let changes = before.changes_to(&after);
     let verdict = judge(case, &outcome, &image.root);
     drop(image);

@@ -192,3 +192,60 @@ fn the_init_stays_non_dumpable_after_it_takes_on_its_user() {
     driver.delete(&command.id, true).unwrap();
     assert_eq!(owner, 0, "the init waiting for start is dumpable");
 }
+
+/// A tmpfs mounted on the host for the life of the guard (nosuid, nodev), for a bind source
+/// with a submount.
+struct HostTmpfs(std::path::PathBuf);
+
+impl HostTmpfs {
+    fn mount(at: &Path) -> HostTmpfs {
+        std::fs::create_dir_all(at).unwrap();
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "nosuid,nodev,size=1m", "berth-test"])
+            .arg(at)
+            .status()
+            .unwrap();
+        assert!(status.success(), "mount a tmpfs on {}", at.display());
+        HostTmpfs(at.to_path_buf())
+    }
+}
+
+impl Drop for HostTmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_read_only_rbind_is_read_only_all_the_way_down_and_keeps_the_sources_flags() {
+    // ro used to be applied by remounting the top of the bind only: its submounts stayed
+    // writable, and the remount could drop the source's nosuid and nodev.
+    let driver = driver();
+    let source = std::env::temp_dir().join(format!("berth-rbind-{}", std::process::id()));
+    let submount = HostTmpfs::mount(&source.join("sub"));
+    let mut command = shell(
+        "rbind-ro",
+        "touch /rbind/sub/x 2>/dev/null && echo writable || echo read-only; \
+         awk '$5 == \"/rbind/sub\" {print $6}' /proc/self/mountinfo",
+    );
+    command.mounts.push(Mount {
+        source: Some(source.display().to_string()),
+        destination: "/rbind".into(),
+        kind: "bind".into(),
+        options: vec!["rbind".into(), "ro".into()],
+    });
+    let out = run_output(&driver, &command);
+    drop(submount);
+    let _ = std::fs::remove_dir_all(&source);
+    let _ = std::fs::remove_dir(Path::new(rootfs()).join("rbind"));
+    let out = out.unwrap();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.first(), Some(&"read-only"), "{out:?}");
+    let flags: Vec<&str> = lines.get(1).unwrap_or(&"").split(',').collect();
+    for flag in ["ro", "nosuid", "nodev"] {
+        assert!(
+            flags.contains(&flag),
+            "{flag} missing on the submount: {out:?}"
+        );
+    }
+}

@@ -229,21 +229,30 @@ pub struct HostSnapshot {
     mountinfo: String,
     core_pattern: String,
     core_uses_pid: String,
-    /// devices.list of the driver's cgroup parent on a v1 devices hierarchy, if there is one.
-    devices_list: Option<String>,
+    /// The test process's own cgroups: a container that reached the host's cgroup files
+    /// could move it.
+    cgroups: String,
+    /// The device rules of the given v1 devices.list files (none on a cgroup2-only host),
+    /// as far as they exist yet.
+    devices_lists: Vec<(PathBuf, Option<String>)>,
     /// Which of the watched paths exist.
     existing: BTreeSet<PathBuf>,
 }
 
 impl HostSnapshot {
-    /// `watched`: paths a mount that went astray would create on the host.
-    pub fn take(watched: &BTreeSet<PathBuf>, devices_list: Option<&Path>) -> HostSnapshot {
+    /// `watched`: paths a mount that went astray would create on the host; `devices_lists`:
+    /// the v1 devices.list files whose rules must not move.
+    pub fn take(watched: &BTreeSet<PathBuf>, devices_lists: &[PathBuf]) -> HostSnapshot {
         let read = |path: &str| fs::read_to_string(path).unwrap_or_default();
         HostSnapshot {
             mountinfo: read("/proc/self/mountinfo"),
             core_pattern: read("/proc/sys/kernel/core_pattern"),
             core_uses_pid: read("/proc/sys/kernel/core_uses_pid"),
-            devices_list: devices_list.and_then(|p| fs::read_to_string(p).ok()),
+            cgroups: read("/proc/self/cgroup"),
+            devices_lists: devices_lists
+                .iter()
+                .map(|path| (path.clone(), fs::read_to_string(path).ok()))
+                .collect(),
             existing: watched
                 .iter()
                 .filter(|p| fs::symlink_metadata(p).is_ok())
@@ -270,11 +279,19 @@ impl HostSnapshot {
         if self.core_uses_pid != after.core_uses_pid {
             changes.push(format!("core_uses_pid became {:?}", after.core_uses_pid));
         }
+        if self.cgroups != after.cgroups {
+            changes.push(format!(
+                "the test process's cgroups became {:?}",
+                after.cgroups
+            ));
+        }
         // The parent's list appears with the first container: only a change of an existing
         // one counts.
-        if let (Some(old), Some(new)) = (&self.devices_list, &after.devices_list) {
-            if old != new {
-                changes.push(format!("devices.list of the cgroup parent became {new:?}"));
+        for ((path, old), (_, new)) in self.devices_lists.iter().zip(&after.devices_lists) {
+            if let (Some(old), Some(new)) = (old, new) {
+                if old != new {
+                    changes.push(format!("{} became {new:?}", path.display()));
+                }
             }
         }
         for created in after.existing.difference(&self.existing) {
