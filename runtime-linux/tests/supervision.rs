@@ -25,16 +25,18 @@ fn hog(bytes: u64) -> String {
     format!("a=$(head -c {bytes} /dev/zero | tr '\\0' x)")
 }
 
+/// Doubles a string in the shell's memory until the OOM killer comes, with builtins only:
+/// the shell is the only process that grows, so it is the one (and only one) killed. (With
+/// `hog`, `head` and `tr` live beside it, and under load the killer sometimes took one of
+/// them as well, or the main shell instead of a child.)
+const LONE_HOG: &str = "a=x; while :; do a=$a$a; done";
+
 #[test]
 fn an_oom_kill_of_the_main_process_fires_on_oom_and_sets_oom_killed() {
     let _serial = common::serial();
     let driver = driver();
     let hooks = Arc::new(Recorder::default());
-    let command = limited(
-        "oom-main",
-        &format!("{}; echo survived", hog(200 << 20)),
-        32 << 20,
-    );
+    let command = limited("oom-main", &format!("{LONE_HOG}; echo survived"), 32 << 20);
     let out = run_output_with(&driver, &command, hooks.clone()).unwrap();
     assert_eq!(
         (out.status.code, out.status.oom_killed),
@@ -50,12 +52,13 @@ fn an_oom_kill_of_a_child_is_reported_while_the_main_process_lives_on() {
     let _serial = common::serial();
     let driver = driver();
     let hooks = Arc::new(Recorder::default());
-    // The child holds the memory, so the OOM killer picks it; the main shell then waits for
-    // the hook to have been seen (it cannot know; it just outlives it) and exits with 3.
-    // Escaped, so that the child shell expands (and holds) it, not the main one.
+    // The child holds the memory and asks to be the OOM killer's first pick (raising one's
+    // own oom_score_adj needs no privilege); the main shell then waits for the hook to have
+    // been seen (it cannot know; it just outlives it) and exits with 3. Escaped, so that the
+    // child shell expands (and holds) the string, not the main one.
     let script = format!(
-        "sh -c \"{}\"; echo child-gone; sleep 1; exit 3",
-        hog(200 << 20).replace('$', "\\$")
+        "sh -c \"echo 1000 > /proc/self/oom_score_adj; {}\"; echo child-gone; sleep 1; exit 3",
+        LONE_HOG.replace('$', "\\$")
     );
     let command = limited("oom-child", &script, 32 << 20);
     let mut stdout = start_with_stdout(&driver, &command, hooks.clone());
