@@ -58,7 +58,9 @@ pub struct ExecPlan {
     pub process: ProcessConfig,
     /// Its confinement.
     pub confinement: Confinement,
-    /// The init's pid, for kernels whose `setns` does not take a pidfd (before 5.8).
+    /// The init's pid: the helper opens the init's `/proc/<pid>` on the host's procfs with it
+    /// (checked against the pidfd) to read its `setgroups`, and to join through `ns/*` on
+    /// kernels whose `setns` takes no pidfd.
     pub init_pid: i32,
     /// The `CLONE_NEW*` flags of the namespaces to join (those the container does not share
     /// with the host).
