@@ -204,8 +204,9 @@ pub enum NamespaceMode {
     Container(String),
 }
 
-/// The kinds of namespace a container has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The kinds of namespace a container has. In JSON, as its field in [`Namespaces`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum NamespaceKind {
     User,
     Pid,

@@ -144,6 +144,21 @@ impl Error {
         }
     }
 
+    /// The error for a failed `std::io` call while doing `step`: [`Error::Permission`] when the
+    /// OS refused for lack of privilege, [`Error::System`] otherwise.
+    pub fn io(step: impl Into<String>, err: &std::io::Error) -> Self {
+        let failure = OsFailure {
+            step: step.into(),
+            code: err.raw_os_error().unwrap_or(-1),
+            name: err.to_string(),
+        };
+        if err.kind() == std::io::ErrorKind::PermissionDenied {
+            Error::Permission(failure)
+        } else {
+            Error::System(failure)
+        }
+    }
+
     /// The OS failure behind a [`Error::System`] or [`Error::Permission`], if that is what this is.
     pub fn os_failure(&self) -> Option<&OsFailure> {
         match self {

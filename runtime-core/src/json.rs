@@ -6,6 +6,7 @@ use serde::Serialize;
 use crate::command::Command;
 use crate::error::{Error, Result};
 use crate::process::ProcessConfig;
+use crate::validated::Validated;
 
 /// Parses JSON into `T`, turning serde's error into [`Error::InvalidArgument`] whose field is
 /// the JSON path of the problem (`namespaces.pid`), or `what` when the document itself is
@@ -35,18 +36,26 @@ pub fn to_json<T: Serialize>(value: &T) -> Result<String> {
 
 impl Command {
     /// Parses and validates a command from its JSON form.
-    pub fn from_json(text: &str) -> Result<Command> {
-        let command: Command = from_json("command", text)?;
-        command.validate()?;
-        Ok(command)
+    pub fn from_json(text: &str) -> Result<Validated<Command>> {
+        Command::parse_json(text)?.validated()
+    }
+
+    /// Parses a command from its JSON form without validating it: for a caller that hands it
+    /// to a driver, which validates it once.
+    pub fn parse_json(text: &str) -> Result<Command> {
+        from_json("command", text)
     }
 }
 
 impl ProcessConfig {
     /// Parses and validates a process from its JSON form.
-    pub fn from_json(text: &str) -> Result<ProcessConfig> {
-        let process: ProcessConfig = from_json("process", text)?;
-        process.validate("process")?;
-        Ok(process)
+    pub fn from_json(text: &str) -> Result<Validated<ProcessConfig>> {
+        ProcessConfig::parse_json(text)?.validated("process")
+    }
+
+    /// Parses a process from its JSON form without validating it (see
+    /// [`Command::parse_json`]).
+    pub fn parse_json(text: &str) -> Result<ProcessConfig> {
+        from_json("process", text)
     }
 }

@@ -12,12 +12,14 @@ pub mod driver;
 pub mod error;
 pub mod hooks;
 pub mod json;
+pub mod lifecycle;
 pub mod process;
 pub mod security;
 pub mod status;
 pub mod stdio;
 pub mod time;
 pub mod validate;
+pub mod validated;
 
 pub use command::{
     Command, IdMapping, Mount, NamespaceKind, NamespaceMode, Namespaces, Resources,
@@ -26,7 +28,9 @@ pub use command::{
 pub use driver::Driver;
 pub use error::{Error, ErrorKind, OsFailure, Result};
 pub use hooks::{Hooks, NoHooks};
+pub use lifecycle::{Lifecycle, Platform};
 pub use process::{ConsoleSize, IdOrName, ProcessConfig, Rlimit, UserSpec};
 pub use security::{DeviceRule, HostDevice, SeccompProfile, SeccompSetting};
-pub use status::{ContainerState, ExitStatus, Stats, Status};
+pub use status::{ContainerState, ExitStatus, Operation, Stats, Status};
 pub use stdio::{RawStdio, Stdio};
+pub use validated::Validated;

@@ -57,6 +57,8 @@ impl ExitStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
+    /// Its id is taken and `create` is setting it up.
+    Creating,
     /// Its init is set up and waits for `start`.
     Created,
     /// Its program runs.
@@ -71,10 +73,63 @@ impl Status {
     /// The lowercase name, as in JSON.
     pub fn as_str(self) -> &'static str {
         match self {
+            Status::Creating => "creating",
             Status::Created => "created",
             Status::Running => "running",
             Status::Paused => "paused",
             Status::Stopped => "stopped",
+        }
+    }
+
+    /// Whether a container in this status allows `operation`: the one place that says so, for
+    /// every driver.
+    pub fn allows(self, operation: Operation) -> bool {
+        use Operation::*;
+        use Status::*;
+        match operation {
+            Start => self == Created,
+            Exec | Pause => self == Running,
+            Resume => self == Paused,
+            Kill | Stats | Resize | ForceDelete => matches!(self, Created | Running | Paused),
+            Delete => self == Stopped,
+            Wait | State => self != Creating,
+        }
+    }
+}
+
+/// What a caller can ask of a container; [`Status::allows`] says when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Start,
+    Exec,
+    Kill,
+    Pause,
+    Resume,
+    Stats,
+    Resize,
+    /// `delete` without `force`: only a stopped container.
+    Delete,
+    /// `delete` with `force` of a container that still lives (a stopped one is a plain delete).
+    ForceDelete,
+    Wait,
+    State,
+}
+
+impl Operation {
+    /// How an error message says it: "container "a" is paused: cannot exec into".
+    pub fn verb(self) -> &'static str {
+        match self {
+            Operation::Start => "start",
+            Operation::Exec => "exec into",
+            Operation::Kill => "kill",
+            Operation::Pause => "pause",
+            Operation::Resume => "resume",
+            Operation::Stats => "read stats of",
+            Operation::Resize => "resize",
+            Operation::Delete => "delete without force",
+            Operation::ForceDelete => "delete",
+            Operation::Wait => "wait for",
+            Operation::State => "read the state of",
         }
     }
 }
@@ -146,4 +201,15 @@ pub struct PidsStats {
 pub struct IoStats {
     pub read_bytes: Option<u64>,
     pub write_bytes: Option<u64>,
+}
+
+impl Status {
+    /// The error for `operation` refused in this status.
+    pub fn refuses(self, id: &str, operation: Operation) -> crate::Error {
+        crate::Error::InvalidState {
+            id: id.to_string(),
+            state: self.to_string(),
+            operation: operation.verb(),
+        }
+    }
 }

@@ -12,6 +12,22 @@ use crate::process::{ProcessConfig, UserSpec};
 /// Longest container id accepted.
 pub const MAX_ID_LEN: usize = 128;
 
+/// Highest signal number berth accepts (Linux's `SIGRTMAX`; the C ABI's `BERTH_SIGNAL_MAX`).
+pub const SIGNAL_MAX: i32 = 64;
+
+/// Checks a signal number for `kill`: 1 to [`SIGNAL_MAX`]. The one range check for every path
+/// (the C boundary, the Rust API, every driver).
+pub fn validate_signal(signal: i32) -> Result<()> {
+    if (1..=SIGNAL_MAX).contains(&signal) {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "signal",
+            format!("{signal} is not a signal number (1 to {SIGNAL_MAX})"),
+        ))
+    }
+}
+
 impl Command {
     /// Checks every field; the first problem found is returned, naming its JSON path.
     pub fn validate(&self) -> Result<()> {

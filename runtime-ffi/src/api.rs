@@ -26,6 +26,7 @@ pub const BERTH_ABI_VERSION: u32 = 1;
 
 /// Highest signal number berth accepts (Linux's `SIGRTMAX`).
 pub const BERTH_SIGNAL_MAX: i32 = 64;
+const _: () = assert!(BERTH_SIGNAL_MAX == runtime_core::validate::SIGNAL_MAX);
 
 const VERSION: &CStr =
     match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
@@ -169,7 +170,7 @@ pub extern "C" fn berth_run(
         let stdio = struct_arg("stdio", stdio)?;
         let hooks = hooks_arg(hooks)?;
         let status_out = out_arg("status_out", status_out)?;
-        let command = Command::from_json(command_json)?;
+        let command = Command::parse_json(command_json)?;
         let stdio = stdio_from("stdio", &stdio)?;
         let status = driver.run(&command, &stdio, hooks)?;
         status_out.write(status.into());
@@ -200,7 +201,7 @@ pub extern "C" fn berth_exec(
         let stdio = struct_arg("stdio", stdio)?;
         let hooks = hooks_arg(hooks)?;
         let status_out = out_arg("status_out", status_out)?;
-        let process = ProcessConfig::from_json(process_json)?;
+        let process = ProcessConfig::parse_json(process_json)?;
         let stdio = stdio_from("stdio", &stdio)?;
         let status = driver.exec(container_id, &process, &stdio, hooks)?;
         status_out.write(status.into());
@@ -245,7 +246,7 @@ pub extern "C" fn berth_create(
         let stdio = struct_arg("stdio", stdio)?;
         let hooks = hooks_arg(hooks)?;
         let pid_out = out_arg("pid_out", pid_out)?;
-        let command = Command::from_json(command_json)?;
+        let command = Command::parse_json(command_json)?;
         let stdio = stdio_from("stdio", &stdio)?;
         let pid = driver.create(&command, &stdio, hooks)?;
         pid_out.write(pid);
@@ -420,13 +421,8 @@ fn hooks_arg(hooks: *const berth_hooks) -> FfiResult<Arc<dyn Hooks>> {
     Ok(Arc::new(CHooks::new(struct_arg("hooks", hooks)?)))
 }
 
+/// The one range check of every path (`validate_signal`), here before the driver is reached.
 fn signal_arg(signal: i32) -> FfiResult<i32> {
-    if (1..=BERTH_SIGNAL_MAX).contains(&signal) {
-        Ok(signal)
-    } else {
-        Err(berth_error::new(
-            berth_error_kind::BERTH_ERROR_INVALID_ARGUMENT,
-            format!("signal {signal} is out of range (1 to {BERTH_SIGNAL_MAX})"),
-        ))
-    }
+    runtime_core::validate::validate_signal(signal)?;
+    Ok(signal)
 }

@@ -57,6 +57,8 @@ impl Fake {
 
 impl Driver for Fake {
     fn create(&self, command: &Command, stdio: &Stdio, hooks: Arc<dyn Hooks>) -> Result<i32> {
+        // As every driver does (the lifecycle validates once, for the platform).
+        command.validate()?;
         let mut log = self.0.lock().unwrap();
         if log.containers.contains_key(&command.id) {
             return Err(Error::AlreadyExists {
@@ -115,6 +117,7 @@ impl Driver for Fake {
         _stdio: &Stdio,
         hooks: Arc<dyn Hooks>,
     ) -> Result<ExitStatus> {
+        process.validate("process")?;
         self.hooks(id)?;
         let status = ExitStatus::exited(process.args.len() as i32);
         hooks.on_start(id, FAKE_EXEC_PID);
@@ -653,7 +656,7 @@ fn signals_outside_1_to_64_are_invalid_argument() {
         );
         assert_eq!(
             message,
-            format!("signal {signal} is out of range (1 to 64)")
+            format!("invalid signal: {signal} is not a signal number (1 to 64)")
         );
     }
     expect_ok(berth_kill(handle.raw, id.as_ptr(), 1, false));

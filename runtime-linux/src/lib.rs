@@ -7,16 +7,19 @@
 
 pub mod cgroups;
 mod channel;
-mod container;
 pub mod driver;
 pub mod error;
 pub mod helper;
+mod instance;
 mod launcher;
 pub mod locate;
 mod mount_options;
+mod namespaces;
+pub mod platform;
+mod preflight;
 mod protocol;
+mod recovery;
 pub mod security;
-mod state;
 pub mod supervisor;
 pub mod sys;
 

@@ -7,10 +7,11 @@
 //! host → init:   [`Request::Start`]; the init execs and the host reads end-of-file, or it
 //!                reports [`Report::Failed`] if the exec failed.
 
-use runtime_core::{Command, Error, ProcessConfig};
+use runtime_core::{Command, Error, NamespaceKind, ProcessConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::error::os_error;
+pub use crate::namespaces::NamespaceSet;
 use crate::security::devices::ResolvedDevice;
 use crate::security::{CapabilitySet, SeccompProgram};
 
@@ -42,9 +43,8 @@ pub struct CreatePlan {
     pub confinement: Confinement,
     /// Host devices to make nodes for in the container's `/dev`.
     pub devices: Vec<ResolvedDevice>,
-    /// Namespaces to join, by kind (`net`, `mnt`, ...), in order; the n-th attached fd is the
-    /// n-th entry.
-    pub join: Vec<String>,
+    /// Namespaces to join, in order; the n-th attached fd is the n-th entry's.
+    pub join: Vec<NamespaceKind>,
     /// `cgroup.procs` files the helper joins before it clones the init, so that the init is
     /// born inside the container's cgroups.
     pub cgroup_procs: Vec<String>,
@@ -62,9 +62,8 @@ pub struct ExecPlan {
     /// (checked against the pidfd) to read its `setgroups`, and to join through `ns/*` on
     /// kernels whose `setns` takes no pidfd.
     pub init_pid: i32,
-    /// The `CLONE_NEW*` flags of the namespaces to join (those the container does not share
-    /// with the host).
-    pub namespace_flags: i32,
+    /// The namespaces to join (those the container does not share with the host).
+    pub namespaces: NamespaceSet,
     /// The container's `cgroup.procs` files.
     pub cgroup_procs: Vec<String>,
 }

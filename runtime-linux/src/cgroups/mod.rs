@@ -31,9 +31,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use runtime_core::{Error, Resources, Result, Stats};
+use runtime_core::{DeviceRule, Error, Resources, Result, Stats};
 
 use crate::error::{io_error, os_error, StepExt};
+use crate::security::devices;
 use fs::{errno_of, CgFs};
 use layout::Layout;
 use resources::Setting;
@@ -136,6 +137,24 @@ impl CgroupManager {
     /// accounting.
     pub fn check(&self, resources: &Resources) -> Result<()> {
         check::check(self, resources)
+    }
+
+    /// Lets the container's processes use only the device nodes `rules` allow: through the v1
+    /// devices controller, or an eBPF program attached to its cgroup on a cgroup2-only host.
+    pub fn restrict_devices(&self, cgroup: &ContainerCgroup, rules: &[DeviceRule]) -> Result<()> {
+        let relative = cgroup.relative_path();
+        if self.mode == CgroupMode::Unified {
+            if let Some(mount) = self.unified_mount() {
+                devices::apply_v2(&mount.join(&relative), rules)?;
+            }
+            return Ok(());
+        }
+        for (controllers, mount) in self.v1_mounts() {
+            if controllers.split(',').any(|c| c == "devices") {
+                devices::apply_v1(&mount.join(&relative), rules)?;
+            }
+        }
+        Ok(())
     }
 
     /// Creates `<parent>/<id>` (and `<parent>` if missing) in every hierarchy in use and

@@ -17,7 +17,7 @@ mod userns;
 use std::os::fd::{AsFd, OwnedFd};
 use std::process::exit;
 
-use nix::sched::CloneFlags;
+use crate::namespaces::{clone_flag, NamespaceSet};
 use runtime_core::{Error, NamespaceKind, Result};
 
 use crate::channel::Channel;
@@ -149,11 +149,11 @@ fn join_container(plan: &ExecPlan, init: &OwnedFd) -> Result<(sys::clone::Cloned
     // And the init's /proc directory, through the host's procfs, checked against its pidfd.
     let init_dir = host_proc::HostProc::open()?.process(plan.init_pid, init.as_fd())?;
     let groups_locked = init_dir.read("setgroups")?.trim() == "deny";
-    let flags = CloneFlags::from_bits_truncate(plan.namespace_flags);
+    let flags = plan.namespaces.clone_flags();
     if !flags.is_empty() {
         match nix::sched::setns(init, flags) {
             // Before Linux 5.8 setns takes only namespace fds.
-            Err(nix::errno::Errno::EINVAL) => join_through_proc(&init_dir, flags)?,
+            Err(nix::errno::Errno::EINVAL) => join_through_proc(&init_dir, plan.namespaces)?,
             other => {
                 other.step(|| format!("join the namespaces ({flags:?}) of the container's init"))?
             }
@@ -168,15 +168,12 @@ fn join_container(plan: &ExecPlan, init: &OwnedFd) -> Result<(sys::clone::Cloned
 /// Joins the init's namespaces one by one through its `/proc/<pid>/ns/*`, user first. Every
 /// file is opened before the first join, since joining the mount namespace hides the host's
 /// /proc.
-fn join_through_proc(init: &host_proc::ProcessDir, flags: CloneFlags) -> Result<()> {
+fn join_through_proc(init: &host_proc::ProcessDir, namespaces: NamespaceSet) -> Result<()> {
     let mut opened = Vec::new();
-    for kind in NamespaceKind::ALL {
-        let flag = clone_flag(kind);
-        if flags.contains(flag) {
-            let name = format!("ns/{}", kind.name());
-            let fd = init.open(&name, nix::fcntl::OFlag::O_RDONLY)?;
-            opened.push((name, flag, fd));
-        }
+    for kind in namespaces.kinds() {
+        let name = format!("ns/{}", kind.name());
+        let fd = init.open(&name, nix::fcntl::OFlag::O_RDONLY)?;
+        opened.push((name, clone_flag(kind), fd));
     }
     for (name, flag, fd) in opened {
         nix::sched::setns(fd, flag).step(|| format!("join the init's {name}"))?;
@@ -230,42 +227,23 @@ fn enter_and_clone(plan: &CreatePlan, namespace_fds: Vec<OwnedFd>) -> Result<sys
     // Cgroups first: their files are host paths, which resolve in another container once the
     // helper has joined its mount namespace.
     join_cgroups(&plan.cgroup_procs)?;
-    for (kind, fd) in plan.join.iter().zip(&namespace_fds) {
-        nix::sched::setns(fd, clone_flag_named(kind)?)
-            .step(|| format!("join the {kind} namespace of the container"))?;
+    for (&kind, fd) in plan.join.iter().zip(&namespace_fds) {
+        nix::sched::setns(fd, clone_flag(kind))
+            .step(|| format!("join the {} namespace of the container", kind.name()))?;
     }
     drop(namespace_fds);
     if !plan.join.is_empty() {
         stay_undumpable()?;
     }
     let namespaces = &plan.command.namespaces;
-    let mut flags = CloneFlags::empty();
-    for kind in NamespaceKind::ALL {
-        if namespaces.is_new(kind) {
-            flags |= clone_flag(kind);
-        }
-    }
+    let flags = NamespaceKind::ALL
+        .into_iter()
+        .filter(|&kind| namespaces.is_new(kind))
+        .collect::<NamespaceSet>()
+        .clone_flags();
     // SAFETY: berth-init never starts a thread, so it is single-threaded here.
     unsafe { sys::clone::clone_sibling(flags.bits() as u64) }
         .step(|| format!("clone the container's init with flags {flags:?}"))
-}
-
-/// The `CLONE_NEW*` flag of a namespace kind.
-pub fn clone_flag(kind: NamespaceKind) -> CloneFlags {
-    clone_flag_named(kind.name()).expect("every kind has a flag")
-}
-
-fn clone_flag_named(kind: &str) -> Result<CloneFlags> {
-    Ok(match kind {
-        "user" => CloneFlags::CLONE_NEWUSER,
-        "pid" => CloneFlags::CLONE_NEWPID,
-        "ipc" => CloneFlags::CLONE_NEWIPC,
-        "uts" => CloneFlags::CLONE_NEWUTS,
-        "mnt" => CloneFlags::CLONE_NEWNS,
-        "net" => CloneFlags::CLONE_NEWNET,
-        "cgroup" => CloneFlags::CLONE_NEWCGROUP,
-        other => return Err(Error::Internal(format!("unknown namespace kind {other}"))),
-    })
 }
 
 fn report_failure(channel: &Channel, error: &Error) {

@@ -3,11 +3,12 @@
 //!
 //! The supervisor only notices: a readable pidfd means the process exited, a readable OOM fd
 //! means an OOM event. What follows (reaping, cleanup, hooks) is short work done by the
-//! handlers the driver registers; hooks themselves run on the [`events::EventQueue`] pool,
-//! never on this thread, so a slow hook cannot delay another container.
+//! handlers the platform registers ([`watch`]); hooks themselves run on the lifecycle's event
+//! queues (`runtime_core::lifecycle::events`), never on this thread, so a slow hook cannot
+//! delay another container.
 
-pub mod events;
 pub mod oom;
+pub mod watch;
 
 use std::collections::HashMap;
 use std::os::fd::{AsFd, OwnedFd};

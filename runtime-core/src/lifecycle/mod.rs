@@ -1,0 +1,268 @@
+//! The lifecycle every driver shares: the container table, the status machine with its
+//! transitions (each saved as it happens), exit keeping, hooks and recovery. A driver brings
+//! only its [`Platform`]; [`Lifecycle`] turns it into a [`Driver`].
+//!
+//! The path of one `run` through it: [`Driver::run`] calls `create`, which validates the
+//! command (making the [`Validated`] the platform takes), lets the platform check the rest
+//! ([`Platform::prepare`]), reserves the id in the [`Table`], creates the state file and has
+//! the platform [`launch`](Platform::launch) the init and [`watch`](Platform::watch) it. Then
+//! `start` ([`Platform::start`], then `on_start`), `wait` (until the platform reports the exit
+//! to the [`ExitSink`] and the record has finished) and `delete`.
+
+pub mod events;
+mod platform;
+mod record;
+mod store;
+mod table;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use platform::{Launched, Peers, Platform};
+pub use record::{ExitSink, Record};
+pub use store::{Saved, StateFile, StateRoot};
+pub use table::Table;
+
+use crate::command::Command;
+use crate::driver::Driver;
+use crate::error::{Error, Result};
+use crate::hooks::{Hooks, NoHooks};
+use crate::process::ProcessConfig;
+use crate::status::{ContainerState, ExitStatus, Stats, Status};
+use crate::stdio::Stdio;
+use crate::validate::{validate_id, validate_signal};
+use crate::validated::Validated;
+use events::EventPool;
+use record::Parts;
+
+/// A driver made of a platform and the shared lifecycle.
+pub struct Lifecycle<P: Platform> {
+    platform: Arc<P>,
+    table: Table<P>,
+    store: StateRoot,
+    events: Arc<EventPool>,
+    /// What recovery at start-up found wrong: one line per state directory it skipped or
+    /// cleaned up.
+    recovery_report: Vec<String>,
+}
+
+impl<P: Platform> Lifecycle<P> {
+    /// The lifecycle over `platform`, with its state under `root`, after taking back the
+    /// containers an earlier driver on the same root left.
+    pub fn new(platform: P, root: PathBuf) -> Result<Self> {
+        let mut lifecycle = Lifecycle {
+            platform: Arc::new(platform),
+            table: Table::new(),
+            store: StateRoot::open(root)?,
+            events: EventPool::new(),
+            recovery_report: Vec::new(),
+        };
+        lifecycle.recovery_report = lifecycle.recover();
+        Ok(lifecycle)
+    }
+
+    pub fn platform(&self) -> &P {
+        &self.platform
+    }
+
+    /// The state directory.
+    pub fn root(&self) -> &Path {
+        self.store.path()
+    }
+
+    /// What recovery found wrong when this driver started: a line per state directory it
+    /// skipped (unreadable or corrupt state) or cleaned up (a container that is gone).
+    pub fn recovery_report(&self) -> &[String] {
+        &self.recovery_report
+    }
+
+    /// Threads running hooks now.
+    pub fn event_workers(&self) -> usize {
+        self.events.workers()
+    }
+
+    /// Takes back what an earlier driver on the same root left: a container the platform
+    /// finds alive is adopted (its hooks are gone with the old driver; one that was created
+    /// and never started can never start, and is killed); what is gone is cleaned up.
+    fn recover(&self) -> Vec<String> {
+        let mut report = Vec::new();
+        for (name, file) in self.store.entries() {
+            if validate_id("id", &name).is_err() {
+                continue;
+            }
+            let saved: Saved<P::Saved> = match file.load() {
+                Ok(saved) => saved,
+                Err(why) => {
+                    report.push(format!("{name}: unreadable state ({why}); skipped"));
+                    continue;
+                }
+            };
+            if saved.id != name {
+                report.push(format!("{name}: its state names {:?}; skipped", saved.id));
+                continue;
+            }
+            let Some(instance) = self.platform.adopt(&saved) else {
+                let _ = file.remove();
+                report.push(format!("{name}: no longer running; cleaned up"));
+                continue;
+            };
+            let was_created = saved.status == Status::Created;
+            let record = Record::new(Parts {
+                id: saved.id,
+                pid: saved.pid,
+                created: saved.created,
+                rootfs: saved.rootfs,
+                status: saved.status,
+                platform: self.platform.clone(),
+                instance,
+                hooks: Arc::new(NoHooks),
+                file,
+                pool: self.events.clone(),
+            });
+            self.table.insert(record.clone());
+            if let Err(error) = self
+                .platform
+                .watch(record.instance(), ExitSink::new(&record))
+            {
+                report.push(format!("{name}: cannot supervise it ({error}); killed"));
+                record.abandon();
+            } else if was_created {
+                report.push(format!("{name}: created but never started; killed"));
+                let _ = record.kill_and_finish();
+            }
+        }
+        report.sort();
+        report
+    }
+
+    fn create_valid(
+        &self,
+        command: Validated<Command>,
+        stdio: &Stdio,
+        hooks: Arc<dyn Hooks>,
+    ) -> Result<i32> {
+        let prepared = self.platform.prepare(&command, &Peers(&self.table))?;
+        let created = crate::time::now_rfc3339();
+        let reservation = self.table.reserve(ContainerState {
+            id: command.id.clone(),
+            pid: 0,
+            status: Status::Creating,
+            created: created.clone(),
+            cgroup_path: String::new(),
+            rootfs: command.rootfs.clone(),
+            exit_status: None,
+        })?;
+        let file = self.store.create(&command.id)?;
+        let launched = match self.platform.launch(&command, prepared, stdio, &hooks) {
+            Ok(launched) => launched,
+            Err(error) => {
+                let _ = file.remove();
+                return Err(error);
+            }
+        };
+        let Launched { instance, pid } = launched;
+        let command = command.into_inner();
+        let record = Record::new(Parts {
+            id: command.id,
+            pid,
+            created,
+            rootfs: command.rootfs,
+            status: Status::Created,
+            platform: self.platform.clone(),
+            instance,
+            hooks,
+            file,
+            pool: self.events.clone(),
+        });
+        if let Err(error) = self
+            .platform
+            .watch(record.instance(), ExitSink::new(&record))
+        {
+            record.discard(false);
+            return Err(error);
+        }
+        if let Err(error) = record.save() {
+            record.discard(true);
+            return Err(error);
+        }
+        reservation.fulfil(record);
+        Ok(pid)
+    }
+}
+
+impl<P: Platform> Drop for Lifecycle<P> {
+    /// Containers still held are killed and cleaned up: a driver never leaves a container it
+    /// can no longer reap (a new driver takes back only what outlives its process).
+    fn drop(&mut self) {
+        for record in self.table.live() {
+            let _ = self.delete(record.id(), true);
+        }
+        self.events.shutdown();
+    }
+}
+
+impl<P: Platform> Driver for Lifecycle<P> {
+    fn create(&self, command: &Command, stdio: &Stdio, hooks: Arc<dyn Hooks>) -> Result<i32> {
+        self.create_valid(command.clone().validated()?, stdio, hooks)
+    }
+
+    fn start(&self, id: &str) -> Result<()> {
+        self.table.get(id)?.start()
+    }
+
+    fn wait(&self, id: &str) -> Result<ExitStatus> {
+        self.table.get(id)?.wait()
+    }
+
+    fn delete(&self, id: &str, force: bool) -> Result<()> {
+        let record = self.table.get(id)?;
+        let deleted = record.delete(force);
+        if deleted.is_ok() {
+            self.table.remove(id);
+        }
+        deleted
+    }
+
+    fn exec(
+        &self,
+        id: &str,
+        process: &ProcessConfig,
+        stdio: &Stdio,
+        hooks: Arc<dyn Hooks>,
+    ) -> Result<ExitStatus> {
+        let process = process.clone().validated("process")?;
+        self.table.get(id)?.exec(&process, stdio, hooks)
+    }
+
+    fn kill(&self, id: &str, signal: i32, all: bool) -> Result<()> {
+        validate_signal(signal)?;
+        self.table.get(id)?.signal(signal, all)
+    }
+
+    fn pause(&self, id: &str) -> Result<()> {
+        self.table.get(id)?.pause()
+    }
+
+    fn resume(&self, id: &str) -> Result<()> {
+        self.table.get(id)?.resume()
+    }
+
+    fn resize(&self, id: &str, rows: u16, cols: u16) -> Result<()> {
+        if rows == 0 || cols == 0 {
+            return Err(Error::invalid("size", "rows and cols must be at least 1"));
+        }
+        self.table.get(id)?.resize(rows, cols)
+    }
+
+    fn state(&self, id: &str) -> Result<ContainerState> {
+        self.table.state(id)
+    }
+
+    fn list(&self) -> Result<Vec<ContainerState>> {
+        Ok(self.table.states())
+    }
+
+    fn stats(&self, id: &str) -> Result<Stats> {
+        self.table.get(id)?.stats()
+    }
+}

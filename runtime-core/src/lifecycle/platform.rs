@@ -1,0 +1,154 @@
+//! What a driver supplies: its platform. Everything else (the table, the status machine, the
+//! state files, exit keeping, the hooks) is the lifecycle's, the same for every driver.
+
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::record::{ExitSink, Record};
+use super::store::Saved;
+use super::table::Table;
+use crate::command::Command;
+use crate::error::{Error, Result};
+use crate::hooks::Hooks;
+use crate::process::ProcessConfig;
+use crate::status::{ExitStatus, Stats};
+use crate::stdio::Stdio;
+use crate::validated::Validated;
+
+/// A container platform: how to start an init, let it run, signal, freeze and thaw it, read
+/// its stats, run more processes in it, clean up after it and take it back after a restart.
+///
+/// The lifecycle calls these only in a status that allows them (see
+/// [`crate::Status::allows`]), never with a lock of its own held that a hook could need, and
+/// it keeps every hook call to itself: a platform never calls a container's hooks, except
+/// `on_console` while it launches.
+pub trait Platform: Send + Sync + Sized + 'static {
+    /// What [`Platform::prepare`] computed, handed to [`Platform::launch`].
+    type Prepared: Send;
+    /// One container, as the platform knows it (its init's handle, its cgroup, ...).
+    type Instance: Send + Sync + 'static;
+    /// A process started in a container by [`Platform::exec`].
+    type Process: Send;
+    /// The platform's part of the state file: what it needs to take the container back.
+    type Saved: Serialize + DeserializeOwned + Send + Sync + 'static;
+
+    /// Everything that can be checked before a side effect: options the platform lacks
+    /// (`Unsupported`), host paths and devices, namespaces to join (`peers` are the other
+    /// containers of this driver).
+    fn prepare(
+        &self,
+        command: &Validated<Command>,
+        peers: &Peers<'_, Self>,
+    ) -> Result<Self::Prepared>;
+
+    /// Sets the container up and leaves its init waiting for [`Platform::start`]. On failure
+    /// it leaves nothing behind. Hands a terminal master to `hooks.on_console`.
+    fn launch(
+        &self,
+        command: &Validated<Command>,
+        prepared: Self::Prepared,
+        stdio: &Stdio,
+        hooks: &Arc<dyn Hooks>,
+    ) -> Result<Launched<Self::Instance>>;
+
+    /// Starts noticing the init's exit (and OOM kills), and reports them to `sink`, from any
+    /// thread.
+    fn watch(&self, instance: &Self::Instance, sink: ExitSink<Self>) -> Result<()>;
+
+    /// Stops what [`Platform::watch`] started. Once it returns, `sink` is not called again.
+    fn unwatch(&self, instance: &Self::Instance);
+
+    /// Lets the init run the user's program.
+    fn start(&self, instance: &Self::Instance) -> Result<()>;
+
+    /// Sends `signal` (checked to be in range) to the init, or to every process of the
+    /// container when `all`. `Ok(false)` when the init is gone.
+    fn signal(&self, instance: &Self::Instance, signal: i32, all: bool) -> Result<bool>;
+
+    /// Kills every process of the container, thawing it first, and forgets a start that
+    /// never came. Its exit is then reported to the sink as any other.
+    fn kill(&self, instance: &Self::Instance) -> Result<()>;
+
+    /// Kills and, where it can, reaps the init of a container whose exit nobody watches (a
+    /// failed create), and removes what it made.
+    fn destroy(&self, instance: &Self::Instance);
+
+    /// After the init has exited and been reaped: removes what is left of the container.
+    fn clean_up(&self, instance: &Self::Instance);
+
+    /// Whether the init has exited, reaped or not.
+    fn has_exited(&self, instance: &Self::Instance) -> bool;
+
+    /// Freezes every process of the container.
+    fn freeze(&self, _instance: &Self::Instance) -> Result<()> {
+        Err(Error::Unsupported("pause".into()))
+    }
+
+    /// Thaws a frozen container.
+    fn thaw(&self, _instance: &Self::Instance) -> Result<()> {
+        Err(Error::Unsupported("resume".into()))
+    }
+
+    /// Resource usage.
+    fn stats(&self, _instance: &Self::Instance) -> Result<Stats> {
+        Err(Error::Unsupported("stats".into()))
+    }
+
+    /// How many OOM kills the container has seen in all (0 where the platform cannot tell).
+    fn oom_kills(&self, _instance: &Self::Instance) -> u64 {
+        0
+    }
+
+    /// Resizes every terminal of the container; `Ok(false)` if it has none.
+    fn resize(&self, _instance: &Self::Instance, _rows: u16, _cols: u16) -> Result<bool> {
+        Err(Error::Unsupported("resize".into()))
+    }
+
+    /// Starts another process in a running container; returns it and its host pid. Hands a
+    /// terminal master to `hooks.on_console`.
+    fn exec(
+        &self,
+        _instance: &Self::Instance,
+        _process: &Validated<ProcessConfig>,
+        _stdio: &Stdio,
+        _hooks: &Arc<dyn Hooks>,
+    ) -> Result<(Self::Process, i32)> {
+        Err(Error::Unsupported("exec".into()))
+    }
+
+    /// Blocks until a process from [`Platform::exec`] exits.
+    fn exec_wait(&self, _instance: &Self::Instance, _process: Self::Process) -> Result<ExitStatus> {
+        Err(Error::Unsupported("exec".into()))
+    }
+
+    /// The platform's part of the state file.
+    fn saved(&self, instance: &Self::Instance) -> Self::Saved;
+
+    /// The container's cgroup relative to the hierarchy's root (empty where there is none).
+    fn cgroup_path(&self, _instance: &Self::Instance) -> String {
+        String::new()
+    }
+
+    /// Takes back a container an earlier driver left, from its state file: `None` when it is
+    /// stopped or gone (or its pid now names another process, which is left alone), after
+    /// removing what was left of it.
+    fn adopt(&self, saved: &Saved<Self::Saved>) -> Option<Self::Instance>;
+}
+
+/// A container the platform has set up: its instance, and its init's host pid.
+pub struct Launched<I> {
+    pub instance: I,
+    pub pid: i32,
+}
+
+/// The other containers of a driver, for a platform that joins one's namespaces.
+pub struct Peers<'a, P: Platform>(pub(crate) &'a Table<P>);
+
+impl<P: Platform> Peers<'_, P> {
+    /// The container `id`, if the driver has one by that name.
+    pub fn get(&self, id: &str) -> Option<Arc<Record<P>>> {
+        self.0.get(id).ok()
+    }
+}

@@ -1,0 +1,526 @@
+//! One container in the lifecycle: its status and the transitions between them (each saved to
+//! its state file as it happens), its exit kept for every waiter until `delete`, and the calls
+//! of its hooks.
+//!
+//! The order of hooks: `on_start` (on the thread that called `start`) comes before `on_exit`,
+//! even for a program that exits at once, because an exit that arrives while `start` is under
+//! way waits for it. `on_oom` and `on_exit` run on the container's event queue, one at a time
+//! and in order. No hook runs once `delete` has returned, and none is called with a lock of
+//! the lifecycle held, so a hook may call the driver (even `delete` its own container).
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex, MutexGuard};
+
+use super::events::{EventPool, EventQueue};
+use super::store::{Saved, StateFile};
+use super::Platform;
+use crate::error::{Error, Result};
+use crate::hooks::Hooks;
+use crate::process::ProcessConfig;
+use crate::status::{ContainerState, ExitStatus, Operation, Stats, Status};
+use crate::stdio::Stdio;
+use crate::validated::Validated;
+
+/// One container of a driver.
+pub struct Record<P: Platform> {
+    id: String,
+    pid: i32,
+    created: String,
+    rootfs: String,
+    platform: Arc<P>,
+    instance: P::Instance,
+    hooks: Arc<dyn Hooks>,
+    file: StateFile,
+    pool: Arc<EventPool>,
+    queue: Arc<EventQueue>,
+    life: Mutex<Life>,
+    /// Signalled when `life.finished` becomes true.
+    finished: Condvar,
+    /// OOM kills already reported through `on_oom`.
+    oom_reported: AtomicU64,
+    gate: HookGate,
+}
+
+struct Life {
+    status: Status,
+    /// The init's exit, from the moment it is reaped.
+    exit: Option<ExitStatus>,
+    /// A `start` is under way; an exit that arrives now waits for its `on_start`.
+    starting: bool,
+    /// An exit that arrived while `starting`.
+    deferred_exit: Option<ExitStatus>,
+    /// The exit is collected, what the container left removed and `on_exit` has returned.
+    finished: bool,
+}
+
+/// What a [`Record`] is made of.
+pub(crate) struct Parts<P: Platform> {
+    pub id: String,
+    pub pid: i32,
+    pub created: String,
+    pub rootfs: String,
+    pub status: Status,
+    pub platform: Arc<P>,
+    pub instance: P::Instance,
+    pub hooks: Arc<dyn Hooks>,
+    pub file: StateFile,
+    pub pool: Arc<EventPool>,
+}
+
+impl<P: Platform> Record<P> {
+    pub(crate) fn new(parts: Parts<P>) -> Arc<Self> {
+        let oom_reported = parts.platform.oom_kills(&parts.instance);
+        Arc::new(Record {
+            id: parts.id,
+            pid: parts.pid,
+            created: parts.created,
+            rootfs: parts.rootfs,
+            platform: parts.platform,
+            instance: parts.instance,
+            hooks: parts.hooks,
+            file: parts.file,
+            pool: parts.pool,
+            queue: EventQueue::new(),
+            life: Mutex::new(Life {
+                status: parts.status,
+                exit: None,
+                starting: false,
+                deferred_exit: None,
+                finished: false,
+            }),
+            finished: Condvar::new(),
+            oom_reported: AtomicU64::new(oom_reported),
+            gate: HookGate::default(),
+        })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The init's host pid.
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// What the platform knows of the container.
+    pub fn instance(&self) -> &P::Instance {
+        &self.instance
+    }
+
+    /// The status: the recorded one, or `Stopped` for an init that has exited and is not
+    /// cleaned up yet.
+    pub fn status(&self) -> Status {
+        let life = self.life.lock();
+        self.status_in(&life)
+    }
+
+    fn status_in(&self, life: &Life) -> Status {
+        match life.status {
+            Status::Running | Status::Paused
+                if life.exit.is_some() || self.platform.has_exited(&self.instance) =>
+            {
+                Status::Stopped
+            }
+            status => status,
+        }
+    }
+
+    /// Whether the init has exited.
+    pub fn has_exited(&self) -> bool {
+        self.life.lock().exit.is_some() || self.platform.has_exited(&self.instance)
+    }
+
+    /// The status now, if it allows `operation`.
+    fn check(&self, operation: Operation) -> Result<()> {
+        let status = self.status();
+        if status.allows(operation) {
+            Ok(())
+        } else {
+            Err(status.refuses(&self.id, operation))
+        }
+    }
+
+    /// Saves the state as it is in `life`.
+    fn persist(&self, life: &Life) -> Result<()> {
+        self.file.save(&Saved {
+            id: self.id.clone(),
+            pid: self.pid,
+            status: life.status,
+            created: self.created.clone(),
+            rootfs: self.rootfs.clone(),
+            exit_status: life.exit,
+            platform: self.platform.saved(&self.instance),
+        })
+    }
+
+    pub(crate) fn save(&self) -> Result<()> {
+        let life = self.life.lock();
+        self.persist(&life)
+    }
+
+    /// Moves to `status` and saves it. A failed save is not the operation's failure: the
+    /// container did change, and the next transition saves again.
+    fn become_(&self, mut life: MutexGuard<'_, Life>, status: Status) {
+        life.status = status;
+        let _ = self.persist(&life);
+    }
+
+    // ---- the transitions ----
+
+    /// `created` → `running`: lets the init run the program, then calls `on_start`.
+    pub(crate) fn start(self: &Arc<Self>) -> Result<()> {
+        {
+            let mut life = self.life.lock();
+            let status = self.status_in(&life);
+            if life.starting {
+                return Err(Error::InvalidState {
+                    id: self.id.clone(),
+                    state: "starting".into(),
+                    operation: Operation::Start.verb(),
+                });
+            }
+            if !status.allows(Operation::Start) {
+                return Err(status.refuses(&self.id, Operation::Start));
+            }
+            life.starting = true;
+        }
+        let started = self.platform.start(&self.instance);
+        if started.is_ok() {
+            self.become_(self.life.lock(), Status::Running);
+            self.call_hook(|hooks| hooks.on_start(&self.id, self.pid));
+        }
+        let deferred = {
+            let mut life = self.life.lock();
+            life.starting = false;
+            life.deferred_exit.take()
+        };
+        if let Some(exit) = deferred {
+            self.submit_finish(exit);
+        }
+        if let Err(error) = started {
+            let _ = self.kill_and_finish();
+            return Err(error);
+        }
+        Ok(())
+    }
+
+    /// `running` → `paused`.
+    pub(crate) fn pause(&self) -> Result<()> {
+        self.check(Operation::Pause)?;
+        self.platform.freeze(&self.instance)?;
+        self.become_(self.life.lock(), Status::Paused);
+        Ok(())
+    }
+
+    /// `paused` → `running`.
+    pub(crate) fn resume(&self) -> Result<()> {
+        self.check(Operation::Resume)?;
+        self.platform.thaw(&self.instance)?;
+        self.become_(self.life.lock(), Status::Running);
+        Ok(())
+    }
+
+    /// The platform has reaped the init: the container reads as stopped from now on, and its
+    /// clean-up and `on_exit` follow on its event queue (after `on_start`, if a start is
+    /// under way).
+    fn reaped(self: &Arc<Self>, exit: ExitStatus) {
+        let mut life = self.life.lock();
+        if life.exit.is_some() {
+            return;
+        }
+        life.exit = Some(exit);
+        if life.starting {
+            life.deferred_exit = Some(exit);
+            return;
+        }
+        drop(life);
+        self.submit_finish(exit);
+    }
+
+    fn submit_finish(self: &Arc<Self>, exit: ExitStatus) {
+        let record = self.clone();
+        self.pool.submit(&self.queue, move || record.finish(exit));
+    }
+
+    /// → `stopped`: reports the last OOM kills, removes what the container left, saves,
+    /// calls `on_exit` and wakes the waiters. Runs on the event queue (or on the caller's
+    /// thread for a container nobody watches).
+    fn finish(&self, mut exit: ExitStatus) {
+        let kills = self.platform.oom_kills(&self.instance);
+        self.report_ooms(kills);
+        exit.oom_killed = exit.oom_killed || kills > 0;
+        self.platform.clean_up(&self.instance);
+        {
+            let mut life = self.life.lock();
+            life.exit = Some(exit);
+            self.become_(life, Status::Stopped);
+        }
+        self.call_hook(|hooks| hooks.on_exit(&self.id, &exit));
+        self.life.lock().finished = true;
+        self.finished.notify_all();
+    }
+
+    /// Kills the container and waits until its exit is collected and cleaned up.
+    pub(crate) fn kill_and_finish(&self) -> Result<ExitStatus> {
+        self.platform.kill(&self.instance)?;
+        self.wait()
+    }
+
+    /// Kills a container whose exit nobody watches and finishes it here, with an exit berth
+    /// could not see.
+    pub(crate) fn abandon(&self) {
+        self.platform.destroy(&self.instance);
+        self.finish(ExitStatus::unknown());
+    }
+
+    /// Blocks until the container has finished, and returns how its init ended. From one of
+    /// the container's own hooks, which the finish may be waiting for, it returns the exit at
+    /// once if there is one, and refuses otherwise.
+    pub(crate) fn wait(&self) -> Result<ExitStatus> {
+        let mut life = self.life.lock();
+        if self.gate.in_hook_here(self.key()) && !life.finished {
+            return life.exit.ok_or_else(|| Error::InvalidState {
+                id: self.id.clone(),
+                state: self.status_in(&life).to_string(),
+                operation: "wait, from its own hook, for",
+            });
+        }
+        while !life.finished {
+            self.finished.wait(&mut life);
+        }
+        Ok(life.exit.expect("a finished container has an exit status"))
+    }
+
+    /// Ends the container's life in the driver: kills it unless it is stopped (only with
+    /// `force`), waits for its finish, stops watching it, lets no hook run from now on, and
+    /// removes its state. The caller removes it from the table.
+    pub(crate) fn delete(&self, force: bool) -> Result<()> {
+        let status = self.status();
+        let allowed =
+            status.allows(Operation::Delete) || (force && status.allows(Operation::ForceDelete));
+        if !allowed {
+            return Err(status.refuses(&self.id, Operation::Delete));
+        }
+        self.kill_and_finish()?;
+        self.platform.unwatch(&self.instance);
+        self.gate.close(self.key());
+        self.file.remove()
+    }
+
+    /// Undoes a create that failed after the launch: no hook runs, the container is killed
+    /// (and its exit collected if it is `watched`), and its state removed.
+    pub(crate) fn discard(&self, watched: bool) {
+        self.gate.close(self.key());
+        if watched {
+            let _ = self.kill_and_finish();
+            self.platform.unwatch(&self.instance);
+        } else {
+            self.platform.destroy(&self.instance);
+        }
+        let _ = self.file.remove();
+    }
+
+    // ---- operations in a status ----
+
+    pub(crate) fn signal(&self, signal: i32, all: bool) -> Result<()> {
+        self.check(Operation::Kill)?;
+        if self.platform.signal(&self.instance, signal, all)? {
+            Ok(())
+        } else {
+            Err(Status::Stopped.refuses(&self.id, Operation::Kill))
+        }
+    }
+
+    pub(crate) fn stats(&self) -> Result<Stats> {
+        self.check(Operation::Stats)?;
+        self.platform.stats(&self.instance)
+    }
+
+    pub(crate) fn resize(&self, rows: u16, cols: u16) -> Result<()> {
+        self.check(Operation::Resize)?;
+        if self.platform.resize(&self.instance, rows, cols)? {
+            Ok(())
+        } else {
+            Err(Error::InvalidState {
+                id: self.id.clone(),
+                state: "without a terminal".into(),
+                operation: Operation::Resize.verb(),
+            })
+        }
+    }
+
+    /// Runs `process` in the container and waits for it. Its hooks are called on this
+    /// thread, and not once the container is deleted.
+    pub(crate) fn exec(
+        &self,
+        process: &Validated<ProcessConfig>,
+        stdio: &Stdio,
+        hooks: Arc<dyn Hooks>,
+    ) -> Result<ExitStatus> {
+        self.check(Operation::Exec)?;
+        let (running, pid) = self.platform.exec(&self.instance, process, stdio, &hooks)?;
+        self.gate.call(self.key(), || hooks.on_start(&self.id, pid));
+        let exit = self.platform.exec_wait(&self.instance, running)?;
+        self.gate
+            .call(self.key(), || hooks.on_exit(&self.id, &exit));
+        Ok(exit)
+    }
+
+    pub fn state(&self) -> ContainerState {
+        let life = self.life.lock();
+        ContainerState {
+            id: self.id.clone(),
+            pid: if life.exit.is_some() { 0 } else { self.pid },
+            status: self.status_in(&life),
+            created: self.created.clone(),
+            cgroup_path: self.platform.cgroup_path(&self.instance),
+            rootfs: self.rootfs.clone(),
+            exit_status: life.exit,
+        }
+    }
+
+    // ---- hooks ----
+
+    fn key(&self) -> usize {
+        self as *const Self as usize
+    }
+
+    fn call_hook(&self, call: impl FnOnce(&dyn Hooks)) {
+        self.gate.call(self.key(), || call(self.hooks.as_ref()));
+    }
+
+    /// After an OOM event: reports the kills it led to. The event can come before the
+    /// platform has counted its victim (cgroup v1 signals the OOM itself), so the counter is
+    /// read again for a short while until it moves.
+    fn report_new_ooms(&self) {
+        // The victim is usually counted within a fraction of a millisecond: look often at
+        // first, then less often, for about 200 ms in all.
+        let pauses = std::iter::repeat_n(Duration::from_micros(200), 50)
+            .chain(std::iter::repeat_n(Duration::from_millis(5), 40));
+        for pause in pauses {
+            let kills = self.platform.oom_kills(&self.instance);
+            if kills > self.oom_reported.load(Ordering::Acquire) {
+                self.report_ooms(kills);
+                return;
+            }
+            if self.life.lock().exit.is_some() {
+                return; // finish reports whatever is left
+            }
+            std::thread::sleep(pause);
+        }
+    }
+
+    /// Calls `on_oom` for each OOM kill not reported yet, given the platform's counter.
+    fn report_ooms(&self, kills: u64) {
+        let before = self.oom_reported.fetch_max(kills, Ordering::AcqRel);
+        for _ in before..kills {
+            self.call_hook(|hooks| hooks.on_oom(&self.id));
+        }
+    }
+}
+
+/// How a platform reports what happens to a container, from any thread. It holds the
+/// container weakly: a report about a container that is gone is dropped.
+pub struct ExitSink<P: Platform> {
+    record: Weak<Record<P>>,
+}
+
+impl<P: Platform> Clone for ExitSink<P> {
+    fn clone(&self) -> Self {
+        ExitSink {
+            record: self.record.clone(),
+        }
+    }
+}
+
+impl<P: Platform> ExitSink<P> {
+    pub(crate) fn new(record: &Arc<Record<P>>) -> Self {
+        ExitSink {
+            record: Arc::downgrade(record),
+        }
+    }
+
+    /// The init has exited and been reaped. Only the first report counts.
+    pub fn exited(&self, exit: ExitStatus) {
+        if let Some(record) = self.record.upgrade() {
+            record.reaped(exit);
+        }
+    }
+
+    /// The kernel reported an OOM event: the kills it led to are reported to `on_oom` on the
+    /// container's event queue.
+    pub fn oom_event(&self) {
+        let Some(record) = self.record.upgrade() else {
+            return;
+        };
+        if record.life.lock().finished {
+            return;
+        }
+        let reporting = record.clone();
+        record
+            .pool
+            .submit(&record.queue, move || reporting.report_new_ooms());
+    }
+}
+
+/// Lets hooks run until `delete` closes it, and `delete` wait for a hook that is running.
+#[derive(Default)]
+struct HookGate {
+    state: Mutex<GateState>,
+    idle: Condvar,
+}
+
+#[derive(Default)]
+struct GateState {
+    closed: bool,
+    running: usize,
+}
+
+thread_local! {
+    /// The records whose hook this thread is running, innermost last.
+    static IN_HOOK: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
+
+impl HookGate {
+    fn call(&self, key: usize, hook: impl FnOnce()) {
+        {
+            let mut state = self.state.lock();
+            if state.closed {
+                return;
+            }
+            state.running += 1;
+        }
+        /// Leaves the gate even if the hook panics.
+        struct Leave<'a>(&'a HookGate);
+        impl Drop for Leave<'_> {
+            fn drop(&mut self) {
+                IN_HOOK.with(|keys| keys.borrow_mut().pop());
+                let mut state = self.0.state.lock();
+                state.running -= 1;
+                self.0.idle.notify_all();
+            }
+        }
+        IN_HOOK.with(|keys| keys.borrow_mut().push(key));
+        let _leave = Leave(self);
+        hook();
+    }
+
+    fn in_hook_here(&self, key: usize) -> bool {
+        IN_HOOK.with(|keys| keys.borrow().contains(&key))
+    }
+
+    /// No hook starts from now on; waits for those running, except one this thread is in.
+    fn close(&self, key: usize) {
+        let own = IN_HOOK.with(|keys| keys.borrow().iter().filter(|&&k| k == key).count());
+        let mut state = self.state.lock();
+        state.closed = true;
+        while state.running > own {
+            self.idle.wait(&mut state);
+        }
+    }
+}

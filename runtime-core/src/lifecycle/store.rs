@@ -1,0 +1,121 @@
+//! Each container's state on disk, under the driver's root: `<root>/<id>/state.json`, written
+//! atomically (temp file, then rename) so that a crash never leaves half a file. A new driver
+//! on the same root reads them back to take its containers over.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::status::{ExitStatus, Status};
+
+/// What is persisted about a container: the lifecycle's fields, and the platform's (`X`) in
+/// the same JSON object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Saved<X> {
+    pub id: String,
+    /// Host pid of the init.
+    pub pid: i32,
+    pub status: Status,
+    pub created: String,
+    pub rootfs: String,
+    #[serde(default)]
+    pub exit_status: Option<ExitStatus>,
+    /// What the platform needs to take the container back.
+    #[serde(flatten)]
+    pub platform: X,
+}
+
+/// The driver's state root.
+#[derive(Debug)]
+pub struct StateRoot {
+    path: PathBuf,
+}
+
+impl StateRoot {
+    /// Creates the root if it is missing. It must be absolute.
+    pub fn open(path: PathBuf) -> Result<StateRoot> {
+        if !path.is_absolute() {
+            return Err(Error::invalid(
+                "root",
+                format!("{} is relative; give an absolute path", path.display()),
+            ));
+        }
+        fs::create_dir_all(&path)
+            .map_err(|err| Error::io(format!("create state root {}", path.display()), &err))?;
+        Ok(StateRoot { path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Creates `<root>/<id>`; `AlreadyExists` when another driver on the same root has it.
+    pub fn create(&self, id: &str) -> Result<StateFile> {
+        let dir = self.path.join(id);
+        match fs::create_dir(&dir) {
+            Ok(()) => Ok(StateFile { dir }),
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+                Err(Error::AlreadyExists { id: id.to_string() })
+            }
+            Err(err) => Err(Error::io(
+                format!("create state dir {}", dir.display()),
+                &err,
+            )),
+        }
+    }
+
+    /// The state directories found under the root, by name.
+    pub fn entries(&self) -> Vec<(String, StateFile)> {
+        let Ok(entries) = fs::read_dir(&self.path) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter(|entry| entry.path().is_dir())
+            .map(|entry| {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                (name, StateFile { dir: entry.path() })
+            })
+            .collect()
+    }
+}
+
+/// One container's state directory and its `state.json`.
+#[derive(Debug)]
+pub struct StateFile {
+    dir: PathBuf,
+}
+
+impl StateFile {
+    /// Reads the state file.
+    pub fn load<T: DeserializeOwned>(&self) -> std::result::Result<T, String> {
+        let path = self.dir.join("state.json");
+        let text = fs::read_to_string(&path).map_err(|err| format!("{}: {err}", path.display()))?;
+        serde_json::from_str(&text).map_err(|err| format!("{}: {err}", path.display()))
+    }
+
+    /// Writes the state atomically.
+    pub fn save<T: Serialize>(&self, state: &T) -> Result<()> {
+        let json = crate::json::to_json(state)?;
+        let temp = self.dir.join("state.json.tmp");
+        let target = self.dir.join("state.json");
+        fs::write(&temp, json)
+            .map_err(|err| Error::io(format!("write {}", temp.display()), &err))?;
+        fs::rename(&temp, &target)
+            .map_err(|err| Error::io(format!("rename {} into place", temp.display()), &err))
+    }
+
+    /// Removes the directory and what is in it.
+    pub fn remove(&self) -> Result<()> {
+        match fs::remove_dir_all(&self.dir) {
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(Error::io(
+                format!("remove state dir {}", self.dir.display()),
+                &err,
+            )),
+            _ => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! The container table: every container of a driver by id, and the ids being created.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use super::record::Record;
+use super::Platform;
+use crate::error::{Error, Result};
+use crate::status::{ContainerState, Status};
+
+/// The containers of one driver.
+pub struct Table<P: Platform> {
+    slots: Mutex<HashMap<String, Slot<P>>>,
+}
+
+/// An id's place in the table: reserved while `create` runs, so that a second `create` of
+/// the same id fails at once, then the container.
+enum Slot<P: Platform> {
+    Creating(ContainerState),
+    Live(Arc<Record<P>>),
+}
+
+impl<P: Platform> Table<P> {
+    pub(crate) fn new() -> Self {
+        Table {
+            slots: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The container `id`; `InvalidState` while it is being created.
+    pub fn get(&self, id: &str) -> Result<Arc<Record<P>>> {
+        match self.slots.lock().get(id) {
+            Some(Slot::Live(record)) => Ok(record.clone()),
+            Some(Slot::Creating(_)) => Err(Error::InvalidState {
+                id: id.to_string(),
+                state: Status::Creating.to_string(),
+                operation: "use",
+            }),
+            None => Err(Error::no_container(id)),
+        }
+    }
+
+    /// Every container, not the ids being created.
+    pub fn live(&self) -> Vec<Arc<Record<P>>> {
+        self.slots
+            .lock()
+            .values()
+            .filter_map(|slot| match slot {
+                Slot::Live(record) => Some(record.clone()),
+                Slot::Creating(_) => None,
+            })
+            .collect()
+    }
+
+    /// The state of `id`, also while it is being created.
+    pub fn state(&self, id: &str) -> Result<ContainerState> {
+        let record = match self.slots.lock().get(id) {
+            Some(Slot::Creating(state)) => return Ok(state.clone()),
+            Some(Slot::Live(record)) => record.clone(),
+            None => return Err(Error::no_container(id)),
+        };
+        Ok(record.state())
+    }
+
+    /// The state of every id, sorted by id.
+    pub fn states(&self) -> Vec<ContainerState> {
+        let (mut states, records): (Vec<_>, Vec<_>) = {
+            let slots = self.slots.lock();
+            let creating = slots
+                .values()
+                .filter_map(|slot| match slot {
+                    Slot::Creating(state) => Some(state.clone()),
+                    Slot::Live(_) => None,
+                })
+                .collect();
+            let live = slots
+                .values()
+                .filter_map(|slot| match slot {
+                    Slot::Live(record) => Some(record.clone()),
+                    Slot::Creating(_) => None,
+                })
+                .collect::<Vec<_>>();
+            (creating, live)
+        };
+        // Read outside the table's lock: a record's state takes its own.
+        states.extend(records.iter().map(|record| record.state()));
+        states.sort_by(|a, b| a.id.cmp(&b.id));
+        states
+    }
+
+    /// Takes `state.id` for a container being created; `AlreadyExists` if it is taken. The id
+    /// is free again when the reservation is dropped unfulfilled.
+    pub(crate) fn reserve(&self, state: ContainerState) -> Result<Reservation<'_, P>> {
+        let id = state.id.clone();
+        let mut slots = self.slots.lock();
+        if slots.contains_key(&id) {
+            return Err(Error::AlreadyExists { id });
+        }
+        slots.insert(id.clone(), Slot::Creating(state));
+        Ok(Reservation {
+            table: self,
+            id,
+            fulfilled: false,
+        })
+    }
+
+    /// Adds a container taken back from an earlier driver.
+    pub(crate) fn insert(&self, record: Arc<Record<P>>) {
+        self.slots
+            .lock()
+            .insert(record.id().to_string(), Slot::Live(record));
+    }
+
+    pub(crate) fn remove(&self, id: &str) {
+        self.slots.lock().remove(id);
+    }
+}
+
+/// An id reserved by `create`: freed on drop unless the container made it into the table.
+pub(crate) struct Reservation<'a, P: Platform> {
+    table: &'a Table<P>,
+    id: String,
+    fulfilled: bool,
+}
+
+impl<P: Platform> Reservation<'_, P> {
+    pub(crate) fn fulfil(mut self, record: Arc<Record<P>>) {
+        self.table
+            .slots
+            .lock()
+            .insert(self.id.clone(), Slot::Live(record));
+        self.fulfilled = true;
+    }
+}
+
+impl<P: Platform> Drop for Reservation<'_, P> {
+    fn drop(&mut self) {
+        if !self.fulfilled {
+            self.table.slots.lock().remove(&self.id);
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! One container as the native platform knows it: its init's pidfd, its cgroup, the start
+//! channel of an init that waits, its OOM watch and its terminals. Its status, exit and hooks
+//! are the lifecycle's (`runtime_core::lifecycle`).
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use runtime_core::{NamespaceKind, NamespaceMode, Namespaces};
+use serde::{Deserialize, Serialize};
+
+use crate::cgroups::ContainerCgroup;
+use crate::channel::Channel;
+use crate::protocol::NamespaceSet;
+use crate::supervisor::oom::OomWatch;
+use crate::sys;
+
+/// The native platform's part of a container's state file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NativeSaved {
+    /// The init's start time in clock ticks since boot (field 22 of `/proc/<pid>/stat`), so
+    /// that a reused pid is never mistaken for the container.
+    pub pid_start_time: u64,
+    pub cgroup_path: String,
+    /// The namespaces an exec joins.
+    #[serde(default)]
+    pub exec_namespaces: NamespaceSet,
+}
+
+pub struct Instance {
+    pub id: String,
+    pub pid: i32,
+    pub pidfd: Arc<OwnedFd>,
+    pub pid_start_time: u64,
+    pub cgroup: ContainerCgroup,
+    /// The namespaces an exec joins: every one not shared with the host.
+    pub exec_namespaces: NamespaceSet,
+    /// The channel to an init that waits for start.
+    pub start_channel: Mutex<Option<Channel>>,
+    pub oom_watch: Mutex<Option<OomWatch>>,
+    /// Duplicates of the terminal masters of the init and of running execs, for `resize`.
+    consoles: Mutex<Vec<(u64, OwnedFd)>>,
+    next_console: AtomicU64,
+}
+
+impl Instance {
+    pub fn new(
+        id: String,
+        pid: i32,
+        pidfd: OwnedFd,
+        pid_start_time: u64,
+        cgroup: ContainerCgroup,
+        exec_namespaces: NamespaceSet,
+        start_channel: Option<Channel>,
+    ) -> Instance {
+        Instance {
+            id,
+            pid,
+            pidfd: Arc::new(pidfd),
+            pid_start_time,
+            cgroup,
+            exec_namespaces,
+            start_channel: Mutex::new(start_channel),
+            oom_watch: Mutex::new(None),
+            consoles: Mutex::new(Vec::new()),
+            next_console: AtomicU64::new(0),
+        }
+    }
+
+    pub fn has_exited(&self) -> bool {
+        sys::pidfd::has_exited(self.pidfd.as_fd())
+    }
+
+    /// Keeps a duplicate of a terminal master for `resize`; returns the key to forget it by.
+    pub fn add_console(&self, master: &OwnedFd) -> std::io::Result<u64> {
+        let key = self.next_console.fetch_add(1, Ordering::Relaxed);
+        self.consoles.lock().push((key, master.try_clone()?));
+        Ok(key)
+    }
+
+    pub fn remove_console(&self, key: u64) {
+        self.consoles.lock().retain(|(k, _)| *k != key);
+    }
+
+    pub fn drop_consoles(&self) {
+        self.consoles.lock().clear();
+    }
+
+    /// Resizes every terminal of the container; `false` if it has none.
+    pub fn resize(&self, rows: u16, cols: u16) -> nix::Result<bool> {
+        let consoles = self.consoles.lock();
+        for (_, master) in consoles.iter() {
+            sys::terminal::set_window_size(master.as_fd(), rows, cols)?;
+        }
+        Ok(!consoles.is_empty())
+    }
+
+    pub fn saved(&self) -> NativeSaved {
+        NativeSaved {
+            pid_start_time: self.pid_start_time,
+            cgroup_path: self.cgroup.relative_path(),
+            exec_namespaces: self.exec_namespaces,
+        }
+    }
+}
+
+/// The namespaces an exec joins: those the container does not share with the host.
+pub fn exec_namespaces(namespaces: &Namespaces) -> NamespaceSet {
+    NamespaceKind::ALL
+        .into_iter()
+        .filter(|&kind| *namespaces.get(kind) != NamespaceMode::Host)
+        .collect()
+}

@@ -1,0 +1,310 @@
+//! The native platform: what the shared lifecycle (`runtime_core::lifecycle`) asks of Linux.
+//! Each operation is a few calls into the parts that do the work: `preflight` checks,
+//! [`crate::cgroups`] holds the container, `launcher` spawns `berth-init` (whose
+//! code is [`crate::helper`]), the [`crate::supervisor`] notices exits and OOM kills, and
+//! `recovery` takes containers back.
+
+use std::os::fd::{AsFd, BorrowedFd, IntoRawFd, OwnedFd};
+use std::sync::Arc;
+
+use nix::errno::Errno;
+use runtime_core::lifecycle::{ExitSink, Launched, Peers, Platform, Saved};
+use runtime_core::{
+    Command, Error, ExitStatus, Hooks, ProcessConfig, Result, Stats, Stdio, Validated,
+};
+
+use crate::cgroups::CgroupManager;
+use crate::error::{os_error, StepExt};
+use crate::instance::{exec_namespaces, Instance, NativeSaved};
+use crate::launcher::{self, Helper};
+use crate::preflight::{self, Checked};
+use crate::protocol::{CreatePlan, ExecPlan, Request};
+use crate::recovery::{self, process_start_time};
+use crate::security::SeccompCache;
+use crate::supervisor::oom::OomWatches;
+use crate::supervisor::{self, Supervisor};
+use crate::sys;
+
+/// The native platform of one driver.
+pub struct NativePlatform {
+    pub(crate) helper: Helper,
+    /// Cgroup parent for containers whose command names none.
+    pub(crate) cgroup_parent: Option<String>,
+    pub(crate) cgroups: CgroupManager,
+    pub(crate) supervisor: Supervisor,
+    pub(crate) oom_watches: OomWatches,
+    /// Docker's default seccomp profile, compiled once per capability set.
+    pub(crate) seccomp: SeccompCache,
+}
+
+/// A process started by `exec`.
+pub struct ExecProcess {
+    pid: i32,
+    pidfd: OwnedFd,
+    /// The key of its terminal's master among the container's consoles.
+    console: Option<u64>,
+}
+
+impl Platform for NativePlatform {
+    type Prepared = Checked;
+    type Instance = Instance;
+    type Process = ExecProcess;
+    type Saved = NativeSaved;
+
+    fn prepare(&self, command: &Validated<Command>, peers: &Peers<'_, Self>) -> Result<Checked> {
+        preflight::check(self, command, peers)
+    }
+
+    fn launch(
+        &self,
+        command: &Validated<Command>,
+        checked: Checked,
+        stdio: &Stdio,
+        hooks: &Arc<dyn Hooks>,
+    ) -> Result<Launched<Instance>> {
+        let Checked {
+            join,
+            confinement,
+            devices,
+            device_rules,
+        } = checked;
+        let parent = command
+            .cgroup_parent
+            .as_deref()
+            .or(self.cgroup_parent.as_deref())
+            .unwrap_or(runtime_core::command::DEFAULT_CGROUP_PARENT);
+        let cgroup = self
+            .cgroups
+            .create(parent, &command.id, &command.resources)?;
+        if let Err(error) = self.cgroups.restrict_devices(&cgroup, &device_rules) {
+            let _ = cgroup.destroy();
+            return Err(error);
+        }
+        let (kinds, fds): (Vec<_>, Vec<_>) = join.into_iter().unzip();
+        let plan = CreatePlan {
+            command: Command::clone(command),
+            confinement,
+            devices,
+            join: kinds,
+            cgroup_procs: procs_files(&cgroup),
+        };
+        let attached: Vec<BorrowedFd<'_>> = fds.iter().map(AsFd::as_fd).collect();
+        let request = Request::Create(Box::new(plan));
+        let mut launched = match launcher::launch(&self.helper, stdio, &request, &attached) {
+            Ok(launched) => launched,
+            Err(error) => {
+                let _ = cgroup.destroy();
+                return Err(error);
+            }
+        };
+        let console = launched.console.take();
+        let pid = launched.pid;
+        let instance = Instance::new(
+            command.id.clone(),
+            pid,
+            launched.pidfd,
+            process_start_time(pid),
+            cgroup,
+            exec_namespaces(&command.namespaces),
+            Some(launched.channel),
+        );
+        if let Some(master) = console {
+            if let Err(error) = hand_console(&instance, hooks, master) {
+                self.destroy(&instance);
+                return Err(error);
+            }
+        }
+        Ok(Launched { instance, pid })
+    }
+
+    fn watch(&self, instance: &Instance, sink: ExitSink<Self>) -> Result<()> {
+        supervisor::watch::watch(&self.supervisor, &self.oom_watches, instance, sink)
+    }
+
+    fn unwatch(&self, instance: &Instance) {
+        supervisor::watch::unwatch(&self.supervisor, &self.oom_watches, instance);
+    }
+
+    fn start(&self, instance: &Instance) -> Result<()> {
+        let channel = instance
+            .start_channel
+            .lock()
+            .take()
+            .ok_or_else(|| Error::Internal("the init's start channel is gone".into()))?;
+        launcher::start(channel)
+    }
+
+    fn signal(&self, instance: &Instance, signal: i32, all: bool) -> Result<bool> {
+        if all {
+            return instance.cgroup.kill_all(signal).map(|()| true);
+        }
+        match sys::pidfd::send_signal(instance.pidfd.as_fd(), signal) {
+            Ok(()) => Ok(true),
+            Err(Errno::ESRCH) => Ok(false),
+            Err(errno) => Err(os_error(
+                format!("send signal {signal} to the init (pid {})", instance.pid),
+                errno,
+            )),
+        }
+    }
+
+    fn kill(&self, instance: &Instance) -> Result<()> {
+        instance.start_channel.lock().take();
+        // A frozen process does not die (cgroup v1) until it is thawed.
+        if instance.cgroup.is_frozen().unwrap_or(false) {
+            let _ = instance.cgroup.thaw();
+        }
+        match sys::pidfd::send_signal(instance.pidfd.as_fd(), libc::SIGKILL) {
+            Ok(()) | Err(Errno::ESRCH) => Ok(()),
+            Err(errno) => Err(os_error(
+                format!("kill the init (pid {})", instance.pid),
+                errno,
+            )),
+        }
+    }
+
+    fn destroy(&self, instance: &Instance) {
+        instance.start_channel.lock().take();
+        launcher::kill_and_reap(&instance.pidfd);
+        self.clean_up(instance);
+    }
+
+    fn clean_up(&self, instance: &Instance) {
+        // The init is gone; what it left in the cgroup (no private pid namespace, or a process
+        // that escaped its session) goes with the cgroup.
+        let _ = instance.cgroup.destroy();
+        instance.drop_consoles();
+        instance.start_channel.lock().take();
+    }
+
+    fn has_exited(&self, instance: &Instance) -> bool {
+        instance.has_exited()
+    }
+
+    fn freeze(&self, instance: &Instance) -> Result<()> {
+        instance.cgroup.freeze()
+    }
+
+    fn thaw(&self, instance: &Instance) -> Result<()> {
+        instance.cgroup.thaw()
+    }
+
+    fn stats(&self, instance: &Instance) -> Result<Stats> {
+        instance.cgroup.stats()
+    }
+
+    fn oom_kills(&self, instance: &Instance) -> u64 {
+        instance.cgroup.oom_kill_count().unwrap_or(0)
+    }
+
+    fn resize(&self, instance: &Instance, rows: u16, cols: u16) -> Result<bool> {
+        instance
+            .resize(rows, cols)
+            .map_err(|errno| os_error("resize the container's terminal", errno))
+    }
+
+    fn exec(
+        &self,
+        instance: &Instance,
+        process: &Validated<ProcessConfig>,
+        stdio: &Stdio,
+        hooks: &Arc<dyn Hooks>,
+    ) -> Result<(ExecProcess, i32)> {
+        let plan = ExecPlan {
+            process: ProcessConfig::clone(process),
+            confinement: preflight::confinement(&self.seccomp, process, "process")?,
+            init_pid: instance.pid,
+            namespaces: instance.exec_namespaces,
+            cgroup_procs: procs_files(&instance.cgroup),
+        };
+        let request = Request::Exec(Box::new(plan));
+        let launched = launcher::launch(&self.helper, stdio, &request, &[instance.pidfd.as_fd()])?;
+        let mut running = ExecProcess {
+            pid: launched.pid,
+            pidfd: launched.pidfd,
+            console: None,
+        };
+        let ready = match launched.console {
+            Some(master) => hand_console(instance, hooks, master).map(|key| {
+                running.console = Some(key);
+            }),
+            None => Ok(()),
+        }
+        .and_then(|()| launcher::start(launched.channel));
+        if let Err(error) = ready {
+            launcher::kill_and_reap(&running.pidfd);
+            if let Some(key) = running.console {
+                instance.remove_console(key);
+            }
+            return Err(error);
+        }
+        let pid = running.pid;
+        Ok((running, pid))
+    }
+
+    fn exec_wait(&self, instance: &Instance, running: ExecProcess) -> Result<ExitStatus> {
+        // The caller waits anyway: the exec'd process is reaped on its thread, by its pidfd.
+        let waited = sys::pidfd::wait(running.pidfd.as_fd(), false)
+            .step(|| format!("wait for the exec'd process {}", running.pid))
+            .and_then(|exit| {
+                exit.ok_or_else(|| Error::Internal("waitid returned no status".into()))
+            });
+        if let Some(key) = running.console {
+            instance.remove_console(key);
+        }
+        waited
+    }
+
+    fn saved(&self, instance: &Instance) -> NativeSaved {
+        instance.saved()
+    }
+
+    fn cgroup_path(&self, instance: &Instance) -> String {
+        instance.cgroup.relative_path()
+    }
+
+    fn adopt(&self, saved: &Saved<NativeSaved>) -> Option<Instance> {
+        let cgroup_path = &saved.platform.cgroup_path;
+        let (parent, _) = cgroup_path.rsplit_once('/').unwrap_or(("", cgroup_path));
+        let cgroup = self.cgroups.open(parent, &saved.id);
+        let running = saved.status != runtime_core::Status::Stopped;
+        match running
+            .then(|| recovery::adopt(saved.pid, saved.platform.pid_start_time))
+            .flatten()
+        {
+            Some(pidfd) => Some(Instance::new(
+                saved.id.clone(),
+                saved.pid,
+                pidfd,
+                saved.platform.pid_start_time,
+                cgroup,
+                saved.platform.exec_namespaces,
+                None,
+            )),
+            None => {
+                // Gone (or its pid now belongs to someone else, who is left alone): what
+                // remains of it is its cgroup.
+                let _ = cgroup.destroy();
+                None
+            }
+        }
+    }
+}
+
+fn procs_files(cgroup: &crate::cgroups::ContainerCgroup) -> Vec<String> {
+    cgroup
+        .procs_files()
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect()
+}
+
+/// Keeps a duplicate of a terminal master for resize and gives the master itself to the
+/// caller's `on_console`, which owns it from then on. Returns the key of the duplicate.
+fn hand_console(instance: &Instance, hooks: &Arc<dyn Hooks>, master: OwnedFd) -> Result<u64> {
+    let key = instance
+        .add_console(&master)
+        .step(|| format!("dup the terminal master of {}", instance.id))?;
+    hooks.on_console(&instance.id, master.into_raw_fd());
+    Ok(key)
+}
