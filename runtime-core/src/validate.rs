@@ -23,7 +23,7 @@ pub fn validate_signal(signal: i32) -> Result<()> {
     } else {
         Err(Error::invalid(
             "signal",
-            format!("{signal} is not a signal number (1 to {SIGNAL_MAX})"),
+            format!("signal {signal} is out of range (1 to {SIGNAL_MAX})"),
         ))
     }
 }

@@ -656,7 +656,7 @@ fn signals_outside_1_to_64_are_invalid_argument() {
         );
         assert_eq!(
             message,
-            format!("invalid signal: {signal} is not a signal number (1 to 64)")
+            format!("invalid signal: signal {signal} is out of range (1 to 64)")
         );
     }
     expect_ok(berth_kill(handle.raw, id.as_ptr(), 1, false));
