@@ -366,8 +366,8 @@ struct berth_error *berth_resize(struct berth_driver *driver,
 
 /**
  * Stores the state of a container in `*json_out` as a JSON object: `id`, `pid` (host pid of
- * init, 0 once reaped), `status` (`"created"`, `"running"`, `"paused"` or `"stopped"`),
- * `created` (RFC 3339), `cgroup_path`, `rootfs` and `exit_status` (`null`, or
+ * init, 0 once reaped), `status` (`"creating"`, `"created"`, `"running"`, `"paused"` or
+ * `"stopped"`), `created` (RFC 3339), `cgroup_path`, `rootfs` and `exit_status` (`null`, or
  * `{"code", "signal", "oom_killed"}`). The caller frees the string with
  * `berth_string_free`.
  *

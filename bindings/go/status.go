@@ -39,10 +39,12 @@ type Status string
 
 // The statuses of a container.
 const (
-	StatusCreated Status = "created"
-	StatusRunning Status = "running"
-	StatusPaused  Status = "paused"
-	StatusStopped Status = "stopped"
+	// StatusCreating: Create is setting the container up (pid 0, no cgroup yet).
+	StatusCreating Status = "creating"
+	StatusCreated  Status = "created"
+	StatusRunning  Status = "running"
+	StatusPaused   Status = "paused"
+	StatusStopped  Status = "stopped"
 )
 
 // State is what Driver.State and Driver.List report about a container.

@@ -343,8 +343,8 @@ pub extern "C" fn berth_resize(
 }
 
 /// Stores the state of a container in `*json_out` as a JSON object: `id`, `pid` (host pid of
-/// init, 0 once reaped), `status` (`"created"`, `"running"`, `"paused"` or `"stopped"`),
-/// `created` (RFC 3339), `cgroup_path`, `rootfs` and `exit_status` (`null`, or
+/// init, 0 once reaped), `status` (`"creating"`, `"created"`, `"running"`, `"paused"` or
+/// `"stopped"`), `created` (RFC 3339), `cgroup_path`, `rootfs` and `exit_status` (`null`, or
 /// `{"code", "signal", "oom_killed"}`). The caller frees the string with
 /// `berth_string_free`.
 ///
