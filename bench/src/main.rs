@@ -19,6 +19,9 @@ mod measure;
 mod oci;
 mod report;
 mod runners;
+// The two calls that have no safe wrapper: mallinfo2, and reading the C ABI's error text.
+#[allow(unsafe_code)]
+mod sys;
 mod util;
 
 use std::path::{Path, PathBuf};
@@ -319,8 +322,7 @@ fn main() {
 }
 
 fn bench(args: Args) -> Result<(), String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if !nix::unistd::geteuid().is_root() {
         return Err("run as root (containers need it)".into());
     }
     let mut sizes = if args.smoke {
