@@ -11,6 +11,11 @@
 //!
 //! `scripts/bench.sh` installs what is needed, builds this, and runs it. See
 //! `bench/results/REPORT.md` for the method.
+//!
+//! The only `unsafe` is in `sys` (see `docs/architecture.md`, "Where unsafe code lives").
+
+#![deny(unsafe_code)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 mod chart;
 mod cleanup;

@@ -7,6 +7,8 @@
 //! `Command` and `ProcessConfig` are also the JSON wire form of the C ABI
 //! (`docs/command.md`): [`Command::from_json`] parses and validates one.
 
+#![deny(unsafe_code)]
+
 pub mod command;
 pub mod driver;
 pub mod error;
