@@ -7,6 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
 use crate::runners::{Env, Oci, BERTH_ROOT, CGROUP_PARENT, OCI_CGROUP_PARENT, WORK};
 
 /// Cleans up; returns what it could not remove.
@@ -64,8 +67,7 @@ fn kill_and_remove(dir: &Path, left: &mut Vec<String>) {
     for d in dirs.iter().rev() {
         loop {
             for pid in procs(d) {
-                // SAFETY: kill with a pid read from the cgroup and a valid signal.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
             }
             match std::fs::remove_dir(d) {
                 Ok(()) => break,

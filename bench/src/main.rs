@@ -11,6 +11,11 @@
 //!
 //! `scripts/bench.sh` installs what is needed, builds this, and runs it. See
 //! `bench/results/REPORT.md` for the method.
+//!
+//! The only `unsafe` is in `sys` (see `docs/architecture.md`, "Where unsafe code lives").
+
+#![deny(unsafe_code)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 mod chart;
 mod cleanup;
@@ -19,6 +24,9 @@ mod measure;
 mod oci;
 mod report;
 mod runners;
+// The two calls that have no safe wrapper: mallinfo2, and reading the C ABI's error text.
+#[allow(unsafe_code)]
+mod sys;
 mod util;
 
 use std::path::{Path, PathBuf};
@@ -319,8 +327,7 @@ fn main() {
 }
 
 fn bench(args: Args) -> Result<(), String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if !nix::unistd::geteuid().is_root() {
         return Err("run as root (containers need it)".into());
     }
     let mut sizes = if args.smoke {

@@ -2,7 +2,7 @@
 //! the berth CLI (`berth-run`), runc and crun, and the floors (a bare `unshare`, the wrapper
 //! alone, `nsenter`).
 
-use std::ffi::{c_char, CStr, CString};
+use std::ffi::{CStr, CString};
 use std::path::{Path, PathBuf};
 use std::process::Stdio as ProcStdio;
 use std::sync::Arc;
@@ -442,12 +442,7 @@ fn take_error(err: *mut berth_error) -> Result<(), (berth::berth_error_kind, Str
         return Ok(());
     }
     let kind = berth::berth_error_kind_of(err);
-    let message: *const c_char = berth::berth_error_message(err);
-    // SAFETY: berth_error_message returns a NUL-terminated string owned by `err`, valid until
-    // berth_error_free.
-    let text = unsafe { CStr::from_ptr(message) }
-        .to_string_lossy()
-        .into_owned();
+    let text = crate::sys::error_message(err);
     berth::berth_error_free(err);
     Err((kind, text))
 }

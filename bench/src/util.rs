@@ -5,6 +5,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
 use serde::Serialize;
 
 /// Median, p10 and p90 of a sample, in milliseconds.
@@ -113,11 +115,9 @@ pub fn self_counters() -> SelfCounters {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0)
     };
-    // SAFETY: mallinfo2 only reads the allocator's counters.
-    let info = unsafe { libc::mallinfo2() };
     SelfCounters {
         rss: field("VmRSS:") * 1024,
-        heap: (info.uordblks + info.hblkhd) as u64,
+        heap: crate::sys::heap_in_use(),
         threads: field("Threads:"),
         fds: std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as u64),
     }
@@ -208,16 +208,9 @@ pub fn dir_usage(dir: &Path) -> (u64, u64) {
 
 /// Raises the soft limit of open files to the hard limit (1000 containers need a few fds each).
 pub fn raise_nofile() {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit and setrlimit read and write the struct we pass.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
-            limit.rlim_cur = limit.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-        }
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
     }
 }
 
@@ -226,10 +219,7 @@ pub fn raise_nofile() {
 /// not reap), and [`reap`] collects it by pid once it is killed. berth's own children are
 /// never waited for here: only pids that runc or crun reported.
 pub fn become_subreaper() {
-    // SAFETY: PR_SET_CHILD_SUBREAPER takes an integer flag.
-    unsafe {
-        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-    }
+    let _ = nix::sys::prctl::set_child_subreaper(true);
 }
 
 /// Collects one exited child by pid, waiting up to `timeout` for it to exit.
@@ -239,10 +229,8 @@ pub fn reap(pid: i32, timeout: Duration) {
     }
     let deadline = std::time::Instant::now() + timeout;
     loop {
-        let mut status = 0;
-        // SAFETY: waitpid on one pid, WNOHANG, with a valid status pointer.
-        let got = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-        if got != 0 || std::time::Instant::now() >= deadline {
+        let got = waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG));
+        if !matches!(got, Ok(WaitStatus::StillAlive)) || std::time::Instant::now() >= deadline {
             return;
         }
         std::thread::sleep(Duration::from_millis(2));
@@ -252,11 +240,9 @@ pub fn reap(pid: i32, timeout: Duration) {
 /// Collects every exited child. Only for the very end, once no berth driver is left (berth
 /// must be the one to reap its containers).
 pub fn reap_all_exited() {
-    loop {
-        let mut status = 0;
-        // SAFETY: waitpid with WNOHANG and a valid status pointer.
-        let got = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-        if got <= 0 {
+    // Until there is no child (ECHILD) or none has exited yet.
+    while let Ok(status) = waitpid(None::<Pid>, Some(WaitPidFlag::WNOHANG)) {
+        if status == WaitStatus::StillAlive {
             return;
         }
     }

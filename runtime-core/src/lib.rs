@@ -1,11 +1,16 @@
 //! Platform-neutral model of a berth container.
 //!
-//! This crate makes no OS calls. It holds what every driver shares: the container
-//! [`Command`] and its [`ProcessConfig`], [`ExitStatus`], the [`Hooks`] callbacks, the
-//! [`Driver`] trait, and the one [`Error`] type with its stable [`ErrorKind`].
+//! This crate makes no OS calls of its own (only std's files, for state, and threads, for
+//! hooks), and holds no `unsafe` code (see "Where unsafe code lives" in
+//! `docs/architecture.md`). It holds what every driver shares: the container [`Command`] and
+//! its [`ProcessConfig`], [`ExitStatus`], the [`Hooks`] callbacks, the [`Driver`] trait, the
+//! one [`Error`] type with its stable [`ErrorKind`], and the [`lifecycle`] that turns a
+//! driver's [`Platform`] into a [`Driver`].
 //!
 //! `Command` and `ProcessConfig` are also the JSON wire form of the C ABI
 //! (`docs/command.md`): [`Command::from_json`] parses and validates one.
+
+#![deny(unsafe_code)]
 
 pub mod command;
 pub mod driver;

@@ -1,4 +1,5 @@
-//! Where C meets Rust: every `unsafe` of libberth is in this module.
+//! Where C meets Rust: every `unsafe` block of libberth is in this module (the `#[no_mangle]`
+//! exports are in `api`).
 //!
 //! The exported functions hand their raw arguments to these helpers, which trust the caller's
 //! side of the contract written in `berth.h` (a non-NULL pointer points to what its type says

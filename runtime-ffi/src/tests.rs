@@ -2,7 +2,7 @@
 //! string ownership. The real driver is exercised by `tests/c/test_berth.c`.
 
 use std::collections::BTreeMap;
-use std::ffi::{c_char, c_void, CStr, CString};
+use std::ffi::{c_char, c_void, CString};
 use std::ptr;
 use std::sync::{Arc, Mutex};
 
@@ -281,7 +281,7 @@ const SENTINEL: berth_exit_status = berth_exit_status {
 #[track_caller]
 fn expect_err(err: *mut berth_error, kind: berth_error_kind) -> String {
     assert!(!err.is_null(), "expected a {kind:?} error, got success");
-    let message = unsafe_message(err);
+    let message = message_of(err);
     let got = berth_error_kind_of(err);
     berth_error_free(err);
     assert_eq!(got, kind, "wrong kind; message: {message}");
@@ -291,30 +291,22 @@ fn expect_err(err: *mut berth_error, kind: berth_error_kind) -> String {
 #[track_caller]
 fn expect_ok(err: *mut berth_error) {
     if !err.is_null() {
-        let message = unsafe_message(err);
+        let message = message_of(err);
         berth_error_free(err);
         panic!("expected success, got: {message}");
     }
 }
 
-fn unsafe_message(err: *const berth_error) -> String {
+fn message_of(err: *const berth_error) -> String {
     let message = berth_error_message(err);
     assert!(!message.is_null());
-    // SAFETY: berth_error_message returns a NUL-terminated string valid while `err` lives.
-    unsafe { CStr::from_ptr(message) }
-        .to_str()
-        .unwrap()
-        .to_string()
+    c_caller::text(message)
 }
 
 /// Takes a string berth returned, and frees it with berth_string_free.
 fn take_string(text: *mut c_char) -> String {
     assert!(!text.is_null());
-    // SAFETY: `text` came from a berth `json_out` and is not freed yet.
-    let owned = unsafe { CStr::from_ptr(text) }
-        .to_str()
-        .unwrap()
-        .to_string();
+    let owned = c_caller::text(text);
     berth_string_free(text);
     owned
 }
@@ -337,9 +329,7 @@ fn started(handle: &Handle, id: &str) {
 
 #[test]
 fn versions() {
-    // SAFETY: berth_version returns a static NUL-terminated string.
-    let version = unsafe { CStr::from_ptr(berth_version()) };
-    assert_eq!(version.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
+    assert_eq!(c_caller::text(berth_version()), env!("CARGO_PKG_VERSION"));
     assert_eq!(berth_abi_version(), 1);
     assert_eq!(BERTH_ABI_VERSION, 1);
 }
@@ -368,8 +358,7 @@ fn null_error_is_harmless() {
     assert_eq!(berth_error_kind_of(ptr::null()), BERTH_ERROR_INTERNAL);
     let message = berth_error_message(ptr::null());
     assert!(!message.is_null());
-    // SAFETY: a static NUL-terminated string.
-    assert!(!unsafe { CStr::from_ptr(message) }.is_empty());
+    assert!(!c_caller::text(message).is_empty());
     berth_error_free(ptr::null_mut());
     berth_string_free(ptr::null_mut());
     berth_driver_free(ptr::null_mut());
@@ -829,44 +818,71 @@ struct Seen {
     events: Mutex<Vec<String>>,
 }
 
-unsafe extern "C" fn record_start(user_data: *mut c_void, id: *const c_char, pid: i32) {
-    record(user_data, id, format!("start {pid}"));
-}
-unsafe extern "C" fn record_oom(user_data: *mut c_void, id: *const c_char) {
-    record(user_data, id, "oom".into());
-}
-unsafe extern "C" fn record_exit(
-    user_data: *mut c_void,
-    id: *const c_char,
-    status: *const berth_exit_status,
-) {
-    // SAFETY: berth passes a valid status for the length of the callback.
-    let status = unsafe { *status };
-    let text = format!(
-        "exit {} {} {}",
-        status.exit_code, status.signal, status.oom_killed
-    );
-    record(user_data, id, text);
-}
-unsafe extern "C" fn record_console(user_data: *mut c_void, id: *const c_char, fd: i32) {
-    record(user_data, id, format!("console {fd}"));
-}
+/// What a C caller does with the pointers berth hands it: copying the strings it returns, and
+/// the callbacks, which read their arguments. The only `unsafe` of these tests, as in C it is
+/// all of it.
+#[allow(unsafe_code)]
+mod c_caller {
+    use std::ffi::{c_char, c_void, CStr};
 
-fn record(user_data: *mut c_void, id: *const c_char, event: String) {
-    // SAFETY: the tests pass a `*const Seen` that outlives the container as user_data, and
-    // berth passes a NUL-terminated id valid during the callback.
-    let (seen, id) = unsafe { (&*(user_data as *const Seen), CStr::from_ptr(id)) };
-    let id = id.to_str().unwrap();
-    seen.events.lock().unwrap().push(format!("{id}: {event}"));
+    use super::Seen;
+    use crate::types::berth_exit_status;
+
+    /// A copy of a NUL-terminated UTF-8 string berth returned and has not freed (a message,
+    /// a JSON text, the version): only for such pointers.
+    pub(super) fn text(text: *const c_char) -> String {
+        assert!(!text.is_null());
+        // SAFETY: the tests pass only strings berth returned, which are NUL-terminated and
+        // stay valid until freed (by the caller, after this copy) or forever (the version and
+        // the NULL error's message).
+        let text = unsafe { CStr::from_ptr(text) };
+        text.to_str().unwrap().to_string()
+    }
+
+    pub(super) extern "C" fn record_start(user_data: *mut c_void, id: *const c_char, pid: i32) {
+        record(user_data, id, format!("start {pid}"));
+    }
+
+    pub(super) extern "C" fn record_oom(user_data: *mut c_void, id: *const c_char) {
+        record(user_data, id, "oom".into());
+    }
+
+    pub(super) extern "C" fn record_exit(
+        user_data: *mut c_void,
+        id: *const c_char,
+        status: *const berth_exit_status,
+    ) {
+        // SAFETY: berth passes a pointer to an initialized status that lives on its stack for
+        // the length of the callback; it is copied here.
+        let status = unsafe { *status };
+        let text = format!(
+            "exit {} {} {}",
+            status.exit_code, status.signal, status.oom_killed
+        );
+        record(user_data, id, text);
+    }
+
+    pub(super) extern "C" fn record_console(user_data: *mut c_void, id: *const c_char, fd: i32) {
+        record(user_data, id, format!("console {fd}"));
+    }
+
+    fn record(user_data: *mut c_void, id: *const c_char, event: String) {
+        // SAFETY: the tests set as user_data a `*const Seen` that outlives the container (and
+        // so every callback of it), and berth passes a NUL-terminated id that stays valid for
+        // the length of the callback; both are only read.
+        let (seen, id) = unsafe { (&*(user_data as *const Seen), CStr::from_ptr(id)) };
+        let id = id.to_str().unwrap();
+        seen.events.lock().unwrap().push(format!("{id}: {event}"));
+    }
 }
 
 fn recording_hooks(seen: &Seen) -> berth_hooks {
     berth_hooks {
         user_data: seen as *const Seen as *mut c_void,
-        on_start: Some(record_start),
-        on_oom: Some(record_oom),
-        on_exit: Some(record_exit),
-        on_console: Some(record_console),
+        on_start: Some(c_caller::record_start),
+        on_oom: Some(c_caller::record_oom),
+        on_exit: Some(c_caller::record_exit),
+        on_console: Some(c_caller::record_console),
     }
 }
 

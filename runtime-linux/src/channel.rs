@@ -2,19 +2,20 @@
 //! message arrives whole, fds can ride along (`SCM_RIGHTS`), and the host sees end-of-file
 //! exactly when the container's program has been exec'd (the init's end is close-on-exec).
 
-use std::io::{IoSlice, IoSliceMut};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::io::IoSlice;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::time::Duration;
 
-use nix::cmsg_space;
 use nix::errno::Errno;
 use nix::sys::socket::{
-    recvmsg, sendmsg, setsockopt, socketpair, sockopt, AddressFamily, ControlMessage,
-    ControlMessageOwned, MsgFlags, SockFlag, SockType,
+    sendmsg, setsockopt, socketpair, sockopt, AddressFamily, ControlMessage, MsgFlags, SockFlag,
+    SockType,
 };
 use nix::sys::time::TimeVal;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+
+use crate::sys;
 
 /// The largest message either side accepts: a plan with many mounts stays well below it.
 const MAX_MESSAGE: usize = 256 * 1024;
@@ -35,15 +36,6 @@ impl Channel {
             SockFlag::SOCK_CLOEXEC,
         )?;
         Ok((Channel(a), Channel(b)))
-    }
-
-    /// Takes over an inherited fd (the helper's fd 3).
-    ///
-    /// # Safety
-    /// `fd` must be an open socket that nothing else owns.
-    pub unsafe fn from_raw_fd(fd: RawFd) -> Channel {
-        // SAFETY: the caller's promise.
-        Channel(unsafe { OwnedFd::from_raw_fd(fd) })
     }
 
     /// Makes `recv` give up with `EAGAIN` after `timeout`.
@@ -79,37 +71,12 @@ impl Channel {
     /// end-of-file: every other end is closed.
     pub fn recv<T: DeserializeOwned>(&self) -> nix::Result<Option<(T, Vec<OwnedFd>)>> {
         let mut buffer = vec![0u8; MAX_MESSAGE];
-        let mut control = cmsg_space!([RawFd; MAX_FDS]);
         let (length, fds) = loop {
-            let mut iov = [IoSliceMut::new(&mut buffer)];
-            match recvmsg::<()>(
-                self.0.as_raw_fd(),
-                &mut iov,
-                Some(&mut control),
-                MsgFlags::MSG_CMSG_CLOEXEC,
-            ) {
+            match sys::socket::recv_with_fds::<MAX_FDS>(self.0.as_fd(), &mut buffer) {
                 Err(Errno::EINTR) => continue,
                 Err(errno) => return Err(errno),
-                Ok(message) => {
-                    let mut fds = Vec::new();
-                    for cmsg in message.cmsgs()? {
-                        if let ControlMessageOwned::ScmRights(received) = cmsg {
-                            // SAFETY: SCM_RIGHTS installed these fds for us alone.
-                            fds.extend(
-                                received
-                                    .into_iter()
-                                    .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
-                            );
-                        }
-                    }
-                    if message
-                        .flags
-                        .intersects(MsgFlags::MSG_TRUNC | MsgFlags::MSG_CTRUNC)
-                    {
-                        return Err(Errno::EMSGSIZE);
-                    }
-                    break (message.bytes, fds);
-                }
+                Ok(received) if received.truncated => return Err(Errno::EMSGSIZE),
+                Ok(received) => break (received.length, received.fds),
             }
         };
         if length == 0 && fds.is_empty() {
@@ -117,6 +84,13 @@ impl Channel {
         }
         let message = serde_json::from_slice(&buffer[..length]).map_err(|_| Errno::EBADMSG)?;
         Ok(Some((message, fds)))
+    }
+}
+
+/// Takes over an fd that is a socket of such a pair (the helper's inherited fd 3).
+impl From<OwnedFd> for Channel {
+    fn from(fd: OwnedFd) -> Channel {
+        Channel(fd)
     }
 }
 

@@ -4,6 +4,13 @@
 //! fork and exec. It spawns `berth-init`, a fresh single-threaded helper, and all namespace,
 //! mount and credential work happens there. See `docs/architecture.md` for the path of a
 //! `run` call, which starts at [`LinuxDriver`]'s `create`.
+//!
+//! `unsafe` code is denied everywhere but in [`sys`] and the private `security::sys`, which
+//! wrap the system calls that std and nix do not, and the first lines of the helper's
+//! [`helper::main`]; `docs/architecture.md` ("Where unsafe code lives") says why each needs it.
+
+#![deny(unsafe_code)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod cgroups;
 mod channel;
@@ -21,6 +28,8 @@ mod protocol;
 mod recovery;
 pub mod security;
 pub mod supervisor;
+// The system calls std and nix do not wrap safely, each behind a safe function.
+#[allow(unsafe_code)]
 pub mod sys;
 
 pub use driver::{DriverOptions, LinuxDriver};

@@ -672,8 +672,13 @@ struct Terminal {
 }
 
 impl Hooks for Terminal {
+    // The hook hands the master over as a number: owning it takes `from_raw_fd`, which is
+    // unsafe (runtime-core's `Hooks` gives a raw fd, for the C ABI's sake).
+    #[allow(unsafe_code)]
     fn on_console(&self, _id: &str, master: i32) {
-        // SAFETY: on_console hands the master over; the reader owns and closes it.
+        // SAFETY: the driver hands the master over to `on_console` and keeps no use of this
+        // number (its own copy is another fd), so nothing else owns it: the reader thread
+        // does from here on, and closes it once.
         let mut master = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(master) });
         let (send, receive) = mpsc::channel();
         std::thread::spawn(move || {

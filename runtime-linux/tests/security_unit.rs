@@ -23,6 +23,9 @@ fn is_root() -> bool {
 }
 
 /// Runs `sh -c script` with `setup` run in the child just before the exec.
+// `pre_exec` is the only way std gives to run code in the child before the exec, and it is
+// unsafe; applying the settings in the child is what these tests check.
+#[allow(unsafe_code)]
 fn run_with(
     script: &str,
     setup: impl Fn() -> std::io::Result<()> + Send + Sync + 'static,
@@ -34,8 +37,11 @@ fn run_with(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    // SAFETY: a test binary; the closure makes a few system calls (and the allocation of an
-    // error message only on failure).
+    // SAFETY: the child is forked from the many-threaded test harness, so `setup` may only do
+    // what is safe after a fork: every closure here makes bare system calls (prctl, capget,
+    // capset, seccomp, setgroups, setres[ug]id) on values built before the fork, and touches
+    // no lock. Only a failure allocates (its error message), and then the child reports it
+    // and exits.
     unsafe {
         command.pre_exec(setup);
     }

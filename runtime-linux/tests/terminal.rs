@@ -15,8 +15,13 @@ use runtime_core::{ConsoleSize, Driver, ErrorKind, Hooks, NoHooks, ProcessConfig
 struct Console(Mutex<Option<std::fs::File>>);
 
 impl Hooks for Console {
+    // The hook hands the master over as a number: owning it takes `from_raw_fd`, which is
+    // unsafe (runtime-core's `Hooks` gives a raw fd, for the C ABI's sake).
+    #[allow(unsafe_code)]
     fn on_console(&self, _id: &str, master: i32) {
-        // SAFETY: on_console hands the master over; this test owns it from here on.
+        // SAFETY: the driver hands the master over to `on_console` and keeps no use of this
+        // number (its own copy is another fd), so nothing else owns it: this test does from
+        // here on, and closes it once.
         let file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(master) });
         *self.0.lock().unwrap() = Some(file);
     }

@@ -5,6 +5,8 @@
 //! The driver state goes under /run/berth-bench and the cgroup under the command's
 //! `cgroup_parent`; `berth-init` is found beside this program.
 
+#![deny(unsafe_code)]
+
 use std::sync::Arc;
 
 use runtime_core::{Command, Driver, NoHooks, Stdio};

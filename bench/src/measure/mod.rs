@@ -9,6 +9,7 @@ pub mod throughput;
 
 use std::time::{Duration, Instant};
 
+use nix::sys::resource::{getrusage, UsageWho};
 use serde::Serialize;
 
 use crate::util::Summary;
@@ -73,13 +74,11 @@ pub fn find<'a>(series: &'a [Series], key: &str) -> Option<&'a Series> {
 /// for (their own waited-for descendants included).
 pub fn cpu_now() -> Duration {
     let mut total = Duration::ZERO;
-    for who in [libc::RUSAGE_SELF, libc::RUSAGE_CHILDREN] {
-        // SAFETY: getrusage fills the struct we pass.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        unsafe { libc::getrusage(who, &mut usage) };
-        for tv in [usage.ru_utime, usage.ru_stime] {
-            total +=
-                Duration::from_secs(tv.tv_sec as u64) + Duration::from_micros(tv.tv_usec as u64);
+    for who in [UsageWho::RUSAGE_SELF, UsageWho::RUSAGE_CHILDREN] {
+        let Ok(usage) = getrusage(who) else { continue };
+        for tv in [usage.user_time(), usage.system_time()] {
+            total += Duration::from_secs(tv.tv_sec() as u64)
+                + Duration::from_micros(tv.tv_usec() as u64);
         }
     }
     total

@@ -7,12 +7,14 @@
 //! every 100 µs to see when the kill is counted. Both stamp `Instant::now()`; `on_oom` and
 //! `on_exit` stamp theirs in the hooks. runc and crun have no callbacks.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use nix::poll::{poll, PollFd, PollFlags};
+use nix::sys::eventfd::{EfdFlags, EventFd};
 use runtime_core::{Driver, ExitStatus, Hooks, Stdio};
 use serde::Serialize;
 
@@ -195,17 +197,12 @@ fn signed_ms(later: Instant, earlier: Instant) -> f64 {
 }
 
 /// An eventfd of the harness's own, registered for the cgroup's OOM events.
-fn register_eventfd(dir: &Path) -> Result<(OwnedFd, std::fs::File), String> {
+fn register_eventfd(dir: &Path) -> Result<(EventFd, std::fs::File), String> {
     let control_path = dir.join("memory.oom_control");
     let control = std::fs::File::open(&control_path)
         .map_err(|e| format!("open {}: {e}", control_path.display()))?;
-    // SAFETY: eventfd returns a new fd or -1.
-    let raw = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-    if raw < 0 {
-        return Err(format!("eventfd: {}", std::io::Error::last_os_error()));
-    }
-    // SAFETY: `raw` is a new fd that nothing else owns.
-    let event = unsafe { OwnedFd::from_raw_fd(raw) };
+    let event = EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)
+        .map_err(|e| format!("eventfd: {e}"))?;
     let register = dir.join("cgroup.event_control");
     std::fs::write(
         &register,
@@ -216,22 +213,13 @@ fn register_eventfd(dir: &Path) -> Result<(OwnedFd, std::fs::File), String> {
 }
 
 /// Waits for the eventfd; the time it became readable with a count, or None when stopped.
-fn wait_event((event, _control): (OwnedFd, std::fs::File), stop: &AtomicBool) -> Option<Instant> {
+fn wait_event((event, _control): (EventFd, std::fs::File), stop: &AtomicBool) -> Option<Instant> {
     while !stop.load(Ordering::Relaxed) {
-        let mut pfd = libc::pollfd {
-            fd: event.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd.
-        let ready = unsafe { libc::poll(&mut pfd, 1, 10) };
-        if ready > 0 {
+        let mut pfd = [PollFd::new(event.as_fd(), PollFlags::POLLIN)];
+        if matches!(poll(&mut pfd, 10u16), Ok(ready) if ready > 0) {
             let at = Instant::now();
-            let mut count = 0u64;
-            // SAFETY: reads 8 bytes into a u64.
-            let n = unsafe { libc::read(event.as_raw_fd(), (&mut count as *mut u64).cast(), 8) };
             // The cgroup going away also signals it; an OOM event has happened before that.
-            if n == 8 {
+            if event.read().is_ok() {
                 return Some(at);
             }
         }

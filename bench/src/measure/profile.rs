@@ -5,6 +5,8 @@
 use std::path::Path;
 use std::time::Duration;
 
+use nix::sys::signal::{kill, SigSet, Signal};
+use nix::unistd::Pid;
 use serde::Serialize;
 
 use super::idle::run_phases;
@@ -191,8 +193,7 @@ fn attached(
             .map_err(|e| format!("perf: {e}"))?;
         // perf gives no sign that it is attached: give it time.
         std::thread::sleep(Duration::from_millis(1500));
-        // SAFETY: kill with the pid of our own child.
-        unsafe { libc::kill(child.id() as i32, libc::SIGUSR1) };
+        signal(&child, Signal::SIGUSR1);
         let ran = wait_for(&sync.join("done"), &mut child);
         // The profiled process's threads, while it waits to be told to tear down.
         *tids.lock().unwrap() = std::fs::read_dir(format!("/proc/{}/task", child.id()))
@@ -201,8 +202,7 @@ fn attached(
                     .collect()
             })
             .unwrap_or_default();
-        // SAFETY: kill with the pid of our own perf child.
-        unsafe { libc::kill(perf.id() as i32, libc::SIGINT) };
+        signal(&perf, Signal::SIGINT);
         let perf_out = perf.wait_with_output().map_err(|e| format!("perf: {e}"))?;
         ran?;
         // perf may end by the SIGINT itself.
@@ -218,9 +218,9 @@ fn attached(
         }
         Ok(())
     })();
-    // SAFETY: kill with the pid of our own child (which may have exited: then it is a zombie
-    // until the wait below, so the pid is still ours).
-    unsafe { libc::kill(child.id() as i32, libc::SIGUSR1) };
+    // The child may have exited: then it is a zombie until the wait below, so the pid is
+    // still ours.
+    signal(&child, Signal::SIGUSR1);
     let child_out = child
         .wait_with_output()
         .map_err(|e| format!("profile-loop: {e}"))?;
@@ -424,15 +424,12 @@ pub fn trace(runs: usize, rootfs: &str, background: usize) -> Result<Vec<TraceRo
 /// `BERTH_BENCH_SYNC_DIR`, it waits for the harness between the parts.
 pub fn profile_loop(env: &Env, runs: usize, background: usize) -> Result<(), String> {
     let sync = std::env::var_os(SYNC_ENV).map(std::path::PathBuf::from);
-    // SAFETY: a signal set on the stack, filled by sigemptyset/sigaddset; blocking SIGUSR1 in
-    // this thread before any other starts, so that every thread inherits the mask and the
-    // signal stays pending for sigwait.
-    let mut usr1: libc::sigset_t = unsafe { std::mem::zeroed() };
-    unsafe {
-        libc::sigemptyset(&mut usr1);
-        libc::sigaddset(&mut usr1, libc::SIGUSR1);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &usr1, std::ptr::null_mut());
-    }
+    // SIGUSR1 blocked in this thread before any other starts, so that every thread inherits
+    // the mask and the signal stays pending for sigwait.
+    let mut usr1 = SigSet::empty();
+    usr1.add(Signal::SIGUSR1);
+    usr1.thread_block()
+        .map_err(|e| format!("block SIGUSR1: {e}"))?;
     let signal = |name: &str| {
         if let Some(dir) = &sync {
             let _ = std::fs::write(dir.join(name), b"");
@@ -440,9 +437,7 @@ pub fn profile_loop(env: &Env, runs: usize, background: usize) -> Result<(), Str
     };
     let wait = || {
         if sync.is_some() {
-            let mut got = 0;
-            // SAFETY: sigwait on a valid set with a valid out pointer.
-            unsafe { libc::sigwait(&usr1, &mut got) };
+            let _ = usr1.wait();
         }
     };
     let driver = env.berth_driver()?;
@@ -471,4 +466,10 @@ pub fn profile_loop(env: &Env, runs: usize, background: usize) -> Result<(), Str
         let _ = runtime_core::Driver::delete(&driver, id, true);
     }
     result
+}
+
+/// Sends `signal` to a child of ours (still unreaped, so the pid cannot be another's). An
+/// error (it has exited) is of no interest here.
+fn signal(child: &std::process::Child, signal: Signal) {
+    let _ = kill(Pid::from_raw(child.id() as i32), signal);
 }

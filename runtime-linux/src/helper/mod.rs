@@ -14,7 +14,7 @@ pub(crate) mod rootfs;
 mod terminal;
 mod userns;
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::process::exit;
 
 use crate::namespaces::{clone_flag, NamespaceSet};
@@ -24,26 +24,42 @@ use crate::channel::Channel;
 use crate::error::StepExt;
 use crate::protocol::{CreatePlan, ExecPlan, Failure, Report, Request};
 use crate::sys;
+use crate::sys::clone::SingleThreaded;
 
 /// The fd on which the host passes the channel.
 pub const CHANNEL_FD: i32 = 3;
 
 /// The entry point of the `berth-init` executable.
-pub fn main() -> ! {
+///
+/// # Safety
+/// Only as the whole `main` of a process that the host spawned for it (`launcher`): fd 3 is
+/// that process's end of the channel, which nothing else in it owns, and the process has one
+/// thread. The helper itself never starts a thread, which makes its `clone3`s (each a `fork`
+/// into new namespaces) sound.
+// The caller's promises put to use: the only `unsafe` of the helper.
+#[allow(unsafe_code)]
+pub unsafe fn main() -> ! {
     // A host may leak fds without close-on-exec; posix_spawn already closed them, and this
     // makes sure even if the helper was started some other way.
-    let _ = sys::fds::close_from(CHANNEL_FD as u32 + 1);
+    // SAFETY: nothing of this process has opened an fd yet: every one above the channel is
+    // a leak from whoever started it, which nothing here owns or will use.
+    let _ = unsafe { sys::fds::close_from(CHANNEL_FD as u32 + 1) };
     // Until the program's exec, nothing in the container may ptrace this process or open its
     // /proc files (its exe is the sealed helper, its memory berth's). execve resets it.
     if nix::sys::prctl::set_dumpable(false).is_err() {
         exit(2);
     }
-    // SAFETY: fd 3 is the channel by contract with the host; if it is not open, the first
-    // recv fails with EBADF and we say so.
-    let channel = unsafe { Channel::from_raw_fd(CHANNEL_FD) };
+    // SAFETY: the caller promises that fd 3 is the channel and that nothing else owns it. If
+    // the helper was started without it, fd 3 is not open (nothing above opened an fd), the
+    // first recv fails with EBADF and we say so and exit.
+    let channel = Channel::from(unsafe { OwnedFd::from_raw_fd(CHANNEL_FD) });
+    // SAFETY: the caller promises one thread, and nothing in the helper starts another (no
+    // `std::thread`, no library that does), so the process stays single-threaded until it
+    // exits or execs.
+    let single = unsafe { SingleThreaded::promise() };
     let code = match channel.recv::<Request>() {
-        Ok(Some((Request::Create(plan), fds))) => create(&channel, &plan, fds),
-        Ok(Some((Request::Exec(plan), fds))) => exec(&channel, &plan, fds),
+        Ok(Some((Request::Create(plan), fds))) => create(&channel, &single, &plan, fds),
+        Ok(Some((Request::Exec(plan), fds))) => exec(&channel, &single, &plan, fds),
         Ok(Some((Request::Start, _))) => {
             report_failure(&channel, &Error::Internal("start before create".into()));
             1
@@ -68,7 +84,12 @@ pub(crate) fn stay_undumpable() -> Result<()> {
 
 /// Joins what the plan says, clones the init and hands it to the host. Returns the exit code
 /// of the helper; the init never returns from here.
-fn create(channel: &Channel, plan: &CreatePlan, namespace_fds: Vec<OwnedFd>) -> i32 {
+fn create(
+    channel: &Channel,
+    single: &SingleThreaded,
+    plan: &CreatePlan,
+    namespace_fds: Vec<OwnedFd>,
+) -> i32 {
     // Before any setns: the host's procfs, for writing the init's id maps.
     let host_proc = match host_proc::HostProc::open() {
         Ok(proc) => proc,
@@ -89,7 +110,7 @@ fn create(channel: &Channel, plan: &CreatePlan, namespace_fds: Vec<OwnedFd>) -> 
     } else {
         None
     };
-    match parent_side(enter_and_clone(plan, namespace_fds)) {
+    match parent_side(enter_and_clone(single, plan, namespace_fds)) {
         None => {
             let mut rootfs_tree = None;
             if let Some((open_when_mapped, writer)) = gate {
@@ -124,9 +145,9 @@ fn create(channel: &Channel, plan: &CreatePlan, namespace_fds: Vec<OwnedFd>) -> 
 }
 
 /// Joins a running container, clones the process into it and hands it to the host.
-fn exec(channel: &Channel, plan: &ExecPlan, mut fds: Vec<OwnedFd>) -> i32 {
+fn exec(channel: &Channel, single: &SingleThreaded, plan: &ExecPlan, mut fds: Vec<OwnedFd>) -> i32 {
     let joined = match fds.pop() {
-        Some(init) if fds.is_empty() => join_container(plan, &init),
+        Some(init) if fds.is_empty() => join_container(single, plan, &init),
         _ => Err(Error::Internal(
             "exec needs exactly the init's pidfd".into(),
         )),
@@ -143,7 +164,11 @@ fn exec(channel: &Channel, plan: &ExecPlan, mut fds: Vec<OwnedFd>) -> i32 {
 
 /// Joins the container of the init `init` and clones the exec'd process there. Also says
 /// whether the container's user namespace denies `setgroups`.
-fn join_container(plan: &ExecPlan, init: &OwnedFd) -> Result<(sys::clone::Cloned, bool)> {
+fn join_container(
+    single: &SingleThreaded,
+    plan: &ExecPlan,
+    init: &OwnedFd,
+) -> Result<(sys::clone::Cloned, bool)> {
     // Cgroups first: their files are host paths, out of sight once in the container's mounts.
     join_cgroups(&plan.cgroup_procs)?;
     // And the init's /proc directory, through the host's procfs, checked against its pidfd.
@@ -160,8 +185,7 @@ fn join_container(plan: &ExecPlan, init: &OwnedFd) -> Result<(sys::clone::Cloned
         }
         stay_undumpable()?;
     }
-    // SAFETY: berth-init never starts a thread, so it is single-threaded here.
-    let cloned = unsafe { sys::clone::clone_sibling(0) }.step(|| "clone the exec'd process")?;
+    let cloned = sys::clone::clone_sibling(single, 0).step(|| "clone the exec'd process")?;
     Ok((cloned, groups_locked))
 }
 
@@ -216,7 +240,11 @@ fn parent_side(outcome: Result<sys::clone::Cloned>) -> Option<Result<(i32, Owned
     }
 }
 
-fn enter_and_clone(plan: &CreatePlan, namespace_fds: Vec<OwnedFd>) -> Result<sys::clone::Cloned> {
+fn enter_and_clone(
+    single: &SingleThreaded,
+    plan: &CreatePlan,
+    namespace_fds: Vec<OwnedFd>,
+) -> Result<sys::clone::Cloned> {
     if namespace_fds.len() != plan.join.len() {
         return Err(Error::Internal(format!(
             "{} namespace fds for {} namespaces",
@@ -241,8 +269,7 @@ fn enter_and_clone(plan: &CreatePlan, namespace_fds: Vec<OwnedFd>) -> Result<sys
         .filter(|&kind| namespaces.is_new(kind))
         .collect::<NamespaceSet>()
         .clone_flags();
-    // SAFETY: berth-init never starts a thread, so it is single-threaded here.
-    unsafe { sys::clone::clone_sibling(flags.bits() as u64) }
+    sys::clone::clone_sibling(single, flags.bits() as u64)
         .step(|| format!("clone the container's init with flags {flags:?}"))
 }
 

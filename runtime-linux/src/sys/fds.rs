@@ -6,15 +6,23 @@ use nix::errno::Errno;
 /// container's program while the ones still in use (the channel to the host) keep working
 /// until then.
 pub fn cloexec_from(lowest: u32) -> nix::Result<()> {
-    // SAFETY: close_range only changes flags of fds in the range; no memory is involved.
+    // SAFETY: with CLOSE_RANGE_CLOEXEC close_range closes nothing: it only sets the
+    // close-on-exec flag of the fds in the range, which every owner keeps using as before;
+    // no memory is involved.
     let rc = unsafe { libc::close_range(lowest, u32::MAX, libc::CLOSE_RANGE_CLOEXEC as i32) };
     Errno::result(rc).map(drop)
 }
 
 /// Closes every fd from `lowest` up.
-pub fn close_from(lowest: u32) -> nix::Result<()> {
-    // SAFETY: closing fds this process owns and will not use again (the caller's promise,
-    // checked by it being called first thing in the helper).
+///
+/// # Safety
+/// Nothing in the process may own or use an fd in the range, now or later (an `OwnedFd` or a
+/// `File` there would later close or use a number the kernel has given to another file).
+/// berth calls it only first thing in the `berth-init` helper, where nothing has been opened
+/// yet and every fd above the channel is a host's leak.
+pub unsafe fn close_from(lowest: u32) -> nix::Result<()> {
+    // SAFETY: the caller's promise that no one owns the fds closed; close_range touches no
+    // memory of ours.
     let rc = unsafe { libc::close_range(lowest, u32::MAX, 0) };
     Errno::result(rc).map(drop)
 }
@@ -26,7 +34,8 @@ pub fn dup_at_least(
 ) -> nix::Result<std::os::fd::OwnedFd> {
     use std::os::fd::FromRawFd;
     let raw = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(lowest))?;
-    // SAFETY: F_DUPFD_CLOEXEC returned a new fd that nothing else owns.
+    // SAFETY: a successful F_DUPFD_CLOEXEC returns a new fd, made by this call, that nothing
+    // else knows of.
     Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) })
 }
 
@@ -36,6 +45,8 @@ pub fn dup_callers_fd(raw: i32, lowest: i32) -> nix::Result<std::os::fd::OwnedFd
     if raw < 0 {
         return Err(Errno::EBADF);
     }
-    // SAFETY: the borrow lasts only for the fcntl, which validates the number itself.
+    // SAFETY: the borrow lasts only for the fcntl, which neither closes nor changes the fd it
+    // duplicates; the library's caller owns it and keeps it open for the call (the API's
+    // contract), and a number that is not open is EBADF from the kernel, not a memory error.
     dup_at_least(unsafe { std::os::fd::BorrowedFd::borrow_raw(raw) }, lowest)
 }

@@ -142,7 +142,9 @@ pub fn clone_tree(dir: BorrowedFd<'_>, path: &str, recursive: bool) -> nix::Resu
 
 /// The same for a path of the process's own view (a host path, before `pivot_root`).
 pub fn clone_path(path: &str, recursive: bool) -> nix::Result<OwnedFd> {
-    // SAFETY: AT_FDCWD is a valid dirfd for the *at calls for as long as the call runs.
+    // SAFETY: AT_FDCWD is not an fd but the *at calls' name for the working directory: it is
+    // never closed, it is not -1 (the one number BorrowedFd may not hold), and the borrow is
+    // only passed to such a call.
     let cwd = unsafe { BorrowedFd::borrow_raw(libc::AT_FDCWD) };
     clone_tree(cwd, path, recursive)
 }
@@ -197,7 +199,9 @@ pub fn attach_at(tree: BorrowedFd<'_>, target: BorrowedFd<'_>) -> nix::Result<()
 /// Attaches the detached `tree` at `target`, a path of the process's own view (a host path).
 pub fn attach(tree: BorrowedFd<'_>, target: &str) -> nix::Result<()> {
     let target = CString::new(target).map_err(|_| Errno::EINVAL)?;
-    // SAFETY: AT_FDCWD is a valid dirfd for the *at calls for as long as the call runs.
+    // SAFETY: AT_FDCWD is not an fd but the *at calls' name for the working directory: it is
+    // never closed, it is not -1 (the one number BorrowedFd may not hold), and the borrow is
+    // only passed to such a call.
     let cwd = unsafe { BorrowedFd::borrow_raw(libc::AT_FDCWD) };
     move_mount(tree, cwd, &target, libc::MOVE_MOUNT_F_EMPTY_PATH)
 }
@@ -254,10 +258,13 @@ pub fn mount_id(fd: BorrowedFd<'_>) -> nix::Result<Option<u64>> {
     Ok((info.stx_mask & libc::STATX_MNT_ID != 0).then_some(info.stx_mnt_id))
 }
 
+/// The result of a system call that returns a new fd (fsopen, fsmount, open_tree): only for
+/// those.
 fn owned(fd: libc::c_long) -> nix::Result<OwnedFd> {
     if fd < 0 {
         return Err(Errno::last());
     }
-    // SAFETY: a new fd that nothing else owns.
+    // SAFETY: every caller passes the return value of a call that made a new fd, which
+    // nothing else in the process knows of; it is not negative, so it is that fd.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }

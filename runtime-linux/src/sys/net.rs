@@ -6,12 +6,12 @@ use nix::errno::Errno;
 
 /// Sets `IFF_UP` on `lo` in the caller's network namespace.
 pub fn loopback_up() -> nix::Result<()> {
-    // SAFETY: socket() returns a new fd or -1.
+    // SAFETY: socket() takes three integers, no pointer, and returns a new fd or -1.
     let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
     if raw < 0 {
         return Err(Errno::last());
     }
-    // SAFETY: a fresh fd nothing else owns.
+    // SAFETY: not -1, so a new fd made by this call, which nothing else knows of.
     let socket = unsafe { OwnedFd::from_raw_fd(raw) };
     // SAFETY: ifreq is plain data; zero is a valid initial value.
     let mut request: libc::ifreq = unsafe { std::mem::zeroed() };

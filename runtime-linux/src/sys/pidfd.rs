@@ -8,12 +8,12 @@ use runtime_core::ExitStatus;
 
 /// Opens a pidfd for `pid`.
 pub fn open(pid: i32) -> nix::Result<OwnedFd> {
-    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    // SAFETY: pidfd_open takes two integers, no pointer, and returns a new fd or -1.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
     if fd < 0 {
         return Err(Errno::last());
     }
-    // SAFETY: the kernel returned a new fd that nothing else owns.
+    // SAFETY: not -1, so the kernel made a new fd for this call, which nothing else knows of.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 

@@ -63,9 +63,11 @@ pub fn spawn_with_fds(program: Program<'_>, stdio: [RawFd; 3], channel: RawFd) -
     let argv = [c"berth-init".as_ptr() as *mut libc::c_char, ptr::null_mut()];
     let envp = [ptr::null_mut::<libc::c_char>()];
     let mut pid: libc::pid_t = 0;
-    // SAFETY: every pointer is valid for the call: `program` is NUL-terminated, argv and envp
-    // are NULL-terminated arrays that outlive the call, and the actions and attributes were
-    // initialised by their constructors.
+    // SAFETY: every pointer is valid for the call: `pid` is writable, `program` is
+    // NUL-terminated, argv and envp are NULL-terminated arrays of NUL-terminated strings that
+    // outlive the call (posix_spawn copies them before it returns), and the actions and
+    // attributes were initialised by their constructors. The fds named in the actions are
+    // only numbers to the child: one that is not open fails the spawn, it cannot touch ours.
     let rc = unsafe {
         libc::posix_spawn(
             &mut pid,
@@ -86,28 +88,32 @@ struct FileActions(libc::posix_spawn_file_actions_t);
 
 impl FileActions {
     fn new() -> nix::Result<Self> {
-        // SAFETY: posix_spawn_file_actions_t is plain data that init fully initialises.
+        // SAFETY: posix_spawn_file_actions_t is plain data (counters and a heap pointer), for
+        // which all-zero is a valid value; init overwrites it anyway.
         let mut raw = unsafe { std::mem::zeroed() };
-        // SAFETY: `raw` is a valid, writable posix_spawn_file_actions_t.
+        // SAFETY: `raw` is a writable posix_spawn_file_actions_t. Moving it into `FileActions`
+        // afterwards is fine: glibc's holds no pointer into itself, only to its heap array.
         Errno::result(unsafe { libc::posix_spawn_file_actions_init(&mut raw) })
             .map_err(|_| Errno::ENOMEM)?;
         Ok(FileActions(raw))
     }
 
     fn dup2(&mut self, fd: RawFd, target: RawFd) -> nix::Result<()> {
-        // SAFETY: self.0 was initialised by posix_spawn_file_actions_init.
+        // SAFETY: self.0 was initialised by posix_spawn_file_actions_init (the only way to
+        // make a FileActions) and not yet destroyed; the call only appends to its array.
         check(unsafe { libc::posix_spawn_file_actions_adddup2(&mut self.0, fd, target) })
     }
 
     fn close_from(&mut self, lowest: RawFd) -> nix::Result<()> {
-        // SAFETY: self.0 was initialised by posix_spawn_file_actions_init.
+        // SAFETY: as in `dup2`.
         check(unsafe { libc::posix_spawn_file_actions_addclosefrom_np(&mut self.0, lowest) })
     }
 }
 
 impl Drop for FileActions {
     fn drop(&mut self) {
-        // SAFETY: self.0 was initialised and is destroyed once.
+        // SAFETY: self.0 was initialised (a FileActions exists only after a successful init)
+        // and is destroyed here, once, with nothing using it afterwards.
         unsafe { libc::posix_spawn_file_actions_destroy(&mut self.0) };
     }
 }
@@ -119,14 +125,18 @@ impl Attributes {
     /// ignores signals (Go ignores none, but C daemons often ignore SIGPIPE) must not pass that
     /// on to containers.
     fn new_with_default_signals() -> nix::Result<Self> {
-        // SAFETY: posix_spawnattr_t is plain data that init fully initialises.
+        // SAFETY: posix_spawnattr_t is plain data (flags, signal sets, integers), for which
+        // all-zero is a valid value; init overwrites it anyway.
         let mut raw = unsafe { std::mem::zeroed() };
-        // SAFETY: `raw` is a valid, writable posix_spawnattr_t.
+        // SAFETY: `raw` is a writable posix_spawnattr_t; it holds no pointer, so it may be
+        // moved into `Attributes` afterwards.
         check(unsafe { libc::posix_spawnattr_init(&mut raw) })?;
         let mut attributes = Attributes(raw);
-        // SAFETY: sigset_t is plain data; sigemptyset and sigfillset initialise it.
+        // SAFETY: sigset_t is a plain bit array, for which all-zero is a valid value (the
+        // empty set); sigemptyset and sigfillset below set it properly.
         let (mut empty, mut all) = unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
-        // SAFETY: the sets and the attributes are valid and initialised above.
+        // SAFETY: the two sets are writable locals, and the attributes were initialised above
+        // and not destroyed; the setters copy the sets, so their lifetime does not matter.
         unsafe {
             libc::sigemptyset(&mut empty);
             libc::sigfillset(&mut all);
@@ -143,7 +153,8 @@ impl Attributes {
 
 impl Drop for Attributes {
     fn drop(&mut self) {
-        // SAFETY: self.0 was initialised and is destroyed once.
+        // SAFETY: self.0 was initialised (an Attributes exists only after a successful init)
+        // and is destroyed here, once, with nothing using it afterwards.
         unsafe { libc::posix_spawnattr_destroy(&mut self.0) };
     }
 }

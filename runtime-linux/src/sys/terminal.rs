@@ -29,7 +29,8 @@ pub fn open_peer(master: BorrowedFd<'_>) -> nix::Result<std::os::fd::OwnedFd> {
     // SAFETY: TIOCGPTPEER takes the open flags as an integer and returns a new fd or -1.
     let fd = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, flags) };
     Errno::result(fd)?;
-    // SAFETY: a new fd that nothing else owns.
+    // SAFETY: not -1 (checked above), so a new fd TIOCGPTPEER made for this call, which
+    // nothing else knows of.
     Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
 }
 
