@@ -7,7 +7,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use runtime_core::{
-    ErrorKind, ExitStatus, Hooks, NoHooks, ProcessConfig, Resources, Status, Stdio,
+    ErrorKind, ExitStatus, Hooks, NoHooks, ProcessConfig, RawStdio, Resources, Status, Stdio,
 };
 
 use crate::support::{expect_kind, poll, CaseError, CaseResult, Ctx, Event, Op, PROMPT};
@@ -31,6 +31,7 @@ pub(crate) fn run(ctx: &Ctx, case: Case) -> CaseResult {
         Case::Stats => stats(ctx),
         Case::State => state_list(ctx),
         Case::Delete => delete(ctx),
+        Case::DeleteRace => delete_race(ctx),
         Case::WaitMany => wait_many(ctx),
         Case::Hooks => hooks(ctx),
         Case::HooksNoLock => hooks_no_lock(ctx),
@@ -415,6 +416,18 @@ fn pause_resume(ctx: &Ctx) -> CaseResult {
         ErrorKind::InvalidState,
         "pause of a paused one",
     )?;
+    if ctx.supports(Case::Exec) {
+        expect_kind(
+            ctx.exec(
+                id,
+                &ctx.process(&Program::Exit(0)),
+                &Stdio::null(),
+                Arc::new(NoHooks),
+            ),
+            ErrorKind::InvalidState,
+            "exec in a paused one",
+        )?;
+    }
     // Whatever was on its way through the pipe comes first; then nothing.
     std::thread::sleep(Duration::from_millis(50));
     let frozen = counted(&out.text());
@@ -475,7 +488,13 @@ fn state_list(ctx: &Ctx) -> CaseResult {
     ensure_eq!(state.status, Status::Created, "status after create");
     ensure_eq!(state.pid, pid, "state's pid after create");
     ensure_eq!(state.exit_status, None, "exit_status after create");
-    ensure!(!state.created.is_empty(), "state has no creation time");
+    ensure!(
+        state.created.len() >= 20
+            && state.created.as_bytes()[10] == b'T'
+            && state.created.ends_with('Z'),
+        "creation time {:?} is not RFC 3339 in UTC",
+        state.created
+    );
     ensure_eq!(state.rootfs, command.rootfs, "state's rootfs");
     let entries = listed(ctx, id)?;
     ensure_eq!(entries.len(), 1, "entries of {id} in list");
@@ -499,6 +518,7 @@ fn state_list(ctx: &Ctx) -> CaseResult {
     let status = ctx.wait(id)?;
     let state = ctx.driver().state(id).op("state")?;
     ensure_eq!(state.status, Status::Stopped, "status after exit");
+    ensure_eq!(state.pid, 0, "state's pid once the init is reaped");
     ensure_eq!(state.exit_status, Some(status), "exit_status after exit");
     ensure_eq!(
         listed(ctx, id)?[0].exit_status,
@@ -579,6 +599,91 @@ fn delete(ctx: &Ctx) -> CaseResult {
             "left behind by deleted containers: {diff}"
         )));
     }
+    Ok(())
+}
+
+fn delete_race(ctx: &Ctx) -> CaseResult {
+    let before = ctx.residue();
+    let mut wrong = Vec::new();
+    for _round in 0..20 {
+        let id = ctx.sleeper()?;
+        let barrier = Arc::new(std::sync::Barrier::new(5));
+        let deleters: Vec<_> = (0..4)
+            .map(|_| {
+                let fixture = ctx.fixture.clone();
+                let (id, barrier) = (id.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    fixture.driver().delete(&id, true)
+                })
+            })
+            .collect();
+        barrier.wait();
+        // The same id again, as soon as the driver lets it be created.
+        let mut again = ctx.command(&Program::Sleep);
+        again.id = id.clone();
+        let deadline = std::time::Instant::now() + PROMPT;
+        let created = loop {
+            match ctx.create(&again, &Stdio::null(), Arc::new(NoHooks)) {
+                Ok(pid) => break Some(pid),
+                Err(err) if err.kind() == ErrorKind::AlreadyExists => {
+                    if std::time::Instant::now() > deadline {
+                        wrong.push(format!(
+                            "{id} still exists {} s after 4 deletes",
+                            PROMPT.as_secs()
+                        ));
+                        break None;
+                    }
+                    std::thread::yield_now();
+                }
+                Err(err) => {
+                    wrong.push(format!("create of {id} again: {err} (kind {})", err.kind()));
+                    break None;
+                }
+            }
+        };
+        for deleter in deleters {
+            match deleter.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) if err.kind() == ErrorKind::NotFound => {}
+                Ok(Err(err)) => {
+                    wrong.push(format!("a delete of {id}: {err} (kind {})", err.kind()))
+                }
+                Err(_) => wrong.push("a deleting thread panicked".into()),
+            }
+        }
+        // A late delete may take the new container too; if it is there, it must be whole.
+        if let (Some(pid), Ok(state)) = (created, ctx.driver().state(&id)) {
+            if state.status != Status::Created || state.pid != pid {
+                wrong.push(format!(
+                    "{id} created again is {state:?}, expected created with pid {pid}"
+                ));
+            }
+        }
+        if let Err(err) = ctx.driver().delete(&id, true) {
+            if err.kind() != ErrorKind::NotFound {
+                wrong.push(format!(
+                    "delete of {id} created again: {err} (kind {})",
+                    err.kind()
+                ));
+            }
+        }
+    }
+    let mut diff = None;
+    poll(Duration::from_secs(2), || {
+        diff = ctx.residue().diff(&before);
+        diff.is_none()
+    });
+    if let Some(diff) = diff {
+        wrong.push(format!("left behind: {diff}"));
+    }
+    ensure!(
+        wrong.is_empty(),
+        "{} things went wrong in 20 rounds: {}{}",
+        wrong.len(),
+        wrong[..wrong.len().min(3)].join("; "),
+        if wrong.len() > 3 { "; ..." } else { "" }
+    );
     Ok(())
 }
 
@@ -681,6 +786,7 @@ fn hooks(ctx: &Ctx) -> CaseResult {
 struct CallingBack {
     fixture: Weak<dyn Fixture>,
     seen: parking_lot::Mutex<Vec<String>>,
+    consoles: parking_lot::Mutex<Vec<RawStdio>>,
 }
 
 impl CallingBack {
@@ -708,22 +814,33 @@ impl Hooks for CallingBack {
     fn on_start(&self, id: &str, _pid: i32) {
         self.call("on_start", id);
     }
+    fn on_oom(&self, id: &str) {
+        self.call("on_oom", id);
+    }
     fn on_exit(&self, id: &str, _status: &ExitStatus) {
         self.call("on_exit", id);
     }
+    fn on_console(&self, id: &str, master: RawStdio) {
+        self.call("on_console", id);
+        self.consoles.lock().push(master);
+    }
 }
 
-fn hooks_no_lock(ctx: &Ctx) -> CaseResult {
+/// Creates, starts and waits for `command` on a thread of its own with hooks that call the
+/// driver back: its status and what the hooks saw. A deadlock shows as a timeout.
+fn run_calling_back(
+    ctx: &Ctx,
+    command: runtime_core::Command,
+) -> CaseResult<(ExitStatus, Vec<String>)> {
     let hooks = Arc::new(CallingBack {
         fixture: Arc::downgrade(&ctx.fixture),
         seen: parking_lot::Mutex::new(Vec::new()),
+        consoles: parking_lot::Mutex::new(Vec::new()),
     });
     let (send, receive) = std::sync::mpsc::channel();
     let fixture = ctx.fixture.clone();
-    let command = ctx.command(&Program::Exit(4));
     let shared: Arc<dyn Hooks> = hooks.clone();
     let id = command.id.clone();
-    // On a thread of its own: a deadlock shows as a timeout, not a hung suite.
     std::thread::spawn(move || {
         let driver = fixture.driver();
         let result = crate::calls::create(driver, &command, &Stdio::null(), shared)
@@ -732,26 +849,59 @@ fn hooks_no_lock(ctx: &Ctx) -> CaseResult {
         let _ = driver.delete(&command.id, true);
         let _ = send.send(result);
     });
-    let status = match receive.recv_timeout(PROMPT) {
-        Ok(result) => result.op("create, start, wait")?,
-        Err(_) => {
-            return Err(CaseError::Failed(format!(
-                "create/start/wait of {id} did not finish in {} s: a hook calling the \
-                 driver deadlocked (hooks so far: {:?})",
-                PROMPT.as_secs(),
-                hooks.seen.lock()
-            )))
-        }
-    };
+    let result = receive.recv_timeout(PROMPT);
+    for console in std::mem::take(&mut *hooks.consoles.lock()) {
+        ctx.fixture.close(console);
+    }
+    let seen = hooks.seen.lock().clone();
+    match result {
+        Ok(result) => Ok((result.op(format!("create, start, wait {id}"))?, seen)),
+        Err(_) => Err(CaseError::Failed(format!(
+            "create/start/wait of {id} did not finish in {} s: a hook calling the driver \
+             deadlocked (hooks so far: {seen:?})",
+            PROMPT.as_secs(),
+        ))),
+    }
+}
+
+fn hooks_no_lock(ctx: &Ctx) -> CaseResult {
+    let ok = |hook: &str| format!("{hook}: state ok, list ok");
+    // With a terminal, so that on_console calls back too. What the container's state is
+    // while it is being created is the driver's choice: on_console must only return.
+    let command = ctx.command_with(&Program::Exit(4), |p| p.tty = ctx.supports(Case::Terminal));
+    let (status, seen) = run_calling_back(ctx, command)?;
     ensure_eq!(status, exited(4), "status");
+    let consoles = seen.iter().filter(|s| s.starts_with("on_console")).count();
     ensure_eq!(
-        *hooks.seen.lock(),
-        vec![
-            "on_start: state ok, list ok".to_string(),
-            "on_exit: state ok, list ok".to_string()
-        ],
+        consoles,
+        usize::from(ctx.supports(Case::Terminal)),
+        "on_console calls ({seen:?})"
+    );
+    let others: Vec<String> = seen
+        .into_iter()
+        .filter(|s| !s.starts_with("on_console"))
+        .collect();
+    ensure_eq!(
+        others,
+        vec![ok("on_start"), ok("on_exit")],
         "what the hooks saw calling the driver"
     );
+    if ctx.supports(Case::Oom) {
+        let mut command = ctx.command(&Program::Hog);
+        command.resources.memory_limit = Some(32 << 20);
+        let (status, seen) = run_calling_back(ctx, command)?;
+        ensure!(
+            status.oom_killed,
+            "the hog ended {status:?}, without oom_killed"
+        );
+        ensure!(
+            seen.first() == Some(&ok("on_start"))
+                && seen.last() == Some(&ok("on_exit"))
+                && seen.len() >= 3
+                && seen[1..seen.len() - 1].iter().all(|s| *s == ok("on_oom")),
+            "what the hooks of an OOM kill saw calling the driver: {seen:?}"
+        );
+    }
     Ok(())
 }
 

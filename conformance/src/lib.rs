@@ -211,6 +211,7 @@ cases! {
     Stats => "stats", "stats reports memory usage and processes of a running container";
     State => "state-list", "state and list: id, status through the life cycle, pid, exit status";
     Delete => "delete", "delete refuses a live container without force, force kills it, then it is gone";
+    DeleteRace => "delete-race", "4 threads force-delete one container while its id is created again: each delete Ok or NotFound, the create Ok or AlreadyExists, nothing left";
     WaitMany => "wait-many", "8 threads waiting for one container all get the same exit status";
     Hooks => "hooks", "on_start then on_exit, once each; none for an unstarted container or after delete";
     HooksNoLock => "hooks-no-lock", "a hook may call the driver (state, list) without deadlock";
