@@ -66,7 +66,10 @@ fn main() {
         Ok(fixture) => drop(fixture),
         Err(_) => eprintln!("warning: a hung case still holds the driver"),
     }
-    report.assert_passed();
     let left = linux::left_after_driver(&root, &parent);
+    if !left.is_empty() {
+        eprintln!("left behind by the driver: {left:?}");
+    }
+    report.assert_passed();
     assert!(left.is_empty(), "left behind by the driver: {left:?}");
 }
