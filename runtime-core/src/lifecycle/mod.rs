@@ -216,11 +216,9 @@ impl<P: Platform> Driver for Lifecycle<P> {
 
     fn delete(&self, id: &str, force: bool) -> Result<()> {
         let record = self.table.get(id)?;
-        let deleted = record.delete(force);
-        if deleted.is_ok() {
-            self.table.remove(id);
-        }
-        deleted
+        record.delete(force)?;
+        self.table.remove(&record);
+        Ok(())
     }
 
     fn exec(

@@ -38,7 +38,7 @@ pub struct Record<P: Platform> {
     pool: Arc<EventPool>,
     queue: Arc<EventQueue>,
     life: Mutex<Life>,
-    /// Signalled when `life.finished` becomes true.
+    /// Signalled when `life.finished` or `life.deleted` becomes true, or a delete gives up.
     finished: Condvar,
     /// OOM kills already reported through `on_oom`.
     oom_reported: AtomicU64,
@@ -55,6 +55,10 @@ struct Life {
     deferred_exit: Option<ExitStatus>,
     /// The exit is collected, what the container left removed and `on_exit` has returned.
     finished: bool,
+    /// A `delete` is under way: the one that removes the state and the table entry.
+    deleting: bool,
+    /// A `delete` has removed the container.
+    deleted: bool,
 }
 
 /// What a [`Record`] is made of.
@@ -91,6 +95,8 @@ impl<P: Platform> Record<P> {
                 starting: false,
                 deferred_exit: None,
                 finished: false,
+                deleting: false,
+                deleted: false,
             }),
             finished: Condvar::new(),
             oom_reported: AtomicU64::new(oom_reported),
@@ -298,18 +304,36 @@ impl<P: Platform> Record<P> {
 
     /// Ends the container's life in the driver: kills it unless it is stopped (only with
     /// `force`), waits for its finish, stops watching it, lets no hook run from now on, and
-    /// removes its state. The caller removes it from the table.
+    /// removes its state. The caller removes it from the table once this returns `Ok`. Of
+    /// deletes at the same time, one does this; the others wait for it and find the container
+    /// gone (`NotFound`), so no late delete touches a container created again with the id.
     pub(crate) fn delete(&self, force: bool) -> Result<()> {
-        let status = self.status();
-        let allowed =
-            status.allows(Operation::Delete) || (force && status.allows(Operation::ForceDelete));
-        if !allowed {
-            return Err(status.refuses(&self.id, Operation::Delete));
+        {
+            let mut life = self.life.lock();
+            while life.deleting {
+                self.finished.wait(&mut life);
+            }
+            if life.deleted {
+                return Err(Error::no_container(&self.id));
+            }
+            let status = self.status_in(&life);
+            let allowed = status.allows(Operation::Delete)
+                || (force && status.allows(Operation::ForceDelete));
+            if !allowed {
+                return Err(status.refuses(&self.id, Operation::Delete));
+            }
+            life.deleting = true;
         }
-        self.kill_and_finish()?;
-        self.platform.unwatch(&self.instance);
-        self.gate.close(self.key());
-        self.file.remove()
+        let deleted = self.kill_and_finish().and_then(|_| {
+            self.platform.unwatch(&self.instance);
+            self.gate.close(self.key());
+            self.file.remove()
+        });
+        let mut life = self.life.lock();
+        life.deleting = false;
+        life.deleted = deleted.is_ok();
+        self.finished.notify_all();
+        deleted
     }
 
     /// Undoes a create that failed after the launch: no hook runs, the container is killed

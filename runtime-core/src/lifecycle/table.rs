@@ -113,8 +113,12 @@ impl<P: Platform> Table<P> {
             .insert(record.id().to_string(), Slot::Live(record));
     }
 
-    pub(crate) fn remove(&self, id: &str) {
-        self.slots.lock().remove(id);
+    /// Removes `record`, and nothing else that has its id by now.
+    pub(crate) fn remove(&self, record: &Arc<Record<P>>) {
+        let mut slots = self.slots.lock();
+        if matches!(slots.get(record.id()), Some(Slot::Live(held)) if Arc::ptr_eq(held, record)) {
+            slots.remove(record.id());
+        }
     }
 }
 
