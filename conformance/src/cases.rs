@@ -589,12 +589,7 @@ fn delete(ctx: &Ctx) -> CaseResult {
         ErrorKind::NotFound,
         "a second delete",
     )?;
-    let mut diff = None;
-    poll(Duration::from_secs(2), || {
-        diff = ctx.residue().diff(&before);
-        diff.is_none()
-    });
-    if let Some(diff) = diff {
+    if let Some(diff) = ctx.left_behind(&before) {
         return Err(CaseError::Failed(format!(
             "left behind by deleted containers: {diff}"
         )));
@@ -669,12 +664,7 @@ fn delete_race(ctx: &Ctx) -> CaseResult {
             }
         }
     }
-    let mut diff = None;
-    poll(Duration::from_secs(2), || {
-        diff = ctx.residue().diff(&before);
-        diff.is_none()
-    });
-    if let Some(diff) = diff {
+    if let Some(diff) = ctx.left_behind(&before) {
         wrong.push(format!("left behind: {diff}"));
     }
     ensure!(
@@ -1087,12 +1077,7 @@ fn missing_program(ctx: &Ctx) -> CaseResult {
         "on_start for a program that does not exist: {:?}",
         recorder.events()
     );
-    let mut diff = None;
-    poll(Duration::from_secs(2), || {
-        diff = ctx.residue().diff(&before);
-        diff.is_none()
-    });
-    if let Some(diff) = diff {
+    if let Some(diff) = ctx.left_behind(&before) {
         return Err(CaseError::Failed(format!("left behind: {diff}")));
     }
     Ok(())
@@ -1146,12 +1131,7 @@ fn invalid_command(ctx: &Ctx) -> CaseResult {
     expect_kind(ctx.driver().kill(&id, 0, false), ia, "kill with signal 0")?;
     expect_kind(ctx.driver().kill(&id, 65, false), ia, "kill with signal 65")?;
     ctx.driver().delete(&id, true).op("delete")?;
-    let mut diff = None;
-    poll(Duration::from_secs(2), || {
-        diff = ctx.residue().diff(&before);
-        diff.is_none()
-    });
-    if let Some(diff) = diff {
+    if let Some(diff) = ctx.left_behind(&before) {
         return Err(CaseError::Failed(format!("left behind: {diff}")));
     }
     Ok(())

@@ -378,6 +378,17 @@ impl Ctx {
     pub(crate) fn residue(&self) -> crate::Residue {
         self.fixture.residue()
     }
+
+    /// What is there now and was not `before`, after giving the driver's clean-up (a killed
+    /// process's teardown) up to two seconds; `None` once nothing is left.
+    pub(crate) fn left_behind(&self, before: &crate::Residue) -> Option<String> {
+        let mut diff = None;
+        poll(Duration::from_secs(2), || {
+            diff = self.residue().diff(before);
+            diff.is_none()
+        });
+        diff
+    }
 }
 
 impl Drop for Ctx {

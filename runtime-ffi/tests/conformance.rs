@@ -17,16 +17,14 @@ mod linux;
 
 use std::collections::HashMap;
 use std::ffi::{c_char, c_void, CStr, CString};
-use std::io::{Read, Write};
-use std::os::fd::RawFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::ptr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use berth::*;
-use berth_conformance::{Fixture, Program, Residue};
-use linux::Fds;
+
+use linux::{Busybox, Fds};
 use runtime_core::{
     Command, ContainerState, Driver, Error, ExitStatus, Hooks, OsFailure, ProcessConfig, Result,
     Stats, Stdio,
@@ -322,49 +320,6 @@ impl Driver for CDriver {
     }
 }
 
-// ---- the fixture ----
-
-struct CAbi {
-    driver: CDriver,
-    rootfs: String,
-    root: PathBuf,
-    cgroup_parent: String,
-    fds: Fds,
-}
-
-impl Fixture for CAbi {
-    fn name(&self) -> String {
-        "native (C ABI)".into()
-    }
-    fn driver(&self) -> &dyn Driver {
-        &self.driver
-    }
-    fn rootfs(&self) -> String {
-        self.rootfs.clone()
-    }
-    fn work_dir(&self) -> String {
-        linux::WORK_DIR.into()
-    }
-    fn process(&self, program: &Program) -> ProcessConfig {
-        linux::process(program)
-    }
-    fn pipe(&self) -> std::io::Result<(RawFd, RawFd)> {
-        self.fds.pipe()
-    }
-    fn reader(&self, fd: RawFd) -> Box<dyn Read + Send> {
-        self.fds.reader(fd)
-    }
-    fn writer(&self, fd: RawFd) -> Box<dyn Write + Send> {
-        self.fds.writer(fd)
-    }
-    fn close(&self, fd: RawFd) {
-        self.fds.close(fd)
-    }
-    fn residue(&self) -> Residue {
-        linux::residue(&self.root, &self.cgroup_parent)
-    }
-}
-
 fn workspace() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
 }
@@ -436,8 +391,10 @@ fn main() {
         "cgroup_parent": name,
     });
     let driver = CDriver::new(&options).expect("berth_driver_new");
-    let fixture = Arc::new(CAbi {
+    let fixture = Arc::new(Busybox {
+        name: "native (C ABI)",
         driver,
+        as_driver: |driver| driver,
         rootfs: rootfs(),
         root: root.clone(),
         cgroup_parent: name.clone(),

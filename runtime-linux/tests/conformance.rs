@@ -5,58 +5,21 @@ mod common;
 #[path = "common/conformance.rs"]
 mod linux;
 
-use std::io::{Read, Write};
-use std::os::fd::RawFd;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use berth_conformance::{Fixture, Program, Residue};
-use linux::Fds;
-use runtime_core::{Driver, ProcessConfig};
-
-struct Native {
-    driver: common::TestDriver,
-    fds: Fds,
-}
-
-impl Fixture for Native {
-    fn name(&self) -> String {
-        "native (Rust API)".into()
-    }
-    fn driver(&self) -> &dyn Driver {
-        &self.driver.driver
-    }
-    fn rootfs(&self) -> String {
-        common::rootfs().to_string()
-    }
-    fn work_dir(&self) -> String {
-        linux::WORK_DIR.into()
-    }
-    fn process(&self, program: &Program) -> ProcessConfig {
-        linux::process(program)
-    }
-    fn pipe(&self) -> std::io::Result<(RawFd, RawFd)> {
-        self.fds.pipe()
-    }
-    fn reader(&self, fd: RawFd) -> Box<dyn Read + Send> {
-        self.fds.reader(fd)
-    }
-    fn writer(&self, fd: RawFd) -> Box<dyn Write + Send> {
-        self.fds.writer(fd)
-    }
-    fn close(&self, fd: RawFd) {
-        self.fds.close(fd)
-    }
-    fn residue(&self) -> Residue {
-        linux::residue(&self.driver.root, &self.driver.cgroup_parent)
-    }
-}
+use linux::{Busybox, Fds};
 
 fn main() {
     let driver = common::driver();
     let (root, parent): (PathBuf, String) = (driver.root.clone(), driver.cgroup_parent.clone());
-    let fixture = Arc::new(Native {
+    let fixture = Arc::new(Busybox {
+        name: "native (Rust API)",
         driver,
+        as_driver: |driver| &driver.driver,
+        rootfs: common::rootfs().to_string(),
+        root: root.clone(),
+        cgroup_parent: parent.clone(),
         fds: Fds::default(),
     });
     let report = berth_conformance::run_all(fixture.clone());

@@ -1,7 +1,8 @@
 //! What the two conformance fixtures of the native driver share (the Rust API one in
 //! `runtime-linux/tests/conformance.rs` and the C ABI one in `runtime-ffi/tests/conformance.rs`,
-//! which includes this file by path): the busybox programs of each behaviour, pipes as fds,
-//! and the count of what a container could leave behind on this host.
+//! which includes this file by path): the fixture itself over either driver, the busybox
+//! programs of each behaviour, pipes as fds, and the count of what a container could leave
+//! behind on this host.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -11,8 +12,54 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use berth_conformance::{Program, Residue};
-use runtime_core::ProcessConfig;
+use berth_conformance::{Fixture, Program, Residue};
+use runtime_core::{Driver, ProcessConfig};
+
+/// The native driver's fixture: `driver` (a `LinuxDriver`, or the C ABI over one) with its
+/// state under `root` and its cgroups under `cgroup_parent`, running busybox programs.
+pub struct Busybox<D> {
+    pub name: &'static str,
+    pub driver: D,
+    /// How to see `driver` as the `Driver` under test.
+    pub as_driver: fn(&D) -> &dyn Driver,
+    pub rootfs: String,
+    pub root: PathBuf,
+    pub cgroup_parent: String,
+    pub fds: Fds,
+}
+
+impl<D: Send + Sync + 'static> Fixture for Busybox<D> {
+    fn name(&self) -> String {
+        self.name.into()
+    }
+    fn driver(&self) -> &dyn Driver {
+        (self.as_driver)(&self.driver)
+    }
+    fn rootfs(&self) -> String {
+        self.rootfs.clone()
+    }
+    fn work_dir(&self) -> String {
+        WORK_DIR.into()
+    }
+    fn process(&self, program: &Program) -> ProcessConfig {
+        process(program)
+    }
+    fn pipe(&self) -> std::io::Result<(RawFd, RawFd)> {
+        self.fds.pipe()
+    }
+    fn reader(&self, fd: RawFd) -> Box<dyn Read + Send> {
+        self.fds.reader(fd)
+    }
+    fn writer(&self, fd: RawFd) -> Box<dyn Write + Send> {
+        self.fds.writer(fd)
+    }
+    fn close(&self, fd: RawFd) {
+        self.fds.close(fd)
+    }
+    fn residue(&self) -> Residue {
+        residue(&self.root, &self.cgroup_parent)
+    }
+}
 
 /// A directory of the busybox image other than its root.
 pub const WORK_DIR: &str = "/tmp";
