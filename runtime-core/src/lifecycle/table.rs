@@ -36,7 +36,7 @@ impl<P: Platform> Table<P> {
             Some(Slot::Creating(_)) => Err(Error::InvalidState {
                 id: id.to_string(),
                 state: Status::Creating.to_string(),
-                operation: "use",
+                operation: "act on it before create returns",
             }),
             None => Err(Error::no_container(id)),
         }
