@@ -18,10 +18,31 @@ pub fn clone_flag(kind: NamespaceKind) -> CloneFlags {
     }
 }
 
-/// A set of namespace kinds; in JSON, the list of their names.
+/// A set of namespace kinds; in JSON, the list of their names (or, as state files before
+/// this type had it, the number of their `CLONE_NEW*` flags).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(from = "Vec<NamespaceKind>", into = "Vec<NamespaceKind>")]
+#[serde(from = "Written", into = "Vec<NamespaceKind>")]
 pub struct NamespaceSet(u8);
+
+/// The forms a [`NamespaceSet`] is read from.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Written {
+    Kinds(Vec<NamespaceKind>),
+    CloneFlags(i32),
+}
+
+impl From<Written> for NamespaceSet {
+    fn from(written: Written) -> Self {
+        match written {
+            Written::Kinds(kinds) => kinds.into_iter().collect(),
+            Written::CloneFlags(bits) => NamespaceKind::ALL
+                .into_iter()
+                .filter(|&kind| bits & clone_flag(kind).bits() != 0)
+                .collect(),
+        }
+    }
+}
 
 impl NamespaceSet {
     fn bit(kind: NamespaceKind) -> u8 {
@@ -59,12 +80,6 @@ impl FromIterator<NamespaceKind> for NamespaceSet {
     }
 }
 
-impl From<Vec<NamespaceKind>> for NamespaceSet {
-    fn from(kinds: Vec<NamespaceKind>) -> Self {
-        kinds.into_iter().collect()
-    }
-}
-
 impl From<NamespaceSet> for Vec<NamespaceKind> {
     fn from(set: NamespaceSet) -> Self {
         set.kinds().collect()
@@ -92,6 +107,12 @@ mod tests {
         let json = serde_json::to_string(&set).unwrap();
         assert_eq!(json, r#"["user","mount"]"#);
         assert_eq!(serde_json::from_str::<NamespaceSet>(&json).unwrap(), set);
+        // A state file written before: the CLONE_NEW* flags as a number.
+        let flags = (CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS).bits();
+        assert_eq!(
+            serde_json::from_str::<NamespaceSet>(&flags.to_string()).unwrap(),
+            set
+        );
     }
 
     #[test]
