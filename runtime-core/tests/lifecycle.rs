@@ -99,7 +99,7 @@ impl Platform for Scripted {
         Ok(true)
     }
 
-    fn kill(&self, init: &Init) -> Result<()> {
+    fn kill(&self, init: &Init, _paused: bool) -> Result<()> {
         if !init.exited.load(Ordering::SeqCst) {
             init.exit(ExitStatus::signaled(9));
         }
@@ -125,6 +125,20 @@ impl Platform for Scripted {
 
     fn thaw(&self, _: &Init) -> Result<()> {
         Ok(())
+    }
+
+    fn exec(
+        &self,
+        _: &Init,
+        _: &Validated<ProcessConfig>,
+        _: &Stdio,
+        _: &Arc<dyn Hooks>,
+    ) -> Result<((), i32)> {
+        Ok(((), 7))
+    }
+
+    fn exec_wait(&self, _: &Init, (): ()) -> Result<ExitStatus> {
+        Ok(ExitStatus::exited(0))
     }
 
     fn saved(&self, init: &Init) -> serde_json::Value {
@@ -450,4 +464,55 @@ fn bad_input_is_refused_before_the_platform_sees_it_and_a_failed_create_leaves_n
     f.driver.delete("again", true).unwrap();
     assert_eq!(platform.launched.load(Ordering::SeqCst), 1);
     assert_eq!(platform.cleaned.load(Ordering::SeqCst), 1);
+}
+
+/// An exec's hook that waits for its container: nothing waits for an exec's hook, so it just
+/// waits (a container's own hook would get the exit at once, or a refusal).
+struct WaitsForContainer {
+    driver: Arc<Lifecycle<Scripted>>,
+    waited: Mutex<Option<Result<ExitStatus>>>,
+}
+
+impl Hooks for WaitsForContainer {
+    fn on_exit(&self, id: &str, _: &ExitStatus) {
+        *self.waited.lock().unwrap() = Some(self.driver.wait(id));
+    }
+}
+
+#[test]
+fn an_exec_hook_may_wait_for_its_container() {
+    let f = fixture();
+    f.driver
+        .create(
+            &command("ew", "sleep"),
+            &Stdio::default(),
+            Arc::new(Log::default()),
+        )
+        .unwrap();
+    f.driver.start("ew").unwrap();
+    let hooks = Arc::new(WaitsForContainer {
+        driver: f.driver.clone(),
+        waited: Mutex::new(None),
+    });
+    let killer = {
+        let driver = f.driver.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(30));
+            driver.kill("ew", 15, false).unwrap();
+        })
+    };
+    let exec = f
+        .driver
+        .exec(
+            "ew",
+            &ProcessConfig::new(["x"]),
+            &Stdio::default(),
+            hooks.clone(),
+        )
+        .unwrap();
+    killer.join().unwrap();
+    assert_eq!(exec, ExitStatus::exited(0));
+    let waited = hooks.waited.lock().unwrap().take().unwrap();
+    assert_eq!(waited.unwrap(), ExitStatus::signaled(15));
+    f.driver.delete("ew", false).unwrap();
 }

@@ -148,10 +148,10 @@ impl Platform for NativePlatform {
         }
     }
 
-    fn kill(&self, instance: &Instance) -> Result<()> {
+    fn kill(&self, instance: &Instance, paused: bool) -> Result<()> {
         instance.start_channel.lock().take();
         // A frozen process does not die (cgroup v1) until it is thawed.
-        if instance.cgroup.is_frozen().unwrap_or(false) {
+        if paused {
             let _ = instance.cgroup.thaw();
         }
         match sys::pidfd::send_signal(instance.pidfd.as_fd(), libc::SIGKILL) {

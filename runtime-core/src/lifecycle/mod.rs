@@ -107,6 +107,7 @@ impl<P: Platform> Lifecycle<P> {
                 continue;
             };
             let was_created = saved.status == Status::Created;
+            let oom_reported = self.platform.oom_kills(&instance);
             let record = Record::new(Parts {
                 id: saved.id,
                 pid: saved.pid,
@@ -118,6 +119,7 @@ impl<P: Platform> Lifecycle<P> {
                 hooks: Arc::new(NoHooks),
                 file,
                 pool: self.events.clone(),
+                oom_reported,
             });
             self.table.insert(record.clone());
             if let Err(error) = self
@@ -173,6 +175,7 @@ impl<P: Platform> Lifecycle<P> {
             hooks,
             file,
             pool: self.events.clone(),
+            oom_reported: 0,
         });
         if let Err(error) = self
             .platform

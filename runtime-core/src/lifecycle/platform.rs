@@ -67,9 +67,9 @@ pub trait Platform: Send + Sync + Sized + 'static {
     /// container when `all`. `Ok(false)` when the init is gone.
     fn signal(&self, instance: &Self::Instance, signal: i32, all: bool) -> Result<bool>;
 
-    /// Kills every process of the container, thawing it first, and forgets a start that
-    /// never came. Its exit is then reported to the sink as any other.
-    fn kill(&self, instance: &Self::Instance) -> Result<()>;
+    /// Kills the container's init (thawing the container first if it is `paused`), and
+    /// forgets a start that never came. Its exit is then reported to the sink as any other.
+    fn kill(&self, instance: &Self::Instance, paused: bool) -> Result<()>;
 
     /// Kills and, where it can, reaps the init of a container whose exit nobody watches (a
     /// failed create), and removes what it made.

@@ -73,11 +73,13 @@ pub(crate) struct Parts<P: Platform> {
     pub hooks: Arc<dyn Hooks>,
     pub file: StateFile,
     pub pool: Arc<EventPool>,
+    /// OOM kills reported already: 0 for a new container, the count so far for one taken
+    /// back from an earlier driver.
+    pub oom_reported: u64,
 }
 
 impl<P: Platform> Record<P> {
     pub(crate) fn new(parts: Parts<P>) -> Arc<Self> {
-        let oom_reported = parts.platform.oom_kills(&parts.instance);
         Arc::new(Record {
             id: parts.id,
             pid: parts.pid,
@@ -99,7 +101,7 @@ impl<P: Platform> Record<P> {
                 deleted: false,
             }),
             finished: Condvar::new(),
-            oom_reported: AtomicU64::new(oom_reported),
+            oom_reported: AtomicU64::new(parts.oom_reported),
             gate: HookGate::default(),
         })
     }
@@ -273,7 +275,13 @@ impl<P: Platform> Record<P> {
 
     /// Kills the container and waits until its exit is collected and cleaned up.
     pub(crate) fn kill_and_finish(&self) -> Result<ExitStatus> {
-        self.platform.kill(&self.instance)?;
+        let (exited, paused) = {
+            let life = self.life.lock();
+            (life.exit.is_some(), life.status == Status::Paused)
+        };
+        if !exited {
+            self.platform.kill(&self.instance, paused)?;
+        }
         self.wait()
     }
 
@@ -289,7 +297,7 @@ impl<P: Platform> Record<P> {
     /// once if there is one, and refuses otherwise.
     pub(crate) fn wait(&self) -> Result<ExitStatus> {
         let mut life = self.life.lock();
-        if self.gate.in_hook_here(self.key()) && !life.finished {
+        if self.gate.in_own_hook_here(self.key()) && !life.finished {
             return life.exit.ok_or_else(|| Error::InvalidState {
                 id: self.id.clone(),
                 state: self.status_in(&life).to_string(),
@@ -388,10 +396,12 @@ impl<P: Platform> Record<P> {
     ) -> Result<ExitStatus> {
         self.check(Operation::Exec)?;
         let (running, pid) = self.platform.exec(&self.instance, process, stdio, &hooks)?;
-        self.gate.call(self.key(), || hooks.on_start(&self.id, pid));
+        let key = self.key();
+        self.gate
+            .call(key, HookOf::Exec, || hooks.on_start(&self.id, pid));
         let exit = self.platform.exec_wait(&self.instance, running)?;
         self.gate
-            .call(self.key(), || hooks.on_exit(&self.id, &exit));
+            .call(key, HookOf::Exec, || hooks.on_exit(&self.id, &exit));
         Ok(exit)
     }
 
@@ -415,7 +425,8 @@ impl<P: Platform> Record<P> {
     }
 
     fn call_hook(&self, call: impl FnOnce(&dyn Hooks)) {
-        self.gate.call(self.key(), || call(self.hooks.as_ref()));
+        self.gate
+            .call(self.key(), HookOf::Container, || call(self.hooks.as_ref()));
     }
 
     /// After an OOM event: reports the kills it led to. The event can come before the
@@ -506,12 +517,21 @@ struct GateState {
 }
 
 thread_local! {
-    /// The records whose hook this thread is running, innermost last.
-    static IN_HOOK: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+    /// The records whose hook this thread is running, innermost last, and whether the
+    /// container's finish waits for that hook (its own hooks; not an exec's).
+    static IN_HOOK: RefCell<Vec<(usize, bool)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Whose hook runs: the container's own (`on_start`, `on_oom`, `on_exit`, which its finish
+/// waits for), or an exec's (called on the exec's caller, which nothing waits for).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum HookOf {
+    Container,
+    Exec,
 }
 
 impl HookGate {
-    fn call(&self, key: usize, hook: impl FnOnce()) {
+    fn call(&self, key: usize, of: HookOf, hook: impl FnOnce()) {
         {
             let mut state = self.state.lock();
             if state.closed {
@@ -529,18 +549,19 @@ impl HookGate {
                 self.0.idle.notify_all();
             }
         }
-        IN_HOOK.with(|keys| keys.borrow_mut().push(key));
+        IN_HOOK.with(|keys| keys.borrow_mut().push((key, of == HookOf::Container)));
         let _leave = Leave(self);
         hook();
     }
 
-    fn in_hook_here(&self, key: usize) -> bool {
-        IN_HOOK.with(|keys| keys.borrow().contains(&key))
+    /// Whether this thread runs one of the container's own hooks, which its finish waits for.
+    fn in_own_hook_here(&self, key: usize) -> bool {
+        IN_HOOK.with(|keys| keys.borrow().contains(&(key, true)))
     }
 
     /// No hook starts from now on; waits for those running, except one this thread is in.
     fn close(&self, key: usize) {
-        let own = IN_HOOK.with(|keys| keys.borrow().iter().filter(|&&k| k == key).count());
+        let own = IN_HOOK.with(|keys| keys.borrow().iter().filter(|(k, _)| *k == key).count());
         let mut state = self.state.lock();
         state.closed = true;
         while state.running > own {
