@@ -284,6 +284,7 @@ impl Env {
                 root: Some(BERTH_ROOT.into()),
                 helper_path: self.helper.clone(),
                 cgroup_parent: Some(CGROUP_PARENT.into()),
+                ..DriverOptions::default()
             })
             .map_err(|e| format!("LinuxDriver::new: {e}"));
             match made {

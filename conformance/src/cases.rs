@@ -46,7 +46,7 @@ pub(crate) fn run(ctx: &Ctx, case: Case) -> CaseResult {
 }
 
 fn exited(code: i32) -> ExitStatus {
-    ExitStatus::exited(code)
+    ExitStatus::exited(i64::from(code))
 }
 
 fn run_exit_codes(ctx: &Ctx) -> CaseResult {
@@ -77,7 +77,7 @@ fn signal(ctx: &Ctx) -> CaseResult {
     ensure_eq!(status, expected, "status of a program killed by SIGKILL");
     ensure_eq!(
         (status.code, status.signal),
-        (128 + SIGKILL, Some(SIGKILL)),
+        (128 + i64::from(SIGKILL), Some(SIGKILL)),
         "code and signal"
     );
     let state = ctx.driver().state(&command.id).op("state")?;

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::command::Command;
+use crate::command::{Command, Resources};
 use crate::error::{Error, Result};
 use crate::hooks::Hooks;
 use crate::process::ProcessConfig;
@@ -46,6 +46,33 @@ pub trait Driver: Send + Sync {
     ) -> Result<ExitStatus> {
         let _ = id;
         Err(Error::Unsupported("exec".into()))
+    }
+
+    /// Starts another process in a running container and returns its host pid at once. Its
+    /// exit goes to `hooks.on_exit` (on a thread of the driver) and to [`Driver::wait_exec`];
+    /// the driver keeps it until the container is deleted.
+    fn exec_detached(
+        &self,
+        id: &str,
+        _process: &ProcessConfig,
+        _stdio: &Stdio,
+        _hooks: Arc<dyn Hooks>,
+    ) -> Result<i32> {
+        let _ = id;
+        Err(Error::Unsupported("detached exec".into()))
+    }
+
+    /// Blocks until the process `pid` started by [`Driver::exec_detached`] in container `id`
+    /// exits, and returns how it ended; at once if it has exited already.
+    fn wait_exec(&self, id: &str, _pid: i32) -> Result<ExitStatus> {
+        let _ = id;
+        Err(Error::Unsupported("detached exec".into()))
+    }
+
+    /// Changes the resources of a created, running or paused container: the fields given in
+    /// `resources` are set, the others keep their values (as `runc update` does).
+    fn update(&self, _id: &str, _resources: &Resources) -> Result<()> {
+        Err(Error::Unsupported("update".into()))
     }
 
     /// Sends `signal` to the init, or to every process of the container when `all`.

@@ -33,7 +33,7 @@ pub use command::{
 pub use driver::Driver;
 pub use error::{Error, ErrorKind, OsFailure, Result};
 pub use hooks::{Hooks, NoHooks};
-pub use lifecycle::{Lifecycle, Platform};
+pub use lifecycle::{Lifecycle, OnDrop, Platform};
 pub use process::{ConsoleSize, IdOrName, ProcessConfig, Rlimit, UserSpec};
 pub use security::{DeviceRule, HostDevice, SeccompProfile, SeccompSetting};
 pub use status::{ContainerState, ExitStatus, Operation, Stats, Status};

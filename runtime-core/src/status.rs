@@ -6,8 +6,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExitStatus {
-    /// The exit code; `128 + signal` when a signal ended the process, as a shell reports it.
-    pub code: i32,
+    /// The exit code, wide enough for every platform: on Linux 0 to 255, or `128 + signal`
+    /// when a signal ended the process, as a shell reports it; on Windows the process's
+    /// 32-bit exit code taken as unsigned (0xC000013A is 3221225786); -1 when berth could not
+    /// observe the exit ([`ExitStatus::unknown`]).
+    pub code: i64,
     /// The signal that ended the process, if one did.
     #[serde(default)]
     pub signal: Option<i32>,
@@ -19,7 +22,7 @@ pub struct ExitStatus {
 
 impl ExitStatus {
     /// The process called `exit(code)`.
-    pub fn exited(code: i32) -> Self {
+    pub fn exited(code: i64) -> Self {
         ExitStatus {
             code,
             signal: None,
@@ -30,7 +33,7 @@ impl ExitStatus {
     /// The process was killed by `signal`.
     pub fn signaled(signal: i32) -> Self {
         ExitStatus {
-            code: 128 + signal,
+            code: 128 + i64::from(signal),
             signal: Some(signal),
             oom_killed: false,
         }
@@ -90,7 +93,9 @@ impl Status {
             Start => self == Created,
             Exec | Pause => self == Running,
             Resume => self == Paused,
-            Kill | Stats | Resize | ForceDelete => matches!(self, Created | Running | Paused),
+            Kill | Stats | Resize | Update | ForceDelete => {
+                matches!(self, Created | Running | Paused)
+            }
             Delete => self == Stopped,
             Wait | State => self != Creating,
         }
@@ -107,6 +112,8 @@ pub enum Operation {
     Resume,
     Stats,
     Resize,
+    /// Change the container's resources.
+    Update,
     /// `delete` without `force`: only a stopped container.
     Delete,
     /// `delete` with `force` of a container that still lives (a stopped one is a plain delete).
@@ -126,6 +133,7 @@ impl Operation {
             Operation::Resume => "resume",
             Operation::Stats => "read stats of",
             Operation::Resize => "resize",
+            Operation::Update => "update the resources of",
             Operation::Delete => "delete without force",
             Operation::ForceDelete => "delete",
             Operation::Wait => "wait for",

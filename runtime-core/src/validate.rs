@@ -50,7 +50,7 @@ impl Command {
         for (i, mount) in self.mounts.iter().enumerate() {
             validate_mount(&format!("mounts[{i}]"), mount)?;
         }
-        validate_resources(&self.resources)?;
+        validate_resources("resources", &self.resources)?;
         if let Some(parent) = &self.cgroup_parent {
             validate_cgroup_parent(parent)?;
         }
@@ -340,14 +340,15 @@ fn validate_mount(field: &str, mount: &Mount) -> Result<()> {
     Ok(())
 }
 
-fn validate_resources(r: &Resources) -> Result<()> {
-    fn positive(field: &str, value: Option<i64>, unlimited_ok: bool) -> Result<()> {
+/// Checks resource limits; `at` is their JSON path (`resources`).
+pub(crate) fn validate_resources(at: &str, r: &Resources) -> Result<()> {
+    let positive = |field: &str, value: Option<i64>, unlimited_ok: bool| -> Result<()> {
         match value {
             None => Ok(()),
             Some(-1) if unlimited_ok => Ok(()),
             Some(v) if v > 0 => Ok(()),
             Some(v) => Err(Error::invalid(
-                format!("resources.{field}"),
+                format!("{at}.{field}"),
                 if unlimited_ok {
                     format!("{v}: must be positive, or -1 for unlimited")
                 } else {
@@ -355,7 +356,7 @@ fn validate_resources(r: &Resources) -> Result<()> {
                 },
             )),
         }
-    }
+    };
     positive("memory_limit", r.memory_limit, false)?;
     positive("memory_reservation", r.memory_reservation, false)?;
     positive("memory_swap", r.memory_swap, true)?;
@@ -364,21 +365,21 @@ fn validate_resources(r: &Resources) -> Result<()> {
     if let (Some(swap), Some(limit)) = (r.memory_swap, r.memory_limit) {
         if swap != -1 && swap < limit {
             return Err(Error::invalid(
-                "resources.memory_swap",
+                format!("{at}.memory_swap"),
                 format!("{swap} is below memory_limit {limit}; it counts memory plus swap"),
             ));
         }
     }
     if r.memory_swap.is_some() && r.memory_limit.is_none() {
         return Err(Error::invalid(
-            "resources.memory_swap",
+            format!("{at}.memory_swap"),
             "needs memory_limit as well",
         ));
     }
     if let (Some(reservation), Some(limit)) = (r.memory_reservation, r.memory_limit) {
         if reservation > limit {
             return Err(Error::invalid(
-                "resources.memory_reservation",
+                format!("{at}.memory_reservation"),
                 format!("{reservation} is above memory_limit {limit}"),
             ));
         }
@@ -386,7 +387,7 @@ fn validate_resources(r: &Resources) -> Result<()> {
     if let Some(shares) = r.cpu_shares {
         if !(2..=262_144).contains(&shares) {
             return Err(Error::invalid(
-                "resources.cpu_shares",
+                format!("{at}.cpu_shares"),
                 format!("{shares}: must be 2 to 262144"),
             ));
         }
@@ -394,7 +395,7 @@ fn validate_resources(r: &Resources) -> Result<()> {
     if let Some(period) = r.cpu_period {
         if !(1_000..=1_000_000).contains(&period) {
             return Err(Error::invalid(
-                "resources.cpu_period",
+                format!("{at}.cpu_period"),
                 format!("{period}: must be 1000 to 1000000 microseconds"),
             ));
         }
@@ -402,7 +403,7 @@ fn validate_resources(r: &Resources) -> Result<()> {
     if let Some(quota) = r.cpu_quota {
         if quota != -1 && quota < 1_000 {
             return Err(Error::invalid(
-                "resources.cpu_quota",
+                format!("{at}.cpu_quota"),
                 format!("{quota}: must be at least 1000 microseconds, or -1"),
             ));
         }
@@ -410,7 +411,7 @@ fn validate_resources(r: &Resources) -> Result<()> {
     if let Some(weight) = r.blkio_weight {
         if !(10..=1000).contains(&weight) {
             return Err(Error::invalid(
-                "resources.blkio_weight",
+                format!("{at}.blkio_weight"),
                 format!("{weight}: must be 10 to 1000"),
             ));
         }
@@ -420,7 +421,7 @@ fn validate_resources(r: &Resources) -> Result<()> {
         ("cpuset_mems", &r.cpuset_mems),
     ] {
         if let Some(list) = list {
-            parse_id_list(list).map_err(|why| Error::invalid(format!("resources.{field}"), why))?;
+            parse_id_list(list).map_err(|why| Error::invalid(format!("{at}.{field}"), why))?;
         }
     }
     Ok(())

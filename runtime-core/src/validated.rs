@@ -6,7 +6,7 @@ use std::ops::Deref;
 
 use serde::Serialize;
 
-use crate::command::Command;
+use crate::command::{Command, Resources};
 use crate::error::Result;
 use crate::process::ProcessConfig;
 
@@ -43,6 +43,15 @@ impl ProcessConfig {
     /// returns the process marked as checked.
     pub fn validated(self, field: &str) -> Result<Validated<ProcessConfig>> {
         self.validate(field)?;
+        Ok(Validated(self))
+    }
+}
+
+impl Resources {
+    /// Checks every field, as for a command's `resources` (`field` is the JSON path), and
+    /// returns the resources marked as checked.
+    pub fn validated(self, field: &str) -> Result<Validated<Resources>> {
+        crate::validate::validate_resources(field, &self)?;
         Ok(Validated(self))
     }
 }

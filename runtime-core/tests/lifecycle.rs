@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
-use runtime_core::lifecycle::{ExitSink, Launched, Peers, Platform, Saved};
+use runtime_core::lifecycle::{ExitSink, Launched, OnDrop, Peers, Platform, Saved};
 use runtime_core::{
     Command, Driver, Error, ErrorKind, ExitStatus, Hooks, Lifecycle, Operation, ProcessConfig,
     Result, Status, Stdio, Validated,
@@ -58,6 +58,7 @@ impl Platform for Scripted {
         (): (),
         _: &Stdio,
         _: &Arc<dyn Hooks>,
+        _: &std::path::Path,
     ) -> Result<Launched<Init>> {
         if command.process.args[0] == "fail-launch" {
             return Err(Error::Internal("scripted launch failure".into()));
@@ -145,7 +146,7 @@ impl Platform for Scripted {
         serde_json::json!({ "program": init.program })
     }
 
-    fn adopt(&self, _: &Saved<serde_json::Value>) -> Option<Init> {
+    fn adopt(&self, _: &Saved<serde_json::Value>, _: &std::path::Path) -> Option<Init> {
         None
     }
 }
@@ -203,7 +204,7 @@ fn fixture() -> Fixture {
         std::process::id(),
         COUNT.fetch_add(1, Ordering::SeqCst)
     ));
-    let driver = Arc::new(Lifecycle::new(Scripted::default(), root.clone()).unwrap());
+    let driver = Arc::new(Lifecycle::new(Scripted::default(), root.clone(), OnDrop::Delete).unwrap());
     Fixture { driver, root }
 }
 

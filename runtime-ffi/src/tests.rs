@@ -119,7 +119,7 @@ impl Driver for Fake {
     ) -> Result<ExitStatus> {
         process.validate("process")?;
         self.hooks(id)?;
-        let status = ExitStatus::exited(process.args.len() as i32);
+        let status = ExitStatus::exited(process.args.len() as i64);
         hooks.on_start(id, FAKE_EXEC_PID);
         hooks.on_exit(id, &status);
         Ok(status)
@@ -975,7 +975,7 @@ fn run_with_partial_hooks() {
 
 impl berth_exit_status {
     fn with_code(self, exit_code: i32) -> Self {
-        berth_exit_status { exit_code, ..self }
+        berth_exit_status { exit_code: exit_code.into(), ..self }
     }
 }
 

@@ -95,7 +95,7 @@ impl From<ErrorKind> for berth_error_kind {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct berth_exit_status {
     /// The exit code; `128 + signal` when a signal ended the process, as a shell reports it.
-    pub exit_code: i32,
+    pub exit_code: i64,
     /// The signal that ended the process, or 0 when it exited.
     pub signal: i32,
     /// Whether the kernel's OOM killer killed a process of the container during its life.

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use runtime_core::{
-    Command, ContainerState, Driver, ExitStatus, Hooks, Lifecycle, ProcessConfig, Result, Stats,
-    Stdio,
+    Command, ContainerState, Driver, ExitStatus, Hooks, Lifecycle, OnDrop, ProcessConfig, Resources,
+    Result, Stats, Stdio,
 };
 use serde::{Deserialize, Serialize};
 
@@ -42,6 +42,11 @@ pub struct DriverOptions {
     /// Cgroup parent for containers whose command names none (default `berth`).
     #[serde(default)]
     pub cgroup_parent: Option<String>,
+    /// Leave the containers as they are when the driver is dropped (or freed), for a later
+    /// driver on the same root to take back, instead of killing and deleting them. A
+    /// short-lived process, such as a command-line tool, wants this.
+    #[serde(default)]
+    pub keep_containers: bool,
 }
 
 /// The native Linux driver. Cheap to share between threads; see [`Driver`] for the rules.
@@ -78,8 +83,13 @@ impl LinuxDriver {
             platform.oom_watches.prepare_v2(&platform.supervisor)?;
         }
         let root = options.root.unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT));
+        let on_drop = if options.keep_containers {
+            OnDrop::Keep
+        } else {
+            OnDrop::Delete
+        };
         Ok(LinuxDriver {
-            lifecycle: Lifecycle::new(platform, root)?,
+            lifecycle: Lifecycle::new(platform, root, on_drop)?,
         })
     }
 
@@ -131,6 +141,24 @@ impl Driver for LinuxDriver {
         hooks: Arc<dyn Hooks>,
     ) -> Result<ExitStatus> {
         self.lifecycle.exec(id, process, stdio, hooks)
+    }
+
+    fn exec_detached(
+        &self,
+        id: &str,
+        process: &ProcessConfig,
+        stdio: &Stdio,
+        hooks: Arc<dyn Hooks>,
+    ) -> Result<i32> {
+        self.lifecycle.exec_detached(id, process, stdio, hooks)
+    }
+
+    fn wait_exec(&self, id: &str, pid: i32) -> Result<ExitStatus> {
+        self.lifecycle.wait_exec(id, pid)
+    }
+
+    fn update(&self, id: &str, resources: &Resources) -> Result<()> {
+        self.lifecycle.update(id, resources)
     }
 
     fn kill(&self, id: &str, signal: i32, all: bool) -> Result<()> {

@@ -5,6 +5,7 @@
 //! `recovery` takes containers back.
 
 use std::os::fd::{AsFd, BorrowedFd, IntoRawFd, OwnedFd};
+use std::path::Path;
 use std::sync::Arc;
 
 use nix::errno::Errno;
@@ -61,6 +62,7 @@ impl Platform for NativePlatform {
         checked: Checked,
         stdio: &Stdio,
         hooks: &Arc<dyn Hooks>,
+        _state_dir: &Path,
     ) -> Result<Launched<Instance>> {
         let Checked {
             join,
@@ -263,7 +265,7 @@ impl Platform for NativePlatform {
         instance.cgroup.relative_path()
     }
 
-    fn adopt(&self, saved: &Saved<NativeSaved>) -> Option<Instance> {
+    fn adopt(&self, saved: &Saved<NativeSaved>, _state_dir: &Path) -> Option<Instance> {
         let cgroup_path = &saved.platform.cgroup_path;
         let (parent, _) = cgroup_path.rsplit_once('/').unwrap_or(("", cgroup_path));
         let cgroup = self.cgroups.open(parent, &saved.id);

@@ -627,7 +627,7 @@ impl Env {
 /// What `driver.run` gave: an error's text, or what the container printed and its exit code.
 enum Outcome {
     Refused(String),
-    Ran { code: i32, stdout: String },
+    Ran { code: i64, stdout: String },
 }
 
 /// Runs one case in one configuration; `Err` says why it failed.
@@ -691,7 +691,7 @@ impl Hooks for Terminal {
     }
 }
 
-fn run_on_terminal(driver: &TestDriver, command: &Command) -> runtime_core::Result<(i32, String)> {
+fn run_on_terminal(driver: &TestDriver, command: &Command) -> runtime_core::Result<(i64, String)> {
     let terminal = Arc::new(Terminal::default());
     let status = driver.run(command, &Stdio::null(), terminal.clone())?;
     let output = terminal.output.lock().unwrap().take();

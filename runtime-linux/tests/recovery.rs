@@ -20,6 +20,7 @@ fn options(root: &Path, parent: &str) -> DriverOptions {
         root: Some(root.to_path_buf()),
         helper_path: Some(PathBuf::from(env!("CARGO_BIN_EXE_berth-init"))),
         cgroup_parent: Some(parent.to_string()),
+        ..DriverOptions::default()
     }
 }
 

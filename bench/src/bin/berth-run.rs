@@ -34,7 +34,7 @@ fn run(path: &str) -> Result<i32, String> {
     let driver = LinuxDriver::new(DriverOptions {
         root: Some("/run/berth-bench".into()),
         helper_path: None,
-        cgroup_parent: None,
+        ..DriverOptions::default()
     })
     .map_err(|e| e.to_string())?;
     let status = driver
@@ -48,5 +48,6 @@ fn run(path: &str) -> Result<i32, String> {
             Arc::new(NoHooks),
         )
         .map_err(|e| e.to_string())?;
-    Ok(status.code)
+    // A Linux exit code is 0 to 255; -1 (an exit berth could not see) becomes 255.
+    Ok(i32::try_from(status.code).unwrap_or(255))
 }

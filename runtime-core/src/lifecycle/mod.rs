@@ -19,11 +19,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use platform::{Launched, Peers, Platform};
-pub use record::{ExitSink, Record};
+pub use record::{ExecSink, ExitSink, Record};
 pub use store::{Saved, StateFile, StateRoot};
 pub use table::Table;
 
-use crate::command::Command;
+use crate::command::{Command, Resources};
 use crate::driver::Driver;
 use crate::error::{Error, Result};
 use crate::hooks::{Hooks, NoHooks};
@@ -35,8 +35,20 @@ use crate::validated::Validated;
 use events::EventPool;
 use record::Parts;
 
+/// What dropping a [`Lifecycle`] does to the containers it still holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OnDrop {
+    /// Kill and delete them: a driver leaves nothing behind (the default).
+    #[default]
+    Delete,
+    /// Leave them as they are (created, running or paused), with their state, for a later
+    /// driver on the same root to take back. No hook of theirs runs again.
+    Keep,
+}
+
 /// A driver made of a platform and the shared lifecycle.
 pub struct Lifecycle<P: Platform> {
+    on_drop: OnDrop,
     platform: Arc<P>,
     table: Table<P>,
     store: StateRoot,
@@ -48,9 +60,11 @@ pub struct Lifecycle<P: Platform> {
 
 impl<P: Platform> Lifecycle<P> {
     /// The lifecycle over `platform`, with its state under `root`, after taking back the
-    /// containers an earlier driver on the same root left.
-    pub fn new(platform: P, root: PathBuf) -> Result<Self> {
+    /// containers an earlier driver on the same root left. `on_drop` says what becomes of the
+    /// containers still held when it is dropped.
+    pub fn new(platform: P, root: PathBuf, on_drop: OnDrop) -> Result<Self> {
         let mut lifecycle = Lifecycle {
+            on_drop,
             platform: Arc::new(platform),
             table: Table::new(),
             store: StateRoot::open(root)?,
@@ -82,8 +96,8 @@ impl<P: Platform> Lifecycle<P> {
     }
 
     /// Takes back what an earlier driver on the same root left: a container the platform
-    /// finds alive is adopted (its hooks are gone with the old driver; one that was created
-    /// and never started can never start, and is killed); what is gone is cleaned up.
+    /// finds alive is adopted in the status it had (its hooks are gone with the old driver; a
+    /// created one can still be started); what is gone is cleaned up.
     fn recover(&self) -> Vec<String> {
         let mut report = Vec::new();
         for (name, file) in self.store.entries() {
@@ -101,12 +115,11 @@ impl<P: Platform> Lifecycle<P> {
                 report.push(format!("{name}: its state names {:?}; skipped", saved.id));
                 continue;
             }
-            let Some(instance) = self.platform.adopt(&saved) else {
+            let Some(instance) = self.platform.adopt(&saved, file.dir()) else {
                 let _ = file.remove();
                 report.push(format!("{name}: no longer running; cleaned up"));
                 continue;
             };
-            let was_created = saved.status == Status::Created;
             let oom_reported = self.platform.oom_kills(&instance);
             let record = Record::new(Parts {
                 id: saved.id,
@@ -128,9 +141,6 @@ impl<P: Platform> Lifecycle<P> {
             {
                 report.push(format!("{name}: cannot supervise it ({error}); killed"));
                 record.abandon();
-            } else if was_created {
-                report.push(format!("{name}: created but never started; killed"));
-                let _ = record.kill_and_finish();
             }
         }
         report.sort();
@@ -155,7 +165,10 @@ impl<P: Platform> Lifecycle<P> {
             exit_status: None,
         })?;
         let file = self.store.create(&command.id)?;
-        let launched = match self.platform.launch(&command, prepared, stdio, &hooks) {
+        let launched = match self
+            .platform
+            .launch(&command, prepared, stdio, &hooks, file.dir())
+        {
             Ok(launched) => launched,
             Err(error) => {
                 let _ = file.remove();
@@ -194,11 +207,16 @@ impl<P: Platform> Lifecycle<P> {
 }
 
 impl<P: Platform> Drop for Lifecycle<P> {
-    /// Containers still held are killed and cleaned up: a driver never leaves a container it
-    /// can no longer reap (a new driver takes back only what outlives its process).
+    /// Containers still held are killed and cleaned up ([`OnDrop::Delete`]), or left as they
+    /// are for a later driver ([`OnDrop::Keep`]).
     fn drop(&mut self) {
         for record in self.table.live() {
-            let _ = self.delete(record.id(), true);
+            match self.on_drop {
+                OnDrop::Delete => {
+                    let _ = self.delete(record.id(), true);
+                }
+                OnDrop::Keep => record.release(),
+            }
         }
         self.events.shutdown();
     }
@@ -233,6 +251,26 @@ impl<P: Platform> Driver for Lifecycle<P> {
     ) -> Result<ExitStatus> {
         let process = process.clone().validated("process")?;
         self.table.get(id)?.exec(&process, stdio, hooks)
+    }
+
+    fn exec_detached(
+        &self,
+        id: &str,
+        process: &ProcessConfig,
+        stdio: &Stdio,
+        hooks: Arc<dyn Hooks>,
+    ) -> Result<i32> {
+        let process = process.clone().validated("process")?;
+        self.table.get(id)?.exec_detached(&process, stdio, hooks)
+    }
+
+    fn wait_exec(&self, id: &str, pid: i32) -> Result<ExitStatus> {
+        self.table.get(id)?.wait_exec(pid)
+    }
+
+    fn update(&self, id: &str, resources: &Resources) -> Result<()> {
+        let resources = resources.clone().validated("resources")?;
+        self.table.get(id)?.update(&resources)
     }
 
     fn kill(&self, id: &str, signal: i32, all: bool) -> Result<()> {

@@ -1,15 +1,16 @@
 //! What a driver supplies: its platform. Everything else (the table, the status machine, the
 //! state files, exit keeping, the hooks) is the lifecycle's, the same for every driver.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::record::{ExitSink, Record};
+use super::record::{ExecSink, ExitSink, Record};
 use super::store::Saved;
 use super::table::Table;
-use crate::command::Command;
+use crate::command::{Command, Resources};
 use crate::error::{Error, Result};
 use crate::hooks::Hooks;
 use crate::process::ProcessConfig;
@@ -44,13 +45,16 @@ pub trait Platform: Send + Sync + Sized + 'static {
     ) -> Result<Self::Prepared>;
 
     /// Sets the container up and leaves its init waiting for [`Platform::start`]. On failure
-    /// it leaves nothing behind. Hands a terminal master to `hooks.on_console`.
+    /// it leaves nothing behind. Hands a terminal master to `hooks.on_console`. `state_dir`
+    /// is the container's own state directory, for files the platform keeps beside the state
+    /// (it is removed with the container).
     fn launch(
         &self,
         command: &Validated<Command>,
         prepared: Self::Prepared,
         stdio: &Stdio,
         hooks: &Arc<dyn Hooks>,
+        state_dir: &Path,
     ) -> Result<Launched<Self::Instance>>;
 
     /// Starts noticing the init's exit (and OOM kills), and reports them to `sink`, from any
@@ -60,7 +64,8 @@ pub trait Platform: Send + Sync + Sized + 'static {
     /// Stops what [`Platform::watch`] started. Once it returns, `sink` is not called again.
     fn unwatch(&self, instance: &Self::Instance);
 
-    /// Lets the init run the user's program.
+    /// Lets the init run the user's program: also the init of a `created` container taken
+    /// back from an earlier driver, which must stay startable.
     fn start(&self, instance: &Self::Instance) -> Result<()>;
 
     /// Sends `signal` (checked to be in range) to the init, or to every process of the
@@ -118,9 +123,27 @@ pub trait Platform: Send + Sync + Sized + 'static {
         Err(Error::Unsupported("exec".into()))
     }
 
+    /// Starts noticing the exit of a process from [`Platform::exec`] that nobody waits for (a
+    /// detached exec), and reports it to `sink`, from any thread. On failure the process is
+    /// killed and reaped.
+    fn watch_exec(
+        &self,
+        _instance: &Self::Instance,
+        _process: Self::Process,
+        _sink: ExecSink<Self>,
+    ) -> Result<()> {
+        Err(Error::Unsupported("detached exec".into()))
+    }
+
     /// Blocks until a process from [`Platform::exec`] exits.
     fn exec_wait(&self, _instance: &Self::Instance, _process: Self::Process) -> Result<ExitStatus> {
         Err(Error::Unsupported("exec".into()))
+    }
+
+    /// Sets the resources given in `resources` (checked already), leaving the others as they
+    /// are.
+    fn update(&self, _instance: &Self::Instance, _resources: &Validated<Resources>) -> Result<()> {
+        Err(Error::Unsupported("update".into()))
     }
 
     /// The platform's part of the state file.
@@ -131,10 +154,10 @@ pub trait Platform: Send + Sync + Sized + 'static {
         String::new()
     }
 
-    /// Takes back a container an earlier driver left, from its state file: `None` when it is
-    /// stopped or gone (or its pid now names another process, which is left alone), after
-    /// removing what was left of it.
-    fn adopt(&self, saved: &Saved<Self::Saved>) -> Option<Self::Instance>;
+    /// Takes back a container an earlier driver left, from its state file (in `state_dir`):
+    /// `None` when it is stopped or gone (or its pid now names another process, which is left
+    /// alone), after removing what was left of it. A `created` one must stay startable.
+    fn adopt(&self, saved: &Saved<Self::Saved>, state_dir: &Path) -> Option<Self::Instance>;
 }
 
 /// A container the platform has set up: its instance, and its init's host pid.

@@ -9,6 +9,7 @@
 //! the lifecycle held, so a hook may call the driver (even `delete` its own container).
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -18,6 +19,7 @@ use parking_lot::{Condvar, Mutex, MutexGuard};
 use super::events::{EventPool, EventQueue};
 use super::store::{Saved, StateFile};
 use super::Platform;
+use crate::command::Resources;
 use crate::error::{Error, Result};
 use crate::hooks::Hooks;
 use crate::process::ProcessConfig;
@@ -38,7 +40,8 @@ pub struct Record<P: Platform> {
     pool: Arc<EventPool>,
     queue: Arc<EventQueue>,
     life: Mutex<Life>,
-    /// Signalled when `life.finished` or `life.deleted` becomes true, or a delete gives up.
+    /// Signalled when `life.finished` or `life.deleted` becomes true, a delete gives up, or a
+    /// detached exec finishes.
     finished: Condvar,
     /// OOM kills already reported through `on_oom`.
     oom_reported: AtomicU64,
@@ -59,6 +62,18 @@ struct Life {
     deleting: bool,
     /// A `delete` has removed the container.
     deleted: bool,
+    /// The detached execs, by host pid, kept until the container is deleted.
+    execs: HashMap<i32, DetachedExec>,
+}
+
+/// A process started by a detached exec: its hooks and, once it has ended, its exit.
+struct DetachedExec {
+    hooks: Arc<dyn Hooks>,
+    /// `on_start` has returned; an exit that arrives before waits for it.
+    started: bool,
+    exit: Option<ExitStatus>,
+    /// `on_exit` has returned (or will never run): waiters may go.
+    finished: bool,
 }
 
 /// What a [`Record`] is made of.
@@ -99,6 +114,7 @@ impl<P: Platform> Record<P> {
                 finished: false,
                 deleting: false,
                 deleted: false,
+                execs: HashMap::new(),
             }),
             finished: Condvar::new(),
             oom_reported: AtomicU64::new(parts.oom_reported),
@@ -357,7 +373,19 @@ impl<P: Platform> Record<P> {
         let _ = self.file.remove();
     }
 
+    /// Lets go of a container the driver leaves running for a later one ([`super::OnDrop::Keep`]):
+    /// no hook runs from now on and nothing is watched; the state file stays.
+    pub(crate) fn release(&self) {
+        self.gate.close(self.key());
+        self.platform.unwatch(&self.instance);
+    }
+
     // ---- operations in a status ----
+
+    pub(crate) fn update(&self, resources: &Validated<Resources>) -> Result<()> {
+        self.check(Operation::Update)?;
+        self.platform.update(&self.instance, resources)
+    }
 
     pub(crate) fn signal(&self, signal: i32, all: bool) -> Result<()> {
         self.check(Operation::Kill)?;
@@ -403,6 +431,110 @@ impl<P: Platform> Record<P> {
         self.gate
             .call(key, HookOf::Exec, || hooks.on_exit(&self.id, &exit));
         Ok(exit)
+    }
+
+    /// Starts `process` in the container and returns its pid at once. `on_start` runs on
+    /// this thread before it returns; the exit is kept for [`Record::wait_exec`] and goes to
+    /// `on_exit` on the container's event queue (after `on_start`, however fast it came).
+    pub(crate) fn exec_detached(
+        self: &Arc<Self>,
+        process: &Validated<ProcessConfig>,
+        stdio: &Stdio,
+        hooks: Arc<dyn Hooks>,
+    ) -> Result<i32> {
+        self.check(Operation::Exec)?;
+        let (running, pid) = self.platform.exec(&self.instance, process, stdio, &hooks)?;
+        self.life.lock().execs.insert(
+            pid,
+            DetachedExec {
+                hooks: hooks.clone(),
+                started: false,
+                exit: None,
+                finished: false,
+            },
+        );
+        let sink = ExecSink {
+            record: Arc::downgrade(self),
+            pid,
+        };
+        if let Err(error) = self.platform.watch_exec(&self.instance, running, sink) {
+            self.life.lock().execs.remove(&pid);
+            return Err(error);
+        }
+        self.gate
+            .call(self.key(), HookOf::Exec, || hooks.on_start(&self.id, pid));
+        let early_exit = {
+            let mut life = self.life.lock();
+            life.execs.get_mut(&pid).and_then(|exec| {
+                exec.started = true;
+                exec.exit
+            })
+        };
+        if let Some(exit) = early_exit {
+            self.submit_exec_finish(pid, exit);
+        }
+        Ok(pid)
+    }
+
+    /// The platform has reaped a detached exec.
+    fn exec_exited(self: &Arc<Self>, pid: i32, exit: ExitStatus) {
+        let started = {
+            let mut life = self.life.lock();
+            let Some(exec) = life.execs.get_mut(&pid) else {
+                return;
+            };
+            if exec.exit.is_some() {
+                return;
+            }
+            exec.exit = Some(exit);
+            exec.started
+        };
+        if started {
+            self.submit_exec_finish(pid, exit);
+        }
+    }
+
+    fn submit_exec_finish(self: &Arc<Self>, pid: i32, exit: ExitStatus) {
+        let record = self.clone();
+        self.pool.submit(&self.queue, move || {
+            let hooks = record.life.lock().execs.get(&pid).map(|e| e.hooks.clone());
+            if let Some(hooks) = hooks {
+                record
+                    .gate
+                    .call(record.key(), HookOf::Exec, || hooks.on_exit(&record.id, &exit));
+            }
+            if let Some(exec) = record.life.lock().execs.get_mut(&pid) {
+                exec.finished = true;
+            }
+            record.finished.notify_all();
+        });
+    }
+
+    /// Blocks until the detached exec `pid` has ended and its `on_exit` has returned, and
+    /// returns how it ended. From a hook of this container it returns as soon as the exit is
+    /// known, without waiting for hooks (which may be waiting for this one). A delete
+    /// meanwhile ends the wait: with the exit if it came, else `NotFound`.
+    pub(crate) fn wait_exec(&self, pid: i32) -> Result<ExitStatus> {
+        let no_exec = || Error::NotFound {
+            what: "exec'd process",
+            name: pid.to_string(),
+            hint: format!(
+                " in container {:?}; only a detached exec can be waited for",
+                self.id
+            ),
+        };
+        let in_hook = self.gate.in_any_hook_here(self.key());
+        let mut life = self.life.lock();
+        loop {
+            let Some(exec) = life.execs.get(&pid) else {
+                return Err(no_exec());
+            };
+            match exec.exit {
+                Some(exit) if exec.finished || in_hook || life.deleted => return Ok(exit),
+                None if life.deleted => return Err(no_exec()),
+                _ => self.finished.wait(&mut life),
+            }
+        }
     }
 
     pub fn state(&self) -> ContainerState {
@@ -503,6 +635,27 @@ impl<P: Platform> ExitSink<P> {
     }
 }
 
+/// How a platform reports the exit of a detached exec, from any thread. Like [`ExitSink`] it
+/// holds the container weakly.
+pub struct ExecSink<P: Platform> {
+    record: Weak<Record<P>>,
+    pid: i32,
+}
+
+impl<P: Platform> ExecSink<P> {
+    /// The host pid of the process this sink is for.
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// The process has exited and been reaped. Only the first report counts.
+    pub fn exited(&self, exit: ExitStatus) {
+        if let Some(record) = self.record.upgrade() {
+            record.exec_exited(self.pid, exit);
+        }
+    }
+}
+
 /// Lets hooks run until `delete` closes it, and `delete` wait for a hook that is running.
 #[derive(Default)]
 struct HookGate {
@@ -557,6 +710,11 @@ impl HookGate {
     /// Whether this thread runs one of the container's own hooks, which its finish waits for.
     fn in_own_hook_here(&self, key: usize) -> bool {
         IN_HOOK.with(|keys| keys.borrow().contains(&(key, true)))
+    }
+
+    /// Whether this thread runs any hook of the container (its own or an exec's).
+    fn in_any_hook_here(&self, key: usize) -> bool {
+        IN_HOOK.with(|keys| keys.borrow().iter().any(|(k, _)| *k == key))
     }
 
     /// No hook starts from now on; waits for those running, except one this thread is in.

@@ -90,6 +90,11 @@ pub struct StateFile {
 }
 
 impl StateFile {
+    /// The container's state directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Reads the state file.
     pub fn load<T: DeserializeOwned>(&self) -> std::result::Result<T, String> {
         let path = self.dir.join("state.json");

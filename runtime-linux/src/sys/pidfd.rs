@@ -58,7 +58,7 @@ pub fn wait(pidfd: BorrowedFd<'_>, no_hang: bool) -> nix::Result<Option<ExitStat
             return Ok(None);
         }
         return Ok(Some(match info.si_code {
-            libc::CLD_EXITED => ExitStatus::exited(status),
+            libc::CLD_EXITED => ExitStatus::exited(i64::from(status)),
             _ => ExitStatus::signaled(status),
         }));
     }

@@ -77,6 +77,7 @@ pub fn driver() -> TestDriver {
         root: Some(root.clone()),
         helper_path: Some(PathBuf::from(env!("CARGO_BIN_EXE_berth-init"))),
         cgroup_parent: Some(name.clone()),
+        ..DriverOptions::default()
     })
     .expect("driver");
     TestDriver {
