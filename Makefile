@@ -3,7 +3,7 @@
 #   make build                 cargo build --release of the workspace (libberth + berth-init)
 #   make header                regenerate include/berth.h with cbindgen $(CBINDGEN_VERSION)
 #   make check-header          fail if include/berth.h is not what cbindgen generates
-#   make install PREFIX=/usr   lib/libberth.so.0, libberth.so, libberth.a, include/berth.h,
+#   make install PREFIX=/usr   lib/libberth.so.1, libberth.so, libberth.a, include/berth.h,
 #                              libexec/berth-init, lib/pkgconfig/berth.pc (DESTDIR honoured)
 #   make c-test                tests/c against include/berth.h, linked dynamically and
 #                              statically, both run (BERTH_TEST_ROOTFS, BERTH_HELPER)
@@ -11,7 +11,7 @@
 #                              and clone3: the container operations are skipped there)
 #   make c-test-asan           tests/c under AddressSanitizer + LeakSanitizer, every container
 #                              operation included, dynamic and static: no error, no leak
-#   make demo                  build examples/c/run.c against libberth.so.0 and run it
+#   make demo                  build examples/c/run.c against libberth.so.1 and run it
 #   make tools                 install the pinned cbindgen
 
 CARGO ?= cargo
@@ -29,7 +29,7 @@ DESTDIR ?=
 
 TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
 RELEASE := $(TARGET_DIR)/release
-# Mirrors the installed layout (libberth.so.0 and the libberth.so link) for the C tests.
+# Mirrors the installed layout (libberth.so.1 and the libberth.so link) for the C tests.
 STAGE := build/lib
 CBUILD := build/c
 
@@ -86,16 +86,16 @@ pc_path = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
 
 stage: build
 	mkdir -p $(STAGE)
-	cp -f $(RELEASE)/libberth.so $(STAGE)/libberth.so.0
-	ln -sf libberth.so.0 $(STAGE)/libberth.so
+	cp -f $(RELEASE)/libberth.so $(STAGE)/libberth.so.1
+	ln -sf libberth.so.1 $(STAGE)/libberth.so
 	cp -f $(RELEASE)/libberth.a $(STAGE)/libberth.a
 
 install: build
 	@test -x $(RELEASE)/berth-init || { echo "$(RELEASE)/berth-init was not built" >&2; exit 1; }
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBEXECDIR) \
 	  $(DESTDIR)$(PKGCONFIGDIR)
-	install -m 0755 $(RELEASE)/libberth.so $(DESTDIR)$(LIBDIR)/libberth.so.0
-	ln -sf libberth.so.0 $(DESTDIR)$(LIBDIR)/libberth.so
+	install -m 0755 $(RELEASE)/libberth.so $(DESTDIR)$(LIBDIR)/libberth.so.1
+	ln -sf libberth.so.1 $(DESTDIR)$(LIBDIR)/libberth.so
 	install -m 0644 $(RELEASE)/libberth.a $(DESTDIR)$(LIBDIR)/libberth.a
 	install -m 0644 include/berth.h $(DESTDIR)$(INCLUDEDIR)/berth.h
 	install -m 0755 $(RELEASE)/berth-init $(DESTDIR)$(LIBEXECDIR)/berth-init
@@ -112,7 +112,7 @@ install: build
 rootfs:
 	scripts/build-rootfs.sh build/rootfs
 
-# Programs link against the staged libberth.so, whose soname makes them load libberth.so.0.
+# Programs link against the staged libberth.so, whose soname makes them load libberth.so.1.
 example: stage
 	mkdir -p $(CBUILD)
 	$(CC) $(C_FLAGS) -Iinclude examples/c/run.c -o $(CBUILD)/run \
@@ -127,15 +127,15 @@ c-test-build: example
 	$(CC) $(C_FLAGS) -Iinclude tests/c/test_berth.c -o $(CBUILD)/test_berth_static \
 	  $(STAGE)/libberth.a $(STATIC_LIBS)
 	$(CXX) -std=c++11 -Wall -Werror -fsyntax-only -x c++ include/berth.h
-	@readelf -d $(STAGE)/libberth.so.0 | grep -q 'SONAME.*\[libberth\.so\.0\]' || \
-	  { echo "libberth.so has no soname libberth.so.0" >&2; exit 1; }
+	@readelf -d $(STAGE)/libberth.so.1 | grep -q 'SONAME.*\[libberth\.so\.1\]' || \
+	  { echo "libberth.so has no soname libberth.so.1" >&2; exit 1; }
 	@! ldd $(CBUILD)/test_berth_static | grep -q libberth || \
 	  { echo "test_berth_static is linked to libberth.so" >&2; exit 1; }
 
 # Both programs run even if the first fails; the target fails if either did.
 c-test: c-test-build rootfs
 	@rc=0; \
-	echo "== dynamic (libberth.so.0)"; ./$(CBUILD)/test_berth_dynamic || rc=1; \
+	echo "== dynamic (libberth.so.1)"; ./$(CBUILD)/test_berth_dynamic || rc=1; \
 	echo "== static (libberth.a)"; ./$(CBUILD)/test_berth_static || rc=1; \
 	rmdir /sys/fs/cgroup/*/berth-ctest 2>/dev/null; exit $$rc
 
@@ -159,7 +159,7 @@ c-test-asan: stage rootfs
 	  $(STAGE)/libberth.a $(STATIC_LIBS)
 	@rc=0; export BERTH_TEST_REQUIRE_DRIVER=1 ASAN_OPTIONS='$(ASAN_OPTIONS_TEST)'; \
 	unset BERTH_TEST_VALGRIND; \
-	echo "== AddressSanitizer, dynamic (libberth.so.0)"; ./$(CBUILD)/test_berth_asan_dynamic || rc=1; \
+	echo "== AddressSanitizer, dynamic (libberth.so.1)"; ./$(CBUILD)/test_berth_asan_dynamic || rc=1; \
 	echo "== AddressSanitizer, static (libberth.a)"; ./$(CBUILD)/test_berth_asan_static || rc=1; \
 	rmdir /sys/fs/cgroup/*/berth-ctest 2>/dev/null; exit $$rc
 

@@ -8,7 +8,7 @@ use std::process::Stdio as ProcStdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use berth::{berth_driver, berth_error, berth_exit_status, berth_hooks, berth_stdio};
+use berth::{berth_driver, berth_error, berth_exit_status};
 use runtime_core::{Command, Driver, ExitStatus, Hooks, ProcessConfig, Stdio};
 use runtime_linux::{DriverOptions, LinuxDriver};
 use serde::Serialize;
@@ -423,20 +423,6 @@ pub struct FfiDriver {
     driver: *mut berth_driver,
 }
 
-const NULL_STDIO: berth_stdio = berth_stdio {
-    stdin_fd: -1,
-    stdout_fd: -1,
-    stderr_fd: -1,
-};
-
-const NO_HOOKS: berth_hooks = berth_hooks {
-    user_data: std::ptr::null_mut(),
-    on_start: None,
-    on_oom: None,
-    on_exit: None,
-    on_console: None,
-};
-
 /// The error a C ABI call returned, freed.
 fn take_error(err: *mut berth_error) -> Result<(), (berth::berth_error_kind, String)> {
     if err.is_null() {
@@ -463,8 +449,9 @@ impl FfiDriver {
         take_error(berth::berth_run(
             self.driver,
             command_json.as_ptr(),
-            &NULL_STDIO,
-            &NO_HOOKS,
+            // NULL: every stream on /dev/null, no hooks.
+            std::ptr::null(),
+            std::ptr::null(),
             &mut status,
         ))
         .map_err(|(_, m)| format!("berth_run: {m}"))?;
@@ -477,8 +464,9 @@ impl FfiDriver {
         take_error(berth::berth_create(
             self.driver,
             command_json.as_ptr(),
-            &NULL_STDIO,
-            &NO_HOOKS,
+            // NULL: every stream on /dev/null, no hooks.
+            std::ptr::null(),
+            std::ptr::null(),
             &mut pid,
         ))
         .map_err(|(_, m)| format!("berth_create: {m}"))?;
@@ -494,8 +482,9 @@ impl FfiDriver {
             self.driver,
             id.as_ptr(),
             process_json.as_ptr(),
-            &NULL_STDIO,
-            &NO_HOOKS,
+            // NULL: every stream on /dev/null, no hooks.
+            std::ptr::null(),
+            std::ptr::null(),
             &mut status,
         )) {
             Ok(()) => match ffi_success("berth_exec", status) {

@@ -60,17 +60,21 @@ int main(int argc, char **argv) {
              "[\"/bin/sh\", \"-c\", \"echo hello from $(hostname); exit 7\"]}}",
              rootfs);
 
-    berth_stdio stdio = {-1, 1, 2}; /* no stdin; our stdout and stderr */
-    berth_hooks hooks = {NULL, on_start, on_oom, NULL, NULL};
+    berth_stdio stdio = BERTH_STDIO_INIT; /* no stdin; our stdout and stderr */
+    stdio.stdout_handle = 1;
+    stdio.stderr_handle = 2;
+    berth_hooks hooks = BERTH_HOOKS_INIT;
+    hooks.on_start = on_start;
+    hooks.on_oom = on_oom;
     berth_exit_status status;
     int rc = 1;
     fflush(stdout);
     if (!failed("berth_run", berth_run(driver, command, &stdio, &hooks, &status))) {
         if (status.signal != 0)
-            printf("demo was killed by signal %d (exit code %d)%s\n", status.signal,
-                   status.exit_code, status.oom_killed ? ", OOM" : "");
+            printf("demo was killed by signal %d (exit code %lld)%s\n", status.signal,
+                   (long long)status.exit_code, status.oom_killed ? ", OOM" : "");
         else
-            printf("demo exited with code %d%s\n", status.exit_code,
+            printf("demo exited with code %lld%s\n", (long long)status.exit_code,
                    status.oom_killed ? " (OOM kill seen)" : "");
         rc = 0;
     }

@@ -204,7 +204,8 @@ fn fixture() -> Fixture {
         std::process::id(),
         COUNT.fetch_add(1, Ordering::SeqCst)
     ));
-    let driver = Arc::new(Lifecycle::new(Scripted::default(), root.clone(), OnDrop::Delete).unwrap());
+    let driver =
+        Arc::new(Lifecycle::new(Scripted::default(), root.clone(), OnDrop::Delete).unwrap());
     Fixture { driver, root }
 }
 

@@ -8,12 +8,13 @@
 use std::ffi::{c_char, CStr};
 use std::sync::Arc;
 
-use runtime_core::json::to_json;
-use runtime_core::{Command, Driver, Hooks, ProcessConfig};
+use runtime_core::json::{from_json, to_json};
+use runtime_core::{Command, Driver, Hooks, NoHooks, ProcessConfig, Resources, Stdio};
 
 use crate::boundary::{
     driver_arg, driver_into_raw, driver_take, error_free, error_ref, ffi_fn, guard, opt_str_arg,
-    out_arg, stdio_from, str_arg, string_free, string_into_raw, struct_arg, CHooks, FfiResult,
+    out_arg, sized_struct_arg, stdio_from, str_arg, string_free, string_into_raw, CHooks,
+    FfiResult,
 };
 use crate::options::new_driver;
 use crate::types::{
@@ -22,7 +23,7 @@ use crate::types::{
 
 /// The ABI version `berth_abi_version` returns. It changes only when the ABI changes
 /// incompatibly (a function, struct or constant changes shape or meaning); additions keep it.
-pub const BERTH_ABI_VERSION: u32 = 1;
+pub const BERTH_ABI_VERSION: u32 = 2;
 
 /// Highest signal number berth accepts (Linux's `SIGRTMAX`).
 pub const BERTH_SIGNAL_MAX: i32 = 64;
@@ -47,6 +48,40 @@ fn on_container(
         let driver = driver_arg("driver", driver)?;
         let container_id = str_arg("container_id", container_id)?;
         operation(driver, container_id)
+    })
+}
+
+/// The arguments every call that starts a process takes: the driver, the JSON that describes
+/// the process (named `json_name`), and its streams and hooks (NULL for none), each checked.
+struct Launch<'a> {
+    driver: &'a dyn Driver,
+    json: &'a str,
+    stdio: Stdio,
+    hooks: Arc<dyn Hooks>,
+}
+
+fn launch_args<'a>(
+    driver: *mut berth_driver,
+    json_name: &str,
+    json: *const c_char,
+    stdio: *const berth_stdio,
+    hooks: *const berth_hooks,
+) -> FfiResult<Launch<'a>> {
+    let driver = driver_arg("driver", driver)?;
+    let json = str_arg(json_name, json)?;
+    let stdio = match sized_struct_arg("stdio", stdio)? {
+        Some(stdio) => stdio_from("stdio", &stdio)?,
+        None => Stdio::null(),
+    };
+    let hooks: Arc<dyn Hooks> = match sized_struct_arg("hooks", hooks)? {
+        Some(hooks) => Arc::new(CHooks::new(hooks)),
+        None => Arc::new(NoHooks),
+    };
+    Ok(Launch {
+        driver,
+        json,
+        stdio,
+        hooks,
     })
 }
 
@@ -84,6 +119,13 @@ pub extern "C" fn berth_error_message(err: *const berth_error) -> *const c_char 
     })
 }
 
+/// The OS error code behind `err` (errno on Linux: EPERM, ENOSPC, ...), or 0 when the error
+/// did not come from the OS. NULL gives 0.
+#[no_mangle]
+pub extern "C" fn berth_error_errno(err: *const berth_error) -> i32 {
+    guard(0, || error_ref(err).map_or(0, |err| err.errno))
+}
+
 /// Frees an error returned by any berth function, on any thread. NULL is a no-op.
 #[no_mangle]
 pub extern "C" fn berth_error_free(err: *mut berth_error) {
@@ -98,7 +140,8 @@ pub extern "C" fn berth_error_free(err: *mut berth_error) {
 /// `options_json` is NULL for the defaults, or a JSON object with the optional keys `kind`
 /// (`"native"`, the default; `"lxc"` and `"windows"` give BERTH_ERROR_UNSUPPORTED),
 /// `root` (state directory, default `/run/berth`), `helper_path` (the `berth-init`
-/// executable) and `cgroup_parent` (default `berth`).
+/// executable), `cgroup_parent` (default `berth`) and `keep_containers` (default `false`:
+/// see `berth_driver_free`).
 ///
 /// Errors: INVALID_ARGUMENT for NULL `out`, options that are not UTF-8 or not a JSON object,
 /// or an unknown key (the message names it); UNSUPPORTED for a driver kind this build lacks;
@@ -118,30 +161,20 @@ pub extern "C" fn berth_driver_new(
     })
 }
 
-/// Frees a driver: it first kills and deletes (force) every container the driver still
-/// holds, ignoring their errors, then releases everything, leaving no thread behind. NULL is
-/// a no-op.
+/// Frees a driver and everything it holds, leaving no thread behind. NULL is a no-op.
+///
+/// The containers it still holds are killed and deleted (force), ignoring their errors;
+/// with the option `keep_containers`, they are left as they are instead (created, running or
+/// paused, with their state under the driver's root, and no hook of theirs runs again), for a
+/// later driver on the same root, in this process or another, to take back.
 ///
 /// The caller must make sure no other call on `driver` is in progress (a thread blocked in
-/// `berth_run`, `berth_exec` or `berth_wait` included: kill those containers and let the
-/// calls return first) and that none starts afterwards. Do not call it from a hook.
+/// `berth_run`, `berth_exec`, `berth_wait` or `berth_wait_exec` included: kill those
+/// containers and let the calls return first) and that none starts afterwards. Do not call it
+/// from a hook.
 #[no_mangle]
 pub extern "C" fn berth_driver_free(driver: *mut berth_driver) {
-    guard((), || {
-        if let Some(driver) = driver_take(driver) {
-            // A panic while cleaning up still lets the driver itself be dropped.
-            guard((), || delete_all(driver.inner.as_ref()));
-            drop(driver);
-        }
-    })
-}
-
-fn delete_all(driver: &dyn Driver) {
-    if let Ok(containers) = driver.list() {
-        for container in containers {
-            let _ = driver.delete(&container.id, true);
-        }
-    }
+    guard((), || drop(driver_take(driver)))
 }
 
 // ---- containers ----
@@ -149,13 +182,15 @@ fn delete_all(driver: &dyn Driver) {
 /// Creates a container from `command_json` (see `docs/command.md`), starts it, waits for it
 /// to exit, deletes it, and stores how it ended in `*status_out`. Blocks until then.
 ///
-/// `stdio` gives the container's streams (berth duplicates them before the call returns);
-/// `hooks` is copied (a zeroed struct for none; see `berth_hooks`).
+/// `stdio` gives the container's streams (berth duplicates them before the call returns;
+/// NULL puts all three on the null device); `hooks` is copied (NULL for none; see
+/// `berth_hooks`).
 ///
-/// Errors: INVALID_ARGUMENT for a NULL pointer, non-UTF-8 text, invalid JSON, an unknown or
-/// malformed field (the message gives its JSON path, as in `command.process.args`), or a bad
-/// descriptor; ALREADY_EXISTS when a container with that id exists; UNSUPPORTED,
-/// PERMISSION or SYSTEM when the driver cannot set the container up.
+/// Errors: INVALID_ARGUMENT for a NULL `driver`, `command_json` or `status_out`, non-UTF-8
+/// text, invalid JSON, an unknown or malformed field (the message gives its JSON path, as in
+/// `command.process.args`), a struct whose `size` is wrong, or a bad descriptor;
+/// ALREADY_EXISTS when a container with that id exists; UNSUPPORTED, PERMISSION or SYSTEM
+/// when the driver cannot set the container up.
 #[no_mangle]
 pub extern "C" fn berth_run(
     driver: *mut berth_driver,
@@ -165,14 +200,10 @@ pub extern "C" fn berth_run(
     status_out: *mut berth_exit_status,
 ) -> *mut berth_error {
     ffi_fn(|| {
-        let driver = driver_arg("driver", driver)?;
-        let command_json = str_arg("command_json", command_json)?;
-        let stdio = struct_arg("stdio", stdio)?;
-        let hooks = hooks_arg(hooks)?;
+        let call = launch_args(driver, "command_json", command_json, stdio, hooks)?;
         let status_out = out_arg("status_out", status_out)?;
-        let command = Command::parse_json(command_json)?;
-        let stdio = stdio_from("stdio", &stdio)?;
-        let status = driver.run(&command, &stdio, hooks)?;
+        let command = Command::parse_json(call.json)?;
+        let status = call.driver.run(&command, &call.stdio, call.hooks)?;
         status_out.write(status.into());
         Ok(())
     })
@@ -195,15 +226,66 @@ pub extern "C" fn berth_exec(
     status_out: *mut berth_exit_status,
 ) -> *mut berth_error {
     ffi_fn(|| {
+        let call = launch_args(driver, "process_json", process_json, stdio, hooks)?;
+        let container_id = str_arg("container_id", container_id)?;
+        let status_out = out_arg("status_out", status_out)?;
+        let process = ProcessConfig::parse_json(call.json)?;
+        let status = call
+            .driver
+            .exec(container_id, &process, &call.stdio, call.hooks)?;
+        status_out.write(status.into());
+        Ok(())
+    })
+}
+
+/// Starts another process, described by `process_json`, in the running container
+/// `container_id`, stores its host pid in `*pid_out` and returns at once. How it ends goes to
+/// `hooks.on_exit` (on a thread berth owns) and to `berth_wait_exec`; berth reaps it, and
+/// keeps its exit until the container is deleted. `on_start` runs before this returns.
+/// `stdio` and `hooks` are as for `berth_create`.
+///
+/// Errors: as for `berth_exec`.
+#[no_mangle]
+pub extern "C" fn berth_exec_detached(
+    driver: *mut berth_driver,
+    container_id: *const c_char,
+    process_json: *const c_char,
+    stdio: *const berth_stdio,
+    hooks: *const berth_hooks,
+    pid_out: *mut i32,
+) -> *mut berth_error {
+    ffi_fn(|| {
+        let call = launch_args(driver, "process_json", process_json, stdio, hooks)?;
+        let container_id = str_arg("container_id", container_id)?;
+        let pid_out = out_arg("pid_out", pid_out)?;
+        let process = ProcessConfig::parse_json(call.json)?;
+        let pid = call
+            .driver
+            .exec_detached(container_id, &process, &call.stdio, call.hooks)?;
+        pid_out.write(pid);
+        Ok(())
+    })
+}
+
+/// Blocks until the process `pid`, started by `berth_exec_detached` in `container_id`, has
+/// exited (and its `on_exit` has returned), and stores how it ended in `*status_out`; at once
+/// if it has exited already. A `berth_delete` of the container meanwhile ends the wait.
+///
+/// Errors: INVALID_ARGUMENT for a NULL pointer; NOT_FOUND for an unknown id, or a pid that
+/// is not a detached exec of that container (or whose container was deleted while waiting
+/// and had not ended); UNSUPPORTED when the driver has no detached exec.
+#[no_mangle]
+pub extern "C" fn berth_wait_exec(
+    driver: *mut berth_driver,
+    container_id: *const c_char,
+    pid: i32,
+    status_out: *mut berth_exit_status,
+) -> *mut berth_error {
+    ffi_fn(|| {
         let driver = driver_arg("driver", driver)?;
         let container_id = str_arg("container_id", container_id)?;
-        let process_json = str_arg("process_json", process_json)?;
-        let stdio = struct_arg("stdio", stdio)?;
-        let hooks = hooks_arg(hooks)?;
         let status_out = out_arg("status_out", status_out)?;
-        let process = ProcessConfig::parse_json(process_json)?;
-        let stdio = stdio_from("stdio", &stdio)?;
-        let status = driver.exec(container_id, &process, &stdio, hooks)?;
+        let status = driver.wait_exec(container_id, pid)?;
         status_out.write(status.into());
         Ok(())
     })
@@ -228,7 +310,7 @@ pub extern "C" fn berth_kill(
 
 /// Sets a container up from `command_json` and leaves it waiting just before its program
 /// runs; stores the host pid of its init in `*pid_out`. Does not block on the container.
-/// `stdio` and `hooks` are as for `berth_run`; `hooks.user_data` must stay valid until the
+/// `stdio` and `hooks` are as for `berth_run`; `hooks->user_data` must stay valid until the
 /// container is deleted.
 ///
 /// Errors: as for `berth_run`.
@@ -241,14 +323,10 @@ pub extern "C" fn berth_create(
     pid_out: *mut i32,
 ) -> *mut berth_error {
     ffi_fn(|| {
-        let driver = driver_arg("driver", driver)?;
-        let command_json = str_arg("command_json", command_json)?;
-        let stdio = struct_arg("stdio", stdio)?;
-        let hooks = hooks_arg(hooks)?;
+        let call = launch_args(driver, "command_json", command_json, stdio, hooks)?;
         let pid_out = out_arg("pid_out", pid_out)?;
-        let command = Command::parse_json(command_json)?;
-        let stdio = stdio_from("stdio", &stdio)?;
-        let pid = driver.create(&command, &stdio, hooks)?;
+        let command = Command::parse_json(call.json)?;
+        let pid = call.driver.create(&command, &call.stdio, call.hooks)?;
         pid_out.write(pid);
         Ok(())
     })
@@ -342,6 +420,30 @@ pub extern "C" fn berth_resize(
     })
 }
 
+/// Changes the resources of a created, running or paused container. `resources_json` is a
+/// JSON object in the form of a command's `resources` (see `docs/command.md`): the fields it
+/// gives are set, the others keep their values, as with `runc update`.
+///
+/// Errors: INVALID_ARGUMENT for a NULL pointer, invalid JSON or an invalid value (named by
+/// its path, as in `resources.pids_limit`); NOT_FOUND for an unknown id; INVALID_STATE when
+/// the container has stopped; UNSUPPORTED for a resource the container's cgroups lack or a
+/// driver without update; SYSTEM when the kernel refuses a value (the message says which
+/// were set before).
+#[no_mangle]
+pub extern "C" fn berth_update(
+    driver: *mut berth_driver,
+    container_id: *const c_char,
+    resources_json: *const c_char,
+) -> *mut berth_error {
+    ffi_fn(|| {
+        let driver = driver_arg("driver", driver)?;
+        let container_id = str_arg("container_id", container_id)?;
+        let resources_json = str_arg("resources_json", resources_json)?;
+        let resources: Resources = from_json("resources", resources_json)?;
+        Ok(driver.update(container_id, &resources)?)
+    })
+}
+
 /// Stores the state of a container in `*json_out` as a JSON object: `id`, `pid` (host pid of
 /// init, 0 once reaped), `status` (`"creating"`, `"created"`, `"running"`, `"paused"` or
 /// `"stopped"`), `created` (RFC 3339), `cgroup_path`, `rootfs` and `exit_status` (`null`, or
@@ -416,10 +518,6 @@ pub extern "C" fn berth_string_free(s: *mut c_char) {
 }
 
 // ---- argument helpers that need no unsafe ----
-
-fn hooks_arg(hooks: *const berth_hooks) -> FfiResult<Arc<dyn Hooks>> {
-    Ok(Arc::new(CHooks::new(struct_arg("hooks", hooks)?)))
-}
 
 /// The one range check of every path (`validate_signal`), here before the driver is reached.
 fn signal_arg(signal: i32) -> FfiResult<i32> {

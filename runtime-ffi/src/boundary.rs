@@ -16,7 +16,8 @@ use std::ptr::{self, NonNull};
 use runtime_core::{Driver, ExitStatus, Hooks, RawStdio, Stdio};
 
 use crate::types::{
-    berth_driver, berth_error, berth_error_kind, berth_exit_status, berth_hooks, berth_stdio,
+    berth_driver, berth_error, berth_error_kind, berth_exit_status, berth_handle, berth_hooks,
+    berth_stdio, SizedStruct, BERTH_NULL_HANDLE,
 };
 
 /// What an exported function's body returns: `berth_error` is the C error value itself, and a
@@ -143,14 +144,49 @@ pub(crate) fn string_free(text: *mut c_char) {
 
 // ---- structs in, values out ----
 
-/// Copies the struct a `const T*` argument points to.
-pub(crate) fn struct_arg<T: Copy>(name: &str, value: *const T) -> FfiResult<T> {
-    // SAFETY: a non-NULL struct argument points to an initialized, aligned `T` that stays
-    // valid for the call: the header's contract. It is copied, so berth keeps no pointer.
-    match unsafe { value.as_ref() } {
-        Some(value) => Ok(*value),
-        None => Err(invalid(format!("{name} is NULL"))),
+/// Copies a struct that starts with its size (`berth_stdio`, `berth_hooks`); NULL is `None`.
+///
+/// A `size` below this version's struct is refused (a zeroed struct is a mistake, not a
+/// request). A larger one comes from a newer header: it is accepted when every byte this
+/// libberth does not know is zero, as Linux's `copy_struct_from_user` does, so that a field
+/// a caller sets is never silently ignored.
+pub(crate) fn sized_struct_arg<T: SizedStruct + Copy>(
+    name: &str,
+    value: *const T,
+) -> FfiResult<Option<T>> {
+    if value.is_null() {
+        return Ok(None);
     }
+    // SAFETY: a non-NULL struct argument points to an initialized, aligned struct that starts
+    // with its `size_t size` and stays valid for the call: the header's contract.
+    let size = unsafe { value.cast::<usize>().read() };
+    let ours = std::mem::size_of::<T>();
+    let type_name = std::any::type_name::<T>()
+        .rsplit("::")
+        .next()
+        .unwrap_or(name);
+    if size < T::MIN_SIZE {
+        return Err(invalid(format!(
+            "{name}->size is {size}: set it to sizeof({type_name}) ({ours} in this libberth)"
+        )));
+    }
+    if size > ours {
+        // SAFETY: the caller says the struct is `size` bytes long (its header's sizeof), so
+        // the bytes up to `size` are readable for the call.
+        let tail = unsafe { std::slice::from_raw_parts(value.cast::<u8>().add(ours), size - ours) };
+        if tail.iter().any(|&byte| byte != 0) {
+            return Err(berth_error::new(
+                berth_error_kind::BERTH_ERROR_UNSUPPORTED,
+                format!(
+                    "{name} sets fields this libberth does not know ({name}->size is {size}, \
+                     {ours} here): use a newer libberth, or leave them zero"
+                ),
+            ));
+        }
+    }
+    // SAFETY: as above; the first `size_of::<T>()` bytes are this version's fields. The
+    // struct is copied, so berth keeps no pointer into the caller's memory.
+    Ok(Some(unsafe { value.read() }))
 }
 
 /// An out-parameter: checked for NULL up front, written only once the call has succeeded.
@@ -181,33 +217,51 @@ impl<T> Out<'_, T> {
 
 // ---- stdio ----
 
-/// The streams of a `berth_stdio`: -1 is the null device; anything else must be an open
-/// descriptor.
+/// The streams of a `berth_stdio`: `BERTH_NULL_HANDLE` is the null device; on Unix anything
+/// else must be an open descriptor.
 pub(crate) fn stdio_from(name: &str, stdio: &berth_stdio) -> FfiResult<Stdio> {
-    let check = |field: &str, fd: i32| -> FfiResult<Option<RawStdio>> {
-        match fd {
-            -1 => Ok(None),
-            fd if fd < 0 => Err(invalid(format!(
-                "{name}->{field} is {fd}: use -1 for /dev/null or an open descriptor"
-            ))),
-            fd => {
-                // SAFETY: F_GETFD only reads the descriptor's flags; any number is allowed and
-                // a closed one gives EBADF.
-                if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
-                    Err(invalid(format!(
-                        "{name}->{field} is {fd}, which is not an open file descriptor"
-                    )))
-                } else {
-                    Ok(Some(fd))
-                }
-            }
+    Ok(Stdio {
+        stdin: stream(name, "stdin_handle", stdio.stdin_handle)?,
+        stdout: stream(name, "stdout_handle", stdio.stdout_handle)?,
+        stderr: stream(name, "stderr_handle", stdio.stderr_handle)?,
+    })
+}
+
+#[cfg(unix)]
+fn stream(name: &str, field: &str, handle: berth_handle) -> FfiResult<Option<RawStdio>> {
+    if handle == BERTH_NULL_HANDLE {
+        return Ok(None);
+    }
+    let fd = match RawStdio::try_from(handle) {
+        Ok(fd) if fd >= 0 => fd,
+        _ => {
+            return Err(invalid(format!(
+                "{name}->{field} is {handle}: use BERTH_NULL_HANDLE (-1) for /dev/null or an \
+                 open descriptor"
+            )))
         }
     };
-    Ok(Stdio {
-        stdin: check("stdin_fd", stdio.stdin_fd)?,
-        stdout: check("stdout_fd", stdio.stdout_fd)?,
-        stderr: check("stderr_fd", stdio.stderr_fd)?,
-    })
+    // SAFETY: F_GETFD only reads the descriptor's flags; any number is allowed and a closed
+    // one gives EBADF.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
+        Err(invalid(format!(
+            "{name}->{field} is {fd}, which is not an open file descriptor"
+        )))
+    } else {
+        Ok(Some(fd))
+    }
+}
+
+/// On Windows a handle is passed on as it is; the driver's duplication finds a bad one.
+#[cfg(windows)]
+fn stream(name: &str, field: &str, handle: berth_handle) -> FfiResult<Option<RawStdio>> {
+    match handle {
+        BERTH_NULL_HANDLE => Ok(None),
+        0 => Err(invalid(format!(
+            "{name}->{field} is 0, which is no handle: use BERTH_NULL_HANDLE (-1) for NUL"
+        ))),
+        handle => Ok(Some(handle)),
+    }
 }
 
 // ---- hooks ----
@@ -230,6 +284,19 @@ impl CHooks {
         CHooks(hooks)
     }
 }
+
+/// Nobody takes the terminal: close it rather than leak it.
+#[cfg(unix)]
+fn close_console(master: RawStdio) {
+    // SAFETY: the driver handed `master` over to the hooks, so it is ours to close.
+    unsafe {
+        libc::close(master);
+    }
+}
+
+/// The Windows driver hands no console master yet.
+#[cfg(windows)]
+fn close_console(_master: RawStdio) {}
 
 /// The id as a C string for the length of a callback. Ids are validated (no NUL), so the
 /// fallback of an empty string is for a broken driver only.
@@ -269,13 +336,9 @@ impl Hooks for CHooks {
             Some(callback) => {
                 let id = c_id(id);
                 // SAFETY: as in `on_start`; the callee takes ownership of `master`.
-                unsafe { callback(self.0.user_data, id.as_ptr(), master) }
+                unsafe { callback(self.0.user_data, id.as_ptr(), master as berth_handle) }
             }
-            // Nobody takes the terminal: close it rather than leak it.
-            // SAFETY: the driver handed `master` over to the hooks, so it is ours to close.
-            None => unsafe {
-                libc::close(master);
-            },
+            None => close_console(master),
         }
     }
 }

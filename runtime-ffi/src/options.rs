@@ -2,7 +2,6 @@
 
 use runtime_core::json::from_json;
 use runtime_core::{Driver, Error};
-use runtime_linux::{DriverOptions, LinuxDriver};
 use serde_json::{Map, Value};
 
 use crate::boundary::FfiResult;
@@ -21,7 +20,7 @@ pub(crate) fn new_driver(options_json: Option<&str>) -> FfiResult<Box<dyn Driver
         None => Map::new(),
     };
     let kind = match options.remove("kind") {
-        None | Some(Value::Null) => "native".to_string(),
+        None | Some(Value::Null) => DEFAULT_KIND.to_string(),
         Some(Value::String(kind)) => kind,
         Some(other) => {
             return Err(Error::invalid(
@@ -32,16 +31,11 @@ pub(crate) fn new_driver(options_json: Option<&str>) -> FfiResult<Box<dyn Driver
         }
     };
     match kind.as_str() {
-        "native" => {
-            let native: DriverOptions = from_value("options", options)?;
-            Ok(Box::new(LinuxDriver::new(native)?))
-        }
+        "native" => native_driver(options),
         "lxc" => Err(unsupported(
             "driver kind \"lxc\" is not built into this libberth yet; use \"native\"",
         )),
-        "windows" => Err(unsupported(
-            "driver kind \"windows\" runs only on Windows; use \"native\" on Linux",
-        )),
+        "windows" => windows_driver(options),
         other => Err(Error::invalid(
             "options.kind",
             format!("unknown driver kind {other:?}; expected {KINDS}"),
@@ -50,12 +44,46 @@ pub(crate) fn new_driver(options_json: Option<&str>) -> FfiResult<Box<dyn Driver
     }
 }
 
+/// The kind a NULL `options_json` (or one without `kind`) gives: the platform's own driver.
+#[cfg(not(windows))]
+const DEFAULT_KIND: &str = "native";
+#[cfg(windows)]
+const DEFAULT_KIND: &str = "windows";
+
+#[cfg(target_os = "linux")]
+fn native_driver(options: Map<String, Value>) -> FfiResult<Box<dyn Driver>> {
+    let native: runtime_linux::DriverOptions = from_value("options", options)?;
+    Ok(Box::new(runtime_linux::LinuxDriver::new(native)?))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn native_driver(_options: Map<String, Value>) -> FfiResult<Box<dyn Driver>> {
+    Err(unsupported(
+        "driver kind \"native\" runs only on Linux; this libberth was built for another system",
+    ))
+}
+
+#[cfg(not(windows))]
+fn windows_driver(_options: Map<String, Value>) -> FfiResult<Box<dyn Driver>> {
+    Err(unsupported(
+        "driver kind \"windows\" runs only on Windows; use \"native\" on Linux",
+    ))
+}
+
+#[cfg(windows)]
+fn windows_driver(_options: Map<String, Value>) -> FfiResult<Box<dyn Driver>> {
+    Err(unsupported(
+        "driver kind \"windows\" is not built into this libberth yet",
+    ))
+}
+
 fn unsupported(message: &str) -> berth_error {
     berth_error::new(berth_error_kind::BERTH_ERROR_UNSUPPORTED, message.into())
 }
 
 /// Like [`from_json`], for a document parsed already: the error names the field by its path
 /// (`options.root`). There is no line or column to give, as the text was checked before.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))] // until the Windows driver has options
 fn from_value<T: serde::de::DeserializeOwned>(
     what: &str,
     object: Map<String, Value>,

@@ -21,7 +21,7 @@ impl berth_driver {
     }
 }
 
-/// An error: a kind and a message.
+/// An error: a kind, a message and the OS error behind it, if any.
 ///
 /// Opaque. Every fallible function returns NULL on success or a new error, which the caller
 /// owns and releases with `berth_error_free`. Errors are values, never thread-local state: an
@@ -29,6 +29,8 @@ impl berth_driver {
 pub struct berth_error {
     pub(crate) kind: berth_error_kind,
     pub(crate) message: CString,
+    /// The OS error code (errno on Linux), 0 if none.
+    pub(crate) errno: i32,
 }
 
 impl berth_error {
@@ -40,13 +42,21 @@ impl berth_error {
             bytes.truncate(end);
             CString::new(bytes).unwrap_or_default()
         });
-        berth_error { kind, message }
+        berth_error {
+            kind,
+            message,
+            errno: 0,
+        }
     }
 }
 
 impl From<Error> for berth_error {
     fn from(err: Error) -> berth_error {
-        berth_error::new(err.kind().into(), err.to_string())
+        let errno = err.os_failure().map_or(0, |failure| failure.code.max(0));
+        berth_error {
+            errno,
+            ..berth_error::new(err.kind().into(), err.to_string())
+        }
     }
 }
 
@@ -94,7 +104,10 @@ impl From<ErrorKind> for berth_error_kind {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct berth_exit_status {
-    /// The exit code; `128 + signal` when a signal ended the process, as a shell reports it.
+    /// The exit code. On Linux 0 to 255, or `128 + signal` when a signal ended the process,
+    /// as a shell reports it; on Windows the process's 32-bit exit code as an unsigned number
+    /// (0xC000013A is 3221225786); -1 when berth could not observe the exit (a container
+    /// taken back from an earlier driver in another process).
     pub exit_code: i64,
     /// The signal that ended the process, or 0 when it exited.
     pub signal: i32,
@@ -122,23 +135,44 @@ impl From<&berth_exit_status> for ExitStatus {
     }
 }
 
-/// The standard streams of a container process, as file descriptors of the caller.
+/// A stream or terminal of the caller's platform: a file descriptor on Linux, a `HANDLE` on
+/// Windows. It is pointer-sized (`intptr_t`), so one header serves both.
+pub type berth_handle = libc::intptr_t;
+
+/// The `berth_handle` that means the null device (`/dev/null`, `NUL`).
+pub const BERTH_NULL_HANDLE: berth_handle = -1;
+
+/// The standard streams of a container process, as handles of the caller.
 ///
-/// -1 means `/dev/null`; any other negative number, or a descriptor that is not open, is
-/// BERTH_ERROR_INVALID_ARGUMENT. berth duplicates the descriptors before the call returns:
-/// the caller keeps its own and may close them afterwards.
+/// Set `size` to `sizeof(berth_stdio)` (`BERTH_STDIO_INIT` does, with every stream on the
+/// null device): it lets a later libberth add fields without breaking this one. A struct
+/// whose `size` is smaller than this version's is BERTH_ERROR_INVALID_ARGUMENT (a zeroed
+/// struct is an error, not descriptor 0 three times); a larger one from a newer header is
+/// accepted when the fields this libberth does not know are zero.
+///
+/// `BERTH_NULL_HANDLE` (-1) means the null device; on Linux any other negative number, a
+/// number above `INT_MAX` or a descriptor that is not open is BERTH_ERROR_INVALID_ARGUMENT.
+/// berth duplicates the handles before the call returns: the caller keeps its own and may
+/// close them afterwards. Passing NULL instead of a `berth_stdio*` puts all three streams on
+/// the null device.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct berth_stdio {
-    /// The process's standard input, or -1 for `/dev/null`.
-    pub stdin_fd: i32,
-    /// The process's standard output, or -1 for `/dev/null`.
-    pub stdout_fd: i32,
-    /// The process's standard error, or -1 for `/dev/null`.
-    pub stderr_fd: i32,
+    /// `sizeof(berth_stdio)`.
+    pub size: usize,
+    /// The process's standard input, or `BERTH_NULL_HANDLE`.
+    pub stdin_handle: berth_handle,
+    /// The process's standard output, or `BERTH_NULL_HANDLE`.
+    pub stdout_handle: berth_handle,
+    /// The process's standard error, or `BERTH_NULL_HANDLE`.
+    pub stderr_handle: berth_handle,
 }
 
-/// Callbacks on the events of one container (or one exec). Any function pointer may be NULL.
+/// Callbacks on the events of one container (or one exec). Any function pointer may be NULL;
+/// passing NULL instead of a `berth_hooks*` means no callbacks.
+///
+/// Set `size` to `sizeof(berth_hooks)` (`BERTH_HOOKS_INIT` does, with every callback NULL),
+/// as for `berth_stdio`.
 ///
 /// berth copies the struct when the call that takes it begins, so the struct itself may go
 /// away afterwards. `user_data` is passed to every callback unchanged and must stay valid
@@ -146,16 +180,20 @@ pub struct berth_stdio {
 /// `container_id` is a NUL-terminated string valid only during the callback.
 ///
 /// Threads (native driver): `on_start` and `on_console` run on the thread of the call that
-/// causes them (`berth_start`, `berth_run`, `berth_exec`, `berth_create`) before it returns;
-/// a container's `on_oom` and `on_exit` run on a thread berth owns, except that the hooks
-/// given to `berth_exec` run all on the thread of that call (its `on_exit` before it
-/// returns). The callbacks of one container run one at a time and in order; those of
-/// different containers may run at the same time, so the callbacks must be thread-safe. A callback should return quickly; it must not unwind (C++
-/// exceptions, longjmp) into berth, must not call `berth_driver_free`, and must not wait for
-/// its own container (`berth_wait`, `berth_delete`): those wait for its hooks to finish.
+/// causes them (`berth_start`, `berth_run`, `berth_exec`, `berth_exec_detached`,
+/// `berth_create`) before it returns; a container's `on_oom` and `on_exit` run on a thread
+/// berth owns, and so does the `on_exit` of a detached exec; the hooks given to `berth_exec`
+/// run all on the thread of that call (its `on_exit` before it returns). The callbacks of one
+/// container run one at a time and in order; those of different containers may run at the
+/// same time, so the callbacks must be thread-safe. A callback should return quickly; it must
+/// not unwind (C++ exceptions, longjmp) into berth and must not call `berth_driver_free`. It
+/// may call berth, even `berth_wait` (which returns the exit at once, if there is one) and
+/// `berth_delete` for its own container.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct berth_hooks {
+    /// `sizeof(berth_hooks)`.
+    pub size: usize,
     /// Passed unchanged as the first argument of every callback.
     pub user_data: *mut c_void,
     /// The program runs; `pid` is its pid on the host.
@@ -171,8 +209,27 @@ pub struct berth_hooks {
             status: *const berth_exit_status,
         ),
     >,
-    /// The terminal master of a `tty` process; the callee owns `master_fd` and must close it.
+    /// The terminal master of a `tty` process (a descriptor on Linux); the callee owns it and
+    /// must close it.
     pub on_console: Option<
-        unsafe extern "C" fn(user_data: *mut c_void, container_id: *const c_char, master_fd: i32),
+        unsafe extern "C" fn(
+            user_data: *mut c_void,
+            container_id: *const c_char,
+            master: berth_handle,
+        ),
     >,
+}
+
+/// A struct of the C ABI that starts with its own size, so that it can grow.
+pub(crate) trait SizedStruct {
+    /// The smallest size a caller may give: the struct as of ABI 2.
+    const MIN_SIZE: usize;
+}
+
+impl SizedStruct for berth_stdio {
+    const MIN_SIZE: usize = std::mem::size_of::<berth_stdio>();
+}
+
+impl SizedStruct for berth_hooks {
+    const MIN_SIZE: usize = std::mem::size_of::<berth_hooks>();
 }

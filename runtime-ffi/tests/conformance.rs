@@ -26,8 +26,8 @@ use berth::*;
 
 use linux::{Busybox, Fds};
 use runtime_core::{
-    Command, ContainerState, Driver, Error, ExitStatus, Hooks, OsFailure, ProcessConfig, Result,
-    Stats, Stdio,
+    Command, ContainerState, Driver, Error, ExitStatus, Hooks, OsFailure, ProcessConfig, Resources,
+    Result, Stats, Stdio,
 };
 
 // ---- the adapter ----
@@ -68,10 +68,11 @@ fn check(err: *mut berth_error) -> Result<()> {
     let message = unsafe { CStr::from_ptr(berth_error_message(err)) }
         .to_string_lossy()
         .into_owned();
+    let errno = berth_error_errno(err);
     berth_error_free(err);
     let os = |message: String| OsFailure {
         step: message,
-        code: 0,
+        code: errno,
         name: "(through the C ABI)".into(),
     };
     Err(match kind {
@@ -106,10 +107,12 @@ fn c_json<T: serde::Serialize>(what: &str, value: &T) -> Result<CString> {
 }
 
 fn c_stdio(stdio: &Stdio) -> berth_stdio {
+    let handle = |stream: Option<i32>| stream.map_or(BERTH_NULL_HANDLE, |fd| fd as berth_handle);
     berth_stdio {
-        stdin_fd: stdio.stdin.unwrap_or(-1),
-        stdout_fd: stdio.stdout.unwrap_or(-1),
-        stderr_fd: stdio.stderr.unwrap_or(-1),
+        size: std::mem::size_of::<berth_stdio>(),
+        stdin_handle: handle(stdio.stdin),
+        stdout_handle: handle(stdio.stdout),
+        stderr_handle: handle(stdio.stderr),
     }
 }
 
@@ -157,12 +160,15 @@ unsafe extern "C" fn c_on_exit(
     with_hooks(user_data, id, |hooks, id| hooks.on_exit(id, &status));
 }
 
-unsafe extern "C" fn c_on_console(user_data: *mut c_void, id: *const c_char, master_fd: i32) {
-    with_hooks(user_data, id, |hooks, id| hooks.on_console(id, master_fd));
+unsafe extern "C" fn c_on_console(user_data: *mut c_void, id: *const c_char, master: berth_handle) {
+    // A descriptor on Linux, so it fits.
+    let master = master as i32;
+    with_hooks(user_data, id, |hooks, id| hooks.on_console(id, master));
 }
 
 fn c_hooks(hooks: &HookBox) -> berth_hooks {
     berth_hooks {
+        size: std::mem::size_of::<berth_hooks>(),
         user_data: &**hooks as *const Arc<dyn Hooks> as *mut c_void,
         on_start: Some(c_on_start),
         on_oom: Some(c_on_oom),
@@ -283,6 +289,42 @@ impl Driver for CDriver {
         });
         self.retire(hooks);
         result.map(|()| ExitStatus::from(&status))
+    }
+
+    fn exec_detached(
+        &self,
+        id: &str,
+        process: &ProcessConfig,
+        stdio: &Stdio,
+        hooks: Arc<dyn Hooks>,
+    ) -> Result<i32> {
+        let json = c_json("process", process)?;
+        let hooks: HookBox = Box::new(hooks);
+        let mut pid = 0;
+        let result = self.on(id, |d, id| {
+            berth_exec_detached(
+                d,
+                id,
+                json.as_ptr(),
+                &c_stdio(stdio),
+                &c_hooks(&hooks),
+                &mut pid,
+            )
+        });
+        // Its on_exit comes later: the hooks live until the driver is freed.
+        self.retire(hooks);
+        result.map(|()| pid)
+    }
+
+    fn wait_exec(&self, id: &str, pid: i32) -> Result<ExitStatus> {
+        let mut status = berth_exit_status::default();
+        self.on(id, |d, id| berth_wait_exec(d, id, pid, &mut status))?;
+        Ok(ExitStatus::from(&status))
+    }
+
+    fn update(&self, id: &str, resources: &Resources) -> Result<()> {
+        let json = c_json("resources", resources)?;
+        self.on(id, |d, id| berth_update(d, id, json.as_ptr()))
     }
 
     fn kill(&self, id: &str, signal: i32, all: bool) -> Result<()> {

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use runtime_core::{
-    Command, ContainerState, Driver, ExitStatus, Hooks, Lifecycle, OnDrop, ProcessConfig, Resources,
-    Result, Stats, Stdio,
+    Command, ContainerState, Driver, ExitStatus, Hooks, Lifecycle, OnDrop, ProcessConfig,
+    Resources, Result, Stats, Stdio,
 };
 use serde::{Deserialize, Serialize};
 

@@ -158,7 +158,8 @@ typedef struct recorder {
     const char *expected_id;
     atomic_int starts, ooms, exits, consoles;
     atomic_int bad_user_data, bad_id;
-    atomic_int last_pid, exit_code, exit_signal, console_fd;
+    atomic_int last_pid, exit_signal, console_fd;
+    atomic_llong exit_code;
 } recorder;
 
 static void recorder_init(recorder *rec, const char *expected_id) {
@@ -201,20 +202,29 @@ static void on_exit_hook(void *user_data, const char *container_id,
     atomic_fetch_add(&rec->exits, 1);
 }
 
-static void on_console(void *user_data, const char *container_id, int32_t master_fd) {
+static void on_console(void *user_data, const char *container_id, berth_handle master) {
     recorder *rec = seen(user_data, container_id);
-    int previous = atomic_exchange(&rec->console_fd, master_fd);
+    int previous = atomic_exchange(&rec->console_fd, (int)master);
     if (previous >= 0) close(previous);
     atomic_fetch_add(&rec->consoles, 1);
 }
 
 static berth_hooks hooks_for(recorder *rec) {
-    berth_hooks hooks = {rec, on_start, on_oom, on_exit_hook, on_console};
+    berth_hooks hooks = BERTH_HOOKS_INIT;
+    hooks.user_data = rec;
+    hooks.on_start = on_start;
+    hooks.on_oom = on_oom;
+    hooks.on_exit = on_exit_hook;
+    hooks.on_console = on_console;
     return hooks;
 }
 
-static const berth_stdio NULL_STDIO = {-1, -1, -1};
-static const berth_hooks NO_HOOKS = {NULL, NULL, NULL, NULL, NULL};
+static const berth_stdio NULL_STDIO = BERTH_STDIO_INIT;
+static const berth_hooks NO_HOOKS = BERTH_HOOKS_INIT;
+
+/* ABI 2: exit codes as wide as Windows' (a u32 as unsigned), handles as wide as a pointer. */
+_Static_assert(sizeof(((berth_exit_status *)0)->exit_code) == 8, "exit_code is 64-bit");
+_Static_assert(sizeof(berth_handle) == sizeof(void *), "berth_handle is pointer-sized");
 
 /* ---- JSON and ids ---- */
 
@@ -321,8 +331,8 @@ static void test_versions(void) {
     check("berth_version is MAJOR.MINOR.PATCH",
           version != NULL && strchr(version, '.') != NULL && strchr(version, '.') != strrchr(version, '.'),
           "got \"%s\"", version ? version : "(null)");
-    check("berth_abi_version is BERTH_ABI_VERSION (1)",
-          berth_abi_version() == BERTH_ABI_VERSION && BERTH_ABI_VERSION == 1, "got %u",
+    check("berth_abi_version is BERTH_ABI_VERSION (2)",
+          berth_abi_version() == BERTH_ABI_VERSION && BERTH_ABI_VERSION == 2, "got %u",
           berth_abi_version());
 }
 
@@ -333,6 +343,8 @@ static void test_null_is_harmless(void) {
     const char *message = berth_error_message(NULL);
     check("berth_error_message(NULL) is a static string", message != NULL && message[0] != '\0',
           "got NULL or empty");
+    check("berth_error_errno(NULL) is 0", berth_error_errno(NULL) == 0, "got %d",
+          berth_error_errno(NULL));
     berth_error_free(NULL);
     berth_string_free(NULL);
     berth_driver_free(NULL);
@@ -397,6 +409,13 @@ static void test_null_driver(void) {
                "driver is NULL");
     expect_err("stats: NULL driver", berth_stats(NULL, "x", &json), BERTH_ERROR_INVALID_ARGUMENT,
                "driver is NULL");
+    expect_err("exec_detached: NULL driver",
+               berth_exec_detached(NULL, "x", "{\"args\": [\"/bin/true\"]}", NULL, NULL, &pid),
+               BERTH_ERROR_INVALID_ARGUMENT, "driver is NULL");
+    expect_err("wait_exec: NULL driver", berth_wait_exec(NULL, "x", 1, &status),
+               BERTH_ERROR_INVALID_ARGUMENT, "driver is NULL");
+    expect_err("update: NULL driver", berth_update(NULL, "x", "{}"),
+               BERTH_ERROR_INVALID_ARGUMENT, "driver is NULL");
     check("out-params untouched on error",
           status.exit_code == -42 && status.signal == -42 && status.oom_killed && pid == -42 &&
               json == json_before,
@@ -416,10 +435,30 @@ static void test_argument_errors(berth_driver *d) {
 
     expect_err("run: NULL command_json", berth_run(d, NULL, &NULL_STDIO, &NO_HOOKS, &status),
                BERTH_ERROR_INVALID_ARGUMENT, "command_json is NULL");
-    expect_err("run: NULL stdio", berth_run(d, cmd, NULL, &NO_HOOKS, &status),
-               BERTH_ERROR_INVALID_ARGUMENT, "stdio is NULL");
-    expect_err("run: NULL hooks", berth_run(d, cmd, &NULL_STDIO, NULL, &status),
-               BERTH_ERROR_INVALID_ARGUMENT, "hooks is NULL");
+    berth_stdio zeroed_stdio;
+    memset(&zeroed_stdio, 0, sizeof zeroed_stdio);
+    expect_err("run: a zeroed berth_stdio is refused, not fd 0 three times",
+               berth_run(d, cmd, &zeroed_stdio, &NO_HOOKS, &status), BERTH_ERROR_INVALID_ARGUMENT,
+               "stdio->size is 0: set it to sizeof(berth_stdio)");
+    berth_hooks zeroed_hooks;
+    memset(&zeroed_hooks, 0, sizeof zeroed_hooks);
+    expect_err("create: a berth_hooks without its size is refused",
+               berth_create(d, cmd, NULL, &zeroed_hooks, &pid), BERTH_ERROR_INVALID_ARGUMENT,
+               "hooks->size is 0");
+    expect_err("exec_detached: NULL pid_out",
+               berth_exec_detached(d, cid, "{\"args\": [\"/bin/true\"]}", NULL, NULL, NULL),
+               BERTH_ERROR_INVALID_ARGUMENT, "pid_out is NULL");
+    expect_err("wait_exec: NULL status_out", berth_wait_exec(d, cid, 1, NULL),
+               BERTH_ERROR_INVALID_ARGUMENT, "status_out is NULL");
+    expect_err("update: NULL resources_json", berth_update(d, cid, NULL),
+               BERTH_ERROR_INVALID_ARGUMENT, "resources_json is NULL");
+    expect_err("update: invalid value named by its path",
+               berth_update(d, cid, "{\"pids_limit\": 0}"), BERTH_ERROR_INVALID_ARGUMENT,
+               "resources.pids_limit");
+    expect_err("update: unknown id", berth_update(d, cid, "{\"pids_limit\": 10}"),
+               BERTH_ERROR_NOT_FOUND, cid);
+    expect_err("wait_exec: unknown id", berth_wait_exec(d, cid, 1, &status),
+               BERTH_ERROR_NOT_FOUND, cid);
     expect_err("run: NULL status_out", berth_run(d, cmd, &NULL_STDIO, &NO_HOOKS, NULL),
                BERTH_ERROR_INVALID_ARGUMENT, "status_out is NULL");
     expect_err("create: NULL pid_out", berth_create(d, cmd, &NULL_STDIO, &NO_HOOKS, NULL),
@@ -457,9 +496,10 @@ static void test_argument_errors(berth_driver *d) {
     expect_err("exec: invalid process JSON",
                berth_exec(d, cid, "{\"args\": []}", &NULL_STDIO, &NO_HOOKS, &status),
                BERTH_ERROR_INVALID_ARGUMENT, "process.args");
-    berth_stdio bad = {-1, -7, -1};
+    berth_stdio bad = BERTH_STDIO_INIT;
+    bad.stdout_handle = -7;
     expect_err("run: bad stdio descriptor", berth_run(d, cmd, &bad, &NO_HOOKS, &status),
-               BERTH_ERROR_INVALID_ARGUMENT, "stdout_fd");
+               BERTH_ERROR_INVALID_ARGUMENT, "stdout_handle");
 
     expect_err("kill: signal 0", berth_kill(d, cid, 0, false), BERTH_ERROR_INVALID_ARGUMENT,
                "signal 0");
@@ -492,7 +532,9 @@ static void test_run(berth_driver *d) {
         fail("run", "pipe: %s", strerror(errno));
         return;
     }
-    berth_stdio stdio = {-1, fds[1], fds[1]};
+    berth_stdio stdio = BERTH_STDIO_INIT;
+    stdio.stdout_handle = fds[1];
+    stdio.stderr_handle = fds[1];
     berth_exit_status status = {-1, -1, true};
     berth_error *err = berth_run(
         d, command_json(cid, "echo hello from $(hostname); exit 7", NULL, NULL), &stdio, &hooks,
@@ -503,13 +545,13 @@ static void test_run(berth_driver *d) {
         return;
     }
     check("run: exit code 7", status.exit_code == 7 && status.signal == 0 && !status.oom_killed,
-          "got code %d signal %d oom %d", status.exit_code, status.signal, status.oom_killed);
+          "got code %lld signal %d oom %d", (long long)status.exit_code, status.signal, status.oom_killed);
     check("run: on_start called once with a pid", atomic_load(&rec.starts) == 1 &&
                                                       atomic_load(&rec.last_pid) > 0,
           "starts %d pid %d", atomic_load(&rec.starts), atomic_load(&rec.last_pid));
     check("run: on_exit called with the status",
           wait_for(&rec.exits, 2000) && atomic_load(&rec.exit_code) == 7,
-          "exits %d code %d", atomic_load(&rec.exits), atomic_load(&rec.exit_code));
+          "exits %d code %lld", atomic_load(&rec.exits), atomic_load(&rec.exit_code));
     check("run: hooks got the container id", atomic_load(&rec.bad_id) == 0, "%d wrong ids",
           atomic_load(&rec.bad_id));
 
@@ -560,7 +602,8 @@ static void test_lifecycle(berth_driver *d) {
     berth_exit_status status = {-1, -1, true};
     if (expect_ok("wait", berth_wait(d, cid, &status)) == OK) {
         check("wait: exit code 5", status.exit_code == 5 && status.signal == 0 && !status.oom_killed,
-              "code %d signal %d oom %d", status.exit_code, status.signal, status.oom_killed);
+              "code %lld signal %d oom %d", (long long)status.exit_code, status.signal,
+              status.oom_killed);
     }
     check("start hook ran", atomic_load(&rec.starts) == 1, "starts %d", atomic_load(&rec.starts));
     check_status(d, cid, "stopped", "state: stopped");
@@ -579,7 +622,7 @@ static void test_kill(berth_driver *d) {
     berth_exit_status status = {-1, -1, true};
     if (expect_ok("kill: wait", berth_wait(d, cid, &status)) == OK) {
         check("kill: ended by signal 9 (code 137)", status.signal == SIGKILL && status.exit_code == 137,
-              "code %d signal %d", status.exit_code, status.signal);
+              "code %lld signal %d", (long long)status.exit_code, status.signal);
     }
     expect_ok("kill: delete", berth_delete(d, cid, false));
 
@@ -587,8 +630,8 @@ static void test_kill(berth_driver *d) {
     if (!start_container(d, cid, "sleep 60 & sleep 60 & wait", NULL, "kill all: start")) return;
     expect_ok("kill all=true", berth_kill(d, cid, SIGKILL, true));
     if (expect_ok("kill all: wait", berth_wait(d, cid, &status)) == OK) {
-        check("kill all: ended by a signal", status.signal == SIGKILL, "code %d signal %d",
-              status.exit_code, status.signal);
+        check("kill all: ended by a signal", status.signal == SIGKILL, "code %lld signal %d",
+              (long long)status.exit_code, status.signal);
     }
     expect_err("kill: a stopped container is INVALID_STATE", berth_kill(d, cid, SIGKILL, false),
                BERTH_ERROR_INVALID_STATE, NULL);
@@ -605,8 +648,8 @@ static void test_exec(berth_driver *d) {
     berth_exit_status status = {-1, -1, true};
     if (expect_ok("exec", berth_exec(d, cid, "{\"args\": [\"/bin/sh\", \"-c\", \"exit 3\"]}",
                                      &NULL_STDIO, &hooks, &status)) == OK) {
-        check("exec: exit code 3", status.exit_code == 3 && status.signal == 0, "code %d signal %d",
-              status.exit_code, status.signal);
+        check("exec: exit code 3", status.exit_code == 3 && status.signal == 0, "code %lld signal %d",
+              (long long)status.exit_code, status.signal);
         check("exec: on_start with a pid", atomic_load(&rec.starts) == 1 && atomic_load(&rec.last_pid) > 0,
               "starts %d", atomic_load(&rec.starts));
     }
@@ -677,11 +720,95 @@ static void test_oom(berth_driver *d) {
         cid, "dd if=/dev/zero of=/dev/null bs=256M count=1",
         ", \"resources\": {\"memory_limit\": 33554432, \"memory_swap\": 33554432}", NULL);
     if (expect_ok("oom: run", berth_run(d, cmd, &NULL_STDIO, &hooks, &status)) != OK) return;
-    check("oom: oom_killed is set", status.oom_killed, "code %d signal %d oom %d",
-          status.exit_code, status.signal, status.oom_killed);
-    check("oom: killed by SIGKILL (137)", status.exit_code == 137, "code %d signal %d",
-          status.exit_code, status.signal);
+    check("oom: oom_killed is set", status.oom_killed, "code %lld signal %d oom %d",
+          (long long)status.exit_code, status.signal, status.oom_killed);
+    check("oom: killed by SIGKILL (137)", status.exit_code == 137, "code %lld signal %d",
+          (long long)status.exit_code, status.signal);
     check("oom: on_oom called", wait_for(&rec.ooms, 2000), "on_oom not called");
+}
+
+static void test_null_stdio_and_hooks(berth_driver *d) {
+    char id[128];
+    const char *cid = make_id(id, sizeof id, "nulls");
+    berth_exit_status status = {-1, -1, true};
+    /* NULL stdio: the program's streams are /dev/null (reading gives EOF at once). */
+    if (expect_ok("run: NULL stdio and NULL hooks",
+                  berth_run(d, command_json(cid, "read line; echo out; echo err >&2; exit 6",
+                                            NULL, NULL),
+                            NULL, NULL, &status)) != OK)
+        return;
+    check("run: NULL stdio and hooks: exit code 6", status.exit_code == 6 && status.signal == 0,
+          "code %lld signal %d", (long long)status.exit_code, status.signal);
+}
+
+static void test_exec_detached(berth_driver *d) {
+    char id[128];
+    const char *cid = make_id(id, sizeof id, "detach");
+    if (!start_container(d, cid, "exec sleep 60", NULL, "exec_detached: start a sleeper")) return;
+    recorder rec;
+    recorder_init(&rec, cid);
+    berth_hooks hooks = hooks_for(&rec);
+    int fds[2];
+    if (pipe(fds) != 0) {
+        fail("exec_detached", "pipe: %s", strerror(errno));
+        berth_error_free(berth_delete(d, cid, true));
+        return;
+    }
+    berth_stdio stdio = BERTH_STDIO_INIT;
+    stdio.stdout_handle = fds[1];
+    int32_t pid = -1;
+    double t0 = now_seconds();
+    berth_error *err = berth_exec_detached(
+        d, cid, "{\"args\": [\"/bin/sh\", \"-c\", \"sleep 0.3; echo detached; exit 5\"]}", &stdio,
+        &hooks, &pid);
+    double took = now_seconds() - t0;
+    close(fds[1]);
+    if (expect_ok("exec_detached", err) == OK) {
+        check("exec_detached: returns a pid before the process ends",
+              pid > 0 && took < 0.3 && atomic_load(&rec.starts) == 1 &&
+                  atomic_load(&rec.last_pid) == pid,
+              "pid %d after %.2f s, starts %d", pid, took, atomic_load(&rec.starts));
+        berth_exit_status status = {-1, -1, true};
+        if (expect_ok("wait_exec", berth_wait_exec(d, cid, pid, &status)) == OK)
+            check("wait_exec: exit code 5", status.exit_code == 5 && status.signal == 0,
+                  "code %lld signal %d", (long long)status.exit_code, status.signal);
+        check("exec_detached: on_exit once with the status",
+              wait_for(&rec.exits, 2000) && atomic_load(&rec.exits) == 1 &&
+                  atomic_load(&rec.exit_code) == 5,
+              "exits %d code %lld", atomic_load(&rec.exits), atomic_load(&rec.exit_code));
+        berth_exit_status again = {-1, -1, true};
+        if (expect_ok("wait_exec again", berth_wait_exec(d, cid, pid, &again)) == OK)
+            check("wait_exec again: the same status", again.exit_code == 5, "code %lld",
+                  (long long)again.exit_code);
+        char out[128] = {0};
+        ssize_t n = read(fds[0], out, sizeof out - 1);
+        check("exec_detached: stdout reaches the caller", n > 0 && contains(out, "detached"),
+              "read %zd: \"%s\"", n, out);
+        expect_err("wait_exec: a pid that is no detached exec",
+                   berth_wait_exec(d, cid, pid + 100000, &status), BERTH_ERROR_NOT_FOUND, NULL);
+    }
+    close(fds[0]);
+    expect_ok("exec_detached: delete force", berth_delete(d, cid, true));
+}
+
+static void test_update(berth_driver *d) {
+    char id[128];
+    const char *cid = make_id(id, sizeof id, "update");
+    if (!start_container(d, cid, "exec sleep 60", NULL, "update: start a sleeper")) return;
+    if (expect_ok("update: pids_limit 42", berth_update(d, cid, "{\"pids_limit\": 42}")) == OK) {
+        char *json = NULL;
+        if (expect_ok("update: stats", berth_stats(d, cid, &json)) == OK) {
+            check("update: stats show the new pids limit", contains(json, "\"limit\":42"),
+                  "got %s", json);
+            berth_string_free(json);
+        }
+    }
+    expect_ok("update: kill", berth_kill(d, cid, SIGKILL, false));
+    berth_exit_status status;
+    expect_ok_quiet("update: wait", berth_wait(d, cid, &status), 0);
+    expect_err("update: a stopped container is INVALID_STATE",
+               berth_update(d, cid, "{\"pids_limit\": 10}"), BERTH_ERROR_INVALID_STATE, "stopped");
+    expect_ok("update: delete", berth_delete(d, cid, false));
 }
 
 static void test_free_with_running_containers(const char *options) {
@@ -702,6 +829,66 @@ static void test_free_with_running_containers(const char *options) {
     char *json = NULL;
     expect_err("driver_free deleted the container", berth_state(d, cid, &json),
                BERTH_ERROR_NOT_FOUND, NULL);
+    berth_driver_free(d);
+}
+
+/* An OS error keeps its errno: a state root under a regular file is ENOTDIR. */
+static void test_errno(const char *helper_json) {
+    char options[4096];
+    snprintf(options, sizeof options,
+             "{\"root\": \"/etc/hostname/berth\", \"helper_path\": %s,"
+             " \"cgroup_parent\": \"berth-ctest\"}",
+             helper_json);
+    berth_driver *d = NULL;
+    berth_error *err = berth_driver_new(options, &d);
+    if (err == NULL) {
+        fail("errno: driver_new under a file", "succeeded");
+        berth_driver_free(d);
+        return;
+    }
+    check("errno: SYSTEM error with ENOTDIR",
+          berth_error_kind_of(err) == BERTH_ERROR_SYSTEM && berth_error_errno(err) == ENOTDIR,
+          "%s: %s, errno %d", kind_name(berth_error_kind_of(err)), berth_error_message(err),
+          berth_error_errno(err));
+    berth_error_free(err);
+}
+
+/* With keep_containers, freeing the driver leaves its containers; a new driver on the same
+ * root takes them back: a running one keeps running, a created one can still be started. */
+static void test_keep_containers(const char *options) {
+    char keep_options[4096];
+    size_t len = strlen(options);
+    if (len < 2 || len + 32 > sizeof keep_options) return;
+    snprintf(keep_options, sizeof keep_options, "%.*s, \"keep_containers\": true}", (int)(len - 1),
+             options);
+    berth_driver *d = NULL;
+    if (expect_ok_quiet("keep: new driver", berth_driver_new(keep_options, &d), 0) != OK) return;
+    char running[128], created[128];
+    make_id(running, sizeof running, "keep-running");
+    make_id(created, sizeof created, "keep-created");
+    int32_t pid = 0;
+    int ok = start_container(d, running, "exec sleep 600", NULL, "keep: start a sleeper") &&
+             expect_ok("keep: create one and leave it created",
+                       berth_create(d, command_json(created, "exit 4", NULL, NULL), NULL, NULL,
+                                    &pid)) == OK;
+    berth_driver_free(d);
+    if (!ok) return;
+
+    if (expect_ok_quiet("keep: second driver", berth_driver_new(options, &d), 0) != OK) return;
+    check_status(d, running, "running", "keep: the running container still runs");
+    check_status(d, created, "created", "keep: the created container is still created");
+    if (expect_ok("keep: start the created one after its driver was freed",
+                  berth_start(d, created)) == OK) {
+        berth_exit_status status = {-1, -1, true};
+        if (expect_ok("keep: wait for it", berth_wait(d, created, &status)) == OK)
+            check("keep: it ran its program (exit 4)", status.exit_code == 4,
+                  "code %lld signal %d", (long long)status.exit_code, status.signal);
+    }
+    expect_ok("keep: kill the running one", berth_kill(d, running, SIGKILL, false));
+    berth_exit_status status;
+    expect_ok_quiet("keep: wait for the running one", berth_wait(d, running, &status), 0);
+    expect_ok("keep: delete both", berth_delete(d, running, false));
+    berth_error_free(berth_delete(d, created, true));
     berth_driver_free(d);
 }
 
@@ -730,9 +917,12 @@ static void on_timeout(int signal) {
 static const driver_test DRIVER_TESTS[] = {
     {"argument errors with a driver", test_argument_errors},
     {"run with hooks and stdio", test_run},
+    {"NULL stdio and hooks", test_null_stdio_and_hooks},
     {"create/start/wait/delete, state and list", test_lifecycle},
     {"kill", test_kill},
     {"exec", test_exec},
+    {"detached exec", test_exec_detached},
+    {"update", test_update},
     {"pause/resume", test_pause_resume},
     {"stats", test_stats},
     {"tty and resize", test_resize},
@@ -776,6 +966,7 @@ int main(void) {
                  "{\"kind\": \"native\", \"root\": \"/run/berth-ctest\", \"helper_path\": %s,"
                  " \"cgroup_parent\": \"berth-ctest\"}",
                  helper_json);
+        test_errno(helper_json);
         berth_error *err = berth_driver_new(options, &d);
         if (err != NULL) {
             snprintf(why_buf, sizeof why_buf, "no driver: %s: %s",
@@ -809,6 +1000,12 @@ int main(void) {
             current_test = "driver_free with running containers";
             alarm(TEST_TIMEOUT_SECONDS);
             test_free_with_running_containers(options);
+        }
+        if (only == NULL || strstr("keep_containers", only) != NULL) {
+            printf("# keep_containers\n");
+            current_test = "keep_containers";
+            alarm(TEST_TIMEOUT_SECONDS);
+            test_keep_containers(options);
         }
     }
 

@@ -499,9 +499,9 @@ impl<P: Platform> Record<P> {
         self.pool.submit(&self.queue, move || {
             let hooks = record.life.lock().execs.get(&pid).map(|e| e.hooks.clone());
             if let Some(hooks) = hooks {
-                record
-                    .gate
-                    .call(record.key(), HookOf::Exec, || hooks.on_exit(&record.id, &exit));
+                record.gate.call(record.key(), HookOf::Exec, || {
+                    hooks.on_exit(&record.id, &exit)
+                });
             }
             if let Some(exec) = record.life.lock().execs.get_mut(&pid) {
                 exec.finished = true;
