@@ -47,7 +47,8 @@ type Options struct {
 	CgroupParent string `json:"cgroup_parent,omitempty"`
 }
 
-// Stdio gives the standard streams of a container process. A nil file is /dev/null.
+// Stdio gives the standard streams of a container process. A nil file is /dev/null; the zero
+// Stdio puts all three there.
 //
 // berth duplicates the descriptors during the call; the caller keeps its files and may
 // close them once the call returns. As with os/exec, a file passed here is put in blocking
@@ -64,10 +65,10 @@ type Driver struct {
 	c       *C.berth_driver
 	closing atomic.Bool
 
-	// The hooks of containers made by Create, kept until Delete (or Close): libberth may
-	// call them until the container is deleted.
+	// The hooks of containers made by Create and of their detached execs, kept until Delete
+	// (or Close): libberth may call them until the container is deleted.
 	handlesMu sync.Mutex
-	handles   map[string]cgo.Handle
+	handles   map[string][]cgo.Handle
 }
 
 // NewDriver makes a driver. It fails with ErrPermission or ErrSystem when the driver cannot
@@ -89,7 +90,7 @@ func NewDriver(opts Options) (*Driver, error) {
 	if err := takeError(op, C.berth_driver_new(coptions, &c)); err != nil {
 		return nil, err
 	}
-	return &Driver{c: c, handles: make(map[string]cgo.Handle)}, nil
+	return &Driver{c: c, handles: make(map[string][]cgo.Handle)}, nil
 }
 
 // Close kills and deletes every container of the driver, then releases it. Calls in
@@ -109,12 +110,35 @@ func (d *Driver) Close() error {
 	C.berth_driver_free(d.c)
 	d.c = nil
 	d.handlesMu.Lock()
-	for id, h := range d.handles {
-		h.Delete()
+	for id, hs := range d.handles {
+		for _, h := range hs {
+			h.Delete()
+		}
 		delete(d.handles, id)
 	}
 	d.handlesMu.Unlock()
 	return nil
+}
+
+// keepHooks keeps the hooks of container id until it is deleted.
+func (d *Driver) keepHooks(id string, ch callHooks) {
+	if ch.handle == 0 {
+		return
+	}
+	d.handlesMu.Lock()
+	d.handles[id] = append(d.handles[id], ch.handle)
+	d.handlesMu.Unlock()
+}
+
+// releaseHooks releases the hooks of container id, which libberth calls no more.
+func (d *Driver) releaseHooks(id string) {
+	d.handlesMu.Lock()
+	hs := d.handles[id]
+	delete(d.handles, id)
+	d.handlesMu.Unlock()
+	for _, h := range hs {
+		h.Delete()
+	}
 }
 
 // killAll sends SIGKILL to every process of every container, and thaws the paused ones so
@@ -191,35 +215,38 @@ func marshal(op, what string, v interface{}) (*C.char, error) {
 	return C.CString(string(text)), nil
 }
 
-// cStdio gives the descriptors of s; a closed file is an error (its Fd would be -1,
-// /dev/null for berth).
-func (s Stdio) cStdio(op string) (C.berth_stdio, error) {
-	fd := func(name string, f *os.File) (C.int32_t, error) {
+// cStdio gives the berth_stdio of s, or nil (libberth's "all on the null device") for the
+// zero Stdio. A closed file is an error: its Fd would be -1, the null device for berth.
+func (s Stdio) cStdio(op string) (*C.berth_stdio, error) {
+	if s == (Stdio{}) {
+		return nil, nil
+	}
+	handle := func(name string, f *os.File) (C.berth_handle, error) {
 		if f == nil {
-			return -1, nil
+			return C.BERTH_NULL_HANDLE, nil
 		}
 		n := f.Fd()
 		if n == ^uintptr(0) {
 			return 0, newError(op, KindInvalidArgument, "stdio.%s (%s) is closed", name, f.Name())
 		}
-		return C.int32_t(n), nil
+		return C.berth_handle(n), nil
 	}
-	var out C.berth_stdio
+	out := &C.berth_stdio{size: C.sizeof_berth_stdio}
 	var err error
-	if out.stdin_fd, err = fd("Stdin", s.Stdin); err != nil {
-		return out, err
+	if out.stdin_handle, err = handle("Stdin", s.Stdin); err != nil {
+		return nil, err
 	}
-	if out.stdout_fd, err = fd("Stdout", s.Stdout); err != nil {
-		return out, err
+	if out.stdout_handle, err = handle("Stdout", s.Stdout); err != nil {
+		return nil, err
 	}
-	if out.stderr_fd, err = fd("Stderr", s.Stderr); err != nil {
-		return out, err
+	if out.stderr_handle, err = handle("Stderr", s.Stderr); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
 
 func goStatus(s C.berth_exit_status) ExitStatus {
-	return ExitStatus{Code: int(s.exit_code), Signal: syscall.Signal(s.signal), OOMKilled: bool(s.oom_killed)}
+	return ExitStatus{Code: int64(s.exit_code), Signal: syscall.Signal(s.signal), OOMKilled: bool(s.oom_killed)}
 }
 
 // canceller kills a process once ctx is done and the process has started, until stop.
@@ -320,12 +347,11 @@ func (d *Driver) Run(ctx context.Context, cmd Command, stdio Stdio, hooks Hooks)
 	if cancel != nil {
 		hs.started = func(int) { cancel.markStarted() }
 	}
-	h := cgo.NewHandle(hs)
-	defer h.Delete()
-	chooks := hs.cHooks(h)
+	chooks := newCallHooks(hs)
+	defer chooks.release()
 
 	var status C.berth_exit_status
-	e := C.berth_run(c, command, &cstdio, &chooks, &status)
+	e := C.berth_run(c, command, cstdio, chooks.c, &status)
 	killed := cancel.stop()
 	runtime.KeepAlive(stdio)
 	if err := takeError(op, e); err != nil {
@@ -383,12 +409,11 @@ func (d *Driver) Exec(ctx context.Context, id string, p Process, stdio Stdio, ho
 			cancel.markStarted()
 		}
 	}
-	h := cgo.NewHandle(hs)
-	defer h.Delete()
-	chooks := hs.cHooks(h)
+	chooks := newCallHooks(hs)
+	defer chooks.release()
 
 	var status C.berth_exit_status
-	e := C.berth_exec(c, cid, process, &cstdio, &chooks, &status)
+	e := C.berth_exec(c, cid, process, cstdio, chooks.c, &status)
 	killed := cancel.stop()
 	if pidfd >= 0 {
 		syscall.Close(pidfd)
@@ -423,19 +448,15 @@ func (d *Driver) Create(cmd Command, stdio Stdio, hooks Hooks) (pid int, err err
 	}
 	defer d.leave()
 
-	hs := &hookSet{user: hooks}
-	h := cgo.NewHandle(hs)
-	chooks := hs.cHooks(h)
+	chooks := newCallHooks(&hookSet{user: hooks})
 	var cpid C.int32_t
-	e := C.berth_create(c, command, &cstdio, &chooks, &cpid)
+	e := C.berth_create(c, command, cstdio, chooks.c, &cpid)
 	runtime.KeepAlive(stdio)
 	if err := takeError(op, e); err != nil {
-		h.Delete()
+		chooks.release()
 		return 0, err
 	}
-	d.handlesMu.Lock()
-	d.handles[cmd.ID] = h
-	d.handlesMu.Unlock()
+	d.keepHooks(cmd.ID, chooks)
 	return int(cpid), nil
 }
 
@@ -489,12 +510,7 @@ func (d *Driver) Delete(id string, force bool) error {
 	})
 	if err == nil || isKind(err, KindNotFound) {
 		// Deleted: libberth calls its hooks no more.
-		d.handlesMu.Lock()
-		if h, ok := d.handles[id]; ok {
-			h.Delete()
-			delete(d.handles, id)
-		}
-		d.handlesMu.Unlock()
+		d.releaseHooks(id)
 	}
 	return err
 }

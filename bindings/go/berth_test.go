@@ -158,8 +158,8 @@ func TestVersion(t *testing.T) {
 	if v := berth.Version(); strings.Count(v, ".") != 2 {
 		t.Errorf("Version() = %q, want MAJOR.MINOR.PATCH", v)
 	}
-	if berth.ABIVersion() != berth.HeaderABIVersion || berth.ABIVersion() != 1 {
-		t.Errorf("ABIVersion() = %d, header %d, want 1", berth.ABIVersion(), berth.HeaderABIVersion)
+	if berth.ABIVersion() != berth.HeaderABIVersion || berth.ABIVersion() != 2 {
+		t.Errorf("ABIVersion() = %d, header %d, want 2", berth.ABIVersion(), berth.HeaderABIVersion)
 	}
 }
 
@@ -230,6 +230,24 @@ func TestRunStdin(t *testing.T) {
 	})
 	if strings.TrimSpace(out) != "2" {
 		t.Errorf("wc -l of stdin gave %q, want 2", out)
+	}
+}
+
+// TestRunWithoutStdioOrHooks: the zero Stdio and Hooks reach libberth as NULL (checked in
+// export_test.go), which puts the three streams on the null device and calls no hook.
+func TestRunWithoutStdioOrHooks(t *testing.T) {
+	d := needDriver(t)
+	if !berth.NullStdio(berth.Stdio{}) || berth.NullStdio(berth.Stdio{Stderr: os.Stderr}) {
+		t.Error("the zero Stdio should be NULL, and only it")
+	}
+	if !berth.NullHooks(berth.Hooks{}) || berth.NullHooks(berth.Hooks{OnOOM: func(string) {}}) {
+		t.Error("the zero Hooks should be NULL, and only them")
+	}
+	// Exit 6 when every stream is a character device (the null device) and stdin is empty.
+	script := `for n in 0 1 2; do [ -c /proc/self/fd/$n ] || exit 1; done; read -r line && exit 2; exit 6`
+	status, err := d.Run(context.Background(), shell(id("no-stdio"), script), berth.Stdio{}, berth.Hooks{})
+	if err != nil || status != (berth.ExitStatus{Code: 6}) {
+		t.Errorf("run with no stdio and no hooks: %+v, %v; want code 6", status, err)
 	}
 }
 
@@ -715,7 +733,7 @@ func TestConcurrentRuns(t *testing.T) {
 			defer wg.Done()
 			cid := id(fmt.Sprintf("many-%d", i))
 			var mine, foreign int32
-			exited := make(chan int, 1)
+			exited := make(chan int64, 1)
 			hooks := berth.Hooks{
 				OnStart: func(hid string, _ int) {
 					if hid == cid {
@@ -735,14 +753,14 @@ func TestConcurrentRuns(t *testing.T) {
 			switch {
 			case err != nil:
 				errs <- fmt.Errorf("run %d: %v", i, err)
-			case status.Code != i || status.Signal != 0:
+			case status.Code != int64(i) || status.Signal != 0:
 				errs <- fmt.Errorf("run %d: status %+v", i, status)
 			case atomic.LoadInt32(&mine) != 1 || atomic.LoadInt32(&foreign) != 0:
 				errs <- fmt.Errorf("run %d: hooks of %d starts, %d foreign calls", i, mine, foreign)
 			default:
 				select {
 				case code := <-exited:
-					if code != i {
+					if code != int64(i) {
 						errs <- fmt.Errorf("run %d: OnExit got code %d", i, code)
 					}
 				case <-time.After(5 * time.Second):

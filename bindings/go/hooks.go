@@ -46,20 +46,38 @@ type hookSet struct {
 	started func(pid int)
 }
 
-// cHooks returns the berth_hooks for hs, whose handle C gets as user_data. Only the
-// callbacks someone wants are set.
-func (hs *hookSet) cHooks(h cgo.Handle) C.berth_hooks {
+// callHooks is the berth_hooks of one call and the handle that is its user_data; both are
+// zero when no callback is wanted, and libberth gets NULL.
+type callHooks struct {
+	c      *C.berth_hooks
+	handle cgo.Handle
+}
+
+// newCallHooks returns the berth_hooks for hs, with only the callbacks someone wants set,
+// and a handle to hs that the caller releases once libberth calls them no more. When hs
+// wants no callback at all, it makes no handle and the call gets NULL.
+func newCallHooks(hs *hookSet) callHooks {
+	start := hs.user.OnStart != nil || hs.started != nil
+	oom, exit, console := hs.user.OnOOM != nil, hs.user.OnExit != nil, hs.user.OnConsole != nil
+	if !start && !oom && !exit && !console {
+		return callHooks{}
+	}
 	flag := func(b bool) C.int {
 		if b {
 			return 1
 		}
 		return 0
 	}
-	return C.berth_go_hooks(C.uintptr_t(h),
-		flag(hs.user.OnStart != nil || hs.started != nil),
-		flag(hs.user.OnOOM != nil),
-		flag(hs.user.OnExit != nil),
-		flag(hs.user.OnConsole != nil))
+	h := cgo.NewHandle(hs)
+	c := C.berth_go_hooks(C.uintptr_t(h), flag(start), flag(oom), flag(exit), flag(console))
+	return callHooks{c: &c, handle: h}
+}
+
+// release deletes the handle, once libberth calls the hooks no more.
+func (ch callHooks) release() {
+	if ch.handle != 0 {
+		ch.handle.Delete()
+	}
 }
 
 func hooksOf(h C.uintptr_t) *hookSet {
@@ -97,15 +115,15 @@ func berthGoOnOOM(h C.uintptr_t, id *C.char) {
 }
 
 //export berthGoOnExit
-func berthGoOnExit(h C.uintptr_t, id *C.char, code C.int32_t, signal C.int32_t, oom C.int) {
+func berthGoOnExit(h C.uintptr_t, id *C.char, code C.int64_t, signal C.int32_t, oom C.int) {
 	defer crashOnPanic()
 	if f := hooksOf(h).user.OnExit; f != nil {
-		f(C.GoString(id), ExitStatus{Code: int(code), Signal: syscall.Signal(signal), OOMKilled: oom != 0})
+		f(C.GoString(id), ExitStatus{Code: int64(code), Signal: syscall.Signal(signal), OOMKilled: oom != 0})
 	}
 }
 
 //export berthGoOnConsole
-func berthGoOnConsole(h C.uintptr_t, id *C.char, masterFd C.int32_t) {
+func berthGoOnConsole(h C.uintptr_t, id *C.char, masterFd C.intptr_t) {
 	defer crashOnPanic()
 	master := os.NewFile(uintptr(masterFd), "berth-console")
 	if f := hooksOf(h).user.OnConsole; f != nil {

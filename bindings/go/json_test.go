@@ -140,6 +140,19 @@ func TestStateJSON(t *testing.T) {
 	if got := marshal(t, berth.ExitStatus{Code: 3}); got != `{"code":3,"oom_killed":false}` {
 		t.Errorf("ExitStatus JSON: %s", got)
 	}
+
+	// Exit codes are as wide as Windows' (unsigned 32-bit), and -1 means unknown.
+	for _, code := range []int64{3221225786, 4294967295, -1} {
+		text := fmt.Sprintf(`{"id":"w","pid":0,"status":"stopped","created":"2024-05-06T07:08:09Z",`+
+			`"cgroup_path":"","rootfs":"/r","exit_status":{"code":%d,"signal":null,"oom_killed":false}}`, code)
+		var state berth.State
+		if err := json.Unmarshal([]byte(text), &state); err != nil || state.ExitStatus == nil || *state.ExitStatus != (berth.ExitStatus{Code: code}) {
+			t.Errorf("exit code %d in state JSON: %+v, %v", code, state.ExitStatus, err)
+		}
+		if got, want := marshal(t, berth.ExitStatus{Code: code}), fmt.Sprintf(`{"code":%d,"oom_killed":false}`, code); got != want {
+			t.Errorf("ExitStatus JSON: %s, want %s", got, want)
+		}
+	}
 	if s := (berth.ExitStatus{Code: 137, Signal: 9, OOMKilled: true}).String(); s != "killed by signal 9 (killed), code 137, OOM killed" {
 		t.Errorf("ExitStatus.String: %s", s)
 	}

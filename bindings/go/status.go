@@ -10,8 +10,11 @@ import (
 // {"code": 137, "signal": 9, "oom_killed": false}, with "signal" omitted (null) when the
 // process exited.
 type ExitStatus struct {
-	// Code is the exit code, or 128 + Signal when a signal ended the process.
-	Code int `json:"code"`
+	// Code is the exit code. On Linux it is 0 to 255, or 128 + Signal when a signal ended
+	// the process; on Windows the process's 32-bit exit code as an unsigned number
+	// (0xC000013A is 3221225786); -1 when berth could not observe the exit (a container
+	// taken back from a driver in another process).
+	Code int64 `json:"code"`
 	// Signal is the signal that ended the process, 0 when it exited.
 	Signal syscall.Signal `json:"signal,omitempty"`
 	// OOMKilled reports whether the OOM killer killed a process of the container during its

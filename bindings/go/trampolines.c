@@ -19,12 +19,12 @@ static void tramp_on_exit(void *user_data, const char *id, const berth_exit_stat
                   status->oom_killed ? 1 : 0);
 }
 
-static void tramp_on_console(void *user_data, const char *id, int32_t master_fd) {
-    berthGoOnConsole((uintptr_t)user_data, (char *)id, master_fd);
+static void tramp_on_console(void *user_data, const char *id, berth_handle master) {
+    berthGoOnConsole((uintptr_t)user_data, (char *)id, master);
 }
 
 berth_hooks berth_go_hooks(uintptr_t handle, int start, int oom, int exit, int console) {
-    berth_hooks hooks = {0};
+    berth_hooks hooks = BERTH_HOOKS_INIT;
     hooks.user_data = (void *)handle;
     hooks.on_start = start ? tramp_on_start : NULL;
     hooks.on_oom = oom ? tramp_on_oom : NULL;
