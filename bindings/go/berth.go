@@ -194,6 +194,7 @@ func takeError(op string, e *C.berth_error) error {
 		Op:      op,
 		Kind:    ErrorKind(C.berth_error_kind_of(e)),
 		Message: C.GoString(C.berth_error_message(e)),
+		Errno:   syscall.Errno(C.berth_error_errno(e)),
 	}
 }
 

@@ -682,6 +682,29 @@ func TestDriverOptions(t *testing.T) {
 	}
 }
 
+// TestErrno: an error from the OS carries its errno. A state root under a regular file is
+// ENOTDIR.
+func TestErrno(t *testing.T) {
+	needDriver(t)
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d, err := berth.NewDriver(berth.Options{Root: filepath.Join(file, "root"), HelperPath: helper, CgroupParent: cgroupParent})
+	if err == nil {
+		d.Close()
+		t.Fatal("NewDriver with its root under a regular file succeeded")
+	}
+	var berr *berth.Error
+	if !errors.As(err, &berr) || berr.Kind != berth.KindSystem || berr.Errno != syscall.ENOTDIR ||
+		!errors.Is(err, syscall.ENOTDIR) || !errors.Is(err, berth.ErrSystem) {
+		t.Errorf("NewDriver under a file: %v (%#v); want ErrSystem with Errno ENOTDIR", err, berr)
+	}
+	if _, err := driver.State("no-such-container"); !errors.Is(err, berth.ErrNotFound) || err.(*berth.Error).Errno != 0 {
+		t.Errorf("NOT_FOUND should carry no errno: %#v", err)
+	}
+}
+
 func TestClose(t *testing.T) {
 	needDriver(t)
 	root := stateDir + "-close"

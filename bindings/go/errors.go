@@ -1,6 +1,9 @@
 package berth
 
-import "fmt"
+import (
+	"fmt"
+	"syscall"
+)
 
 // ErrorKind classifies an [Error]. The numbers are those of the C ABI's berth_error_kind:
 // a number never changes meaning, and new kinds may be added, so handle unknown values.
@@ -52,11 +55,12 @@ func (k ErrorKind) String() string {
 }
 
 // Error is an error reported by libberth (or by this package before calling it): the
-// operation, a kind and berth's message, which names the field or step at fault
-// ("invalid command.process.cwd: ...").
+// operation, a kind, berth's message, which names the field or step at fault
+// ("invalid command.process.cwd: ..."), and the OS error behind it, if any.
 //
-// Test the kind with errors.Is and the sentinels (errors.Is(err, berth.ErrNotFound)), or
-// read it with errors.As:
+// Test the kind with errors.Is and the sentinels (errors.Is(err, berth.ErrNotFound)), the
+// OS error with errors.Is and its syscall.Errno (errors.Is(err, syscall.ENOSPC), which
+// Unwrap makes work), or read them with errors.As:
 //
 //	var berr *berth.Error
 //	if errors.As(err, &berr) && berr.Kind == berth.KindInvalidArgument { ... }
@@ -67,6 +71,9 @@ type Error struct {
 	Kind ErrorKind
 	// Message is berth's message.
 	Message string
+	// Errno is the OS error code behind the error (berth_error_errno), 0 when it did not
+	// come from the OS.
+	Errno syscall.Errno
 }
 
 // Error formats the error as "berth <op>: <message>".
@@ -81,11 +88,20 @@ func (e *Error) Error() string {
 	return "berth " + e.Op + ": " + msg
 }
 
-// Is reports whether target is a sentinel of the same kind (an *Error with no Op and no
-// Message, such as ErrNotFound).
+// Is reports whether target is a sentinel of the same kind (an *Error with no Op, no
+// Message and no Errno, such as ErrNotFound).
 func (e *Error) Is(target error) bool {
 	t, ok := target.(*Error)
-	return ok && t.Op == "" && t.Message == "" && t.Kind == e.Kind
+	return ok && t.Op == "" && t.Message == "" && t.Errno == 0 && t.Kind == e.Kind
+}
+
+// Unwrap returns the OS error behind e (its Errno), or nil when there is none, so that
+// errors.Is(err, syscall.ENOSPC) and errors.Is(err, fs.ErrNotExist) look at it.
+func (e *Error) Unwrap() error {
+	if e.Errno == 0 {
+		return nil
+	}
+	return e.Errno
 }
 
 // Sentinels, one per kind, for errors.Is.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"reflect"
 	"strings"
 	"syscall"
@@ -191,5 +192,28 @@ func TestErrorKinds(t *testing.T) {
 	}
 	if berth.ErrorKind(99).String() != "error kind 99" {
 		t.Errorf("unknown kind: %s", berth.ErrorKind(99))
+	}
+}
+
+func TestErrorErrno(t *testing.T) {
+	err := fmt.Errorf("wrapped: %w", &berth.Error{Op: "update", Kind: berth.KindSystem, Message: "m", Errno: syscall.ENOSPC})
+	if !errors.Is(err, syscall.ENOSPC) || !errors.Is(err, berth.ErrSystem) || errors.Is(err, syscall.EPERM) {
+		t.Errorf("an error with errno ENOSPC: Is(ENOSPC) %v, Is(ErrSystem) %v, Is(EPERM) %v",
+			errors.Is(err, syscall.ENOSPC), errors.Is(err, berth.ErrSystem), errors.Is(err, syscall.EPERM))
+	}
+	var errno syscall.Errno
+	if !errors.As(err, &errno) || errno != syscall.ENOSPC {
+		t.Errorf("errors.As to syscall.Errno: %v", errno)
+	}
+	if !errors.Is(&berth.Error{Kind: berth.KindSystem, Errno: syscall.ENOENT}, fs.ErrNotExist) {
+		t.Error("ENOENT should be fs.ErrNotExist")
+	}
+	plain := &berth.Error{Op: "kill", Kind: berth.KindNotFound, Message: "no container x"}
+	if plain.Unwrap() != nil || errors.Is(plain, syscall.Errno(0)) {
+		t.Errorf("an error without errno unwraps to %v", plain.Unwrap())
+	}
+	// A target with an Errno is not a sentinel.
+	if errors.Is(err, &berth.Error{Kind: berth.KindSystem, Errno: syscall.EPERM}) {
+		t.Error("an *Error target with an Errno matched as a sentinel")
 	}
 }
