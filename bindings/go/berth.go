@@ -14,6 +14,7 @@ import "C"
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"runtime"
 	"runtime/cgo"
@@ -459,6 +460,71 @@ func (d *Driver) Create(cmd Command, stdio Stdio, hooks Hooks) (pid int, err err
 	}
 	d.keepHooks(cmd.ID, chooks)
 	return int(cpid), nil
+}
+
+// ExecDetached starts another process in the running container id and returns its host pid
+// at once. How it ends goes to hooks.OnExit (on a thread berth owns) and to WaitExec; berth
+// reaps it and keeps its exit until the container is deleted. OnStart runs before
+// ExecDetached returns. The hooks get the container's id and, as Create's, are kept until
+// Delete: libberth may call them until the container is deleted.
+//
+// It takes no context, as Create does: it does not wait for the process. The errors are
+// Exec's: ErrNotFound for an unknown id, ErrInvalidState when the container is not running.
+func (d *Driver) ExecDetached(id string, p Process, stdio Stdio, hooks Hooks) (pid int, err error) {
+	const op = "exec detached"
+	cid, err := cString(op, "id", id)
+	if err != nil {
+		return 0, err
+	}
+	defer freeString(cid)
+	process, err := marshal(op, "process", p)
+	if err != nil {
+		return 0, err
+	}
+	defer freeString(process)
+	cstdio, err := stdio.cStdio(op)
+	if err != nil {
+		return 0, err
+	}
+	c, err := d.enter(op)
+	if err != nil {
+		return 0, err
+	}
+	defer d.leave()
+
+	chooks := newCallHooks(&hookSet{user: hooks})
+	var cpid C.int32_t
+	e := C.berth_exec_detached(c, cid, process, cstdio, chooks.c, &cpid)
+	runtime.KeepAlive(stdio)
+	if err := takeError(op, e); err != nil {
+		chooks.release()
+		return 0, err
+	}
+	d.keepHooks(id, chooks)
+	return int(cpid), nil
+}
+
+// WaitExec blocks until the process pid, started by ExecDetached in the container id, has
+// exited and its OnExit has returned, and returns how it ended; at once if it has exited
+// already, with the same status every time until the container is deleted.
+//
+// Like Wait, it takes no context: to end it early, kill the process (Kill with all reaches
+// every process of the container) or delete the container. A Delete meanwhile ends the
+// wait, with ErrNotFound if the process had not ended. A pid that is not a detached exec of
+// the container is ErrNotFound too.
+func (d *Driver) WaitExec(id string, pid int) (ExitStatus, error) {
+	const op = "wait exec"
+	if pid < math.MinInt32 || pid > math.MaxInt32 {
+		return ExitStatus{}, newError(op, KindInvalidArgument, "pid %d is out of range", pid)
+	}
+	var status C.berth_exit_status
+	err := d.withID(op, id, func(c *C.berth_driver, cid *C.char) *C.berth_error {
+		return C.berth_wait_exec(c, cid, C.int32_t(pid), &status)
+	})
+	if err != nil {
+		return ExitStatus{}, err
+	}
+	return goStatus(status), nil
 }
 
 // withID runs one call that takes the container id.

@@ -480,6 +480,182 @@ func TestExec(t *testing.T) {
 	}
 }
 
+// waitExec is WaitExec, failing the test instead of hanging it when the wait does not end.
+func waitExec(t *testing.T, d *berth.Driver, cid string, pid int) (berth.ExitStatus, error) {
+	t.Helper()
+	type result struct {
+		status berth.ExitStatus
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		status, err := d.WaitExec(cid, pid)
+		done <- result{status, err}
+	}()
+	select {
+	case r := <-done:
+		return r.status, r.err
+	case <-time.After(20 * time.Second):
+		t.Fatalf("WaitExec(%s, %d) did not return within 20 s", cid, pid)
+		return berth.ExitStatus{}, nil
+	}
+}
+
+func TestExecDetached(t *testing.T) {
+	d := needDriver(t)
+	cid := id("detached")
+	startSleeper(t, d, cid)
+	var starts, startPid, exits int32
+	exited := make(chan berth.ExitStatus, 4)
+	hooks := berth.Hooks{
+		OnStart: func(hid string, pid int) {
+			if hid == cid {
+				atomic.AddInt32(&starts, 1)
+				atomic.StoreInt32(&startPid, int32(pid))
+			}
+		},
+		OnExit: func(hid string, s berth.ExitStatus) {
+			if hid == cid {
+				atomic.AddInt32(&exits, 1)
+				exited <- s
+			}
+		},
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	pid, err := d.ExecDetached(cid, berth.Process{
+		Args: []string{"/bin/sh", "-c", "sleep 1; echo detached; exit 5"},
+	}, berth.Stdio{Stdout: w}, hooks)
+	w.Close()
+	if err != nil {
+		t.Fatalf("exec detached: %v", err)
+	}
+	if pid <= 0 || atomic.LoadInt32(&starts) != 1 || int(atomic.LoadInt32(&startPid)) != pid {
+		t.Errorf("ExecDetached: pid %d; OnStart %d calls, pid %d", pid, starts, startPid)
+	}
+	if n := atomic.LoadInt32(&exits); n != 0 {
+		t.Errorf("ExecDetached returned after the process ended (%d OnExit calls)", n)
+	}
+	if n := berth.HookHandles(d, cid); n != 1 {
+		t.Errorf("the exec's hooks should be kept until Delete: %d handles", n)
+	}
+
+	status, err := waitExec(t, d, cid, pid)
+	if err != nil || status != (berth.ExitStatus{Code: 5}) {
+		t.Errorf("WaitExec: %+v, %v; want code 5", status, err)
+	}
+	if n := atomic.LoadInt32(&exits); n != 1 {
+		t.Errorf("WaitExec returned with %d OnExit calls, want 1 (it waits for OnExit)", n)
+	}
+	select {
+	case s := <-exited:
+		if s != (berth.ExitStatus{Code: 5}) {
+			t.Errorf("OnExit status %+v, want code 5", s)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("OnExit not called")
+	}
+	again, err := waitExec(t, d, cid, pid)
+	if err != nil || again != status {
+		t.Errorf("WaitExec again: %+v, %v; want %+v as the first time", again, err, status)
+	}
+	r.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if out, err := io.ReadAll(r); err != nil || string(out) != "detached\n" {
+		t.Errorf("the exec's stdout: %q, %v; want \"detached\\n\" and end of file", out, err)
+	}
+	if n := atomic.LoadInt32(&exits); n != 1 {
+		t.Errorf("OnExit called %d times, want once", n)
+	}
+
+	if _, err := d.WaitExec(cid, pid+100000); !errors.Is(err, berth.ErrNotFound) {
+		t.Errorf("WaitExec of a pid that is no detached exec: %v, want ErrNotFound", err)
+	}
+	if _, err := d.WaitExec("no-such-container", pid); !errors.Is(err, berth.ErrNotFound) {
+		t.Errorf("WaitExec in an unknown container: %v, want ErrNotFound", err)
+	}
+	if _, err := d.ExecDetached("no-such-container", berth.Process{Args: []string{"true"}}, berth.Stdio{}, berth.Hooks{}); !errors.Is(err, berth.ErrNotFound) {
+		t.Errorf("ExecDetached in an unknown container: %v, want ErrNotFound", err)
+	}
+
+	// A Delete ends a WaitExec still waiting: ErrNotFound, or the SIGKILL of the forced
+	// delete if the process was reaped first.
+	pid, err = d.ExecDetached(cid, berth.Process{Args: []string{"sleep", "60"}}, berth.Stdio{}, berth.Hooks{})
+	if err != nil {
+		t.Fatalf("exec detached: %v", err)
+	}
+	waited := make(chan error, 1)
+	go func() {
+		status, err := d.WaitExec(cid, pid)
+		if err == nil && status.Signal != syscall.SIGKILL {
+			err = fmt.Errorf("status %+v", status)
+		}
+		waited <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	if err := d.Delete(cid, true); err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+	select {
+	case err := <-waited:
+		if err != nil && !errors.Is(err, berth.ErrNotFound) {
+			t.Errorf("WaitExec ended by Delete: %v, want ErrNotFound or SIGKILL", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("Delete did not end WaitExec")
+	}
+	if n := berth.HookHandles(d, cid); n != 0 {
+		t.Errorf("Delete left %d hook handles", n)
+	}
+}
+
+// TestHookCallsDriver: a hook may call the driver for its own container, Wait and Delete
+// included.
+func TestHookCallsDriver(t *testing.T) {
+	d := needDriver(t)
+	cid := id("hook-calls")
+	type result struct {
+		status berth.ExitStatus
+		state  berth.State
+		err    error
+	}
+	done := make(chan result, 1)
+	_, err := d.Create(shell(cid, "exit 9"), berth.Stdio{}, berth.Hooks{
+		OnExit: func(hid string, _ berth.ExitStatus) {
+			var r result
+			if r.state, r.err = d.State(hid); r.err == nil {
+				if r.status, r.err = d.Wait(hid); r.err == nil {
+					r.err = d.Delete(hid, false)
+				}
+			}
+			done <- r
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Delete(cid, true)
+	if err := d.Start(cid); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-done:
+		if r.err != nil || r.status != (berth.ExitStatus{Code: 9}) || r.state.ID != cid {
+			t.Errorf("from OnExit: State %+v, Wait %+v, then Delete: %v", r.state, r.status, r.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("OnExit did not return: calling the driver from a hook hangs")
+	}
+	if _, err := d.State(cid); !errors.Is(err, berth.ErrNotFound) {
+		t.Errorf("State after the hook deleted the container: %v, want ErrNotFound", err)
+	}
+	if n := berth.HookHandles(d, cid); n != 0 {
+		t.Errorf("the hook's Delete left %d hook handles", n)
+	}
+}
+
 func TestExecStoppedContainer(t *testing.T) {
 	d := needDriver(t)
 	cid := id("exec-stopped")
@@ -493,6 +669,10 @@ func TestExecStoppedContainer(t *testing.T) {
 	}
 	if !errors.Is(err, berth.ErrInvalidState) {
 		t.Errorf("exec into a created container: %v, want ErrInvalidState", err)
+	}
+	_, err = d.ExecDetached(cid, berth.Process{Args: []string{"true"}}, berth.Stdio{}, berth.Hooks{})
+	if !errors.Is(err, berth.ErrInvalidState) {
+		t.Errorf("detached exec into a created container: %v, want ErrInvalidState", err)
 	}
 }
 

@@ -14,3 +14,10 @@ func NullHooks(h Hooks) bool {
 	defer ch.release()
 	return ch.c == nil && ch.handle == 0
 }
+
+// HookHandles is how many hook handles d keeps for the container id until its Delete.
+func HookHandles(d *Driver, id string) int {
+	d.handlesMu.Lock()
+	defer d.handlesMu.Unlock()
+	return len(d.handles[id])
+}

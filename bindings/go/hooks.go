@@ -17,13 +17,16 @@ import (
 	"syscall"
 )
 
-// Hooks are callbacks on the events of one container (or one Exec). Any of them may be nil.
+// Hooks are callbacks on the events of one container (or one exec). Any of them may be nil.
 //
-// OnStart runs on the goroutine of the call that starts the program (Run, Exec, Start)
-// before that call returns; OnOOM and OnExit run on a thread berth owns. The hooks of one
-// container run one at a time and in order; those of different containers may run at the
-// same time, so hooks must be safe for concurrent use. A hook should return quickly and must
-// not call Wait, Delete or Close, which wait for the container's hooks to finish.
+// OnStart runs on the goroutine of the call that starts the program (Run, Exec,
+// ExecDetached, Start) before that call returns; a container's OnOOM and OnExit run on a
+// thread berth owns, and so does the OnExit of an ExecDetached, while the hooks given to Exec
+// all run on Exec's goroutine (OnExit before Exec returns). The hooks of one container run
+// one at a time and in order; those of different containers may run at the same time, so
+// hooks must be safe for concurrent use. A hook should return quickly. It may call the
+// driver, even Wait (from OnExit it returns the exit at once) and Delete for its own
+// container, but not Close.
 //
 // A hook that panics crashes the program, as an unrecovered panic in any goroutine does: the
 // panic never unwinds through libberth.
