@@ -119,6 +119,8 @@ pub struct Results {
     /// What berth's container got (and runc's and crun's were given).
     pub isolation: oci::Isolation,
     pub seccomp_source: String,
+    /// Where the probe container's confinement differed from what runc and crun were given.
+    pub confinement_notes: Vec<String>,
     pub wrapper: String,
     pub started: String,
     pub duration_s: f64,
@@ -217,35 +219,30 @@ fn make_env(rootfs: &Path) -> Result<Env, String> {
         helper: helper.exists().then_some(helper),
         unified,
         isolation: oci::Isolation::default(),
-        seccomp: None,
+        confinement: oci::Confinement::default(),
     })
 }
 
-/// Where Docker's default seccomp profile (berth's default) is kept in the repository.
+/// Where Docker's default seccomp profile (berth's default, compiled into runtime-linux) is
+/// kept in the repository, for the report.
 const SECCOMP_PROFILE: &str = "runtime-linux/src/security/default-seccomp.json";
 
-/// Reads what berth's container gets and prepares the same for runc and crun; returns where
-/// the seccomp profile came from, for the report.
-fn match_isolation(env: &mut Env) -> String {
+/// Computes what berth confines the benchmark's process with, which runc and crun are given,
+/// and probes what berth's container really gets. Returns where the seccomp profile came
+/// from, and where the probe disagrees with what runc and crun get, for the report.
+fn match_isolation(env: &mut Env) -> Result<(String, Vec<String>), String> {
+    let process = env.command("confinement", ["/bin/true"]).process;
+    env.confinement = oci::Confinement::for_process(&process)
+        .map_err(|e| format!("berth's confinement of the benchmark's process: {e}"))?;
     env.isolation = runners::probe_isolation(env);
-    if !env.isolation.has_seccomp() {
-        return "none".into();
-    }
-    let path = repo_top().join(SECCOMP_PROFILE);
-    let profile = std::fs::read_to_string(&path)
-        .map_err(|e| format!("{}: {e}", path.display()))
-        .and_then(|text| serde_json::from_str(&text).map_err(|e| e.to_string()))
-        .and_then(|value| oci::docker_seccomp(&value, &env.isolation.cap_effective));
-    match profile {
-        Ok(profile) => {
-            let rules = profile["syscalls"].as_array().map_or(0, Vec::len);
-            env.seccomp = Some(profile);
-            format!("`{SECCOMP_PROFILE}`, {rules} rules after evaluation")
-        }
-        Err(e) => format!(
-            "NOT given: the profile could not be read ({e}), so runc and crun run without a              filter while berth has one"
+    let source = match env.confinement.seccomp {
+        Some(_) => format!(
+            "`{SECCOMP_PROFILE}`, {} rules after evaluation",
+            env.confinement.seccomp_rules()
         ),
-    }
+        None => "none: berth gives the benchmark's process no filter".into(),
+    };
+    Ok((source, env.isolation.disagreements(&env.confinement)))
 }
 
 /// Runs one measure, turning an error or a panic into its outcome, and says how long it took.
@@ -365,7 +362,7 @@ fn bench(args: Args) -> Result<(), String> {
             stale.join("; ")
         ));
     }
-    let seccomp_source = match_isolation(&mut env);
+    let (seccomp_source, confinement_notes) = match_isolation(&mut env)?;
     let env = env;
     let machine = machine::Machine::read(&rootfs);
     eprintln!(
@@ -418,6 +415,7 @@ fn bench(args: Args) -> Result<(), String> {
     let results = Results {
         isolation: env.isolation.clone(),
         seccomp_source,
+        confinement_notes,
         wrapper: env.wrapper_text(),
         started: machine.date.clone(),
         load_after: machine::load_average(),

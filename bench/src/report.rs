@@ -412,7 +412,7 @@ fn method(out: &mut String, r: &Results) {
         out,
         "### What differs between berth's container and runc's and crun's\n"
     );
-    let rows: Vec<Vec<String>> = oci::differences(&r.isolation, &r.seccomp_source)
+    let rows: Vec<Vec<String>> = differences(&r.isolation, &r.seccomp_source)
         .into_iter()
         .map(|(what, how)| vec![what, how])
         .collect();
@@ -1076,33 +1076,7 @@ fn not_available(out: &mut String, r: &Results, charts: &Charts) {
             ));
         }
     }
-    let iso = &r.isolation;
-    let default_caps = iso.cap_effective.len() < oci::caller_capabilities().len();
-    items.push(match (default_caps, iso.has_seccomp()) {
-        (true, true) => format!(
-            "berth applied a default capability set ({} capabilities) and a seccomp filter in \
-             this run; runc and crun were given the same set and Docker's default profile.",
-            iso.cap_effective.len()
-        ),
-        (false, false) => "berth applied no default capability set and no seccomp filter in \
-             this run (it has neither yet); the OCI configs match that (the same capabilities, \
-             no seccomp), so no runtime pays for them here. The generator follows what berth \
-             applies: once berth has them, runc and crun get the same."
-            .into(),
-        (caps, seccomp) => format!(
-            "berth applied {} and {} in this run; the OCI configs match that.",
-            if caps {
-                "a default capability set"
-            } else {
-                "no default capability set"
-            },
-            if seccomp {
-                "a seccomp filter"
-            } else {
-                "no seccomp filter"
-            }
-        ),
-    });
+    items.extend(r.confinement_notes.iter().cloned());
     items.push(
         "The in-process berth measurements are library calls and cannot run under the wrapper \
          that crun needs on this host; the wrapper's own cost is measured and shown, and the \
@@ -1144,3 +1118,94 @@ fn not_available(out: &mut String, r: &Results, charts: &Charts) {
     }
     out.push('\n');
 }
+
+fn differences(iso: &oci::Isolation, seccomp_source: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    out.push((
+        "capabilities".to_string(),
+        format!(
+            "The same for both: runc and crun get the set runtime-linux computes for the process \
+             (`CapabilitySet::for_process`) as bounding, and for root permitted and effective, \
+             sets; berth's probe container had (effective and permitted; bounding {}, \
+             inheritable {}, ambient {}) {}: {}.",
+            iso.cap_bounding.len(),
+            iso.cap_inheritable.len(),
+            iso.cap_ambient.len(),
+            iso.cap_effective.len(),
+            iso.cap_effective.join(", ")
+        ),
+    ));
+    out.push((
+        "seccomp".into(),
+        format!(
+            "berth's probe container had {} seccomp filter(s). runc and crun get the profile \
+             berth compiles its filter from — Docker's default — each rule kept or dropped by \
+             runtime-linux's own evaluation for the same capabilities and this kernel ({seccomp_source}). \
+             Filters compiled by different libraries differ in size and order, so their cost \
+             per system call may differ a little.",
+            iso.seccomp_filters
+        ),
+    ));
+    out.push((
+        "no_new_privileges".into(),
+        format!(
+            "{} in both.",
+            if iso.no_new_privs { "set" } else { "not set" }
+        ),
+    ));
+    out.push((
+        "devices".into(),
+        if iso.device_rules.is_empty() || iso.device_rules == ["a *:* rwm"] {
+            "berth's container had no device-cgroup restriction (`a *:* rwm`); the OCI config \
+             allows every device too (runc and crun add their default allow list on top)."
+                .into()
+        } else {
+            format!(
+                "the OCI config denies every device, then allows exactly the rules berth's \
+                 container had ({} rules: {}).",
+                iso.device_rules.len(),
+                iso.device_rules.join(", ")
+            )
+        },
+    ));
+    for (what, how) in FIXED_DIFFERENCES {
+        out.push((what.to_string(), how.to_string()));
+    }
+    if let Some(error) = &iso.error {
+        out.push((
+            "probe".into(),
+            format!(
+                "the probe of berth's container failed ({error}); the configs allow every device."
+            ),
+        ));
+    }
+    out
+}
+
+const FIXED_DIFFERENCES: &[(&str, &str)] = &[
+    ("AppArmor / SELinux", "none in either."),
+    (
+        "cgroups",
+        "the same limit (memory) in both. berth, in-process, sees the host as it is (hybrid: a \
+         directory in each v1 hierarchy plus one in the cgroup2 hierarchy); runc, crun and the \
+         berth CLI run under the wrapper with the cgroup2 mount gone, so they see a v1-only host \
+         and skip the cgroup2 directory. runc/crun use the cgroupfs driver with `cgroupsPath` \
+         /berth-bench-oci/<id>; berth uses the parent berth-bench.",
+    ),
+    (
+        "standard mounts",
+        "the same six (/proc, /dev tmpfs, /dev/pts, /dev/shm, /dev/mqueue, /sys read-only) with \
+         berth's flags and data; runc's own default adds /sys/fs/cgroup, left out here to \
+         match. Both make the standard device nodes in /dev.",
+    ),
+    (
+        "init",
+        "berth execs the program as pid 1 of the container, as runc and crun do (no init \
+         injected). berth reaps from its supervisor thread; `runc run` and `crun run` wait in \
+         the foreground process.",
+    ),
+    (
+        "rlimits, oom_score_adj",
+        "none set in either: both inherit the caller's.",
+    ),
+];
