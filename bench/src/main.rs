@@ -4,6 +4,8 @@
 //! ```text
 //! berth-bench [--smoke] [--out DIR] [--rootfs DIR] [--only run,exec,throughput,idle,oom,profile]
 //!             [--idle-sizes 1,100,1000]
+//! berth-bench report [DIR]                  REPORT.md and the charts again from DIR/results.json
+//!                                           (default bench/results), without measuring
 //! berth-bench cleanup                       remove whatever a run left (containers, cgroups, state)
 //! berth-bench profile-loop N ROOTFS [M]     N berth runs beside M sleeping containers (what
 //!                                           `perf record` profiles)
@@ -32,14 +34,14 @@ mod util;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use measure::throughput::Throughput;
 use measure::{exec::ExecLatency, idle::Idle, oom::Oom, profile::Profile, run::RunLatency};
 use runners::Env;
 
 /// How big a run is.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Sizes {
     pub smoke: bool,
     pub run_iterations: usize,
@@ -95,7 +97,7 @@ impl Sizes {
 }
 
 /// A measure's outcome: its numbers, or why there are none.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Outcome<T> {
     Done(T),
     Failed(String),
@@ -112,14 +114,16 @@ impl<T> Outcome<T> {
 }
 
 /// Everything one benchmark run found.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Results {
     pub sizes: Sizes,
     pub machine: machine::Machine,
     /// What berth's container got (and runc's and crun's were given).
     pub isolation: oci::Isolation,
     pub seccomp_source: String,
-    /// Where the probe container's confinement differed from what runc and crun were given.
+    /// Where the probe container's confinement differed from what runc and crun were given
+    /// (absent from the results of harnesses before it checked).
+    #[serde(default)]
     pub confinement_notes: Vec<String>,
     pub wrapper: String,
     pub started: String,
@@ -146,7 +150,8 @@ struct Args {
 
 const USAGE: &str = "usage: berth-bench [--smoke] [--out DIR] [--rootfs DIR] \
                      [--only run,exec,throughput,idle,oom,profile] [--idle-sizes 1,100,1000]\n       \
-                     berth-bench cleanup\n       berth-bench profile-loop N ROOTFS [M]";
+                     berth-bench report [DIR]\n       berth-bench cleanup\n       \
+                     berth-bench profile-loop N ROOTFS [M]";
 
 fn parse_args(args: &[String]) -> Result<Args, String> {
     let mut parsed = Args {
@@ -279,6 +284,21 @@ fn run_measure<T>(name: &str, wanted: bool, f: impl FnOnce() -> Result<T, String
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let code = match args.first().map(String::as_str) {
+        Some("report") => {
+            let dir = args
+                .get(1)
+                .map_or_else(|| repo_top().join("bench/results"), PathBuf::from);
+            match report::write(&dir) {
+                Ok(path) => {
+                    eprintln!("berth-bench report: {}", path.display());
+                    0
+                }
+                Err(e) => {
+                    eprintln!("berth-bench report: {e}");
+                    1
+                }
+            }
+        }
         Some("cleanup") => {
             match make_env(&repo_top().join("build/rootfs")).or_else(|_| make_env(Path::new("/"))) {
                 Ok(env) => {
@@ -434,12 +454,11 @@ fn bench(args: Args) -> Result<(), String> {
     let json = serde_json::to_vec_pretty(&results).map_err(|e| e.to_string())?;
     std::fs::write(out.join("results.json"), json)
         .map_err(|e| format!("write results.json: {e}"))?;
-    let charts = chart::draw_all(&results, &out);
-    let text = report::render(&results, &charts);
-    std::fs::write(out.join("REPORT.md"), text).map_err(|e| format!("write REPORT.md: {e}"))?;
+    // The report is rendered from the file, as `berth-bench report` renders it again.
+    let report = report::write(&out)?;
     eprintln!(
         "berth-bench: done in {duration_s:.0} s: {}",
-        out.join("REPORT.md").display()
+        report.display()
     );
     Ok(())
 }

@@ -1,8 +1,9 @@
 //! `REPORT.md`, generated from [`Results`]: every number in it comes from this run.
 
 use std::fmt::Write;
+use std::path::{Path, PathBuf};
 
-use crate::chart::Charts;
+use crate::chart::{self, Charts};
 use crate::measure::{find, Series};
 use crate::util::{ms, ratio, Summary};
 use crate::{oci, Outcome, Results};
@@ -60,6 +61,21 @@ fn verdict(met: Option<bool>) -> &'static str {
         Some(false) => "**missed**",
         None => "not measurable",
     }
+}
+
+/// Reads `dir/results.json`, draws the charts beside it and writes `dir/REPORT.md`; returns
+/// the report's path.
+pub fn write(dir: &Path) -> Result<PathBuf, String> {
+    let path = dir.join("results.json");
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| format!("read {}: {e}", path.display()))?;
+    let results: Results =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let charts = chart::draw_all(&results, dir);
+    let report = dir.join("REPORT.md");
+    std::fs::write(&report, render(&results, &charts))
+        .map_err(|e| format!("write {}: {e}", report.display()))?;
+    Ok(report)
 }
 
 pub fn render(r: &Results, charts: &Charts) -> String {
