@@ -5,7 +5,7 @@
 //!
 //! The confinement is derived as berth derives its own, by runtime-linux's functions
 //! ([`Confinement`]): the capability set of `CapabilitySet::for_process`, the user and groups
-//! of the init's passwd and group lookups ([`process`]), and the seccomp profile berth
+//! of the init's passwd and group lookups ([`mod@process`]), and the seccomp profile berth
 //! compiles, each of Docker's conditional rules kept or dropped by runtime-linux's own
 //! evaluation ([`seccomp`]). The device cgroup rules are copied from a probe container
 //! ([`Isolation`]), which also checks that berth applied what the configs describe. So neither
