@@ -18,7 +18,7 @@ use crate::util::{self, new_id, SelfCounters, Summary};
 
 /// How long to let things settle before counting: berth's extra event workers end after 2 s
 /// without work.
-const SETTLE: Duration = Duration::from_millis(2500);
+pub const SETTLE: Duration = Duration::from_millis(2500);
 
 /// Parallel `run --detach` / `delete` processes when starting or removing many runc or crun
 /// containers (only to save time; not measured as latency).
