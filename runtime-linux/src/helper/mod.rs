@@ -14,6 +14,10 @@ pub(crate) mod rootfs;
 mod terminal;
 mod userns;
 
+// The passwd and group lookups, so that the benchmark's OCI configs name the same user and
+// groups as berth's own init.
+pub use identity::{find_group_id, find_passwd, supplementary_groups, PasswdEntry};
+
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::process::exit;
 
