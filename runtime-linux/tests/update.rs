@@ -67,18 +67,25 @@ fn sleeper(driver: &TestDriver, resources: Resources) -> String {
     command.id
 }
 
+/// 64 MiB and 32 processes.
+fn limited() -> Resources {
+    Resources {
+        memory_limit: Some(64 << 20),
+        pids_limit: Some(32),
+        ..Resources::default()
+    }
+}
+
 #[test]
 fn memory_pids_and_cpu_of_a_running_container_change_and_the_rest_stays() {
     let driver = driver();
     let id = sleeper(
         &driver,
         Resources {
-            memory_limit: Some(64 << 20),
-            pids_limit: Some(32),
             cpu_shares: Some(512),
             cpu_quota: Some(50_000),
             cpu_period: Some(100_000),
-            ..Resources::default()
+            ..limited()
         },
     );
     let v2 = unified();
@@ -333,14 +340,7 @@ fn a_created_and_a_paused_container_can_be_updated_a_stopped_one_cannot() {
 #[test]
 fn invalid_values_are_refused_before_anything_is_written() {
     let driver = driver();
-    let id = sleeper(
-        &driver,
-        Resources {
-            memory_limit: Some(64 << 20),
-            pids_limit: Some(32),
-            ..Resources::default()
-        },
-    );
+    let id = sleeper(&driver, limited());
     let online = fs::read_to_string("/sys/devices/system/cpu/online").unwrap();
     let last: u32 = online
         .trim()

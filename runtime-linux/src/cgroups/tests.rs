@@ -760,21 +760,24 @@ fn writes(fake: &Fake) -> Vec<String> {
         .collect()
 }
 
+/// The manager of `fake` and its container `berth/c1`, created with `resources`.
+fn container(fake: &Arc<Fake>, resources: Resources) -> (CgroupManager, ContainerCgroup) {
+    let manager = fake.manager();
+    let cg = manager.create("berth", "c1", &resources).unwrap();
+    (manager, cg)
+}
+
 #[test]
 fn update_writes_only_the_fields_given() {
     for fake in [hybrid(), unified("cpuset cpu io memory pids")] {
-        let manager = fake.manager();
-        let cg = manager
-            .create(
-                "berth",
-                "c1",
-                &Resources {
-                    memory_limit: Some(64 << 20),
-                    pids_limit: Some(10),
-                    ..Default::default()
-                },
-            )
-            .unwrap();
+        let (manager, cg) = container(
+            &fake,
+            Resources {
+                memory_limit: Some(64 << 20),
+                pids_limit: Some(10),
+                ..Default::default()
+            },
+        );
         fake.clear_log();
         manager.update(&cg, &Resources::default()).unwrap();
         assert!(fake.log().is_empty(), "{:?}", fake.log());
@@ -815,31 +818,28 @@ fn update_v1_orders_memory_and_swap_against_the_current_limit() {
     let limit = format!("{dir}/memory.limit_in_bytes");
     let memsw = format!("{dir}/memory.memsw.limit_in_bytes");
 
-    // Up: memory+swap first, or the kernel refuses a limit above it.
-    fake.clear_log();
-    manager
-        .update(&cg, &memory(256 << 20, Some(512 << 20)))
-        .unwrap();
-    assert_eq!(
-        writes(&fake),
-        vec![format!("{memsw} 536870912"), format!("{limit} 268435456")]
-    );
-    // Down: the limit first, or memory+swap would go below it.
-    fake.clear_log();
-    manager
-        .update(&cg, &memory(32 << 20, Some(48 << 20)))
-        .unwrap();
-    assert_eq!(
-        writes(&fake),
-        vec![format!("{limit} 33554432"), format!("{memsw} 50331648")]
-    );
-    // Unlimited swap goes first.
-    fake.clear_log();
-    manager.update(&cg, &memory(1 << 30, Some(-1))).unwrap();
-    assert_eq!(
-        writes(&fake),
-        vec![format!("{memsw} -1"), format!("{limit} 1073741824")]
-    );
+    // Up: memory+swap first, or the kernel refuses a limit above it. Down: the limit first,
+    // or memory+swap would go below it. Unlimited swap goes first.
+    let write = |file: &str, value: i64| format!("{file} {value}");
+    for (new_limit, new_swap, expected) in [
+        (
+            256 << 20,
+            512 << 20,
+            [write(&memsw, 512 << 20), write(&limit, 256 << 20)],
+        ),
+        (
+            32 << 20,
+            48 << 20,
+            [write(&limit, 32 << 20), write(&memsw, 48 << 20)],
+        ),
+        (1 << 30, -1, [write(&memsw, -1), write(&limit, 1 << 30)]),
+    ] {
+        fake.clear_log();
+        manager
+            .update(&cg, &memory(new_limit, Some(new_swap)))
+            .unwrap();
+        assert_eq!(writes(&fake), expected, "to {new_limit} and {new_swap}");
+    }
     manager
         .update(&cg, &memory(32 << 20, Some(48 << 20)))
         .unwrap();
@@ -872,18 +872,14 @@ fn update_v1_orders_memory_and_swap_against_the_current_limit() {
 #[test]
 fn update_v1_period_refused_for_the_quota_in_force_is_written_again_after_the_quota() {
     let fake = hybrid();
-    let manager = fake.manager();
-    let cg = manager
-        .create(
-            "berth",
-            "c1",
-            &Resources {
-                cpu_quota: Some(50_000),
-                cpu_period: Some(100_000),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    let (manager, cg) = container(
+        &fake,
+        Resources {
+            cpu_quota: Some(50_000),
+            cpu_period: Some(100_000),
+            ..Default::default()
+        },
+    );
     let dir = "/v1/cpu,cpuacct/berth/c1";
     fake.fail_once(&format!("{dir}/cpu.cfs_period_us"), libc::EINVAL);
     fake.clear_log();
@@ -926,19 +922,15 @@ fn update_v1_period_refused_for_the_quota_in_force_is_written_again_after_the_qu
 #[test]
 fn update_v2_keeps_the_quota_for_a_period_and_the_limit_for_swap() {
     let fake = unified("cpu io memory pids");
-    let manager = fake.manager();
-    let cg = manager
-        .create(
-            "berth",
-            "c1",
-            &Resources {
-                memory_limit: Some(64 << 20),
-                cpu_quota: Some(50_000),
-                cpu_period: Some(100_000),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    let (manager, cg) = container(
+        &fake,
+        Resources {
+            memory_limit: Some(64 << 20),
+            cpu_quota: Some(50_000),
+            cpu_period: Some(100_000),
+            ..Default::default()
+        },
+    );
     let period = Resources {
         cpu_period: Some(200_000),
         ..Default::default()
@@ -992,10 +984,7 @@ fn update_v2_keeps_the_quota_for_a_period_and_the_limit_for_swap() {
 #[test]
 fn update_v2_enables_cpuset_for_a_container_created_without_it() {
     let fake = unified("cpuset cpu io memory pids");
-    let manager = fake.manager();
-    let cg = manager
-        .create("berth", "c1", &Resources::default())
-        .unwrap();
+    let (manager, cg) = container(&fake, Resources::default());
     assert!(fake.get("/cg/berth/c1/cpuset.cpus").is_none());
     fake.clear_log();
     let cpus = Resources {
@@ -1020,10 +1009,7 @@ fn update_v2_enables_cpuset_for_a_container_created_without_it() {
 #[test]
 fn update_refuses_what_create_refuses_before_any_write() {
     let fake = unified("memory pids");
-    let manager = fake.manager();
-    let cg = manager
-        .create("berth", "c1", &Resources::default())
-        .unwrap();
+    let (manager, cg) = container(&fake, Resources::default());
     fake.clear_log();
     let shares = Resources {
         cpu_shares: Some(512),
@@ -1056,10 +1042,7 @@ fn update_refuses_what_create_refuses_before_any_write() {
     assert!(fake.log().is_empty(), "{:?}", fake.log());
 
     let fake = hybrid();
-    let manager = fake.manager();
-    let cg = manager
-        .create("berth", "c1", &Resources::default())
-        .unwrap();
+    let (manager, cg) = container(&fake, Resources::default());
     fake.clear_log();
     let err = manager
         .update(
@@ -1096,10 +1079,7 @@ fn update_refuses_what_create_refuses_before_any_write() {
 #[test]
 fn a_failed_update_write_says_what_was_written_before_it() {
     let fake = hybrid();
-    let manager = fake.manager();
-    let cg = manager
-        .create("berth", "c1", &Resources::default())
-        .unwrap();
+    let (manager, cg) = container(&fake, Resources::default());
     fake.fail("/v1/pids/berth/c1/pids.max", libc::EINVAL);
     let resources = Resources {
         memory_limit: Some(64 << 20),
