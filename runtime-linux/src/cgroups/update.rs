@@ -41,7 +41,9 @@ pub(crate) fn update(
         CgroupMode::Unified => v2_plan(manager, cgroup, resources)?,
         CgroupMode::Legacy | CgroupMode::Hybrid => v1_plan(cgroup, resources)?,
     };
-    write_all(&cgroup.fs, &plan)
+    // A container that exits meanwhile takes its cgroup along: its files are missing then
+    // because it is gone, not for want of a kernel feature.
+    write_all(&cgroup.fs, &plan).map_err(|err| cgroup.require_exists().err().unwrap_or(err))
 }
 
 fn v2_plan(manager: &CgroupManager, cgroup: &ContainerCgroup, r: &Resources) -> Result<Vec<Write>> {
