@@ -42,6 +42,7 @@ pub(crate) fn run(ctx: &Ctx, case: Case) -> CaseResult {
         Case::MissingProgram => missing_program(ctx),
         Case::InvalidCommand => invalid_command(ctx),
         Case::Concurrent => concurrent(ctx),
+        Case::Update => update(ctx),
     }
 }
 
@@ -1176,5 +1177,55 @@ fn concurrent(ctx: &Ctx) -> CaseResult {
         wrong[..wrong.len().min(4)].join("; "),
         if wrong.len() > 4 { "; ..." } else { "" }
     );
+    Ok(())
+}
+
+fn update(ctx: &Ctx) -> CaseResult {
+    let driver = ctx.driver();
+    let id = ctx.sleeper()?;
+    let limit = 256 << 20;
+    let memory = Resources {
+        memory_limit: Some(limit),
+        ..Resources::default()
+    };
+    driver
+        .update(&id, &memory)
+        .op("update of a running container")?;
+    if ctx.supports(Case::Stats) {
+        let stats = driver.stats(&id).op("stats")?;
+        if let Some(reported) = stats.memory.limit {
+            ensure_eq!(
+                reported,
+                limit as u64,
+                "the memory limit in stats after update"
+            );
+        }
+    }
+    ensure_eq!(
+        driver.state(&id).op("state")?.status,
+        Status::Running,
+        "status after update"
+    );
+    let invalid = Resources {
+        memory_limit: Some(0),
+        ..Resources::default()
+    };
+    expect_kind(
+        driver.update(&id, &invalid),
+        ErrorKind::InvalidArgument,
+        "update with memory_limit 0",
+    )?;
+    expect_kind(
+        driver.update(&ctx.id(), &memory),
+        ErrorKind::NotFound,
+        "update of an unknown id",
+    )?;
+    driver.kill(&id, SIGKILL, false).op("kill")?;
+    ctx.wait(&id)?;
+    expect_kind(
+        driver.update(&id, &memory),
+        ErrorKind::InvalidState,
+        "update of a stopped container",
+    )?;
     Ok(())
 }

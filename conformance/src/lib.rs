@@ -222,6 +222,7 @@ cases! {
     MissingProgram => "missing-program", "a program that does not exist fails create or start and leaves nothing";
     InvalidCommand => "invalid-command", "malformed commands are InvalidArgument before any side effect";
     Concurrent => "concurrent-32", "32 threads each run a container of their own and get its exit code";
+    Update => "update", "update changes a running container's memory limit; a stopped one is InvalidState, an invalid value InvalidArgument, an unknown id NotFound";
 }
 
 impl fmt::Display for Case {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use nix::errno::Errno;
 use runtime_core::lifecycle::{ExitSink, Launched, Peers, Platform, Saved};
 use runtime_core::{
-    Command, Error, ExitStatus, Hooks, ProcessConfig, Result, Stats, Stdio, Validated,
+    Command, Error, ExitStatus, Hooks, ProcessConfig, Resources, Result, Stats, Stdio, Validated,
 };
 
 use crate::cgroups::CgroupManager;
@@ -255,6 +255,10 @@ impl Platform for NativePlatform {
             instance.remove_console(key);
         }
         waited
+    }
+
+    fn update(&self, instance: &Instance, resources: &Validated<Resources>) -> Result<()> {
+        self.cgroups.update(&instance.cgroup, resources)
     }
 
     fn saved(&self, instance: &Instance) -> NativeSaved {
