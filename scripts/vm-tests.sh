@@ -89,6 +89,7 @@ CUSTOM=(
   "escapes"
   "images"
   "conformance"
+  "recovery"
 )
 
 # 1. The guest.
