@@ -90,6 +90,7 @@ CUSTOM=(
   "escapes"
   "images"
   "conformance"
+  "recovery"
 )
 
 # 1. The guest.
