@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use nix::errno::Errno;
-use runtime_core::lifecycle::{ExitSink, Launched, Peers, Platform, Saved};
+use runtime_core::lifecycle::{ExecSink, ExitSink, Launched, Peers, Platform, Saved};
 use runtime_core::{
     Command, Error, ExitStatus, Hooks, ProcessConfig, Resources, Result, Stats, Status, Stdio,
     Validated,
@@ -250,13 +250,27 @@ impl Platform for NativePlatform {
         .and_then(|()| launcher::start(launched.channel));
         if let Err(error) = ready {
             launcher::kill_and_reap(&running.pidfd);
-            if let Some(key) = running.console {
-                instance.remove_console(key);
-            }
+            release_console(instance, running.console);
             return Err(error);
         }
         let pid = running.pid;
         Ok((running, pid))
+    }
+
+    fn watch_exec(
+        &self,
+        instance: &Instance,
+        running: ExecProcess,
+        sink: ExecSink<Self>,
+    ) -> Result<()> {
+        // No thread waits for it: the supervisor reaps it by its pidfd. Its terminal leaves
+        // resize's list before the exit is reported, so a wait_exec that returns finds it gone.
+        let console = running.console;
+        supervisor::watch::watch_exec(&self.supervisor, running.pidfd, move |exit| {
+            sink.with_instance(|instance| release_console(instance, console));
+            sink.exited(exit);
+        })
+        .inspect_err(|_| release_console(instance, console))
     }
 
     fn exec_wait(&self, instance: &Instance, running: ExecProcess) -> Result<ExitStatus> {
@@ -266,9 +280,7 @@ impl Platform for NativePlatform {
             .and_then(|exit| {
                 exit.ok_or_else(|| Error::Internal("waitid returned no status".into()))
             });
-        if let Some(key) = running.console {
-            instance.remove_console(key);
-        }
+        release_console(instance, running.console);
         waited
     }
 
@@ -326,6 +338,13 @@ fn procs_files(cgroup: &crate::cgroups::ContainerCgroup) -> Vec<String> {
         .iter()
         .map(|p| p.display().to_string())
         .collect()
+}
+
+/// Forgets the duplicate of an exec's terminal master, if it had one, once it has exited.
+fn release_console(instance: &Instance, console: Option<u64>) {
+    if let Some(key) = console {
+        instance.remove_console(key);
+    }
 }
 
 /// Keeps a duplicate of a terminal master for resize and gives the master itself to the
