@@ -9,6 +9,9 @@
 # berth-init and the harness (bench/), and runs it. Other arguments go to the harness
 # (`berth-bench --help`: --only, --out, --idle-sizes). Whatever a run leaves behind
 # (containers, cgroups, state) is removed on exit, even after a failure or ^C.
+#
+# The report's text is bench/report.md.tmpl; `berth-bench report [DIR]` renders REPORT.md and
+# the charts again from DIR/results.json (default bench/results) without measuring.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

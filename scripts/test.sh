@@ -12,8 +12,8 @@ step "clippy"
 cargo clippy -q --workspace --all-targets -- -D warnings
 step "docs"
 RUSTDOCFLAGS="-D warnings" cargo doc -q --workspace --no-deps
-step "runtime-core, runtime-windows and the conformance suite build for Windows"
-cargo check -q --target x86_64-pc-windows-gnu -p runtime-core -p runtime-windows -p berth-conformance
+step "runtime-core, runtime-windows, runtime-ffi (libberth) and the conformance suite build for Windows"
+cargo check -q --target x86_64-pc-windows-gnu -p runtime-core -p runtime-windows -p runtime-ffi -p berth-conformance
 step "include/berth.h is what cbindgen generates"
 make -s check-header
 step "unit and integration tests (native driver on this host's cgroups)"

@@ -75,6 +75,7 @@ SELECTION=(
        a_user_namespace_container_has_its_devices_and_mounts"
   "exec exec_shares_the_namespaces_of_the_init"
   "setup_hardening *"
+  "update *"
 )
 for extra in ${VM_TESTS_EXTRA:-}; do
   SELECTION+=("${extra%%:*} ${extra#*:}")
@@ -89,6 +90,7 @@ CUSTOM=(
   "escapes"
   "images"
   "conformance"
+  "recovery"
 )
 
 # 1. The guest.

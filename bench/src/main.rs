@@ -4,6 +4,8 @@
 //! ```text
 //! berth-bench [--smoke] [--out DIR] [--rootfs DIR] [--only run,exec,throughput,idle,oom,profile]
 //!             [--idle-sizes 1,100,1000]
+//! berth-bench report [DIR]                  REPORT.md and the charts again from DIR/results.json
+//!                                           (default bench/results), without measuring
 //! berth-bench cleanup                       remove whatever a run left (containers, cgroups, state)
 //! berth-bench profile-loop N ROOTFS [M]     N berth runs beside M sleeping containers (what
 //!                                           `perf record` profiles)
@@ -32,14 +34,14 @@ mod util;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use measure::throughput::Throughput;
 use measure::{exec::ExecLatency, idle::Idle, oom::Oom, profile::Profile, run::RunLatency};
 use runners::Env;
 
 /// How big a run is.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Sizes {
     pub smoke: bool,
     pub run_iterations: usize,
@@ -95,7 +97,7 @@ impl Sizes {
 }
 
 /// A measure's outcome: its numbers, or why there are none.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Outcome<T> {
     Done(T),
     Failed(String),
@@ -112,13 +114,17 @@ impl<T> Outcome<T> {
 }
 
 /// Everything one benchmark run found.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Results {
     pub sizes: Sizes,
     pub machine: machine::Machine,
     /// What berth's container got (and runc's and crun's were given).
     pub isolation: oci::Isolation,
     pub seccomp_source: String,
+    /// Where the probe container's confinement differed from what runc and crun were given
+    /// (absent from the results of harnesses before it checked).
+    #[serde(default)]
+    pub confinement_notes: Vec<String>,
     pub wrapper: String,
     pub started: String,
     pub duration_s: f64,
@@ -144,7 +150,8 @@ struct Args {
 
 const USAGE: &str = "usage: berth-bench [--smoke] [--out DIR] [--rootfs DIR] \
                      [--only run,exec,throughput,idle,oom,profile] [--idle-sizes 1,100,1000]\n       \
-                     berth-bench cleanup\n       berth-bench profile-loop N ROOTFS [M]";
+                     berth-bench report [DIR]\n       berth-bench cleanup\n       \
+                     berth-bench profile-loop N ROOTFS [M]";
 
 fn parse_args(args: &[String]) -> Result<Args, String> {
     let mut parsed = Args {
@@ -217,35 +224,30 @@ fn make_env(rootfs: &Path) -> Result<Env, String> {
         helper: helper.exists().then_some(helper),
         unified,
         isolation: oci::Isolation::default(),
-        seccomp: None,
+        confinement: oci::Confinement::default(),
     })
 }
 
-/// Where Docker's default seccomp profile (berth's default) is kept in the repository.
+/// Where Docker's default seccomp profile (berth's default, compiled into runtime-linux) is
+/// kept in the repository, for the report.
 const SECCOMP_PROFILE: &str = "runtime-linux/src/security/default-seccomp.json";
 
-/// Reads what berth's container gets and prepares the same for runc and crun; returns where
-/// the seccomp profile came from, for the report.
-fn match_isolation(env: &mut Env) -> String {
+/// Computes what berth confines the benchmark's process with, which runc and crun are given,
+/// and probes what berth's container really gets. Returns where the seccomp profile came
+/// from, and where the probe disagrees with what runc and crun get, for the report.
+fn match_isolation(env: &mut Env) -> Result<(String, Vec<String>), String> {
+    let process = env.command("confinement", ["/bin/true"]).process;
+    env.confinement = oci::Confinement::for_process(&process)
+        .map_err(|e| format!("berth's confinement of the benchmark's process: {e}"))?;
     env.isolation = runners::probe_isolation(env);
-    if !env.isolation.has_seccomp() {
-        return "none".into();
-    }
-    let path = repo_top().join(SECCOMP_PROFILE);
-    let profile = std::fs::read_to_string(&path)
-        .map_err(|e| format!("{}: {e}", path.display()))
-        .and_then(|text| serde_json::from_str(&text).map_err(|e| e.to_string()))
-        .and_then(|value| oci::docker_seccomp(&value, &env.isolation.cap_effective));
-    match profile {
-        Ok(profile) => {
-            let rules = profile["syscalls"].as_array().map_or(0, Vec::len);
-            env.seccomp = Some(profile);
-            format!("`{SECCOMP_PROFILE}`, {rules} rules after evaluation")
-        }
-        Err(e) => format!(
-            "NOT given: the profile could not be read ({e}), so runc and crun run without a              filter while berth has one"
+    let source = match env.confinement.seccomp {
+        Some(_) => format!(
+            "`{SECCOMP_PROFILE}`, {} rules after evaluation",
+            env.confinement.seccomp_rules()
         ),
-    }
+        None => "none: berth gives the benchmark's process no filter".into(),
+    };
+    Ok((source, env.isolation.disagreements(&env.confinement)))
 }
 
 /// Runs one measure, turning an error or a panic into its outcome, and says how long it took.
@@ -282,6 +284,21 @@ fn run_measure<T>(name: &str, wanted: bool, f: impl FnOnce() -> Result<T, String
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let code = match args.first().map(String::as_str) {
+        Some("report") => {
+            let dir = args
+                .get(1)
+                .map_or_else(|| repo_top().join("bench/results"), PathBuf::from);
+            match report::write(&dir) {
+                Ok(path) => {
+                    eprintln!("berth-bench report: {}", path.display());
+                    0
+                }
+                Err(e) => {
+                    eprintln!("berth-bench report: {e}");
+                    1
+                }
+            }
+        }
         Some("cleanup") => {
             match make_env(&repo_top().join("build/rootfs")).or_else(|_| make_env(Path::new("/"))) {
                 Ok(env) => {
@@ -365,7 +382,7 @@ fn bench(args: Args) -> Result<(), String> {
             stale.join("; ")
         ));
     }
-    let seccomp_source = match_isolation(&mut env);
+    let (seccomp_source, confinement_notes) = match_isolation(&mut env)?;
     let env = env;
     let machine = machine::Machine::read(&rootfs);
     eprintln!(
@@ -418,6 +435,7 @@ fn bench(args: Args) -> Result<(), String> {
     let results = Results {
         isolation: env.isolation.clone(),
         seccomp_source,
+        confinement_notes,
         wrapper: env.wrapper_text(),
         started: machine.date.clone(),
         load_after: machine::load_average(),
@@ -436,12 +454,11 @@ fn bench(args: Args) -> Result<(), String> {
     let json = serde_json::to_vec_pretty(&results).map_err(|e| e.to_string())?;
     std::fs::write(out.join("results.json"), json)
         .map_err(|e| format!("write results.json: {e}"))?;
-    let charts = chart::draw_all(&results, &out);
-    let text = report::render(&results, &charts);
-    std::fs::write(out.join("REPORT.md"), text).map_err(|e| format!("write REPORT.md: {e}"))?;
+    // The report is rendered from the file, as `berth-bench report` renders it again.
+    let report = report::write(&out)?;
     eprintln!(
         "berth-bench: done in {duration_s:.0} s: {}",
-        out.join("REPORT.md").display()
+        report.display()
     );
     Ok(())
 }

@@ -65,11 +65,12 @@ pub struct Env {
     pub helper: Option<PathBuf>,
     /// The cgroup2 mount the wrapper unmounts (hybrid hosts), if any.
     pub unified: Option<String>,
-    /// What berth's own container gets (capabilities, seccomp, devices), which the OCI
-    /// configs copy.
+    /// What berth's own container got, read from a probe container: the device cgroup rules
+    /// the OCI configs copy, and the check of [`Env::confinement`].
     pub isolation: oci::Isolation,
-    /// The OCI seccomp profile for runc and crun when berth's container has a filter.
-    pub seccomp: Option<serde_json::Value>,
+    /// What berth confines the benchmark's process with (its commands differ only in their
+    /// args), computed by runtime-linux: the OCI configs' capabilities and seccomp profile.
+    pub confinement: oci::Confinement,
 }
 
 impl Env {
@@ -128,8 +129,8 @@ impl Env {
         let config = oci::config(
             command,
             &cgroups_path,
-            &self.isolation,
-            self.seccomp.as_ref(),
+            &self.confinement,
+            &self.isolation.device_rules,
         )?;
         let path = dir.join("config.json");
         std::fs::write(&path, serde_json::to_vec_pretty(&config).unwrap())
@@ -141,7 +142,9 @@ impl Env {
     pub fn process_file(&self, name: &str, process: &ProcessConfig) -> Result<PathBuf, String> {
         let dir = Path::new(WORK);
         std::fs::create_dir_all(dir).map_err(|e| format!("create {WORK}: {e}"))?;
-        let value = oci::process(process, Path::new(&self.rootfs), &self.isolation)?;
+        let caps = runtime_linux::security::CapabilitySet::for_process(process, "process")
+            .map_err(|e| e.to_string())?;
+        let value = oci::process(process, Path::new(&self.rootfs), caps)?;
         let path = dir.join(format!("{name}.process.json"));
         std::fs::write(&path, serde_json::to_vec_pretty(&value).unwrap())
             .map_err(|e| format!("write {}: {e}", path.display()))?;
@@ -370,7 +373,7 @@ pub fn probe_isolation(env: &Env) -> oci::Isolation {
             .collect();
         Ok(iso)
     };
-    probe().unwrap_or_else(oci::Isolation::fallback)
+    probe().unwrap_or_else(oci::Isolation::failed)
 }
 
 /// Runs one container through the Rust API: `Driver::run`.

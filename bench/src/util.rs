@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Median, p10 and p90 of a sample, in milliseconds.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 pub struct Summary {
     pub n: usize,
     pub p10: f64,
@@ -94,7 +94,7 @@ pub fn new_id(tag: &str) -> String {
 }
 
 /// What this process holds now.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 pub struct SelfCounters {
     /// Resident set size, bytes.
     pub rss: u64,

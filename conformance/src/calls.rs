@@ -25,6 +25,17 @@ pub(crate) fn run(
     driver.run(command, stdio, hooks)
 }
 
+/// `Driver::exec_detached`.
+pub(crate) fn exec_detached(
+    driver: &dyn Driver,
+    id: &str,
+    process: &ProcessConfig,
+    stdio: &Stdio,
+    hooks: Arc<dyn Hooks>,
+) -> Result<i32> {
+    driver.exec_detached(id, process, stdio, hooks)
+}
+
 /// `Driver::exec`.
 pub(crate) fn exec(
     driver: &dyn Driver,

@@ -25,6 +25,7 @@ pub(crate) fn run(ctx: &Ctx, case: Case) -> CaseResult {
         Case::Hostname => hostname(ctx),
         Case::Terminal => terminal(ctx),
         Case::Exec => exec(ctx),
+        Case::ExecDetached => exec_detached(ctx),
         Case::Kill => kill(ctx),
         Case::KillAll => kill_all(ctx),
         Case::Pause => pause_resume(ctx),
@@ -42,6 +43,7 @@ pub(crate) fn run(ctx: &Ctx, case: Case) -> CaseResult {
         Case::MissingProgram => missing_program(ctx),
         Case::InvalidCommand => invalid_command(ctx),
         Case::Concurrent => concurrent(ctx),
+        Case::Update => update(ctx),
     }
 }
 
@@ -350,6 +352,87 @@ fn exec(ctx: &Ctx) -> CaseResult {
         "the container after its execs"
     );
     ensure_eq!(state.pid, init_pid, "the init's pid after the execs");
+    Ok(())
+}
+
+fn exec_detached(ctx: &Ctx) -> CaseResult {
+    let init = ctx.command(&Program::Sleep);
+    let init_pid = ctx.launch(&init, &Stdio::null(), Arc::new(NoHooks))?;
+    let id = init.id.as_str();
+    let detach = |program: &Program, stdio: &Stdio, hooks: Arc<dyn Hooks>| {
+        crate::calls::exec_detached(ctx.driver(), id, &ctx.process(program), stdio, hooks)
+            .op(format!("exec_detached ({program:?})"))
+    };
+
+    // The process waits for its input, so the pid comes back while it runs.
+    let (read, write) = ctx.pipe()?;
+    let stdio = Stdio {
+        stdin: Some(read.raw()),
+        stdout: None,
+        stderr: None,
+    };
+    let recorder = ctx.recorder();
+    let pid = detach(&Program::Cat, &stdio, recorder.clone())?;
+    drop(read);
+    ensure!(
+        pid > 0 && pid != init_pid,
+        "exec_detached's pid {pid} (the init's is {init_pid})"
+    );
+    let events = recorder.events();
+    ensure!(
+        matches!(events.as_slice(), [Event::Start(a, p)] if a == id && *p == pid),
+        "hooks of a detached exec that still runs: {events:?}, expected on_start with {pid}"
+    );
+    drop(write);
+    let status = ctx.driver().wait_exec(id, pid).op("wait_exec")?;
+    ensure_eq!(status, exited(0), "wait_exec of cat at end of input");
+    let again = ctx.driver().wait_exec(id, pid).op("a second wait_exec")?;
+    ensure_eq!(again, status, "a second wait_exec");
+    let events = recorder.events();
+    ensure!(
+        matches!(events.as_slice(), [Event::Start(_, _), Event::Exit(b, s)] if b == id && *s == status),
+        "hooks of a detached exec: {events:?}, expected on_start then on_exit with {status:?}"
+    );
+
+    // Its code, and its output.
+    let (out, write) = ctx.capture()?;
+    let stdio = Stdio {
+        stdin: None,
+        stdout: Some(write.raw()),
+        stderr: None,
+    };
+    let print = Program::Print {
+        stdout: "detached out".into(),
+        stderr: String::new(),
+    };
+    let printer = detach(&print, &stdio, Arc::new(NoHooks))?;
+    drop(write);
+    let exit = detach(&Program::Exit(9), &Stdio::null(), Arc::new(NoHooks))?;
+    ensure_eq!(
+        ctx.driver().wait_exec(id, exit).op("wait_exec (exit 9)")?,
+        exited(9),
+        "wait_exec of a detached exec exiting 9"
+    );
+    ensure_eq!(
+        ctx.driver()
+            .wait_exec(id, printer)
+            .op("wait_exec (print)")?,
+        exited(0),
+        "wait_exec of a detached exec printing"
+    );
+    ensure_eq!(out.finish()?, "detached out", "a detached exec's stdout");
+
+    expect_kind(
+        ctx.driver().wait_exec(id, init_pid),
+        ErrorKind::NotFound,
+        "wait_exec of the init's pid",
+    )?;
+    let state = ctx.driver().state(id).op("state")?;
+    ensure_eq!(
+        (state.status, state.pid),
+        (Status::Running, init_pid),
+        "the container after its detached execs"
+    );
     Ok(())
 }
 
@@ -1176,5 +1259,55 @@ fn concurrent(ctx: &Ctx) -> CaseResult {
         wrong[..wrong.len().min(4)].join("; "),
         if wrong.len() > 4 { "; ..." } else { "" }
     );
+    Ok(())
+}
+
+fn update(ctx: &Ctx) -> CaseResult {
+    let driver = ctx.driver();
+    let id = ctx.sleeper()?;
+    let limit = 256 << 20;
+    let memory = Resources {
+        memory_limit: Some(limit),
+        ..Resources::default()
+    };
+    driver
+        .update(&id, &memory)
+        .op("update of a running container")?;
+    if ctx.supports(Case::Stats) {
+        let stats = driver.stats(&id).op("stats")?;
+        if let Some(reported) = stats.memory.limit {
+            ensure_eq!(
+                reported,
+                limit as u64,
+                "the memory limit in stats after update"
+            );
+        }
+    }
+    ensure_eq!(
+        driver.state(&id).op("state")?.status,
+        Status::Running,
+        "status after update"
+    );
+    let invalid = Resources {
+        memory_limit: Some(0),
+        ..Resources::default()
+    };
+    expect_kind(
+        driver.update(&id, &invalid),
+        ErrorKind::InvalidArgument,
+        "update with memory_limit 0",
+    )?;
+    expect_kind(
+        driver.update(&ctx.id(), &memory),
+        ErrorKind::NotFound,
+        "update of an unknown id",
+    )?;
+    driver.kill(&id, SIGKILL, false).op("kill")?;
+    ctx.wait(&id)?;
+    expect_kind(
+        driver.update(&id, &memory),
+        ErrorKind::InvalidState,
+        "update of a stopped container",
+    )?;
     Ok(())
 }

@@ -205,6 +205,7 @@ cases! {
     Hostname => "hostname", "the program sees the host name it was given (the id by default)";
     Terminal => "terminal", "with tty the program's stdio is a terminal and on_console gets its master";
     Exec => "exec", "exec runs a process in a running container: exit code, env, cwd, user, tty, hooks";
+    ExecDetached => "exec-detached", "a detached exec returns its pid at once; its status comes to wait_exec (again and again) and to on_exit";
     Kill => "kill", "kill sends one signal to the init, which handles it";
     KillAll => "kill-all", "kill with `all` reaches every process, without it only the init";
     Pause => "pause-resume", "pause freezes the container (no progress, status paused), resume thaws it";
@@ -222,6 +223,7 @@ cases! {
     MissingProgram => "missing-program", "a program that does not exist fails create or start and leaves nothing";
     InvalidCommand => "invalid-command", "malformed commands are InvalidArgument before any side effect";
     Concurrent => "concurrent-32", "32 threads each run a container of their own and get its exit code";
+    Update => "update", "update changes a running container's memory limit; a stopped one is InvalidState, an invalid value InvalidArgument, an unknown id NotFound";
 }
 
 impl fmt::Display for Case {

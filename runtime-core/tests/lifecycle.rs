@@ -1,36 +1,70 @@
 //! The shared lifecycle over a scripted platform: the status machine, the ordering of hooks,
-//! the state file and the undoing of a failed create, with no OS underneath.
+//! the state file, the undoing of a failed create, detached execs, and containers left to a
+//! later driver, with no OS underneath.
 
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
-use runtime_core::lifecycle::{ExitSink, Launched, OnDrop, Peers, Platform, Saved};
+use runtime_core::lifecycle::{ExecSink, ExitSink, Launched, OnDrop, Peers, Platform, Saved};
 use runtime_core::{
-    Command, Driver, Error, ErrorKind, ExitStatus, Hooks, Lifecycle, Operation, ProcessConfig,
-    Result, Status, Stdio, Validated,
+    Command, Driver, Error, ErrorKind, ExitStatus, Hooks, Lifecycle, NoHooks, Operation,
+    ProcessConfig, Resources, Result, Status, Stdio, Validated,
 };
 
-/// A platform whose "init" does what its program name says.
+/// A platform whose "init" does what its program name says, and so does a detached exec's
+/// process: `exit-at-once` exits 5 before `watch_exec` returns, `fail-watch` cannot be
+/// watched, `survivor` outlives its container, anything else dies with its container.
 #[derive(Default)]
 struct Scripted {
     prepared: AtomicUsize,
     launched: AtomicUsize,
     cleaned: AtomicUsize,
+    /// Calls that end a container (kill, destroy, clean_up), counted past the driver's life.
+    ended: Arc<AtomicUsize>,
     next_pid: AtomicI32,
+    next_exec_pid: AtomicI32,
     /// The sink of the last container watched, kept to report into it late.
     last_sink: Mutex<Option<ExitSink<Scripted>>>,
+    /// Every detached exec watched, for a test to end one.
+    exec_sinks: Mutex<Vec<ExecSink<Scripted>>>,
+}
+
+impl Scripted {
+    /// The detached exec `pid` exits with `status`.
+    fn exit_exec(&self, pid: i32, status: ExitStatus) {
+        let sinks = self.exec_sinks.lock().unwrap().clone();
+        for sink in sinks.iter().filter(|sink| sink.pid() == pid) {
+            sink.exited(status);
+        }
+    }
 }
 
 struct Init {
     program: String,
     exited: AtomicBool,
     sink: Mutex<Option<ExitSink<Scripted>>>,
+    /// The detached execs that die with it.
+    execs: Mutex<Vec<ExecSink<Scripted>>>,
 }
 
 impl Init {
+    fn new(program: &str) -> Init {
+        Init {
+            program: program.into(),
+            exited: AtomicBool::new(false),
+            sink: Mutex::new(None),
+            execs: Mutex::new(Vec::new()),
+        }
+    }
+
     fn exit(&self, status: ExitStatus) {
         self.exited.store(true, Ordering::SeqCst);
+        // As in a pid namespace of its own: the other processes are killed and reaped first.
+        let execs = std::mem::take(&mut *self.execs.lock().unwrap());
+        for exec in execs {
+            exec.exited(ExitStatus::signaled(9));
+        }
         let sink = self.sink.lock().unwrap().clone();
         if let Some(sink) = sink {
             sink.exited(status);
@@ -41,7 +75,8 @@ impl Init {
 impl Platform for Scripted {
     type Prepared = ();
     type Instance = Init;
-    type Process = ();
+    /// The program of an exec.
+    type Process = String;
     type Saved = serde_json::Value;
 
     fn prepare(&self, command: &Validated<Command>, _: &Peers<'_, Self>) -> Result<()> {
@@ -65,11 +100,7 @@ impl Platform for Scripted {
         }
         self.launched.fetch_add(1, Ordering::SeqCst);
         Ok(Launched {
-            instance: Init {
-                program: command.process.args[0].clone(),
-                exited: AtomicBool::new(false),
-                sink: Mutex::new(None),
-            },
+            instance: Init::new(&command.process.args[0]),
             pid: 1000 + self.next_pid.fetch_add(1, Ordering::SeqCst),
         })
     }
@@ -101,6 +132,7 @@ impl Platform for Scripted {
     }
 
     fn kill(&self, init: &Init, _paused: bool) -> Result<()> {
+        self.ended.fetch_add(1, Ordering::SeqCst);
         if !init.exited.load(Ordering::SeqCst) {
             init.exit(ExitStatus::signaled(9));
         }
@@ -114,6 +146,7 @@ impl Platform for Scripted {
 
     fn clean_up(&self, _: &Init) {
         self.cleaned.fetch_add(1, Ordering::SeqCst);
+        self.ended.fetch_add(1, Ordering::SeqCst);
     }
 
     fn has_exited(&self, init: &Init) -> bool {
@@ -131,14 +164,27 @@ impl Platform for Scripted {
     fn exec(
         &self,
         _: &Init,
-        _: &Validated<ProcessConfig>,
+        process: &Validated<ProcessConfig>,
         _: &Stdio,
         _: &Arc<dyn Hooks>,
-    ) -> Result<((), i32)> {
-        Ok(((), 7))
+    ) -> Result<(String, i32)> {
+        let pid = 2000 + self.next_exec_pid.fetch_add(1, Ordering::SeqCst);
+        Ok((process.args[0].clone(), pid))
     }
 
-    fn exec_wait(&self, _: &Init, (): ()) -> Result<ExitStatus> {
+    fn watch_exec(&self, init: &Init, program: String, sink: ExecSink<Self>) -> Result<()> {
+        match program.as_str() {
+            "fail-watch" => return Err(Error::Internal("scripted watch failure".into())),
+            // Before the lifecycle has called on_start.
+            "exit-at-once" => sink.exited(ExitStatus::exited(5)),
+            "survivor" => {}
+            _ => init.execs.lock().unwrap().push(sink.clone()),
+        }
+        self.exec_sinks.lock().unwrap().push(sink);
+        Ok(())
+    }
+
+    fn exec_wait(&self, _: &Init, _: String) -> Result<ExitStatus> {
         Ok(ExitStatus::exited(0))
     }
 
@@ -146,8 +192,10 @@ impl Platform for Scripted {
         serde_json::json!({ "program": init.program })
     }
 
-    fn adopt(&self, _: &Saved<serde_json::Value>, _: &std::path::Path) -> Option<Init> {
-        None
+    /// Whatever a state file says is not stopped is still there.
+    fn adopt(&self, saved: &Saved<serde_json::Value>, _: &std::path::Path) -> Option<Init> {
+        let program = saved.platform["program"].as_str()?;
+        (saved.status != Status::Stopped).then(|| Init::new(program))
     }
 }
 
@@ -189,24 +237,36 @@ impl Hooks for Log {
 struct Fixture {
     driver: Arc<Lifecycle<Scripted>>,
     root: std::path::PathBuf,
+    /// Last, after the driver.
+    _removed: RemovedOnDrop,
 }
 
-impl Drop for Fixture {
+/// Removes a driver's state root.
+struct RemovedOnDrop(std::path::PathBuf);
+
+impl Drop for RemovedOnDrop {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.root);
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
 fn fixture() -> Fixture {
+    fixture_with(Scripted::default(), OnDrop::Delete)
+}
+
+fn fixture_with(platform: Scripted, on_drop: OnDrop) -> Fixture {
     static COUNT: AtomicUsize = AtomicUsize::new(0);
     let root = std::env::temp_dir().join(format!(
         "berth-lifecycle-{}-{}",
         std::process::id(),
         COUNT.fetch_add(1, Ordering::SeqCst)
     ));
-    let driver =
-        Arc::new(Lifecycle::new(Scripted::default(), root.clone(), OnDrop::Delete).unwrap());
-    Fixture { driver, root }
+    let driver = Arc::new(Lifecycle::new(platform, root.clone(), on_drop).unwrap());
+    Fixture {
+        driver,
+        _removed: RemovedOnDrop(root.clone()),
+        root,
+    }
 }
 
 fn command(id: &str, program: &str) -> Command {
@@ -236,15 +296,34 @@ fn each_status_allows_its_operations_only() {
         (Status::Creating, vec![]),
         (
             Status::Created,
-            vec![Start, Kill, Stats, Resize, ForceDelete, Wait, State],
+            vec![Start, Kill, Stats, Resize, Update, ForceDelete, Wait, State],
         ),
         (
             Status::Running,
-            vec![Exec, Pause, Kill, Stats, Resize, ForceDelete, Wait, State],
+            vec![
+                Exec,
+                Pause,
+                Kill,
+                Stats,
+                Resize,
+                Update,
+                ForceDelete,
+                Wait,
+                State,
+            ],
         ),
         (
             Status::Paused,
-            vec![Resume, Kill, Stats, Resize, ForceDelete, Wait, State],
+            vec![
+                Resume,
+                Kill,
+                Stats,
+                Resize,
+                Update,
+                ForceDelete,
+                Wait,
+                State,
+            ],
         ),
         (Status::Stopped, vec![Delete, Wait, State]),
     ];
@@ -256,6 +335,7 @@ fn each_status_allows_its_operations_only() {
         Resume,
         Stats,
         Resize,
+        Update,
         Delete,
         ForceDelete,
         Wait,
@@ -517,4 +597,255 @@ fn an_exec_hook_may_wait_for_its_container() {
     let waited = hooks.waited.lock().unwrap().take().unwrap();
     assert_eq!(waited.unwrap(), ExitStatus::signaled(15));
     f.driver.delete("ew", false).unwrap();
+}
+
+// ---- detached execs ----
+
+/// A running container `id` with no hooks.
+fn running(f: &Fixture, id: &str) {
+    f.driver
+        .create(&command(id, "sleep"), &Stdio::default(), Arc::new(NoHooks))
+        .unwrap();
+    f.driver.start(id).unwrap();
+}
+
+fn detached(f: &Fixture, id: &str, program: &str, hooks: Arc<dyn Hooks>) -> Result<i32> {
+    f.driver
+        .exec_detached(id, &ProcessConfig::new([program]), &Stdio::default(), hooks)
+}
+
+#[test]
+fn a_detached_exec_starts_before_it_exits_even_when_it_exits_at_once() {
+    let f = fixture();
+    running(&f, "d");
+    for _ in 0..20 {
+        let hooks = Arc::new(Log::default());
+        // The exit is reported before the lifecycle has called on_start.
+        let pid = detached(&f, "d", "exit-at-once", hooks.clone()).unwrap();
+        assert_eq!(f.driver.wait_exec("d", pid).unwrap(), ExitStatus::exited(5));
+        assert_eq!(hooks.events(), [format!("start {pid}"), "exit 5".into()]);
+    }
+    f.driver.delete("d", true).unwrap();
+}
+
+#[test]
+fn wait_exec_gives_every_waiter_the_exit_and_knows_only_detached_execs() {
+    let f = fixture();
+    running(&f, "w");
+    let hooks = Arc::new(Log::default());
+    let pid = detached(&f, "w", "sleep", hooks.clone()).unwrap();
+    let waiters: Vec<_> = (0..4)
+        .map(|_| {
+            let driver = f.driver.clone();
+            std::thread::spawn(move || driver.wait_exec("w", pid))
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(20));
+    f.driver.platform().exit_exec(pid, ExitStatus::exited(4));
+    for waiter in waiters {
+        assert_eq!(waiter.join().unwrap().unwrap(), ExitStatus::exited(4));
+    }
+    // Kept, for a second wait and more.
+    assert_eq!(f.driver.wait_exec("w", pid).unwrap(), ExitStatus::exited(4));
+    assert_eq!(f.driver.wait_exec("w", pid).unwrap(), ExitStatus::exited(4));
+    assert_eq!(hooks.events(), [format!("start {pid}"), "exit 4".into()]);
+
+    let not_found = |pid| f.driver.wait_exec("w", pid).unwrap_err().kind();
+    assert_eq!(not_found(1), ErrorKind::NotFound);
+    assert_eq!(
+        not_found(f.driver.state("w").unwrap().pid),
+        ErrorKind::NotFound
+    );
+    let exec_hooks = Arc::new(Log::default());
+    f.driver
+        .exec(
+            "w",
+            &ProcessConfig::new(["x"]),
+            &Stdio::default(),
+            exec_hooks.clone(),
+        )
+        .unwrap();
+    let events = exec_hooks.events();
+    let exec_pid = events[0].strip_prefix("start ").unwrap().parse().unwrap();
+    assert_eq!(
+        not_found(exec_pid),
+        ErrorKind::NotFound,
+        "a plain exec's pid"
+    );
+    assert_eq!(
+        f.driver.wait_exec("nope", pid).unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    f.driver.delete("w", true).unwrap();
+}
+
+#[test]
+fn a_delete_ends_wait_exec_and_no_exec_hook_runs_after_it() {
+    let f = fixture();
+    running(&f, "del");
+    let killed_hooks = Arc::new(Log::default());
+    let killed = detached(&f, "del", "sleep", killed_hooks.clone()).unwrap();
+    let survivor_hooks = Arc::new(Log::default());
+    let survivor = detached(&f, "del", "survivor", survivor_hooks.clone()).unwrap();
+    let wait = |pid| {
+        let driver = f.driver.clone();
+        std::thread::spawn(move || driver.wait_exec("del", pid))
+    };
+    let (killed_waiter, survivor_waiter) = (wait(killed), wait(survivor));
+    std::thread::sleep(Duration::from_millis(20));
+    f.driver.delete("del", true).unwrap();
+    // Killed with the container: its exit and on_exit came before delete returned.
+    assert_eq!(
+        killed_waiter.join().unwrap().unwrap(),
+        ExitStatus::signaled(9)
+    );
+    assert_eq!(
+        killed_hooks.events(),
+        [format!("start {killed}"), "exit 137".into()]
+    );
+    // No exit yet when the container went: the wait ends all the same.
+    let ended = survivor_waiter.join().unwrap().unwrap_err();
+    assert_eq!(ended.kind(), ErrorKind::NotFound, "{ended}");
+    // An exit that comes after delete calls no hook.
+    f.driver
+        .platform()
+        .exit_exec(survivor, ExitStatus::exited(0));
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(survivor_hooks.events(), [format!("start {survivor}")]);
+}
+
+/// A detached exec's hooks that wait, for the exec itself and for its container, from
+/// on_start (while the exit comes) and from on_exit.
+#[derive(Default)]
+struct WaitsForItself {
+    driver: OnceLock<Weak<Lifecycle<Scripted>>>,
+    pid: AtomicI32,
+    from_start: Mutex<Option<Result<ExitStatus>>>,
+    from_exit: Mutex<Option<Result<ExitStatus>>>,
+    container_from_exit: Mutex<Option<Result<ExitStatus>>>,
+}
+
+impl Hooks for WaitsForItself {
+    fn on_start(&self, id: &str, pid: i32) {
+        self.pid.store(pid, Ordering::SeqCst);
+        let driver = self.driver.get().and_then(Weak::upgrade).unwrap();
+        let exiting = driver.clone();
+        let exit = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            exiting.platform().exit_exec(pid, ExitStatus::exited(6));
+        });
+        // Its on_exit waits for this hook: the wait ends with the exit.
+        *self.from_start.lock().unwrap() = Some(driver.wait_exec(id, pid));
+        exit.join().unwrap();
+    }
+    fn on_exit(&self, id: &str, _: &ExitStatus) {
+        let driver = self.driver.get().and_then(Weak::upgrade).unwrap();
+        let pid = self.pid.load(Ordering::SeqCst);
+        *self.from_exit.lock().unwrap() = Some(driver.wait_exec(id, pid));
+        // The container's finish would come after this hook on the same queue: refused, not
+        // waited for.
+        *self.container_from_exit.lock().unwrap() = Some(driver.wait(id));
+    }
+}
+
+#[test]
+fn a_detached_exec_hook_may_wait_for_itself_and_its_container() {
+    let f = fixture();
+    running(&f, "self");
+    let hooks = Arc::new(WaitsForItself::default());
+    hooks.driver.set(Arc::downgrade(&f.driver)).unwrap();
+    let pid = detached(&f, "self", "sleep", hooks.clone()).unwrap();
+    let exit = ExitStatus::exited(6);
+    assert_eq!(f.driver.wait_exec("self", pid).unwrap(), exit);
+    let taken = |slot: &Mutex<Option<Result<ExitStatus>>>| slot.lock().unwrap().take().unwrap();
+    assert_eq!(taken(&hooks.from_start).unwrap(), exit);
+    assert_eq!(taken(&hooks.from_exit).unwrap(), exit);
+    let refused = taken(&hooks.container_from_exit).unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::InvalidState, "{refused}");
+    f.driver.delete("self", true).unwrap();
+}
+
+#[test]
+fn a_detached_exec_that_cannot_be_watched_is_forgotten() {
+    let f = fixture();
+    running(&f, "fw");
+    let hooks = Arc::new(Log::default());
+    let error = detached(&f, "fw", "fail-watch", hooks.clone()).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Internal, "{error}");
+    let pid = 2000 + f.driver.platform().next_exec_pid.load(Ordering::SeqCst) - 1;
+    assert_eq!(
+        f.driver.wait_exec("fw", pid).unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    assert!(hooks.events().is_empty());
+    f.driver.delete("fw", true).unwrap();
+}
+
+#[test]
+fn detached_exec_needs_a_running_container_and_update_a_live_one() {
+    let f = fixture();
+    let refused = |id: &str| {
+        detached(&f, id, "sleep", Arc::new(NoHooks))
+            .unwrap_err()
+            .kind()
+    };
+    f.driver
+        .create(&command("s", "sleep"), &Stdio::default(), Arc::new(NoHooks))
+        .unwrap();
+    assert_eq!(refused("s"), ErrorKind::InvalidState, "created");
+    f.driver.start("s").unwrap();
+    f.driver.pause("s").unwrap();
+    assert_eq!(refused("s"), ErrorKind::InvalidState, "paused");
+    f.driver.resume("s").unwrap();
+    f.driver.kill("s", 9, false).unwrap();
+    f.driver.wait("s").unwrap();
+    assert_eq!(refused("s"), ErrorKind::InvalidState, "stopped");
+    assert_eq!(refused("nope"), ErrorKind::NotFound);
+    let update = f.driver.update("s", &Resources::default()).unwrap_err();
+    assert_eq!(update.kind(), ErrorKind::InvalidState, "{update}");
+    f.driver.delete("s", false).unwrap();
+}
+
+// ---- containers left to a later driver ----
+
+#[test]
+fn on_drop_keep_leaves_the_containers_and_a_created_one_starts_in_the_next_driver() {
+    let platform = Scripted::default();
+    let ended = platform.ended.clone();
+    let f = fixture_with(platform, OnDrop::Keep);
+    let hooks = Arc::new(Log::default());
+    f.driver
+        .create(&command("kept", "sleep"), &Stdio::default(), hooks.clone())
+        .unwrap();
+    f.driver.start("kept").unwrap();
+    f.driver
+        .create(&command("made", "sleep"), &Stdio::default(), hooks.clone())
+        .unwrap();
+    let Fixture {
+        driver,
+        root,
+        _removed,
+    } = f;
+    drop(Arc::into_inner(driver).expect("the only reference"));
+    assert_eq!(ended.load(Ordering::SeqCst), 0, "no kill nor clean-up");
+    assert_eq!(hooks.events(), ["start 1000"], "no hook after on_start");
+    assert_eq!(saved_status(&root, "kept"), "running");
+    assert_eq!(saved_status(&root, "made"), "created");
+
+    // The next driver on the root.
+    let driver = Lifecycle::new(Scripted::default(), root.clone(), OnDrop::Delete).unwrap();
+    let f = Fixture {
+        driver: Arc::new(driver),
+        root,
+        _removed,
+    };
+    assert!(f.driver.recovery_report().is_empty());
+    assert_eq!(f.driver.state("kept").unwrap().status, Status::Running);
+    assert_eq!(f.driver.state("made").unwrap().status, Status::Created);
+    f.driver.start("made").unwrap();
+    assert_eq!(f.driver.state("made").unwrap().status, Status::Running);
+    assert_eq!(saved_status(&f.root, "made"), "running");
+    for id in ["kept", "made"] {
+        f.driver.delete(id, true).unwrap();
+    }
 }

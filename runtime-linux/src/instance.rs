@@ -1,8 +1,9 @@
-//! One container as the native platform knows it: its init's pidfd, its cgroup, the start
-//! channel of an init that waits, its OOM watch and its terminals. Its status, exit and hooks
+//! One container as the native platform knows it: its init's pidfd, its cgroup, the way to
+//! an init that waits for start, its OOM watch and its terminals. Its status, exit and hooks
 //! are the lifecycle's (`runtime_core::lifecycle`).
 
 use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -36,8 +37,8 @@ pub struct Instance {
     pub cgroup: ContainerCgroup,
     /// The namespaces an exec joins: every one not shared with the host.
     pub exec_namespaces: NamespaceSet,
-    /// The channel to an init that waits for start.
-    pub start_channel: Mutex<Option<Channel>>,
+    /// The way to an init that waits for start.
+    pub start_channel: Mutex<Option<Starter>>,
     pub oom_watch: Mutex<Option<OomWatch>>,
     /// Duplicates of the terminal masters of the init and of running execs, for `resize`.
     consoles: Mutex<Vec<(u64, OwnedFd)>>,
@@ -52,7 +53,7 @@ impl Instance {
         pid_start_time: u64,
         cgroup: ContainerCgroup,
         exec_namespaces: NamespaceSet,
-        start_channel: Option<Channel>,
+        start_channel: Option<Starter>,
     ) -> Instance {
         Instance {
             id,
@@ -103,6 +104,16 @@ impl Instance {
             exec_namespaces: self.exec_namespaces,
         }
     }
+}
+
+/// How a driver reaches an init that waits for start.
+#[derive(Debug)]
+pub enum Starter {
+    /// The channel of the launch: the driver that created the container holds it.
+    Channel(Channel),
+    /// The container's state directory, where the init listens on its start socket
+    /// ([`crate::channel::Listener`]): a later driver's way in.
+    Socket(PathBuf),
 }
 
 /// The namespaces an exec joins: those the container does not share with the host.

@@ -5,6 +5,7 @@
 //! everything else is socket and file I/O in the calling thread.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::path::Path;
 use std::time::Duration;
 
 use nix::errno::Errno;
@@ -12,7 +13,7 @@ use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 use runtime_core::{Error, Result, Stdio};
 
-use crate::channel::Channel;
+use crate::channel::{Channel, Listener, START_SOCKET};
 use crate::error::{os_error, StepExt};
 use crate::protocol::{Report, Request};
 use crate::sys;
@@ -99,6 +100,31 @@ pub fn launch(
             }))
         }
     }
+}
+
+/// Makes the start socket in the container's new state directory `state_dir`: its listener
+/// goes to the helper with the create plan, and the init waits on it too, so that a later
+/// driver can start the container once this one has let it go (see [`start_through_socket`]).
+/// The host keeps no copy of it.
+pub fn start_socket(state_dir: &Path) -> Result<Listener> {
+    Listener::bind(state_dir).step(|| {
+        format!(
+            "make the start socket {}",
+            state_dir.join(START_SOCKET).display()
+        )
+    })
+}
+
+/// Lets an init that a driver before this one created exec the program: through the start
+/// socket in its state directory, with the same exchange as on the launch's channel.
+pub fn start_through_socket(state_dir: &Path) -> Result<()> {
+    let path = state_dir.join(START_SOCKET);
+    let channel = Channel::connect(state_dir)
+        .step(|| format!("connect to the container's start socket {}", path.display()))?;
+    channel
+        .set_receive_timeout(REPORT_TIMEOUT)
+        .step(|| "set the start socket's timeout")?;
+    start(channel)
 }
 
 /// Lets the init exec the program. `Ok` once it has: the init's end of the socket is

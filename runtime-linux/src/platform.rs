@@ -9,14 +9,16 @@ use std::path::Path;
 use std::sync::Arc;
 
 use nix::errno::Errno;
-use runtime_core::lifecycle::{ExitSink, Launched, Peers, Platform, Saved};
+use runtime_core::lifecycle::{ExecSink, ExitSink, Launched, Peers, Platform, Saved};
 use runtime_core::{
-    Command, Error, ExitStatus, Hooks, ProcessConfig, Result, Stats, Stdio, Validated,
+    Command, Error, ExitStatus, Hooks, ProcessConfig, Resources, Result, Stats, Status, Stdio,
+    Validated,
 };
 
 use crate::cgroups::CgroupManager;
+use crate::channel::START_SOCKET;
 use crate::error::{os_error, StepExt};
-use crate::instance::{exec_namespaces, Instance, NativeSaved};
+use crate::instance::{exec_namespaces, Instance, NativeSaved, Starter};
 use crate::launcher::{self, Helper};
 use crate::preflight::{self, Checked};
 use crate::protocol::{CreatePlan, ExecPlan, Request};
@@ -62,8 +64,10 @@ impl Platform for NativePlatform {
         checked: Checked,
         stdio: &Stdio,
         hooks: &Arc<dyn Hooks>,
-        _state_dir: &Path,
+        state_dir: &Path,
     ) -> Result<Launched<Instance>> {
+        // Goes with the state directory, which the lifecycle removes if the launch fails.
+        let start_socket = launcher::start_socket(state_dir)?;
         let Checked {
             join,
             confinement,
@@ -90,9 +94,17 @@ impl Platform for NativePlatform {
             join: kinds,
             cgroup_procs: procs_files(&cgroup),
         };
-        let attached: Vec<BorrowedFd<'_>> = fds.iter().map(AsFd::as_fd).collect();
+        // The namespaces to join, then the start socket's listener, which is the init's alone.
+        let attached: Vec<BorrowedFd<'_>> = fds
+            .iter()
+            .map(AsFd::as_fd)
+            .chain([start_socket.as_fd()])
+            .collect();
         let request = Request::Create(Box::new(plan));
-        let mut launched = match launcher::launch(&self.helper, stdio, &request, &attached) {
+        let launched = launcher::launch(&self.helper, stdio, &request, &attached);
+        drop(attached);
+        drop(start_socket);
+        let mut launched = match launched {
             Ok(launched) => launched,
             Err(error) => {
                 let _ = cgroup.destroy();
@@ -108,7 +120,7 @@ impl Platform for NativePlatform {
             process_start_time(pid),
             cgroup,
             exec_namespaces(&command.namespaces),
-            Some(launched.channel),
+            Some(Starter::Channel(launched.channel)),
         );
         if let Some(master) = console {
             if let Err(error) = hand_console(&instance, hooks, master) {
@@ -128,12 +140,15 @@ impl Platform for NativePlatform {
     }
 
     fn start(&self, instance: &Instance) -> Result<()> {
-        let channel = instance
+        let starter = instance
             .start_channel
             .lock()
             .take()
             .ok_or_else(|| Error::Internal("the init's start channel is gone".into()))?;
-        launcher::start(channel)
+        match starter {
+            Starter::Channel(channel) => launcher::start(channel),
+            Starter::Socket(state_dir) => launcher::start_through_socket(&state_dir),
+        }
     }
 
     fn signal(&self, instance: &Instance, signal: i32, all: bool) -> Result<bool> {
@@ -235,13 +250,27 @@ impl Platform for NativePlatform {
         .and_then(|()| launcher::start(launched.channel));
         if let Err(error) = ready {
             launcher::kill_and_reap(&running.pidfd);
-            if let Some(key) = running.console {
-                instance.remove_console(key);
-            }
+            release_console(instance, running.console);
             return Err(error);
         }
         let pid = running.pid;
         Ok((running, pid))
+    }
+
+    fn watch_exec(
+        &self,
+        instance: &Instance,
+        running: ExecProcess,
+        sink: ExecSink<Self>,
+    ) -> Result<()> {
+        // No thread waits for it: the supervisor reaps it by its pidfd. Its terminal leaves
+        // resize's list before the exit is reported, so a wait_exec that returns finds it gone.
+        let console = running.console;
+        supervisor::watch::watch_exec(&self.supervisor, running.pidfd, move |exit| {
+            sink.with_instance(|instance| release_console(instance, console));
+            sink.exited(exit);
+        })
+        .inspect_err(|_| release_console(instance, console))
     }
 
     fn exec_wait(&self, instance: &Instance, running: ExecProcess) -> Result<ExitStatus> {
@@ -251,10 +280,12 @@ impl Platform for NativePlatform {
             .and_then(|exit| {
                 exit.ok_or_else(|| Error::Internal("waitid returned no status".into()))
             });
-        if let Some(key) = running.console {
-            instance.remove_console(key);
-        }
+        release_console(instance, running.console);
         waited
+    }
+
+    fn update(&self, instance: &Instance, resources: &Validated<Resources>) -> Result<()> {
+        self.cgroups.update(&instance.cgroup, resources)
     }
 
     fn saved(&self, instance: &Instance) -> NativeSaved {
@@ -265,25 +296,33 @@ impl Platform for NativePlatform {
         instance.cgroup.relative_path()
     }
 
-    fn adopt(&self, saved: &Saved<NativeSaved>, _state_dir: &Path) -> Option<Instance> {
+    fn adopt(&self, saved: &Saved<NativeSaved>, state_dir: &Path) -> Option<Instance> {
         let cgroup_path = &saved.platform.cgroup_path;
         let (parent, _) = cgroup_path.rsplit_once('/').unwrap_or(("", cgroup_path));
         let cgroup = self.cgroups.open(parent, &saved.id);
-        let running = saved.status != runtime_core::Status::Stopped;
-        match running
+        let alive = saved.status != Status::Stopped;
+        let pidfd = alive
             .then(|| recovery::adopt(saved.pid, saved.platform.pid_start_time))
-            .flatten()
-        {
-            Some(pidfd) => Some(Instance::new(
+            .flatten();
+        // A created init waits on its start socket for whichever driver comes next.
+        let starter =
+            (saved.status == Status::Created).then(|| Starter::Socket(state_dir.to_path_buf()));
+        let startable = starter.is_none() || state_dir.join(START_SOCKET).exists();
+        match pidfd {
+            Some(pidfd) if startable => Some(Instance::new(
                 saved.id.clone(),
                 saved.pid,
                 pidfd,
                 saved.platform.pid_start_time,
                 cgroup,
                 saved.platform.exec_namespaces,
-                None,
+                starter,
             )),
-            None => {
+            pidfd => {
+                // Created by a berth without start sockets, so it can never start: killed.
+                if let Some(pidfd) = pidfd {
+                    launcher::kill_and_reap(&pidfd);
+                }
                 // Gone (or its pid now belongs to someone else, who is left alone): what
                 // remains of it is its cgroup.
                 let _ = cgroup.destroy();
@@ -299,6 +338,13 @@ fn procs_files(cgroup: &crate::cgroups::ContainerCgroup) -> Vec<String> {
         .iter()
         .map(|p| p.display().to_string())
         .collect()
+}
+
+/// Forgets the duplicate of an exec's terminal master, if it had one, once it has exited.
+fn release_console(instance: &Instance, console: Option<u64>) {
+    if let Some(key) = console {
+        instance.remove_console(key);
+    }
 }
 
 /// Keeps a duplicate of a terminal master for resize and gives the master itself to the

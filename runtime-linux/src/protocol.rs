@@ -1,11 +1,14 @@
 //! What the host and `berth-init` say to each other over the [`crate::channel::Channel`].
 //!
-//! host → helper: [`Request::Create`] with the namespace fds to join attached, or
-//!                [`Request::Exec`] with the container init's pidfd attached.
+//! host → helper: [`Request::Create`] with the namespace fds to join and the listener of the
+//!                container's start socket attached, or [`Request::Exec`] with the container
+//!                init's pidfd attached.
 //! helper → host: [`Report::Spawned`] with the init's pidfd attached, then the helper exits.
 //! init → host:   [`Report::Ready`] once the container is set up, or [`Report::Failed`].
 //! host → init:   [`Request::Start`]; the init execs and the host reads end-of-file, or it
-//!                reports [`Report::Failed`] if the exec failed.
+//!                reports [`Report::Failed`] if the exec failed. A container's init also
+//!                takes [`Request::Start`] on a connection to its start socket (a later
+//!                driver's way in, see [`crate::channel::Listener`]), and answers there.
 
 use runtime_core::{Command, Error, NamespaceKind, ProcessConfig};
 use serde::{Deserialize, Serialize};
@@ -43,7 +46,8 @@ pub struct CreatePlan {
     pub confinement: Confinement,
     /// Host devices to make nodes for in the container's `/dev`.
     pub devices: Vec<ResolvedDevice>,
-    /// Namespaces to join, in order; the n-th attached fd is the n-th entry's.
+    /// Namespaces to join, in order; the n-th attached fd is the n-th entry's. The fd
+    /// attached after them is the listener of the container's start socket.
     pub join: Vec<NamespaceKind>,
     /// `cgroup.procs` files the helper joins before it clones the init, so that the init is
     /// born inside the container's cgroups.

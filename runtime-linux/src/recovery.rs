@@ -1,5 +1,6 @@
-//! Taking back a container an earlier driver left running: its pid is trusted only while its
-//! start time matches the recorded one, so a reused pid is never signalled.
+//! Taking back a container an earlier driver left (created, running or paused): its pid is
+//! trusted only while its start time matches the recorded one, so a reused pid is never
+//! signalled.
 
 use std::os::fd::{AsFd, OwnedFd};
 
@@ -17,6 +18,10 @@ pub fn adopt(pid: i32, recorded_start_time: u64) -> Option<OwnedFd> {
         return None;
     }
     if sys::pidfd::has_exited(pidfd.as_fd()) {
+        // It exited while no driver watched it. If it is this process's child (a driver of
+        // this process let it go), it is reaped here, or it would stay a zombie; another's
+        // child is not ours to reap (ECHILD).
+        let _ = sys::pidfd::wait(pidfd.as_fd(), true);
         return None;
     }
     Some(pidfd)

@@ -1,19 +1,37 @@
-//! Recovery: a new driver on the same root takes back the containers an earlier one left.
+//! Recovery: a new driver on the same root takes back the containers an earlier one left,
+//! whether that one died or let them go (`keep_containers`), and starts the created ones.
 //!
 //! The binary has its own harness: run with `BERTH_RECOVERY_CHILD` set, it is the child
-//! process that creates a container and waits to be SIGKILLed.
+//! process that creates a container and then waits to be SIGKILLed or lets it go and exits
+//! (`BERTH_RECOVERY_MODE`).
 
 mod common;
+#[path = "common/conformance.rs"]
+mod linux;
 
-use std::io::BufRead;
+use std::io::{BufRead, Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Stdio as ProcessStdio;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use runtime_core::{Driver, ExitStatus, NoHooks, ProcessConfig, Status, Stdio};
+use berth_conformance::Residue;
+use nix::sys::socket::{
+    connect, send, setsockopt, socket, sockopt, AddressFamily, MsgFlags, SockFlag, SockType,
+    UnixAddr,
+};
+use runtime_core::{Command, Driver, ExitStatus, NoHooks, ProcessConfig, Status, Stdio};
 use runtime_linux::{DriverOptions, LinuxDriver};
 
 const CHILD: &str = "BERTH_RECOVERY_CHILD";
+/// What the child does: `running` (start a container, wait for SIGKILL), `killed` (create
+/// one, wait for SIGKILL) or `kept` (create one, drop its keep-mode driver, exit).
+const MODE: &str = "BERTH_RECOVERY_MODE";
+/// Where a created container of the child writes its output.
+const OUT: &str = "BERTH_RECOVERY_OUT";
+const START_SOCKET: &str = "start.sock";
 
 fn options(root: &Path, parent: &str) -> DriverOptions {
     DriverOptions {
@@ -21,6 +39,24 @@ fn options(root: &Path, parent: &str) -> DriverOptions {
         helper_path: Some(PathBuf::from(env!("CARGO_BIN_EXE_berth-init"))),
         cgroup_parent: Some(parent.to_string()),
         ..DriverOptions::default()
+    }
+}
+
+/// A new driver on `root`, which must take back everything it finds there.
+fn recovering(root: &Path, parent: &str) -> LinuxDriver {
+    let driver = LinuxDriver::new(options(root, parent)).unwrap();
+    assert!(
+        driver.recovery_report().is_empty(),
+        "{:?}",
+        driver.recovery_report()
+    );
+    driver
+}
+
+fn keeping(root: &Path, parent: &str) -> DriverOptions {
+    DriverOptions {
+        keep_containers: true,
+        ..options(root, parent)
     }
 }
 
@@ -32,46 +68,90 @@ fn names(pid_suffix: &str) -> (PathBuf, String) {
     (base.join(&name), name)
 }
 
-/// The child: creates and starts a sleeping container, says its id, and waits to die.
+/// The child: sets a container up as `BERTH_RECOVERY_MODE` says, prints its id, and waits to
+/// die or exits.
 fn child(root: &str) {
     let parent = std::env::var("BERTH_RECOVERY_PARENT").unwrap();
-    let driver = LinuxDriver::new(options(Path::new(root), &parent)).unwrap();
-    let mut command = common::shell("survivor", "sleep 1000");
-    command.resources.memory_limit = Some(64 << 20);
-    driver
-        .create(&command, &Stdio::null(), Arc::new(NoHooks))
-        .unwrap();
-    driver.start(&command.id).unwrap();
-    println!("{}", command.id);
+    let mode = std::env::var(MODE).unwrap_or_else(|_| "running".into());
+    let kept = mode == "kept";
+    let options = if kept {
+        keeping(Path::new(root), &parent)
+    } else {
+        options(Path::new(root), &parent)
+    };
+    let driver = LinuxDriver::new(options).unwrap();
+    if mode == "running" {
+        let mut command = common::shell("survivor", "sleep 1000");
+        command.resources.memory_limit = Some(64 << 20);
+        driver
+            .create(&command, &Stdio::null(), Arc::new(NoHooks))
+            .unwrap();
+        driver.start(&command.id).unwrap();
+        println!("{}", command.id);
+    } else {
+        let out = std::fs::File::create(std::env::var(OUT).unwrap()).unwrap();
+        let command = waiting("waiting");
+        let stdio = Stdio {
+            stdin: None,
+            stdout: Some(out.as_raw_fd()),
+            stderr: None,
+        };
+        driver.create(&command, &stdio, Arc::new(NoHooks)).unwrap();
+        if kept {
+            // Said once the driver has let the container go, as a command-line tool would
+            // before it exits.
+            drop(driver);
+            println!("{}", command.id);
+            return;
+        }
+        println!("{}", command.id);
+    }
     std::mem::forget(driver); // a SIGKILL runs no destructor either
     loop {
         std::thread::park();
     }
 }
 
-fn a_new_driver_takes_back_a_container_whose_host_was_killed() {
-    let (root, parent) = names("adopt");
-    let mut host = std::process::Command::new(std::env::current_exe().unwrap())
-        .env(CHILD, &root)
-        .env("BERTH_RECOVERY_PARENT", &parent)
-        .stdout(ProcessStdio::piped())
-        .spawn()
-        .unwrap();
+/// A container that says it started, then sleeps as its own pid 1 (so that its fds are the
+/// program's alone).
+fn waiting(name: &str) -> Command {
+    common::shell(name, "echo started; exec sleep 1000")
+}
+
+/// Runs this binary as the child in `mode`, with its state under `root`; returns the child
+/// and the id it printed.
+fn spawn_child(
+    root: &Path,
+    parent: &str,
+    mode: &str,
+    out: Option<&Path>,
+) -> (std::process::Child, String) {
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+    child
+        .env(CHILD, root)
+        .env("BERTH_RECOVERY_PARENT", parent)
+        .env(MODE, mode)
+        .stdout(ProcessStdio::piped());
+    if let Some(out) = out {
+        child.env(OUT, out);
+    }
+    let mut child = child.spawn().unwrap();
     let mut line = String::new();
-    std::io::BufReader::new(host.stdout.take().unwrap())
+    std::io::BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
     let id = line.trim().to_string();
     assert!(!id.is_empty(), "the child printed no id");
+    (child, id)
+}
+
+fn a_new_driver_takes_back_a_container_whose_host_was_killed() {
+    let (root, parent) = names("adopt");
+    let (mut host, id) = spawn_child(&root, &parent, "running", None);
     host.kill().unwrap(); // SIGKILL
     host.wait().unwrap();
 
-    let driver = LinuxDriver::new(options(&root, &parent)).unwrap();
-    assert!(
-        driver.recovery_report().is_empty(),
-        "{:?}",
-        driver.recovery_report()
-    );
+    let driver = recovering(&root, &parent);
     let state = driver.state(&id).unwrap();
     assert_eq!(state.status, Status::Running);
     let pid = state.pid;
@@ -191,12 +271,376 @@ fn assert_no_cgroups(parent: &str) {
     }
 }
 
+/// What a driver on `root` with cgroups under `parent` could leave: its containers' cgroups
+/// and state, this process's children, fds and mounts (the conformance fixture's count), and
+/// its threads.
+fn residue(root: &Path, parent: &str) -> Residue {
+    let mut residue = linux::residue(root, parent);
+    let threads = std::fs::read_dir("/proc/self/task").unwrap().flatten();
+    residue.add(
+        "threads",
+        threads.map(|t| t.file_name().to_string_lossy().into_owned()),
+    );
+    residue
+}
+
+fn assert_same(now: &Residue, before: &Residue, what: &str) {
+    if let Some(diff) = now.diff(before) {
+        panic!("{what}: {diff}");
+    }
+}
+
+/// Removes what a driver's root and cgroup parent hold once every container is gone.
+fn remove_root_and_parent(root: &Path, parent: &str) {
+    let _ = std::fs::remove_dir(root);
+    let _ = runtime_linux::cgroups::CgroupManager::detect()
+        .and_then(|cgroups| cgroups.remove_parent_if_empty(parent));
+}
+
+fn stdio(stdin: Option<&OwnedFd>, stdout: Option<&OwnedFd>) -> Stdio {
+    Stdio {
+        stdin: stdin.map(AsRawFd::as_raw_fd),
+        stdout: stdout.map(AsRawFd::as_raw_fd),
+        stderr: None,
+    }
+}
+
+fn exec_output(driver: &LinuxDriver, id: &str, script: &str) -> (ExitStatus, String) {
+    let (read, write) = common::pipe();
+    let status = driver
+        .exec(
+            id,
+            &ProcessConfig::new(["/bin/sh", "-c", script]),
+            &stdio(None, Some(&write)),
+            Arc::new(NoHooks),
+        )
+        .unwrap();
+    drop(write);
+    let mut out = String::new();
+    std::fs::File::from(read).read_to_string(&mut out).unwrap();
+    (status, out)
+}
+
+fn keep_mode_leaves_created_running_and_paused_containers_to_the_next_driver() {
+    let (root, parent) = names("keep");
+    let (stdin_read, mut stdin_write) = pipe_file();
+    let (stdout_read, stdout_write) = common::pipe();
+    let before = residue(&root, &parent);
+
+    let first = LinuxDriver::new(keeping(&root, &parent)).unwrap();
+    let created = common::shell("created", "echo started; read code; exit $code");
+    let container_stdio = stdio(Some(&stdin_read), Some(&stdout_write));
+    first
+        .create(&created, &container_stdio, Arc::new(NoHooks))
+        .unwrap();
+    let running = common::shell("running", "sleep 1000");
+    let paused = common::shell("paused", "sleep 1000");
+    for command in [&running, &paused] {
+        first
+            .create(command, &Stdio::null(), Arc::new(NoHooks))
+            .unwrap();
+        first.start(&command.id).unwrap();
+    }
+    first.pause(&paused.id).unwrap();
+    let ids = [&created.id, &running.id, &paused.id];
+    let pids: Vec<String> = ids
+        .iter()
+        .map(|id| first.state(id).unwrap().pid.to_string())
+        .collect();
+    drop(first);
+
+    // Nothing of the driver is left in this process but the containers themselves, which are
+    // its children: no thread, no fd.
+    let mut expected = before.clone();
+    let mut children = before.0.get("child processes").cloned().unwrap_or_default();
+    children.extend(pids.iter().cloned());
+    expected.add("child processes", children);
+    let mut state = before.0.get("state entries").cloned().unwrap_or_default();
+    state.extend(ids.iter().map(|id| id.to_string()));
+    expected.add("state entries", state);
+    let mut left = residue(&root, &parent);
+    assert_eq!(
+        left.0.remove("cgroups").map(|c| c.len() >= 3),
+        Some(true),
+        "the containers keep their cgroups"
+    );
+    expected.0.remove("cgroups");
+    assert_same(&left, &expected, "left after a keep-mode drop");
+    assert_start_socket(&root.join(&created.id));
+
+    let second = recovering(&root, &parent);
+    let statuses: Vec<Status> = ids
+        .iter()
+        .map(|id| second.state(id).unwrap().status)
+        .collect();
+    assert_eq!(statuses, [Status::Created, Status::Running, Status::Paused]);
+
+    // The created one starts, with the stdio it was created with. In the same process the
+    // new driver is still the inits' parent: the exit comes back exactly.
+    second.start(&created.id).unwrap();
+    let mut out = std::io::BufReader::new(std::fs::File::from(stdout_read));
+    assert_eq!(common::read_line(&mut out), "started");
+    stdin_write.write_all(b"7\n").unwrap();
+    assert_eq!(second.wait(&created.id).unwrap(), ExitStatus::exited(7));
+    second.delete(&created.id, false).unwrap();
+
+    // The running one: exec'd into, killed, and its exit seen.
+    let (status, out) = exec_output(&second, &running.id, "echo in; exit 6");
+    assert_eq!((status, out.as_str()), (ExitStatus::exited(6), "in\n"));
+    second.kill(&running.id, libc::SIGKILL, false).unwrap();
+    assert_eq!(
+        second.wait(&running.id).unwrap(),
+        ExitStatus::signaled(libc::SIGKILL)
+    );
+    second.delete(&running.id, false).unwrap();
+
+    // The paused one: resumed, exec'd into, paused again and deleted by force.
+    second.resume(&paused.id).unwrap();
+    assert_eq!(second.state(&paused.id).unwrap().status, Status::Running);
+    let (status, _) = exec_output(&second, &paused.id, "exit 3");
+    assert_eq!(status, ExitStatus::exited(3));
+    second.pause(&paused.id).unwrap();
+    second.delete(&paused.id, true).unwrap();
+    assert!(second.list().unwrap().is_empty());
+    drop(second);
+
+    assert_same(&residue(&root, &parent), &before, "left after delete");
+    drop((stdin_read, stdout_write, stdin_write, out));
+    remove_root_and_parent(&root, &parent);
+}
+
+fn a_container_that_exits_while_no_driver_watches_is_reaped_by_the_next() {
+    let (root, parent) = names("zombie");
+    let (stdin_read, mut stdin_write) = pipe_file();
+    let before = residue(&root, &parent);
+    let first = LinuxDriver::new(keeping(&root, &parent)).unwrap();
+    let command = common::shell("zombie", "read x");
+    first
+        .create(&command, &stdio(Some(&stdin_read), None), Arc::new(NoHooks))
+        .unwrap();
+    first.start(&command.id).unwrap();
+    let pid = first.state(&command.id).unwrap().pid;
+    drop(first);
+    // It ends while no driver watches it: a zombie, this process's child.
+    stdin_write.write_all(b"\n").unwrap();
+    let stat = format!("/proc/{pid}/stat");
+    let zombie = || {
+        let text = std::fs::read_to_string(&stat).unwrap_or_default();
+        text.rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z'))
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !zombie() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(zombie(), "the init did not end");
+
+    let second = LinuxDriver::new(options(&root, &parent)).unwrap();
+    assert_eq!(
+        second.recovery_report(),
+        [format!("{}: no longer running; cleaned up", command.id)]
+    );
+    assert!(!Path::new(&stat).exists(), "the zombie was not reaped");
+    drop(second);
+    assert_same(&residue(&root, &parent), &before, "left after recovery");
+    drop((stdin_read, stdin_write));
+    remove_root_and_parent(&root, &parent);
+}
+
+/// A pipe whose write end is a `File`.
+fn pipe_file() -> (OwnedFd, std::fs::File) {
+    let (read, write) = common::pipe();
+    (read, std::fs::File::from(write))
+}
+
+/// The start socket of a created container: a socket, its owner's alone.
+fn assert_start_socket(dir: &Path) {
+    let meta = std::fs::metadata(dir.join(START_SOCKET)).expect("the start socket");
+    assert!(meta.file_type().is_socket());
+    assert_eq!(meta.permissions().mode() & 0o7777, 0o600);
+}
+
+/// `mode` `killed`: the child creates a container and is SIGKILLed; `kept`: it creates one in
+/// keep mode, drops the driver and exits. Either way a driver here starts the container.
+fn a_created_container_starts_from_another_process(mode: &str) {
+    let (root, parent) = names(mode);
+    let out = root.with_extension("out");
+    let (mut host, id) = spawn_child(&root, &parent, mode, Some(&out));
+    if mode == "killed" {
+        host.kill().unwrap(); // SIGKILL
+    }
+    let exit = host.wait().unwrap();
+    assert!(mode == "killed" || exit.success(), "the child: {exit}");
+    let before = residue(&root, &parent);
+
+    let driver = recovering(&root, &parent);
+    let state = driver.state(&id).unwrap();
+    assert_eq!(state.status, Status::Created);
+    assert_start_socket(&root.join(&id));
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "",
+        "ran before start"
+    );
+
+    driver.start(&id).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::fs::read_to_string(&out).unwrap() != "started\n" && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "started\n");
+    // The program holds its stdio and nothing else: no start socket, no channel.
+    let (status, fds) = exec_output(&driver, &id, "ls /proc/1/fd");
+    assert_eq!(status, ExitStatus::exited(0));
+    assert_eq!(fds.split_whitespace().collect::<Vec<_>>(), ["0", "1", "2"]);
+
+    driver.kill(&id, libc::SIGKILL, false).unwrap();
+    // Not this process's child: its status went to its real parent's heir.
+    assert_eq!(driver.wait(&id).unwrap(), ExitStatus::unknown());
+    driver.delete(&id, false).unwrap();
+    drop(driver);
+    let mut before = before;
+    before.add("state entries", []);
+    before.0.remove("cgroups");
+    let mut now = residue(&root, &parent);
+    assert_eq!(now.0.remove("cgroups"), Some(vec![]), "cgroups left");
+    assert_same(&now, &before, "left after delete");
+    std::fs::remove_file(&out).unwrap();
+    remove_root_and_parent(&root, &parent);
+}
+
+fn a_created_container_starts_from_a_new_driver_after_its_host_was_killed() {
+    a_created_container_starts_from_another_process("killed");
+}
+
+fn a_created_container_starts_from_a_new_driver_after_a_keep_mode_tool_exited() {
+    a_created_container_starts_from_another_process("kept");
+}
+
+/// Connects a socket of `kind` to the start socket in `dir` (through the directory's fd: the
+/// path may be longer than a socket address holds).
+fn connect_start(dir: &Path, kind: SockType) -> nix::Result<OwnedFd> {
+    let socket = socket(AddressFamily::Unix, kind, SockFlag::SOCK_CLOEXEC, None)?;
+    let dir = nix::fcntl::open(
+        dir,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )?;
+    let path = format!("/proc/self/fd/{}/{START_SOCKET}", dir.as_raw_fd());
+    connect(socket.as_raw_fd(), &UnixAddr::new(path.as_str())?)?;
+    let timeout = nix::sys::time::TimeVal::new(20, 0);
+    setsockopt(&socket, sockopt::ReceiveTimeout, &timeout)?;
+    Ok(socket)
+}
+
+/// Sends what is not a start to the start socket in `dir`, and checks that the init hangs up
+/// on each. Returns connections that said nothing, still open.
+fn throw_garbage(dir: &Path) -> Vec<OwnedFd> {
+    let garbage: [&[u8]; 4] = [b"not json", b"\"Ready\"", b"{\"Start\": 1}", b""];
+    for bytes in garbage {
+        let caller = connect_start(dir, SockType::SeqPacket).unwrap();
+        send(caller.as_raw_fd(), bytes, MsgFlags::MSG_NOSIGNAL).unwrap();
+        let mut buffer = [0u8; 64];
+        let read = nix::sys::socket::recv(caller.as_raw_fd(), &mut buffer, MsgFlags::empty());
+        assert_eq!(read, Ok(0), "the init answered {bytes:?} with {read:?}");
+    }
+    // Gone at once.
+    drop(connect_start(dir, SockType::SeqPacket).unwrap());
+    // A stream socket cannot even connect.
+    assert_eq!(
+        connect_start(dir, SockType::Stream).unwrap_err(),
+        nix::errno::Errno::EPROTOTYPE
+    );
+    // More silent callers than the init keeps: the oldest are dropped, none blocks a start.
+    (0..10)
+        .map(|_| connect_start(dir, SockType::SeqPacket).unwrap())
+        .collect()
+}
+
+fn garbage_on_the_start_socket_leaves_the_init_waiting() {
+    // A root long enough that the start socket's path does not fit in a socket address.
+    let (root, parent) = names(&format!("garbage-{}", "g".repeat(60)));
+    let (stdout_read, stdout_write) = common::pipe();
+    let before = residue(&root, &parent);
+    let first = LinuxDriver::new(keeping(&root, &parent)).unwrap();
+    let mut command = waiting("garbage");
+    command.id = format!("{}-{}", command.id, "i".repeat(40));
+    first
+        .create(
+            &command,
+            &stdio(None, Some(&stdout_write)),
+            Arc::new(NoHooks),
+        )
+        .unwrap();
+    let dir = root.join(&command.id);
+    assert!(dir.join(START_SOCKET).as_os_str().len() > 108);
+    // While the creating driver holds the container, and after it let go.
+    let mut silent = throw_garbage(&dir);
+    drop(first);
+    silent.extend(throw_garbage(&dir));
+
+    let second = LinuxDriver::new(options(&root, &parent)).unwrap();
+    assert_eq!(second.state(&command.id).unwrap().status, Status::Created);
+    second.start(&command.id).unwrap();
+    let mut out = std::io::BufReader::new(std::fs::File::from(stdout_read));
+    assert_eq!(common::read_line(&mut out), "started");
+    // The start socket is closed with the exec: nobody listens any more.
+    assert_eq!(
+        connect_start(&dir, SockType::SeqPacket).unwrap_err(),
+        nix::errno::Errno::ECONNREFUSED
+    );
+    second.kill(&command.id, libc::SIGKILL, false).unwrap();
+    assert_eq!(
+        second.wait(&command.id).unwrap(),
+        ExitStatus::signaled(libc::SIGKILL)
+    );
+    second.delete(&command.id, false).unwrap();
+    drop((second, silent));
+    assert_same(&residue(&root, &parent), &before, "left after delete");
+    drop((stdout_write, out));
+    remove_root_and_parent(&root, &parent);
+}
+
+fn a_start_through_the_socket_that_cannot_exec_says_why_and_leaves_nothing() {
+    let (root, parent) = names("noexec");
+    // A rootfs of its own, whose program goes away between create and start.
+    let rootfs = root.with_extension("rootfs");
+    std::fs::create_dir_all(rootfs.join("bin")).unwrap();
+    let program = rootfs.join("bin/busybox");
+    std::fs::copy(Path::new(common::rootfs()).join("bin/busybox"), &program).unwrap();
+    let before = residue(&root, &parent);
+    let first = LinuxDriver::new(keeping(&root, &parent)).unwrap();
+    let command = Command::new(
+        common::id("noexec"),
+        rootfs.to_str().unwrap(),
+        ProcessConfig::new(["/bin/busybox", "true"]),
+    );
+    first
+        .create(&command, &Stdio::null(), Arc::new(NoHooks))
+        .unwrap();
+    drop(first);
+    std::fs::remove_file(&program).unwrap();
+
+    let second = LinuxDriver::new(options(&root, &parent)).unwrap();
+    let error = second.start(&command.id).unwrap_err().to_string();
+    assert!(
+        error.contains("exec /bin/busybox") && error.contains("ENOENT"),
+        "{error}"
+    );
+    assert_eq!(second.state(&command.id).unwrap().status, Status::Stopped);
+    second.delete(&command.id, false).unwrap();
+    drop(second);
+    assert_same(&residue(&root, &parent), &before, "left after delete");
+    std::fs::remove_dir_all(&rootfs).unwrap();
+    remove_root_and_parent(&root, &parent);
+}
+
 fn main() {
     if let Ok(root) = std::env::var(CHILD) {
         child(&root);
         return;
     }
-    let tests: [(&str, fn()); 3] = [
+    let tests: [(&str, fn()); 9] = [
         (
             "a_new_driver_takes_back_a_container_whose_host_was_killed",
             a_new_driver_takes_back_a_container_whose_host_was_killed,
@@ -208,6 +652,30 @@ fn main() {
         (
             "a_reused_pid_is_treated_as_gone_and_never_signalled",
             a_reused_pid_is_treated_as_gone_and_never_signalled,
+        ),
+        (
+            "keep_mode_leaves_created_running_and_paused_containers_to_the_next_driver",
+            keep_mode_leaves_created_running_and_paused_containers_to_the_next_driver,
+        ),
+        (
+            "a_container_that_exits_while_no_driver_watches_is_reaped_by_the_next",
+            a_container_that_exits_while_no_driver_watches_is_reaped_by_the_next,
+        ),
+        (
+            "a_created_container_starts_from_a_new_driver_after_its_host_was_killed",
+            a_created_container_starts_from_a_new_driver_after_its_host_was_killed,
+        ),
+        (
+            "a_created_container_starts_from_a_new_driver_after_a_keep_mode_tool_exited",
+            a_created_container_starts_from_a_new_driver_after_a_keep_mode_tool_exited,
+        ),
+        (
+            "garbage_on_the_start_socket_leaves_the_init_waiting",
+            garbage_on_the_start_socket_leaves_the_init_waiting,
+        ),
+        (
+            "a_start_through_the_socket_that_cannot_exec_says_why_and_leaves_nothing",
+            a_start_through_the_socket_that_cannot_exec_says_why_and_leaves_nothing,
         ),
     ];
     let filter: Vec<String> = std::env::args()

@@ -5,7 +5,7 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 
-use common::{driver, run_output, run_output_with, shell, Recorder};
+use common::{driver, rootfs, run_output, run_output_with, shell, Recorder};
 use runtime_core::{
     Command, Driver, IdMapping, Mount, NamespaceMode, NoHooks, ProcessConfig, Stdio,
 };
@@ -112,6 +112,9 @@ fn container_root_cannot_write_a_host_file_its_uid_does_not_own() {
     std::fs::write(dir.join("hosts-own"), "host\n").unwrap(); // root-owned, 0644
     std::fs::write(dir.join("mapped-own"), "mapped\n").unwrap();
     std::os::unix::fs::chown(dir.join("mapped-own"), Some(100000), Some(100000)).unwrap();
+    // Container root cannot make the mount point in a rootfs the host's root owns: it must be
+    // there already (whether an earlier test made it or not).
+    std::fs::create_dir_all(std::path::Path::new(rootfs()).join("data")).unwrap();
     let mut command = in_userns(
         "userns-bind",
         "cat /data/hosts-own; echo x >> /data/hosts-own 2>/dev/null && echo WROTE || echo refused; \

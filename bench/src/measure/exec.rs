@@ -4,7 +4,7 @@ use std::ffi::CString;
 use std::sync::Arc;
 
 use runtime_core::{Driver, NoHooks, ProcessConfig};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{timed, Series};
 use crate::runners::{self, Env, ExecOutcome, Oci};
@@ -14,7 +14,7 @@ use crate::util::{self, new_id};
 pub const SLEEP: [&str; 2] = ["/bin/sleep", "1000000"];
 
 /// The result of measure 2.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ExecLatency {
     pub iterations: usize,
     pub warmup: usize,

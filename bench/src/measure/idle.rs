@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use runtime_core::{Driver, NoHooks, ProcessConfig, Stdio};
 use runtime_linux::LinuxDriver;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::exec::SLEEP;
 use crate::runners::{self, Env, ExecOutcome, Oci, BERTH_ROOT, CGROUP_PARENT, OCI_CGROUP_PARENT};
@@ -18,14 +18,14 @@ use crate::util::{self, new_id, SelfCounters, Summary};
 
 /// How long to let things settle before counting: berth's extra event workers end after 2 s
 /// without work.
-const SETTLE: Duration = Duration::from_millis(2500);
+pub const SETTLE: Duration = Duration::from_millis(2500);
 
 /// Parallel `run --detach` / `delete` processes when starting or removing many runc or crun
 /// containers (only to save time; not measured as latency).
 const OCI_WORKERS: usize = 4;
 
 /// One runtime at one number of containers.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Row {
     pub runtime: String,
     pub containers: usize,
@@ -67,7 +67,7 @@ pub struct Row {
 }
 
 /// The result of measure 4.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Idle {
     pub sizes: Vec<usize>,
     pub samples: usize,

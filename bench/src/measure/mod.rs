@@ -10,12 +10,12 @@ pub mod throughput;
 use std::time::{Duration, Instant};
 
 use nix::sys::resource::{getrusage, UsageWho};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::util::Summary;
 
 /// One runtime's samples in a latency measure.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Series {
     /// Short key: `berth-lib`, `crun`, ...
     pub key: String,

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use nix::poll::{poll, PollFd, PollFlags};
 use nix::sys::eventfd::{EfdFlags, EventFd};
 use runtime_core::{Driver, ExitStatus, Hooks, Stdio};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::runners::{Env, CGROUP_PARENT};
 use crate::util::{new_id, Summary};
@@ -32,7 +32,7 @@ pub const OOM_PROGRAM: [&str; 5] = [
 ];
 
 /// One OOM.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Sample {
     /// `on_oom` after the harness's own eventfd woke (ms); None without either.
     pub from_event_ms: Option<f64>,
@@ -45,7 +45,7 @@ pub struct Sample {
 }
 
 /// The result of measure 5.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Oom {
     pub iterations: usize,
     pub samples: Vec<Sample>,

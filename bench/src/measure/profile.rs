@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use nix::sys::signal::{kill, SigSet, Signal};
 use nix::unistd::Pid;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::idle::run_phases;
 use crate::runners::{Env, WORK};
 use crate::util::{self, new_id, Summary};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Profile {
     pub iterations: usize,
     /// `LinuxDriver::new` and the driver's drop, ms: what a process that makes a driver for
@@ -36,7 +36,7 @@ pub struct Profile {
 }
 
 /// `perf report`s of one profile.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PerfProfile {
     /// Sleeping containers held by the driver while the profiled runs go.
     pub background: usize,
@@ -325,7 +325,7 @@ fn perf(runs: usize, rootfs: &str, background: usize) -> Result<PerfProfile, Str
 }
 
 /// One line of the system-call summary: a process name and a call, per run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TraceRow {
     pub comm: String,
     pub syscall: String,

@@ -3,7 +3,7 @@
 use std::ffi::CString;
 
 use runtime_linux::LinuxDriver;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{timed, Series};
 use crate::runners::{self, Env, FfiDriver, Oci};
@@ -58,7 +58,7 @@ impl Runner {
 }
 
 /// The result of measure 1.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunLatency {
     pub iterations: usize,
     pub warmup: usize,

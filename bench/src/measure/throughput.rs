@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use runtime_core::Command;
 use runtime_linux::LinuxDriver;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::runners::{self, Env, Oci};
 use crate::util::{new_id, Summary};
@@ -16,7 +16,7 @@ use crate::util::{new_id, Summary};
 pub const RUNTIMES: [&str; 3] = ["berth-lib", "crun", "runc"];
 
 /// One runtime at one concurrency.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Cell {
     pub runtime: String,
     pub callers: usize,
@@ -27,7 +27,7 @@ pub struct Cell {
 }
 
 /// The result of measure 3.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Throughput {
     pub containers: usize,
     pub repetitions: usize,

@@ -126,14 +126,16 @@ pub trait Platform: Send + Sync + Sized + 'static {
     /// Starts noticing the exit of a process from [`Platform::exec`] that nobody waits for (a
     /// detached exec), and reports it to `sink`, from any thread. On failure the process is
     /// killed and reaped.
+    ///
+    /// There is no default: the process is running when this is called, and only the platform
+    /// knows how to end it. A platform without exec sets `Process` to
+    /// [`std::convert::Infallible`] and answers `match process {}`.
     fn watch_exec(
         &self,
-        _instance: &Self::Instance,
-        _process: Self::Process,
-        _sink: ExecSink<Self>,
-    ) -> Result<()> {
-        Err(Error::Unsupported("detached exec".into()))
-    }
+        instance: &Self::Instance,
+        process: Self::Process,
+        sink: ExecSink<Self>,
+    ) -> Result<()>;
 
     /// Blocks until a process from [`Platform::exec`] exits.
     fn exec_wait(&self, _instance: &Self::Instance, _process: Self::Process) -> Result<ExitStatus> {

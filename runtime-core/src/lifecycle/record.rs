@@ -5,7 +5,8 @@
 //! The order of hooks: `on_start` (on the thread that called `start`) comes before `on_exit`,
 //! even for a program that exits at once, because an exit that arrives while `start` is under
 //! way waits for it. `on_oom` and `on_exit` run on the container's event queue, one at a time
-//! and in order. No hook runs once `delete` has returned, and none is called with a lock of
+//! and in order. A detached exec's hooks keep the same order: `on_start` on the thread that
+//! called `exec_detached`, `on_exit` on the container's queue after it. No hook runs once `delete` has returned, and none is called with a lock of
 //! the lifecycle held, so a hook may call the driver (even `delete` its own container).
 
 use std::cell::RefCell;
@@ -64,10 +65,15 @@ struct Life {
     deleted: bool,
     /// The detached execs, by host pid, kept until the container is deleted.
     execs: HashMap<i32, DetachedExec>,
+    /// Detached execs started so far: the serial of the last one.
+    exec_serial: u64,
 }
 
 /// A process started by a detached exec: its hooks and, once it has ended, its exit.
 struct DetachedExec {
+    /// Tells it from an earlier exec whose pid the kernel has given to it since: a late report
+    /// or `on_exit` of that one must not be taken for this one's.
+    serial: u64,
     hooks: Arc<dyn Hooks>,
     /// `on_start` has returned; an exit that arrives before waits for it.
     started: bool,
@@ -115,6 +121,7 @@ impl<P: Platform> Record<P> {
                 deleting: false,
                 deleted: false,
                 execs: HashMap::new(),
+                exec_serial: 0,
             }),
             finished: Condvar::new(),
             oom_reported: AtomicU64::new(parts.oom_reported),
@@ -444,66 +451,83 @@ impl<P: Platform> Record<P> {
     ) -> Result<i32> {
         self.check(Operation::Exec)?;
         let (running, pid) = self.platform.exec(&self.instance, process, stdio, &hooks)?;
-        self.life.lock().execs.insert(
-            pid,
-            DetachedExec {
+        let serial = {
+            let mut life = self.life.lock();
+            life.exec_serial += 1;
+            let serial = life.exec_serial;
+            let exec = DetachedExec {
+                serial,
                 hooks: hooks.clone(),
                 started: false,
                 exit: None,
                 finished: false,
-            },
-        );
+            };
+            // Replaces an earlier exec that had this pid: the newest process owns it.
+            life.execs.insert(pid, exec);
+            serial
+        };
         let sink = ExecSink {
             record: Arc::downgrade(self),
             pid,
+            serial,
         };
         if let Err(error) = self.platform.watch_exec(&self.instance, running, sink) {
-            self.life.lock().execs.remove(&pid);
+            let mut life = self.life.lock();
+            if exec_of(&mut life, pid, serial).is_some() {
+                life.execs.remove(&pid);
+            }
+            // A wait_exec that guessed the pid finds it gone.
+            self.finished.notify_all();
             return Err(error);
         }
         self.gate
             .call(self.key(), HookOf::Exec, || hooks.on_start(&self.id, pid));
-        let early_exit = {
-            let mut life = self.life.lock();
-            life.execs.get_mut(&pid).and_then(|exec| {
-                exec.started = true;
-                exec.exit
-            })
-        };
+        let early_exit = exec_of(&mut self.life.lock(), pid, serial).and_then(|exec| {
+            exec.started = true;
+            exec.exit
+        });
         if let Some(exit) = early_exit {
-            self.submit_exec_finish(pid, exit);
+            self.submit_exec_finish(pid, serial, hooks, exit);
         }
         Ok(pid)
     }
 
-    /// The platform has reaped a detached exec.
-    fn exec_exited(self: &Arc<Self>, pid: i32, exit: ExitStatus) {
+    /// The platform has reaped a detached exec: its `on_exit` follows on the event queue once
+    /// its `on_start` has returned.
+    fn exec_exited(self: &Arc<Self>, pid: i32, serial: u64, exit: ExitStatus) {
         let started = {
             let mut life = self.life.lock();
-            let Some(exec) = life.execs.get_mut(&pid) else {
+            let Some(exec) = exec_of(&mut life, pid, serial) else {
                 return;
             };
             if exec.exit.is_some() {
                 return;
             }
             exec.exit = Some(exit);
-            exec.started
+            exec.started.then(|| exec.hooks.clone())
         };
-        if started {
-            self.submit_exec_finish(pid, exit);
+        // A wait_exec from a hook (its own on_start, say) returns as soon as the exit is known.
+        self.finished.notify_all();
+        if let Some(hooks) = started {
+            self.submit_exec_finish(pid, serial, hooks, exit);
         }
     }
 
-    fn submit_exec_finish(self: &Arc<Self>, pid: i32, exit: ExitStatus) {
+    fn submit_exec_finish(
+        self: &Arc<Self>,
+        pid: i32,
+        serial: u64,
+        hooks: Arc<dyn Hooks>,
+        exit: ExitStatus,
+    ) {
         let record = self.clone();
         self.pool.submit(&self.queue, move || {
-            let hooks = record.life.lock().execs.get(&pid).map(|e| e.hooks.clone());
-            if let Some(hooks) = hooks {
-                record.gate.call(record.key(), HookOf::Exec, || {
-                    hooks.on_exit(&record.id, &exit)
-                });
-            }
-            if let Some(exec) = record.life.lock().execs.get_mut(&pid) {
+            // On the container's queue, so its finish may wait for this hook as for one of
+            // its own: a `wait` from here must not wait for that finish.
+            record.gate.call(record.key(), HookOf::Container, || {
+                hooks.on_exit(&record.id, &exit)
+            });
+            if let Some(exec) = exec_of(&mut record.life.lock(), pid, serial) {
                 exec.finished = true;
             }
             record.finished.notify_all();
@@ -635,11 +659,29 @@ impl<P: Platform> ExitSink<P> {
     }
 }
 
+/// The detached exec `pid` started as `serial`, unless a newer one has its pid now.
+fn exec_of(life: &mut Life, pid: i32, serial: u64) -> Option<&mut DetachedExec> {
+    life.execs
+        .get_mut(&pid)
+        .filter(|exec| exec.serial == serial)
+}
+
 /// How a platform reports the exit of a detached exec, from any thread. Like [`ExitSink`] it
 /// holds the container weakly.
 pub struct ExecSink<P: Platform> {
     record: Weak<Record<P>>,
     pid: i32,
+    serial: u64,
+}
+
+impl<P: Platform> Clone for ExecSink<P> {
+    fn clone(&self) -> Self {
+        ExecSink {
+            record: self.record.clone(),
+            pid: self.pid,
+            serial: self.serial,
+        }
+    }
 }
 
 impl<P: Platform> ExecSink<P> {
@@ -648,10 +690,17 @@ impl<P: Platform> ExecSink<P> {
         self.pid
     }
 
+    /// Calls `f` with the container's instance, unless the container is gone: for what the
+    /// platform keeps there for this process (a terminal for `resize`, say) and lets go of
+    /// when it exits.
+    pub fn with_instance<R>(&self, f: impl FnOnce(&P::Instance) -> R) -> Option<R> {
+        self.record.upgrade().map(|record| f(record.instance()))
+    }
+
     /// The process has exited and been reaped. Only the first report counts.
     pub fn exited(&self, exit: ExitStatus) {
         if let Some(record) = self.record.upgrade() {
-            record.exec_exited(self.pid, exit);
+            record.exec_exited(self.pid, self.serial, exit);
         }
     }
 }
@@ -671,12 +720,14 @@ struct GateState {
 
 thread_local! {
     /// The records whose hook this thread is running, innermost last, and whether the
-    /// container's finish waits for that hook (its own hooks; not an exec's).
+    /// container's finish waits for that hook (its own hooks and a detached exec's `on_exit`;
+    /// not a hook on an exec's caller).
     static IN_HOOK: RefCell<Vec<(usize, bool)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Whose hook runs: the container's own (`on_start`, `on_oom`, `on_exit`, which its finish
-/// waits for), or an exec's (called on the exec's caller, which nothing waits for).
+/// Whose hook runs: one the container's finish waits for (its own `on_start`, `on_oom` and
+/// `on_exit`, and a detached exec's `on_exit`, which runs on its event queue), or an exec's
+/// on the exec's caller, which nothing waits for.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum HookOf {
     Container,

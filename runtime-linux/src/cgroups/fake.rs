@@ -26,6 +26,8 @@ struct State {
     /// File names a new cgroup does not get (a kernel feature turned off).
     omit: BTreeSet<String>,
     failures: Vec<(PathBuf, i32)>,
+    /// Like `failures`, for the next write only.
+    failures_once: Vec<(PathBuf, i32)>,
     /// Files whose writes are taken but change nothing (a freeze that never completes).
     sticky: BTreeSet<PathBuf>,
     log: Vec<String>,
@@ -176,6 +178,9 @@ impl State {
         if let Some((_, errno)) = self.failures.iter().find(|(p, _)| p == path) {
             return Err(err(*errno));
         }
+        if let Some(at) = self.failures_once.iter().position(|(p, _)| p == path) {
+            return Err(err(self.failures_once.remove(at).1));
+        }
         if !self.files.contains_key(path) {
             return Err(err(libc::ENOENT));
         }
@@ -210,7 +215,27 @@ impl State {
                     .copied()
                     .filter(|c| enabled.contains(*c))
                     .collect();
-                self.files.insert(path.to_path_buf(), line.join(" ") + "\n");
+                let line = line.join(" ") + "\n";
+                self.files.insert(path.to_path_buf(), line.clone());
+                // The children get the files of what was enabled for them.
+                let children: Vec<PathBuf> = self
+                    .dirs
+                    .iter()
+                    .filter(|d| d.parent() == Some(dir.as_path()))
+                    .cloned()
+                    .collect();
+                for child in children {
+                    let had = self.file(&child.join("cgroup.controllers"));
+                    for controller in line.split_whitespace() {
+                        if !had.split_whitespace().any(|c| c == controller) {
+                            for (name, content) in v2_files(controller) {
+                                self.add_file(&child, name, content);
+                            }
+                        }
+                    }
+                    self.files
+                        .insert(child.join("cgroup.controllers"), line.clone());
+                }
             }
             "cgroup.freeze" => {
                 let frozen = value.trim();
@@ -241,6 +266,43 @@ impl State {
                 let mut procs = self.file(path);
                 procs.push_str(&format!("{}\n", value.trim()));
                 self.files.insert(path.to_path_buf(), procs);
+            }
+            // v1 keeps the memory limit at or below memory+swap at every write.
+            "memory.limit_in_bytes" | "memory.memsw.limit_in_bytes"
+                if matches!(kind, Some(Kind::V1(_))) =>
+            {
+                let bytes = |text: &str| match text.trim() {
+                    "-1" => Some(UNLIMITED.trim().parse::<i64>().unwrap()),
+                    number => number.parse::<i64>().ok(),
+                };
+                let new = bytes(value).ok_or_else(|| err(libc::EINVAL))?;
+                let other = if name == "memory.limit_in_bytes" {
+                    "memory.memsw.limit_in_bytes"
+                } else {
+                    "memory.limit_in_bytes"
+                };
+                if let Some(other_value) = self.files.get(&dir.join(other)).and_then(|t| bytes(t)) {
+                    let (limit, memsw) = if name == "memory.limit_in_bytes" {
+                        (new, other_value)
+                    } else {
+                        (other_value, new)
+                    };
+                    if limit > memsw {
+                        return Err(err(libc::EINVAL));
+                    }
+                }
+                self.files.insert(path.to_path_buf(), format!("{new}\n"));
+            }
+            // One number sets the quota and keeps the period.
+            "cpu.max" if value.split_whitespace().count() == 1 => {
+                let old = self.file(path);
+                let period = old
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or("100000")
+                    .to_string();
+                self.files
+                    .insert(path.to_path_buf(), format!("{} {period}\n", value.trim()));
             }
             "cpuset.cpus" | "cpuset.mems" if matches!(kind, Some(Kind::V1(_))) && !is_root => {
                 let parent = self.file(&dir.parent().unwrap().join(&name));
@@ -319,6 +381,15 @@ impl Fake {
             .lock()
             .unwrap()
             .failures
+            .push((PathBuf::from(path), errno));
+    }
+
+    /// The next write to `path` fails with `errno`.
+    pub fn fail_once(&self, path: &str, errno: i32) {
+        self.state
+            .lock()
+            .unwrap()
+            .failures_once
             .push((PathBuf::from(path), errno));
     }
 

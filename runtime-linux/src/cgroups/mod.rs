@@ -2,7 +2,8 @@
 //!
 //! A [`CgroupManager`] is detected once per driver. For each container it creates
 //! `<hierarchy root>/<parent>/<id>` in every hierarchy in use ([`ContainerCgroup`]), applies
-//! the [`Resources`], and later freezes, kills, reads statistics and removes it.
+//! the [`Resources`], and later changes them ([`CgroupManager::update`]), freezes, kills,
+//! reads statistics and removes it.
 //!
 //! Which hierarchies a container gets:
 //! - unified: one directory in the cgroup2 hierarchy, with the controllers berth reads or
@@ -17,6 +18,7 @@ mod fs;
 mod layout;
 mod resources;
 mod stats;
+mod update;
 mod v1;
 mod v2;
 
@@ -173,6 +175,15 @@ impl CgroupManager {
                 Err(err)
             }
         }
+    }
+
+    /// Changes the resources of an existing container cgroup, as `runc update` does: the
+    /// fields given in `resources` are written (with the files and values `create` uses),
+    /// the others are left alone. `resources` is checked as for `create` first (a missing
+    /// controller is the same error). Nothing is undone when a write fails: the error names
+    /// the fields written before it, which stay, and those not written.
+    pub fn update(&self, cgroup: &ContainerCgroup, resources: &Resources) -> Result<()> {
+        update::update(self, cgroup, resources)
     }
 
     fn create_dirs(
@@ -394,6 +405,17 @@ impl ContainerCgroup {
         self.fs.exists(self.primary())
     }
 
+    fn require_exists(&self) -> Result<()> {
+        if self.exists() {
+            return Ok(());
+        }
+        Err(Error::NotFound {
+            what: "cgroup",
+            name: self.primary().display().to_string(),
+            hint: String::new(),
+        })
+    }
+
     /// The directory whose `cgroup.procs` lists every process of the container: the cgroup2
     /// one where there is one, since the helper joins it along with the v1 ones.
     fn primary(&self) -> &Path {
@@ -523,13 +545,7 @@ impl ContainerCgroup {
 
     /// Resource usage, from the cgroup version in use.
     pub fn stats(&self) -> Result<Stats> {
-        if !self.exists() {
-            return Err(Error::NotFound {
-                what: "cgroup",
-                name: self.primary().display().to_string(),
-                hint: String::new(),
-            });
-        }
+        self.require_exists()?;
         match (self.mode, &self.unified) {
             (CgroupMode::Unified, Some(dir)) => stats::v2(&self.fs, dir),
             _ => stats::v1(

@@ -162,8 +162,25 @@ pub(crate) fn v1_settings(r: &Resources) -> Vec<Setting> {
     out
 }
 
-/// The v2 writes.
+/// The values of a running container that a v2 write needs where the update does not give
+/// them: `memory.swap.max` is derived from the memory limit, and `cpu.max` holds the quota
+/// together with the period.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Current {
+    /// `memory.max` in bytes (`None`: no limit).
+    pub memory_limit: Option<i64>,
+    /// The quota of `cpu.max` (-1: `max`).
+    pub cpu_quota: Option<i64>,
+}
+
+/// The v2 writes into a new cgroup.
 pub(crate) fn v2_settings(r: &Resources) -> Vec<Setting> {
+    v2_settings_keeping(r, Current::default())
+}
+
+/// The v2 writes of `r` into a cgroup whose other values are `current`: a period alone keeps
+/// the current quota, and swap alone is counted from the current memory limit.
+pub(crate) fn v2_settings_keeping(r: &Resources, current: Current) -> Vec<Setting> {
     use Controller::*;
     let mut out = Vec::new();
     if let Some(v) = r.memory_limit {
@@ -187,7 +204,7 @@ pub(crate) fn v2_settings(r: &Resources) -> Vec<Setting> {
             "memory_swap",
             Memory,
             "memory.swap.max",
-            swap_max(v, r.memory_limit),
+            swap_max(v, r.memory_limit.or(current.memory_limit)),
         ));
     }
     if let Some(v) = r.cpu_shares {
@@ -198,7 +215,8 @@ pub(crate) fn v2_settings(r: &Resources) -> Vec<Setting> {
             shares_to_weight(v).to_string(),
         ));
     }
-    if let Some(v) = cpu_max(r.cpu_quota, r.cpu_period) {
+    let quota = r.cpu_quota.or(r.cpu_period.and(current.cpu_quota));
+    if let Some(v) = cpu_max(quota, r.cpu_period) {
         let field = if r.cpu_quota.is_some() {
             "cpu_quota"
         } else {

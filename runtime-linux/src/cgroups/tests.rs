@@ -749,3 +749,385 @@ fn v2_a_parent_with_processes_is_named_as_the_reason_controllers_cannot_be_enabl
     );
     assert!(!fake.is_dir("/cg/other"), "the parent it made is removed");
 }
+
+// ---- update ----
+
+/// The writes of the log after `clear_log`, without the `write ` prefix.
+fn writes(fake: &Fake) -> Vec<String> {
+    fake.log()
+        .iter()
+        .filter_map(|l| l.strip_prefix("write ").map(str::to_string))
+        .collect()
+}
+
+/// The manager of `fake` and its container `berth/c1`, created with `resources`.
+fn container(fake: &Arc<Fake>, resources: Resources) -> (CgroupManager, ContainerCgroup) {
+    let manager = fake.manager();
+    let cg = manager.create("berth", "c1", &resources).unwrap();
+    (manager, cg)
+}
+
+#[test]
+fn update_writes_only_the_fields_given() {
+    for fake in [hybrid(), unified("cpuset cpu io memory pids")] {
+        let (manager, cg) = container(
+            &fake,
+            Resources {
+                memory_limit: Some(64 << 20),
+                pids_limit: Some(10),
+                ..Default::default()
+            },
+        );
+        fake.clear_log();
+        manager.update(&cg, &Resources::default()).unwrap();
+        assert!(fake.log().is_empty(), "{:?}", fake.log());
+        let pids = Resources {
+            pids_limit: Some(20),
+            ..Default::default()
+        };
+        manager.update(&cg, &pids).unwrap();
+        let (pids_max, memory) = if manager.mode() == CgroupMode::Unified {
+            ("/cg/berth/c1/pids.max", "/cg/berth/c1/memory.max")
+        } else {
+            (
+                "/v1/pids/berth/c1/pids.max",
+                "/v1/memory/berth/c1/memory.limit_in_bytes",
+            )
+        };
+        assert_eq!(writes(&fake), vec![format!("{pids_max} 20")]);
+        assert_eq!(fake.get(memory).unwrap(), "67108864", "left alone");
+        let stats = cg.stats().unwrap();
+        assert_eq!(stats.pids.limit, Some(20));
+        assert_eq!(stats.memory.limit, Some(64 << 20));
+    }
+}
+
+#[test]
+fn update_v1_orders_memory_and_swap_against_the_current_limit() {
+    let fake = hybrid();
+    let manager = fake.manager();
+    let memory = |limit: i64, swap: Option<i64>| Resources {
+        memory_limit: Some(limit),
+        memory_swap: swap,
+        ..Default::default()
+    };
+    let cg = manager
+        .create("berth", "c1", &memory(64 << 20, Some(128 << 20)))
+        .unwrap();
+    let dir = "/v1/memory/berth/c1";
+    let limit = format!("{dir}/memory.limit_in_bytes");
+    let memsw = format!("{dir}/memory.memsw.limit_in_bytes");
+
+    // Up: memory+swap first, or the kernel refuses a limit above it. Down: the limit first,
+    // or memory+swap would go below it. Unlimited swap goes first.
+    let write = |file: &str, value: i64| format!("{file} {value}");
+    for (new_limit, new_swap, expected) in [
+        (
+            256 << 20,
+            512 << 20,
+            [write(&memsw, 512 << 20), write(&limit, 256 << 20)],
+        ),
+        (
+            32 << 20,
+            48 << 20,
+            [write(&limit, 32 << 20), write(&memsw, 48 << 20)],
+        ),
+        (1 << 30, -1, [write(&memsw, -1), write(&limit, 1 << 30)]),
+    ] {
+        fake.clear_log();
+        manager
+            .update(&cg, &memory(new_limit, Some(new_swap)))
+            .unwrap();
+        assert_eq!(writes(&fake), expected, "to {new_limit} and {new_swap}");
+    }
+    manager
+        .update(&cg, &memory(32 << 20, Some(48 << 20)))
+        .unwrap();
+
+    // A limit alone above memory+swap: refused before any write, naming both.
+    fake.clear_log();
+    let err = manager.update(&cg, &memory(64 << 20, None)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    assert_eq!(
+        err.to_string(),
+        "invalid resources.memory_limit: 67108864 is above the container's memory+swap limit \
+         50331648: give memory_swap as well"
+    );
+    assert!(writes(&fake).is_empty());
+    // Below it, alone, is fine; so is swap alone above the limit (validation asks for both,
+    // the manager does not).
+    manager.update(&cg, &memory(40 << 20, None)).unwrap();
+    assert_eq!(fake.get(&limit).unwrap(), (40 << 20).to_string());
+    let swap_only = Resources {
+        memory_swap: Some(30 << 20),
+        ..Default::default()
+    };
+    let err = manager.update(&cg, &swap_only).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    assert!(err
+        .to_string()
+        .contains("below the container's memory limit 41943040"));
+}
+
+#[test]
+fn update_v1_period_refused_for_the_quota_in_force_is_written_again_after_the_quota() {
+    let fake = hybrid();
+    let (manager, cg) = container(
+        &fake,
+        Resources {
+            cpu_quota: Some(50_000),
+            cpu_period: Some(100_000),
+            ..Default::default()
+        },
+    );
+    let dir = "/v1/cpu,cpuacct/berth/c1";
+    fake.fail_once(&format!("{dir}/cpu.cfs_period_us"), libc::EINVAL);
+    fake.clear_log();
+    let cpu = Resources {
+        cpu_quota: Some(5_000),
+        cpu_period: Some(10_000),
+        ..Default::default()
+    };
+    manager.update(&cg, &cpu).unwrap();
+    assert_eq!(
+        writes(&fake),
+        vec![
+            format!("{dir}/cpu.cfs_period_us 10000"),
+            format!("{dir}/cpu.cfs_quota_us 5000"),
+            format!("{dir}/cpu.cfs_period_us 10000"),
+        ]
+    );
+    assert_eq!(
+        fake.get(&format!("{dir}/cpu.cfs_period_us")).unwrap(),
+        "10000"
+    );
+
+    // Without a quota to make room, the refusal is the error.
+    fake.fail_once(&format!("{dir}/cpu.cfs_period_us"), libc::EINVAL);
+    let err = manager
+        .update(
+            &cg,
+            &Resources {
+                cpu_period: Some(20_000),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("write 20000 to {dir}/cpu.cfs_period_us: EINVAL: Invalid argument")
+    );
+}
+
+#[test]
+fn update_v2_keeps_the_quota_for_a_period_and_the_limit_for_swap() {
+    let fake = unified("cpu io memory pids");
+    let (manager, cg) = container(
+        &fake,
+        Resources {
+            memory_limit: Some(64 << 20),
+            cpu_quota: Some(50_000),
+            cpu_period: Some(100_000),
+            ..Default::default()
+        },
+    );
+    let period = Resources {
+        cpu_period: Some(200_000),
+        ..Default::default()
+    };
+    manager.update(&cg, &period).unwrap();
+    assert_eq!(fake.get("/cg/berth/c1/cpu.max").unwrap(), "50000 200000");
+    let quota = Resources {
+        cpu_quota: Some(-1),
+        ..Default::default()
+    };
+    manager.update(&cg, &quota).unwrap();
+    assert_eq!(fake.get("/cg/berth/c1/cpu.max").unwrap(), "max 200000");
+    manager.update(&cg, &period).unwrap();
+    assert_eq!(fake.get("/cg/berth/c1/cpu.max").unwrap(), "max 200000");
+    let shares = Resources {
+        cpu_shares: Some(512),
+        blkio_weight: Some(300),
+        ..Default::default()
+    };
+    manager.update(&cg, &shares).unwrap();
+    assert_eq!(fake.get("/cg/berth/c1/cpu.weight").unwrap(), "20");
+    assert_eq!(fake.get("/cg/berth/c1/io.weight").unwrap(), "default 300");
+
+    // Swap counts memory plus swap: alone, from the limit in force; with a limit, from it.
+    let swap = Resources {
+        memory_swap: Some(96 << 20),
+        ..Default::default()
+    };
+    manager.update(&cg, &swap).unwrap();
+    assert_eq!(
+        fake.get("/cg/berth/c1/memory.swap.max").unwrap(),
+        (32 << 20).to_string()
+    );
+    let both = Resources {
+        memory_limit: Some(80 << 20),
+        memory_swap: Some(96 << 20),
+        ..Default::default()
+    };
+    manager.update(&cg, &both).unwrap();
+    assert_eq!(
+        fake.get("/cg/berth/c1/memory.swap.max").unwrap(),
+        (16 << 20).to_string()
+    );
+    fake.set("/cg/berth/c1/memory.max", "max\n");
+    fake.clear_log();
+    let err = manager.update(&cg, &swap).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    assert!(writes(&fake).is_empty());
+}
+
+#[test]
+fn update_v2_enables_cpuset_for_a_container_created_without_it() {
+    let fake = unified("cpuset cpu io memory pids");
+    let (manager, cg) = container(&fake, Resources::default());
+    assert!(fake.get("/cg/berth/c1/cpuset.cpus").is_none());
+    fake.clear_log();
+    let cpus = Resources {
+        cpuset_cpus: Some("1".into()),
+        ..Default::default()
+    };
+    manager.update(&cg, &cpus).unwrap();
+    assert_eq!(
+        writes(&fake),
+        vec![
+            "/cg/cgroup.subtree_control +cpuset",
+            "/cg/berth/cgroup.subtree_control +cpuset",
+            "/cg/berth/c1/cpuset.cpus 1",
+        ]
+    );
+    // Enabled now: the next update only writes.
+    fake.clear_log();
+    manager.update(&cg, &cpus).unwrap();
+    assert_eq!(writes(&fake), vec!["/cg/berth/c1/cpuset.cpus 1"]);
+}
+
+#[test]
+fn update_refuses_what_create_refuses_before_any_write() {
+    let fake = unified("memory pids");
+    let (manager, cg) = container(&fake, Resources::default());
+    fake.clear_log();
+    let shares = Resources {
+        cpu_shares: Some(512),
+        pids_limit: Some(5),
+        ..Default::default()
+    };
+    let err = manager.update(&cg, &shares).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        manager
+            .create("berth", "c2", &shares)
+            .unwrap_err()
+            .to_string()
+    );
+    assert_eq!(
+        err.to_string(),
+        "resources.cpu_shares on a host without the cpu cgroup controller is not supported by \
+         this driver"
+    );
+    let err = manager
+        .update(
+            &cg,
+            &Resources {
+                cpuset_cpus: Some("0-3".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported, "no cpuset here: {err}");
+    assert!(fake.log().is_empty(), "{:?}", fake.log());
+
+    let fake = hybrid();
+    let (manager, cg) = container(&fake, Resources::default());
+    fake.clear_log();
+    let err = manager
+        .update(
+            &cg,
+            &Resources {
+                cpuset_cpus: Some("0-3".into()),
+                pids_limit: Some(5),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid resources.cpuset_cpus: 0-3: this host has CPUs 0-1"
+    );
+    assert!(fake.log().is_empty(), "{:?}", fake.log());
+
+    // A cgroup that is gone is not found, and nothing is written.
+    cg.destroy().unwrap();
+    fake.clear_log();
+    let err = manager
+        .update(
+            &cg,
+            &Resources {
+                pids_limit: Some(5),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert!(writes(&fake).is_empty());
+}
+
+#[test]
+fn a_failed_update_write_says_what_was_written_before_it() {
+    let fake = hybrid();
+    let (manager, cg) = container(&fake, Resources::default());
+    fake.fail("/v1/pids/berth/c1/pids.max", libc::EINVAL);
+    let resources = Resources {
+        memory_limit: Some(64 << 20),
+        cpu_shares: Some(512),
+        pids_limit: Some(10),
+        blkio_weight: Some(300),
+        ..Default::default()
+    };
+    let err = manager.update(&cg, &resources).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::System);
+    assert_eq!(
+        err.to_string(),
+        "write 10 to /v1/pids/berth/c1/pids.max (resources written before it, and kept: \
+         memory_limit, cpu_shares; not written: blkio_weight): EINVAL: Invalid argument"
+    );
+    // Not undone, as runc.
+    assert_eq!(
+        fake.get("/v1/memory/berth/c1/memory.limit_in_bytes")
+            .unwrap(),
+        "67108864"
+    );
+    assert_eq!(
+        fake.get("/v1/blkio/berth/c1/blkio.bfq.weight").unwrap(),
+        "100"
+    );
+
+    // The first write failing: nothing was written.
+    fake.fail("/v1/memory/berth/c1/memory.limit_in_bytes", libc::EBUSY);
+    let err = manager.update(&cg, &resources).unwrap_err();
+    assert!(
+        err.to_string().contains(
+            "(resources written before it, and kept: none; not \
+             written: cpu_shares, pids_limit, blkio_weight)"
+        ),
+        "{err}"
+    );
+    // One field alone: the plain error.
+    let err = manager
+        .update(
+            &cg,
+            &Resources {
+                pids_limit: Some(10),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "write 10 to /v1/pids/berth/c1/pids.max: EINVAL: Invalid argument"
+    );
+}

@@ -50,6 +50,24 @@ pub(crate) fn create(
     Ok(dir)
 }
 
+/// Makes `controllers` usable in `dir`, an existing cgroup below `root`: enables them in the
+/// `cgroup.subtree_control` of each of its ancestors, from the root down, as `create` does.
+pub(crate) fn enable_for(
+    fs: &CgFs,
+    root: &Path,
+    dir: &Path,
+    controllers: &[Controller],
+) -> Result<()> {
+    let mut level = root.to_path_buf();
+    enable(fs, &level, controllers)?;
+    let parent = dir.strip_prefix(root).ok().and_then(Path::parent);
+    for component in parent.into_iter().flat_map(Path::components) {
+        level.push(component);
+        enable(fs, &level, controllers)?;
+    }
+    Ok(())
+}
+
 /// Enables in `dir`'s children those of `controllers` not enabled yet; no write if none.
 fn enable(fs: &CgFs, dir: &Path, controllers: &[Controller]) -> Result<()> {
     if controllers.is_empty() {

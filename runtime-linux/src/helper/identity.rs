@@ -31,11 +31,11 @@ pub struct Prepared {
 }
 
 /// One line of `/etc/passwd`.
-struct PasswdEntry {
-    name: String,
-    uid: u32,
-    gid: u32,
-    home: String,
+pub struct PasswdEntry {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub home: String,
 }
 
 impl Prepared {
@@ -193,7 +193,7 @@ fn read_optional(path: &str) -> Result<String> {
     }
 }
 
-fn find_passwd(text: &str, wanted: impl Fn(&PasswdEntry) -> bool) -> Option<PasswdEntry> {
+pub fn find_passwd(text: &str, wanted: impl Fn(&PasswdEntry) -> bool) -> Option<PasswdEntry> {
     text.lines()
         .filter_map(|line| {
             let fields: Vec<&str> = line.split(':').collect();
@@ -219,13 +219,13 @@ fn group_lines(text: &str) -> impl Iterator<Item = (&str, u32, &str)> {
     })
 }
 
-fn find_group_id(text: &str, name: &str) -> Option<u32> {
+pub fn find_group_id(text: &str, name: &str) -> Option<u32> {
     group_lines(text)
         .find(|(n, _, _)| *n == name)
         .map(|(_, gid, _)| gid)
 }
 
-fn supplementary_groups(text: &str, user: &str) -> Vec<u32> {
+pub fn supplementary_groups(text: &str, user: &str) -> Vec<u32> {
     group_lines(text)
         .filter(|(_, _, members)| members.split(',').any(|m| m == user))
         .map(|(_, gid, _)| gid)

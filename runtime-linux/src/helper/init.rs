@@ -3,12 +3,15 @@
 //! It runs in the container's new namespaces as a copy of the single-threaded helper. Order
 //! matters and follows what a container user expects: rootfs and mounts, `pivot_root`, the
 //! kernel settings that need the container's `/proc`, then identity, and last the wait for
-//! the host's go and the exec.
+//! the go and the exec. The go comes from the host or, once the host has let the container
+//! go (or died), from a later driver through the container's start socket.
 
+use std::collections::VecDeque;
+use std::os::fd::{AsFd, OwnedFd};
 use std::process::exit;
 
-use std::os::fd::{AsFd, OwnedFd};
-
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::stat::{umask, Mode};
 use runtime_core::{NamespaceKind, ProcessConfig, Result};
 
@@ -16,15 +19,21 @@ use super::identity::Prepared;
 use super::report_failure;
 use super::rootfs::{self, Mounted};
 use super::terminal::Terminal;
-use crate::channel::Channel;
+use crate::channel::{Channel, Listener};
 use crate::error::StepExt;
 use crate::protocol::{CreatePlan, ExecPlan, Report, Request};
 use crate::sys;
 
-/// Builds the container, reports ready, waits for start and execs. Never returns.
+/// Builds the container, reports ready, waits for start (from the host, or from a later
+/// driver through the start socket's `listener`) and execs. Never returns.
 /// `rootfs_tree` is an idmapped copy of the rootfs to use instead of a plain bind.
-pub fn run(channel: &Channel, plan: &CreatePlan, rootfs_tree: Option<OwnedFd>) -> ! {
-    go_when_told(channel, set_up(plan, rootfs_tree))
+pub fn run(
+    channel: &Channel,
+    listener: Listener,
+    plan: &CreatePlan,
+    rootfs_tree: Option<OwnedFd>,
+) -> ! {
+    go_when_told(channel, Some(listener), set_up(plan, rootfs_tree))
 }
 
 /// A process ready to exec, and the master of its terminal if it has one.
@@ -65,10 +74,12 @@ pub fn run_exec(channel: &Channel, plan: &ExecPlan, groups_locked: bool) -> ! {
             sys::fds::cloexec_from(3).step(|| "mark inherited fds close-on-exec")?;
             Ok((prepared, console))
         });
-    go_when_told(channel, prepared)
+    go_when_told(channel, None, prepared)
 }
 
-fn go_when_told(channel: &Channel, prepared: Result<Ready>) -> ! {
+/// Reports ready (or the failure) on the host's channel, waits for start and execs. An init
+/// with a start socket's `listener` outlives the host's channel: see [`wait_for_start`].
+fn go_when_told(channel: &Channel, listener: Option<Listener>, prepared: Result<Ready>) -> ! {
     let (prepared, console) = match prepared {
         Ok(prepared) => prepared,
         Err(error) => {
@@ -77,19 +88,116 @@ fn go_when_told(channel: &Channel, prepared: Result<Ready>) -> ! {
         }
     };
     let attached: Vec<_> = console.iter().map(AsFd::as_fd).collect();
+    // A host that is gone before the init is ready has no state naming it: nobody could
+    // start it, so it ends here.
     if channel.send(&Report::Ready, &attached).is_err() {
         exit(1);
     }
     // The master belongs to the host now; the container must not hold it.
     drop(console);
-    match channel.recv::<Request>() {
-        Ok(Some((Request::Start, _))) => {}
-        // The host deleted the container before starting it, or is gone.
-        _ => exit(1),
-    }
+    let Some(started_by) = wait_for_start(channel, listener) else {
+        exit(1)
+    };
     let error = prepared.exec();
-    report_failure(channel, &error);
+    report_failure(started_by.channel(), &error);
     exit(127)
+}
+
+/// Who said start, on whose channel the exec's outcome goes back: the host that created the
+/// container, or a later driver connected to the start socket.
+enum StartedBy<'a> {
+    Host(&'a Channel),
+    Caller(Channel),
+}
+
+impl StartedBy<'_> {
+    fn channel(&self) -> &Channel {
+        match self {
+            StartedBy::Host(channel) => channel,
+            StartedBy::Caller(channel) => channel,
+        }
+    }
+}
+
+/// Connections to the start socket held at once, waiting for their first message; one more
+/// drops the oldest.
+const MAX_CALLERS: usize = 8;
+
+/// Waits for [`Request::Start`] on the host's channel and, with a `listener`, on every
+/// connection to the start socket. A channel that ends or says anything else is dropped: the
+/// host's end-of-file (the driver let the container go, or died) leaves the listener, and a
+/// caller that sends garbage leaves the init waiting as before. `None` when nothing is left
+/// to wait on. Everything here is close-on-exec, and the listener and the other callers are
+/// closed before this returns: the program gets none of it.
+fn wait_for_start(host: &Channel, mut listener: Option<Listener>) -> Option<StartedBy<'_>> {
+    let mut host = Some(host);
+    let mut callers: VecDeque<Channel> = VecDeque::new();
+    loop {
+        if listener.is_none() && callers.is_empty() {
+            // The host's channel alone, as for an exec: a plain blocking read.
+            return host.filter(|host| says_start(host)).map(StartedBy::Host);
+        }
+        let mut fds: Vec<PollFd<'_>> = host
+            .iter()
+            .map(|channel| channel.as_fd())
+            .chain(listener.iter().map(AsFd::as_fd))
+            .chain(callers.iter().map(AsFd::as_fd))
+            .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
+            .collect();
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) => {}
+            Err(Errno::EINTR) => continue,
+            // poll denied (a custom seccomp profile in force without no_new_privileges): the
+            // host's channel alone.
+            Err(_) => {
+                drop(fds);
+                (listener, callers) = (None, VecDeque::new());
+                continue;
+            }
+        }
+        let mut ready: VecDeque<bool> = fds
+            .iter()
+            .map(|fd| fd.revents().is_some_and(|events| !events.is_empty()))
+            .collect();
+        drop(fds);
+        if let Some(channel) = host {
+            if ready.pop_front() == Some(true) {
+                if says_start(channel) {
+                    return Some(StartedBy::Host(channel));
+                }
+                host = None;
+            }
+        }
+        let listener_ready = listener.is_some() && ready.pop_front() == Some(true);
+        // Back to front, so that removing one leaves the indices of the others.
+        for index in (0..callers.len()).rev() {
+            if ready[index] {
+                let caller = callers.remove(index).expect("a caller at the index");
+                if says_start(&caller) {
+                    return Some(StartedBy::Caller(caller));
+                }
+            }
+        }
+        if let Some(socket) = listener.as_ref().filter(|_| listener_ready) {
+            match socket.accept() {
+                Ok(Some(caller)) => {
+                    if callers.len() == MAX_CALLERS {
+                        callers.pop_front();
+                    }
+                    callers.push_back(caller);
+                }
+                Ok(None) => {}
+                // Out of fds (a tight RLIMIT_NOFILE) or memory: listening on would spin.
+                Err(_) => listener = None,
+            }
+        }
+    }
+}
+
+/// Reads one message: whether it is [`Request::Start`]. Anything else, end-of-file or an
+/// error is a no.
+fn says_start(channel: &Channel) -> bool {
+    matches!(channel.recv::<Request>(), Ok(Some((Request::Start, _))))
 }
 
 fn set_up(plan: &CreatePlan, rootfs_tree: Option<OwnedFd>) -> Result<Ready> {

@@ -5,7 +5,9 @@
 //!
 //! The helper joins the namespaces and cgroups it is given, then clones the container's init
 //! (or, for an exec, a process inside the running container) with `CLONE_PARENT`, so that the
-//! host is its parent, hands its pidfd to the host and exits. The init (`helper/init.rs`) builds the container and waits for the host's go.
+//! host is its parent, hands its pidfd to the host and exits. The init (`helper/init.rs`)
+//! builds the container and waits for the go: from the host, or from a later driver through
+//! the container's start socket.
 
 mod host_proc;
 mod identity;
@@ -14,13 +16,17 @@ pub(crate) mod rootfs;
 mod terminal;
 mod userns;
 
+// The passwd and group lookups, so that the benchmark's OCI configs name the same user and
+// groups as berth's own init.
+pub use identity::{find_group_id, find_passwd, supplementary_groups, PasswdEntry};
+
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::process::exit;
 
 use crate::namespaces::{clone_flag, NamespaceSet};
 use runtime_core::{Error, NamespaceKind, Result};
 
-use crate::channel::Channel;
+use crate::channel::{Channel, Listener};
 use crate::error::StepExt;
 use crate::protocol::{CreatePlan, ExecPlan, Failure, Report, Request};
 use crate::sys;
@@ -88,8 +94,14 @@ fn create(
     channel: &Channel,
     single: &SingleThreaded,
     plan: &CreatePlan,
-    namespace_fds: Vec<OwnedFd>,
+    mut fds: Vec<OwnedFd>,
 ) -> i32 {
+    // The last fd is the start socket's listener, for the init alone; the rest are the
+    // namespaces to join (their count is checked before the first join).
+    let Some(listener) = fds.pop().map(Listener::from) else {
+        report_failure(channel, &Error::Internal("no start socket attached".into()));
+        return 1;
+    };
     // Before any setns: the host's procfs, for writing the init's id maps.
     let host_proc = match host_proc::HostProc::open() {
         Ok(proc) => proc,
@@ -110,7 +122,7 @@ fn create(
     } else {
         None
     };
-    match parent_side(enter_and_clone(single, plan, namespace_fds)) {
+    match parent_side(enter_and_clone(single, plan, fds)) {
         None => {
             let mut rootfs_tree = None;
             if let Some((open_when_mapped, writer)) = gate {
@@ -120,9 +132,10 @@ fn create(
                     Err(_) => exit(1),
                 }
             }
-            init::run(channel, plan, rootfs_tree)
+            init::run(channel, listener, plan, rootfs_tree)
         }
         Some(outcome) => {
+            drop(listener);
             let outcome = match (outcome, gate) {
                 (Ok((pid, pidfd)), Some((reader, writer))) => {
                     drop(reader);

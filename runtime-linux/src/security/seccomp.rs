@@ -237,7 +237,7 @@ pub fn native_arch() -> &'static str {
 }
 
 /// The native architecture in libseccomp's names (`SCMP_ARCH_X86_64`), to pick `archMap`.
-fn native_scmp_arch() -> &'static str {
+pub fn native_scmp_arch() -> &'static str {
     match native_arch() {
         "amd64" => "SCMP_ARCH_X86_64",
         "x86" => "SCMP_ARCH_X86",
@@ -253,7 +253,7 @@ fn native_scmp_arch() -> &'static str {
 }
 
 /// The running kernel's `(major, minor)`, from `/proc/sys/kernel/osrelease`.
-fn kernel_version() -> Result<(u32, u32)> {
+pub fn kernel_version() -> Result<(u32, u32)> {
     static VERSION: OnceLock<std::result::Result<(u32, u32), String>> = OnceLock::new();
     VERSION
         .get_or_init(|| {
@@ -274,14 +274,14 @@ fn parse_version(text: &str) -> Option<(u32, u32)> {
 }
 
 /// Where the rule's conditions leave it for this process (Docker's `setupSeccomp`).
-struct Conditions<'a> {
-    caps: CapabilitySet,
-    arch: &'a str,
-    kernel: (u32, u32),
+pub struct Conditions<'a> {
+    pub caps: CapabilitySet,
+    pub arch: &'a str,
+    pub kernel: (u32, u32),
 }
 
 impl Conditions<'_> {
-    fn applies(&self, rule: &SyscallRule, field: &str) -> Result<bool> {
+    pub fn applies(&self, rule: &SyscallRule, field: &str) -> Result<bool> {
         let at_least = |version: &str, which: &str| {
             parse_version(version)
                 .map(|wanted| self.kernel >= wanted)

@@ -1,15 +1,17 @@
 //! What the supervisor watches for one container: its init's pidfd, and its OOM events where
-//! its cgroup has a memory controller. Both are reported to the lifecycle's `ExitSink`.
+//! its cgroup has a memory controller, both reported to the lifecycle's `ExitSink`; and the
+//! pidfd of each detached exec, reported to its `ExecSink`.
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
 use runtime_core::lifecycle::ExitSink;
 use runtime_core::{ExitStatus, Result};
 
 use super::oom::OomWatches;
-use super::{Next, Supervisor};
+use super::{Handler, Next, Supervisor};
 use crate::instance::Instance;
+use crate::launcher;
 use crate::platform::NativePlatform;
 use crate::sys;
 
@@ -21,21 +23,8 @@ pub fn watch(
     sink: ExitSink<NativePlatform>,
 ) -> Result<()> {
     let exit_handler = {
-        let pidfd = instance.pidfd.clone();
         let sink = sink.clone();
-        Box::new(move || match sys::pidfd::wait(pidfd.as_fd(), true) {
-            Ok(None) => Next::Keep,
-            Ok(Some(exit)) => {
-                sink.exited(exit);
-                Next::Done
-            }
-            Err(_) => {
-                // Not ours to reap (recovered from an earlier driver, or the host reaped it):
-                // the status is lost, and waiters must not hang.
-                sink.exited(ExitStatus::unknown());
-                Next::Done
-            }
-        })
+        reaper(instance.pidfd.clone(), move |exit| sink.exited(exit))
     };
     supervisor.watch(instance.pidfd.clone(), exit_handler)?;
     if let Some(path) = instance.cgroup.oom_watch_path() {
@@ -44,6 +33,41 @@ pub fn watch(
         *instance.oom_watch.lock() = Some(watch);
     }
     Ok(())
+}
+
+/// Starts watching a process of a container that nobody waits for (a detached exec): the
+/// supervisor reaps it once it exits and hands its status to `on_exit`. On failure the
+/// process is killed and reaped here.
+pub fn watch_exec(
+    supervisor: &Supervisor,
+    pidfd: OwnedFd,
+    on_exit: impl FnOnce(ExitStatus) + Send + 'static,
+) -> Result<()> {
+    let pidfd = Arc::new(pidfd);
+    let watched = supervisor.watch(pidfd.clone(), reaper(pidfd.clone(), on_exit));
+    if watched.is_err() {
+        launcher::kill_and_reap(&pidfd);
+    }
+    watched.map(drop)
+}
+
+/// A handler that reaps the process of `pidfd` once it has exited (never waiting for "any
+/// child") and hands its status to `report`.
+fn reaper(pidfd: Arc<OwnedFd>, report: impl FnOnce(ExitStatus) + Send + 'static) -> Handler {
+    let mut report = Some(report);
+    Box::new(move || {
+        let exit = match sys::pidfd::wait(pidfd.as_fd(), true) {
+            Ok(None) => return Next::Keep,
+            Ok(Some(exit)) => exit,
+            // Not ours to reap (recovered from an earlier driver, or the host reaped it): the
+            // status is lost, and waiters must not hang.
+            Err(_) => ExitStatus::unknown(),
+        };
+        if let Some(report) = report.take() {
+            report(exit);
+        }
+        Next::Done
+    })
 }
 
 /// Stops watching OOM events of `instance` (its exit watch ends with the exit).

@@ -1,11 +1,12 @@
-//! Receiving fds over a Unix socket: nix hands the `SCM_RIGHTS` fds over as bare numbers,
-//! which become owned fds here, right where the kernel installed them.
+//! Receiving fds over a Unix socket, and accepting connections: nix hands the `SCM_RIGHTS`
+//! fds and the accepted sockets over as bare numbers, which become owned fds here, right
+//! where the kernel installed them.
 
 use std::io::IoSliceMut;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::cmsg_space;
-use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+use nix::sys::socket::{accept4, recvmsg, ControlMessageOwned, MsgFlags, SockFlag};
 
 /// What one [`recv_with_fds`] got.
 pub struct Received {
@@ -51,4 +52,13 @@ pub fn recv_with_fds<const MAX_FDS: usize>(
             .flags
             .intersects(MsgFlags::MSG_TRUNC | MsgFlags::MSG_CTRUNC),
     })
+}
+
+/// Accepts one connection on the listening `socket`, close-on-exec. `EAGAIN` on a
+/// non-blocking listener with nothing to accept; `EINTR` is the caller's to retry.
+pub fn accept(socket: BorrowedFd<'_>) -> nix::Result<OwnedFd> {
+    let fd = accept4(socket.as_raw_fd(), SockFlag::SOCK_CLOEXEC)?;
+    // SAFETY: a successful accept4 returns a new fd, made by this call for this connection,
+    // that nothing else in the process knows of.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }

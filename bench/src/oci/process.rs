@@ -1,0 +1,190 @@
+//! The OCI `process` object: the program, its environment, and the identity and capabilities
+//! berth's init would give it, found by runtime-linux's own functions.
+
+use std::path::Path;
+
+use runtime_core::{IdOrName, ProcessConfig, UserSpec};
+use runtime_linux::helper::{find_group_id, find_passwd, supplementary_groups};
+use runtime_linux::security::CapabilitySet;
+use serde_json::{json, Value};
+
+/// The user and groups berth's init takes for a process, from the rootfs's `/etc/passwd` and
+/// `/etc/group`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub uid: u32,
+    pub gid: u32,
+    /// Every group the process is in, the primary one included, sorted.
+    pub groups: Vec<u32>,
+    /// The passwd entry's home directory, `/` without one.
+    pub home: String,
+}
+
+impl Identity {
+    /// The lookups of the init's `Prepared::new` (runtime-linux/src/helper/identity.rs), made
+    /// with its parsers on the rootfs's files: a named user or group must exist; a user
+    /// without an entry gets group 0 (Docker's rule); the groups are the primary one, those
+    /// that list the user, and the ones asked for.
+    pub fn resolve(process: &ProcessConfig, rootfs: &Path) -> Result<Identity, String> {
+        let spec = UserSpec::parse(&process.user)?;
+        let read = |name: &str| std::fs::read_to_string(rootfs.join(name)).unwrap_or_default();
+        let (passwd, group) = (read("etc/passwd"), read("etc/group"));
+        let entry = match &spec.user {
+            IdOrName::Id(uid) => find_passwd(&passwd, |e| e.uid == *uid),
+            IdOrName::Name(name) => Some(
+                find_passwd(&passwd, |e| &e.name == name)
+                    .ok_or_else(|| format!("no user {name:?} in the rootfs's /etc/passwd"))?,
+            ),
+        };
+        let uid = match (&spec.user, &entry) {
+            (IdOrName::Id(uid), _) => *uid,
+            (_, Some(entry)) => entry.uid,
+            (IdOrName::Name(_), None) => unreachable!("a named user was found above"),
+        };
+        let gid = match &spec.group {
+            Some(IdOrName::Id(gid)) => *gid,
+            Some(IdOrName::Name(name)) => find_group_id(&group, name)
+                .ok_or_else(|| format!("no group {name:?} in the rootfs's /etc/group"))?,
+            None => entry.as_ref().map_or(0, |e| e.gid),
+        };
+        let mut groups = vec![gid];
+        if let Some(entry) = &entry {
+            groups.extend(supplementary_groups(&group, &entry.name));
+        }
+        groups.extend(&process.additional_gids);
+        groups.sort_unstable();
+        groups.dedup();
+        Ok(Identity {
+            uid,
+            gid,
+            groups,
+            home: entry.map_or_else(|| "/".to_string(), |e| e.home),
+        })
+    }
+}
+
+/// The `process` object (also what `runc exec --process` and `crun exec --process` take) for
+/// a process with the capability set `caps` (`CapabilitySet::for_process`): as berth gives
+/// them, the bounding set for anyone, permitted and effective for root only, inheritable and
+/// ambient empty.
+pub fn process(
+    process: &ProcessConfig,
+    rootfs: &Path,
+    caps: CapabilitySet,
+) -> Result<Value, String> {
+    let identity = Identity::resolve(process, rootfs)?;
+    let mut env = process.effective_env();
+    if !env.iter().any(|kv| kv.starts_with("HOME=")) {
+        env.push(format!("HOME={}", identity.home));
+    }
+    let granted = if identity.uid == 0 {
+        caps
+    } else {
+        CapabilitySet::empty()
+    };
+    let rlimits: Vec<Value> = process
+        .rlimits
+        .iter()
+        .map(|r| {
+            json!({
+                "type": r.canonical_name().unwrap_or(&r.kind),
+                "soft": r.soft,
+                "hard": r.hard,
+            })
+        })
+        .collect();
+    Ok(json!({
+        "terminal": process.tty,
+        "user": {"uid": identity.uid, "gid": identity.gid, "additionalGids": identity.groups},
+        "args": process.args,
+        "env": env,
+        "cwd": process.cwd,
+        "capabilities": {
+            "bounding": caps.names(),
+            "effective": granted.names(),
+            "permitted": granted.names(),
+            "inheritable": [],
+            "ambient": [],
+        },
+        "rlimits": rlimits,
+        "noNewPrivileges": process.no_new_privileges,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A rootfs with only `/etc/passwd` and `/etc/group`, removed when dropped.
+    struct Rootfs(std::path::PathBuf);
+
+    impl Rootfs {
+        fn new(name: &str, passwd: &str, group: &str) -> Rootfs {
+            let dir =
+                std::env::temp_dir().join(format!("berth-bench-oci-{name}-{}", std::process::id()));
+            std::fs::create_dir_all(dir.join("etc")).unwrap();
+            std::fs::write(dir.join("etc/passwd"), passwd).unwrap();
+            std::fs::write(dir.join("etc/group"), group).unwrap();
+            Rootfs(dir)
+        }
+    }
+
+    impl Drop for Rootfs {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn user_names_are_looked_up_in_the_rootfs() {
+        let rootfs = Rootfs::new(
+            "names",
+            "app:x:1000:1000::/home/app:/bin/sh\n",
+            "wheel:x:10:app\napp:x:1000:\n",
+        );
+        let mut p = ProcessConfig::new(["id"]);
+        p.user = "app".into();
+        p.additional_gids = vec![5];
+        let value = process(&p, &rootfs.0, CapabilitySet::docker_default()).unwrap();
+        assert_eq!(value["user"]["uid"], json!(1000));
+        assert_eq!(value["user"]["gid"], json!(1000));
+        // Sorted, as berth's init sets them.
+        assert_eq!(value["user"]["additionalGids"], json!([5, 10, 1000]));
+        assert!(value["env"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("HOME=/home/app")));
+        // Not root: the bounding set only.
+        assert_eq!(
+            value["capabilities"]["bounding"].as_array().unwrap().len(),
+            14
+        );
+        assert_eq!(value["capabilities"]["effective"], json!([]));
+    }
+
+    #[test]
+    fn root_gets_the_set_and_unknown_names_are_refused() {
+        let rootfs = Rootfs::new("root", "root:x:0:0:root:/root:/bin/sh\n", "root:x:0:\n");
+        let value = process(
+            &ProcessConfig::new(["id"]),
+            &rootfs.0,
+            CapabilitySet::docker_default(),
+        )
+        .unwrap();
+        assert_eq!(
+            value["capabilities"]["effective"],
+            json!(CapabilitySet::docker_default().names())
+        );
+        assert_eq!(value["capabilities"]["inheritable"], json!([]));
+        let mut p = ProcessConfig::new(["id"]);
+        p.user = "nobody".into();
+        assert!(process(&p, &rootfs.0, CapabilitySet::empty()).is_err());
+        // A uid without an entry: group 0, home /.
+        p.user = "4242".into();
+        let identity = Identity::resolve(&p, &rootfs.0).unwrap();
+        assert_eq!(
+            (identity.uid, identity.gid, identity.home.as_str()),
+            (4242, 0, "/")
+        );
+    }
+}

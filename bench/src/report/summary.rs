@@ -1,0 +1,198 @@
+//! The headline and the targets: the report's first two tables.
+
+use super::tables::{kib, median_of, table, verdict};
+use super::template::Values;
+use crate::measure::{find, Series};
+use crate::util::{ms, ratio};
+use crate::Results;
+
+pub fn headline(v: &mut Values, r: &Results) {
+    let mut rows = Vec::new();
+    let latency = |name: &str, series: &[Series]| {
+        let lib = median_of(series, "berth-lib");
+        let ffi = median_of(series, "berth-ffi");
+        let crun = median_of(series, "crun");
+        let runc = median_of(series, "runc");
+        vec![
+            format!("{name}, median ms"),
+            ms(lib),
+            ms(ffi),
+            ms(crun),
+            ms(runc),
+            ratio(lib / crun),
+            ratio(lib / runc),
+        ]
+    };
+    if let Some(run) = r.run.done() {
+        rows.push(latency("run latency", &run.series));
+    }
+    if let Some(exec) = r.exec.done() {
+        rows.push(latency("exec latency", &exec.series));
+    }
+    if let Some(t) = r.throughput.done() {
+        let most = t.callers.iter().copied().max().unwrap_or(1);
+        let rate = |rt: &str| t.cell(rt, most).map_or(f64::NAN, |c| c.summary.median);
+        let (b, c, n) = (rate("berth-lib"), rate("crun"), rate("runc"));
+        rows.push(vec![
+            format!("throughput with {most} callers, containers/s"),
+            format!("{b:.0}"),
+            "".into(),
+            format!("{c:.0}"),
+            format!("{n:.0}"),
+            ratio(b / c),
+            ratio(b / n),
+        ]);
+    }
+    v.flag("headline", !rows.is_empty());
+    v.text(
+        "headline.table",
+        table(
+            &[
+                "",
+                "berth (Rust API)",
+                "berth (C ABI)",
+                "crun",
+                "runc",
+                "berth / crun",
+                "berth / runc",
+            ],
+            &rows,
+        ),
+    );
+}
+
+/// The verdict of a "≤ 1/4" target, as measured and against the other runtime less the
+/// wrapper.
+fn quarter_verdict(measured: f64, strict: f64) -> String {
+    let one = |r: f64| verdict(r.is_finite().then_some(r <= 0.25));
+    format!(
+        "{} as measured; {} against it less the wrapper",
+        one(measured),
+        one(strict)
+    )
+}
+
+pub fn targets(v: &mut Values, r: &Results) {
+    let mut rows = Vec::new();
+    let wrapper = r
+        .run
+        .done()
+        .map_or(0.0, |run| median_of(&run.series, "wrapper"));
+    if let Some(run) = r.run.done() {
+        let lib = median_of(&run.series, "berth-lib");
+        let crun = median_of(&run.series, "crun");
+        let strict = lib / (crun - wrapper);
+        rows.push(vec![
+            "run latency through the library ≤ 1/4 of crun's median".into(),
+            format!(
+                "berth (Rust API) {} ms, crun {} ms: {} ({} against crun − wrapper {} ms)",
+                ms(lib),
+                ms(crun),
+                ratio(lib / crun),
+                ratio(strict),
+                ms(crun - wrapper)
+            ),
+            quarter_verdict(lib / crun, strict),
+        ]);
+    }
+    if let Some(exec) = r.exec.done() {
+        let crun = median_of(&exec.series, "crun");
+        let (measured, judged) = match find(&exec.series, "berth-lib") {
+            Some(s) if !s.samples_ms.is_empty() => {
+                let strict = s.median() / (crun - wrapper);
+                (
+                    format!(
+                        "berth (Rust API) {} ms, crun {} ms: {} ({} against crun − wrapper)",
+                        ms(s.median()),
+                        ms(crun),
+                        ratio(s.median() / crun),
+                        ratio(strict)
+                    ),
+                    quarter_verdict(s.median() / crun, strict),
+                )
+            }
+            Some(s) => (
+                format!(
+                    "berth: {}; crun {} ms",
+                    s.note.clone().unwrap_or_else(|| "no samples".into()),
+                    ms(crun)
+                ),
+                verdict(None).into(),
+            ),
+            None => ("no berth series".into(), verdict(None).into()),
+        };
+        rows.push(vec![
+            "exec latency ≤ 1/4 of crun's median".into(),
+            measured,
+            judged,
+        ]);
+    }
+    if let Some(idle) = r.idle.done() {
+        rows.extend(idle_targets(r, idle));
+    }
+    v.flag("targets", !rows.is_empty());
+    v.text(
+        "targets.table",
+        table(&["target", "measured", "verdict"], &rows),
+    );
+}
+
+fn idle_targets(r: &Results, idle: &crate::measure::idle::Idle) -> Vec<Vec<String>> {
+    let max = idle.sizes.iter().copied().max().unwrap_or(0);
+    let min = idle.sizes.iter().copied().min().unwrap_or(0);
+    // A smoke run's sizes stop short of the targets' 1000.
+    let at = if r.sizes.idle_sizes.iter().copied().max().unwrap_or(0) < 1000 {
+        format!("at {max} containers (smoke; the target is at 1000)")
+    } else {
+        format!("at {max} containers")
+    };
+    let Some(row) = idle.row("berth-lib", max).filter(|row| row.error.is_none()) else {
+        return vec![vec![
+            format!("idle cost {at}"),
+            "berth's idle measure failed at this size (see below)".into(),
+            verdict(None).into(),
+        ]];
+    };
+    let per = row.host_memory_per_container();
+    let mut rows = vec![
+        vec![
+            format!("no process per container on the host side, {at}"),
+            format!(
+                "{} host-side processes besides the {} containers",
+                row.helper_processes, row.container_processes
+            ),
+            verdict(Some(row.helper_processes == 0)).into(),
+        ],
+        vec![
+            format!("≤ 2 supervisor threads, {at}"),
+            format!("{} thread(s) added by the driver", row.host_threads),
+            verdict(Some(row.host_threads <= 2)).into(),
+        ],
+        vec![
+            format!("< 16 KiB host memory per container, {at}"),
+            format!(
+                "{} per container (the larger of the host process's RSS growth, {}, and its \
+                 malloc'd bytes growth, {}, per container; plus {} in helper processes)",
+                kib(per),
+                kib(row.rss_per_container),
+                kib(row.heap_per_container),
+                kib(row.helper_rss_per_container)
+            ),
+            verdict(Some(per < 16.0 * 1024.0)).into(),
+        ],
+    ];
+    if let Some(one) = idle.row("berth-lib", min).filter(|r| r.run.n > 0) {
+        let growth = row.run.median / one.run.median - 1.0;
+        rows.push(vec![
+            format!("one more run {at} within 20% of the time at {min}"),
+            format!(
+                "{} ms at {max} vs {} ms at {min}: {:+.0}%",
+                ms(row.run.median),
+                ms(one.run.median),
+                growth * 100.0
+            ),
+            verdict(Some(growth <= 0.20)).into(),
+        ]);
+    }
+    rows
+}
