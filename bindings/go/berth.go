@@ -608,6 +608,24 @@ func (d *Driver) Resize(id string, rows, cols uint16) error {
 	})
 }
 
+// Update changes the resources of a created, running or paused container, as runc update
+// does: the fields of r that are set (non-zero, as in Command.Resources) are written, the
+// others keep their values. Once the container has stopped it is ErrInvalidState. A value
+// out of range is ErrInvalidArgument, named by its path (resources.pids_limit); a resource
+// this host's cgroups lack, ErrUnsupported; a value the kernel refuses, ErrSystem with its
+// Errno, and the message says which fields were written before it (they stay).
+func (d *Driver) Update(id string, r Resources) error {
+	const op = "update"
+	resources, err := marshal(op, "resources", r)
+	if err != nil {
+		return err
+	}
+	defer freeString(resources)
+	return d.withID(op, id, func(c *C.berth_driver, cid *C.char) *C.berth_error {
+		return C.berth_update(c, cid, resources)
+	})
+}
+
 // callJSON makes a call that returns a JSON string and decodes it into v.
 func (d *Driver) callJSON(op string, c *C.berth_driver, call func(out **C.char) *C.berth_error, v interface{}) error {
 	var out *C.char

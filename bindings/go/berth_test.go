@@ -114,15 +114,21 @@ func shell(id, script string) berth.Command {
 // the test ends.
 func startSleeper(t *testing.T, d *berth.Driver, cid string) {
 	t.Helper()
-	if _, err := d.Create(shell(cid, "exec sleep 60"), berth.Stdio{}, berth.Hooks{}); err != nil {
+	startCommand(t, d, shell(cid, "exec sleep 60"))
+}
+
+// startCommand creates and starts cmd's container; it is deleted (force) when the test ends.
+func startCommand(t *testing.T, d *berth.Driver, cmd berth.Command) {
+	t.Helper()
+	if _, err := d.Create(cmd, berth.Stdio{}, berth.Hooks{}); err != nil {
 		t.Fatalf("create: %v", err)
 	}
 	t.Cleanup(func() {
-		if err := d.Delete(cid, true); err != nil && !errors.Is(err, berth.ErrNotFound) {
-			t.Errorf("delete %s: %v", cid, err)
+		if err := d.Delete(cmd.ID, true); err != nil && !errors.Is(err, berth.ErrNotFound) {
+			t.Errorf("delete %s: %v", cmd.ID, err)
 		}
 	})
-	if err := d.Start(cid); err != nil {
+	if err := d.Start(cmd.ID); err != nil {
 		t.Fatalf("start: %v", err)
 	}
 }
@@ -375,6 +381,61 @@ func TestPauseResumeStats(t *testing.T) {
 	}
 	if stats.Memory.Usage == nil || *stats.Memory.Usage == 0 || stats.Pids.Current == nil || *stats.Pids.Current != 1 {
 		t.Errorf("stats: memory usage %v, pids %v", stats.Memory.Usage, stats.Pids.Current)
+	}
+}
+
+func TestUpdate(t *testing.T) {
+	d := needDriver(t)
+	cid := id("update")
+	cmd := shell(cid, "exec sleep 60")
+	cmd.Resources = berth.Resources{MemoryLimit: 64 << 20}
+	startCommand(t, d, cmd)
+	limits := func(what string, pids uint64) {
+		t.Helper()
+		stats, err := d.Stats(cid)
+		if err != nil {
+			t.Fatalf("stats %s: %v", what, err)
+		}
+		if stats.Pids.Limit == nil || *stats.Pids.Limit != pids {
+			t.Errorf("pids limit %s: %v, want %d", what, stats.Pids.Limit, pids)
+		}
+		if stats.Memory.Limit == nil || *stats.Memory.Limit != 64<<20 {
+			t.Errorf("memory limit %s: %v, want the one of create, %d", what, stats.Memory.Limit, 64<<20)
+		}
+	}
+	if err := d.Update(cid, berth.Resources{PidsLimit: 42}); err != nil {
+		t.Fatalf("update: %v", err)
+	}
+	limits("after an update", 42)
+
+	if err := d.Pause(cid); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Update(cid, berth.Resources{PidsLimit: 43}); err != nil {
+		t.Errorf("update of a paused container: %v", err)
+	}
+	limits("after an update while paused", 43)
+	if err := d.Resume(cid); err != nil {
+		t.Fatal(err)
+	}
+
+	err := d.Update(cid, berth.Resources{CPUShares: 1})
+	if !errors.Is(err, berth.ErrInvalidArgument) || !strings.Contains(err.Error(), "resources.cpu_shares") {
+		t.Errorf("update with cpu_shares 1: %v, want ErrInvalidArgument naming resources.cpu_shares", err)
+	}
+	limits("after a refused update", 43)
+	if err := d.Update("no-such-container", berth.Resources{PidsLimit: 10}); !errors.Is(err, berth.ErrNotFound) {
+		t.Errorf("update of an unknown id: %v, want ErrNotFound", err)
+	}
+
+	if err := d.Kill(cid, syscall.SIGKILL, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Wait(cid); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Update(cid, berth.Resources{PidsLimit: 10}); !errors.Is(err, berth.ErrInvalidState) {
+		t.Errorf("update of a stopped container: %v, want ErrInvalidState", err)
 	}
 }
 
