@@ -46,6 +46,12 @@ type Options struct {
 	HelperPath string `json:"helper_path,omitempty"`
 	// CgroupParent is the cgroup the containers go under (default "berth").
 	CgroupParent string `json:"cgroup_parent,omitempty"`
+	// KeepContainers makes Close leave the driver's containers as they are (created,
+	// running or paused, with their state under Root) instead of killing and deleting them,
+	// for a later driver on the same Root, in this process or another, to take back: a
+	// running one keeps running, a created one can still be started. A short-lived process
+	// such as a command-line tool wants this.
+	KeepContainers bool `json:"keep_containers,omitempty"`
 }
 
 // Stdio gives the standard streams of a container process. A nil file is /dev/null; the zero
@@ -65,6 +71,7 @@ type Driver struct {
 	mu      sync.RWMutex
 	c       *C.berth_driver
 	closing atomic.Bool
+	keep    bool // Options.KeepContainers
 
 	// The hooks of containers made by Create and of their detached execs, kept until Delete
 	// (or Close): libberth may call them until the container is deleted.
@@ -91,20 +98,30 @@ func NewDriver(opts Options) (*Driver, error) {
 	if err := takeError(op, C.berth_driver_new(coptions, &c)); err != nil {
 		return nil, err
 	}
-	return &Driver{c: c, handles: make(map[string][]cgo.Handle)}, nil
+	return &Driver{c: c, keep: opts.KeepContainers, handles: make(map[string][]cgo.Handle)}, nil
 }
 
-// Close kills and deletes every container of the driver, then releases it. Calls in
-// progress on other goroutines (a Run, Exec or Wait blocked on a container) return once
-// their container is killed; calls made after Close fail with ErrInvalidState. Closing
+// Close releases the driver. Calls made after Close fail with ErrInvalidState; closing
 // twice is a no-op. Close must not be called from a hook.
+//
+// By default Close kills and deletes every container of the driver, and calls in progress
+// on other goroutines (a Run, Exec, Wait or WaitExec blocked on a container) return once
+// their container is killed.
+//
+// With Options.KeepContainers, Close kills and deletes nothing: the containers are left as
+// they are for a later driver on the same root, and no hook of theirs runs again. Close then
+// waits for the calls in progress to return, so end those first: a Wait on a container that
+// keeps running blocks Close until the container ends.
 func (d *Driver) Close() error {
 	if d.closing.Swap(true) {
 		return nil
 	}
 	for !d.mu.TryLock() {
-		// Something is in progress: kill every container so that it returns.
-		d.killAll()
+		// Something is in progress: kill every container so that it returns, unless they
+		// are to be kept.
+		if !d.keep {
+			d.killAll()
+		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	defer d.mu.Unlock()

@@ -986,6 +986,104 @@ func TestClose(t *testing.T) {
 	d.Close() // twice is fine
 }
 
+// TestKeepContainers: with KeepContainers, Close leaves a running and a created container,
+// and waits for a Wait in progress instead of killing its container; a new driver on the
+// same root takes them back.
+func TestKeepContainers(t *testing.T) {
+	needDriver(t)
+	root := stateDir + "-keep"
+	defer os.RemoveAll(root)
+	opts := berth.Options{Root: root, HelperPath: helper, CgroupParent: cgroupParent}
+	// Last, whatever happened: a driver that does not keep them ends what is left.
+	defer func() {
+		if last, err := berth.NewDriver(opts); err == nil {
+			last.Close()
+		}
+	}()
+	keep := opts
+	keep.KeepContainers = true
+	d, err := berth.NewDriver(keep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	running, created, waited := id("keep-running"), id("keep-created"), id("keep-waited")
+	var lateHooks int32
+	late := berth.Hooks{
+		OnStart: func(string, int) { atomic.AddInt32(&lateHooks, 1) },
+		OnExit:  func(string, berth.ExitStatus) { atomic.AddInt32(&lateHooks, 1) },
+	}
+	if _, err := d.Create(shell(running, "exec sleep 600"), berth.Stdio{}, late); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(running); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Create(shell(created, "exit 4"), berth.Stdio{}, late); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Create(shell(waited, "sleep 1; exit 3"), berth.Stdio{}, berth.Hooks{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(waited); err != nil {
+		t.Fatal(err)
+	}
+	atomic.StoreInt32(&lateHooks, 0) // the running one's OnStart
+	type result struct {
+		status berth.ExitStatus
+		err    error
+	}
+	entered, waitDone := make(chan struct{}), make(chan result, 1)
+	go func() {
+		close(entered)
+		status, err := d.Wait(waited)
+		waitDone <- result{status, err}
+	}()
+	<-entered
+	time.Sleep(200 * time.Millisecond) // into libberth's wait
+	d.Close()
+	select {
+	case r := <-waitDone:
+		if r.err != nil || r.status != (berth.ExitStatus{Code: 3}) {
+			t.Errorf("a Wait in progress during Close: %+v, %v; want code 3 (Close must not kill it)", r.status, r.err)
+		}
+	default:
+		t.Error("Close returned before the Wait in progress")
+	}
+
+	d2, err := berth.NewDriver(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d2.Close()
+	if s, err := d2.State(running); err != nil || s.Status != berth.StatusRunning {
+		t.Errorf("the running container after its driver closed: %+v, %v; want running", s, err)
+	}
+	if s, err := d2.State(created); err != nil || s.Status != berth.StatusCreated {
+		t.Errorf("the created container after its driver closed: %+v, %v; want created", s, err)
+	}
+	if err := d2.Start(created); err != nil {
+		t.Errorf("start the created container with the next driver: %v", err)
+	} else if status, err := d2.Wait(created); err != nil || status != (berth.ExitStatus{Code: 4}) {
+		t.Errorf("wait for it: %+v, %v; want code 4", status, err)
+	}
+	if err := d2.Kill(running, syscall.SIGKILL, false); err != nil {
+		t.Errorf("kill the running one: %v", err)
+	} else if status, err := d2.Wait(running); err != nil || status.Signal != syscall.SIGKILL {
+		t.Errorf("wait for it: %+v, %v; want SIGKILL", status, err)
+	}
+	if n := atomic.LoadInt32(&lateHooks); n != 0 {
+		t.Errorf("%d hooks of the closed driver ran", n)
+	}
+	for _, cid := range []string{running, created} {
+		if err := d2.Delete(cid, false); err != nil {
+			t.Errorf("delete %s: %v", cid, err)
+		}
+	}
+	if err := d2.Delete(waited, true); err != nil && !errors.Is(err, berth.ErrNotFound) {
+		t.Errorf("delete %s: %v", waited, err)
+	}
+}
+
 func TestConcurrentRuns(t *testing.T) {
 	d := needDriver(t)
 	const n = 50
