@@ -457,6 +457,16 @@ func (d *Driver) Create(cmd Command, stdio Stdio, hooks Hooks) (pid int, err err
 		return 0, err
 	}
 	defer freeString(command)
+	return d.launchKept(op, cmd.ID, stdio, hooks, func(c *C.berth_driver, s *C.berth_stdio, h *C.berth_hooks, pid *C.int32_t) *C.berth_error {
+		return C.berth_create(c, command, s, h, pid)
+	})
+}
+
+// launchKept makes a call that starts something in container id and returns a pid (Create,
+// ExecDetached), whose hooks libberth may call until the container is deleted: it keeps
+// them until Delete.
+func (d *Driver) launchKept(op, id string, stdio Stdio, hooks Hooks,
+	call func(c *C.berth_driver, s *C.berth_stdio, h *C.berth_hooks, pid *C.int32_t) *C.berth_error) (int, error) {
 	cstdio, err := stdio.cStdio(op)
 	if err != nil {
 		return 0, err
@@ -469,13 +479,13 @@ func (d *Driver) Create(cmd Command, stdio Stdio, hooks Hooks) (pid int, err err
 
 	chooks := newCallHooks(&hookSet{user: hooks})
 	var cpid C.int32_t
-	e := C.berth_create(c, command, cstdio, chooks.c, &cpid)
+	e := call(c, cstdio, chooks.c, &cpid)
 	runtime.KeepAlive(stdio)
 	if err := takeError(op, e); err != nil {
 		chooks.release()
 		return 0, err
 	}
-	d.keepHooks(cmd.ID, chooks)
+	d.keepHooks(id, chooks)
 	return int(cpid), nil
 }
 
@@ -499,26 +509,9 @@ func (d *Driver) ExecDetached(id string, p Process, stdio Stdio, hooks Hooks) (p
 		return 0, err
 	}
 	defer freeString(process)
-	cstdio, err := stdio.cStdio(op)
-	if err != nil {
-		return 0, err
-	}
-	c, err := d.enter(op)
-	if err != nil {
-		return 0, err
-	}
-	defer d.leave()
-
-	chooks := newCallHooks(&hookSet{user: hooks})
-	var cpid C.int32_t
-	e := C.berth_exec_detached(c, cid, process, cstdio, chooks.c, &cpid)
-	runtime.KeepAlive(stdio)
-	if err := takeError(op, e); err != nil {
-		chooks.release()
-		return 0, err
-	}
-	d.keepHooks(id, chooks)
-	return int(cpid), nil
+	return d.launchKept(op, id, stdio, hooks, func(c *C.berth_driver, s *C.berth_stdio, h *C.berth_hooks, pid *C.int32_t) *C.berth_error {
+		return C.berth_exec_detached(c, cid, process, s, h, pid)
+	})
 }
 
 // WaitExec blocks until the process pid, started by ExecDetached in the container id, has

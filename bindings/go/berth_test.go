@@ -160,6 +160,53 @@ func within(t *testing.T, ch <-chan struct{}, what string) {
 	}
 }
 
+// recorder records the OnStart and OnExit calls of the container id.
+type recorder struct {
+	id                      string
+	starts, startPid, exits int32
+	exited                  chan berth.ExitStatus
+}
+
+func newRecorder(id string) *recorder {
+	return &recorder{id: id, exited: make(chan berth.ExitStatus, 1)}
+}
+
+func (r *recorder) hooks() berth.Hooks {
+	return berth.Hooks{
+		OnStart: func(hid string, pid int) {
+			if hid == r.id {
+				atomic.AddInt32(&r.starts, 1)
+				atomic.StoreInt32(&r.startPid, int32(pid))
+			}
+		},
+		OnExit: func(hid string, s berth.ExitStatus) {
+			if hid == r.id && atomic.AddInt32(&r.exits, 1) == 1 {
+				r.exited <- s
+			}
+		},
+	}
+}
+
+// started gives the number of OnStart calls and the pid of the last.
+func (r *recorder) started() (calls int32, pid int) {
+	return atomic.LoadInt32(&r.starts), int(atomic.LoadInt32(&r.startPid))
+}
+
+func (r *recorder) exitCalls() int32 { return atomic.LoadInt32(&r.exits) }
+
+// exit checks the status of the first OnExit, which must come within 5 s.
+func (r *recorder) exit(t *testing.T, want berth.ExitStatus) {
+	t.Helper()
+	select {
+	case s := <-r.exited:
+		if s != want {
+			t.Errorf("OnExit status %+v, want %+v", s, want)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("OnExit not called")
+	}
+}
+
 func TestVersion(t *testing.T) {
 	if v := berth.Version(); strings.Count(v, ".") != 2 {
 		t.Errorf("Version() = %q, want MAJOR.MINOR.PATCH", v)
@@ -172,26 +219,11 @@ func TestVersion(t *testing.T) {
 func TestRun(t *testing.T) {
 	d := needDriver(t)
 	cid := id("run")
-	var starts, exits int32
-	var startPid int32
-	exited := make(chan berth.ExitStatus, 1)
-	hooks := berth.Hooks{
-		OnStart: func(hid string, pid int) {
-			if hid == cid {
-				atomic.AddInt32(&starts, 1)
-				atomic.StoreInt32(&startPid, int32(pid))
-			}
-		},
-		OnExit: func(hid string, status berth.ExitStatus) {
-			if hid == cid && atomic.AddInt32(&exits, 1) == 1 {
-				exited <- status
-			}
-		},
-	}
+	rec := newRecorder(cid)
 	var status berth.ExitStatus
 	var err error
 	out := capture(t, func(stdio berth.Stdio) {
-		status, err = d.Run(context.Background(), shell(cid, "echo hello from $(hostname); echo oops >&2; exit 7"), stdio, hooks)
+		status, err = d.Run(context.Background(), shell(cid, "echo hello from $(hostname); echo oops >&2; exit 7"), stdio, rec.hooks())
 	})
 	if err != nil {
 		t.Fatalf("run: %v", err)
@@ -202,17 +234,10 @@ func TestRun(t *testing.T) {
 	if want := "hello from " + cid + "\noops\n"; out != want {
 		t.Errorf("output %q, want %q", out, want)
 	}
-	if atomic.LoadInt32(&starts) != 1 || atomic.LoadInt32(&startPid) <= 0 {
-		t.Errorf("OnStart: %d calls, pid %d", starts, startPid)
+	if starts, pid := rec.started(); starts != 1 || pid <= 0 {
+		t.Errorf("OnStart: %d calls, pid %d", starts, pid)
 	}
-	select {
-	case s := <-exited:
-		if s.Code != 7 {
-			t.Errorf("OnExit status %+v", s)
-		}
-	case <-time.After(5 * time.Second):
-		t.Error("OnExit not called")
-	}
+	rec.exit(t, berth.ExitStatus{Code: 7})
 	if _, err := d.State(cid); !errors.Is(err, berth.ErrNotFound) {
 		t.Errorf("after Run the container should be deleted; State: %v", err)
 	}
@@ -474,27 +499,14 @@ func TestExec(t *testing.T) {
 	d := needDriver(t)
 	cid := id("exec")
 	startSleeper(t, d, cid)
-	var starts int32
-	exited := make(chan berth.ExitStatus, 1)
-	hooks := berth.Hooks{
-		OnStart: func(hid string, pid int) {
-			if hid == cid && pid > 0 {
-				atomic.AddInt32(&starts, 1)
-			}
-		},
-		OnExit: func(hid string, s berth.ExitStatus) {
-			if hid == cid {
-				exited <- s
-			}
-		},
-	}
+	rec := newRecorder(cid)
 	var status berth.ExitStatus
 	var err error
 	out := capture(t, func(stdio berth.Stdio) {
 		status, err = d.Exec(context.Background(), cid, berth.Process{
 			Args: []string{"/bin/sh", "-c", "echo exec in $(hostname) as $(id -u); exit 3"},
 			User: "1000",
-		}, stdio, hooks)
+		}, stdio, rec.hooks())
 	})
 	if errors.Is(err, berth.ErrUnsupported) {
 		t.Skipf("the driver has no exec yet: %v", err)
@@ -508,17 +520,10 @@ func TestExec(t *testing.T) {
 	if want := "exec in " + cid + " as 1000\n"; out != want {
 		t.Errorf("exec output %q, want %q", out, want)
 	}
-	if atomic.LoadInt32(&starts) != 1 {
-		t.Errorf("OnStart called %d times, want 1", starts)
+	if starts, pid := rec.started(); starts != 1 || pid <= 0 {
+		t.Errorf("OnStart: %d calls, pid %d", starts, pid)
 	}
-	select {
-	case s := <-exited:
-		if s.Code != 3 {
-			t.Errorf("OnExit status %+v", s)
-		}
-	case <-time.After(5 * time.Second):
-		t.Error("OnExit not called")
-	}
+	rec.exit(t, berth.ExitStatus{Code: 3})
 
 	_, err = d.Exec(context.Background(), "no-such-container", berth.Process{Args: []string{"true"}}, berth.Stdio{}, berth.Hooks{})
 	if !errors.Is(err, berth.ErrNotFound) {
@@ -566,22 +571,7 @@ func TestExecDetached(t *testing.T) {
 	d := needDriver(t)
 	cid := id("detached")
 	startSleeper(t, d, cid)
-	var starts, startPid, exits int32
-	exited := make(chan berth.ExitStatus, 4)
-	hooks := berth.Hooks{
-		OnStart: func(hid string, pid int) {
-			if hid == cid {
-				atomic.AddInt32(&starts, 1)
-				atomic.StoreInt32(&startPid, int32(pid))
-			}
-		},
-		OnExit: func(hid string, s berth.ExitStatus) {
-			if hid == cid {
-				atomic.AddInt32(&exits, 1)
-				exited <- s
-			}
-		},
-	}
+	rec := newRecorder(cid)
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -589,15 +579,15 @@ func TestExecDetached(t *testing.T) {
 	defer r.Close()
 	pid, err := d.ExecDetached(cid, berth.Process{
 		Args: []string{"/bin/sh", "-c", "sleep 1; echo detached; exit 5"},
-	}, berth.Stdio{Stdout: w}, hooks)
+	}, berth.Stdio{Stdout: w}, rec.hooks())
 	w.Close()
 	if err != nil {
 		t.Fatalf("exec detached: %v", err)
 	}
-	if pid <= 0 || atomic.LoadInt32(&starts) != 1 || int(atomic.LoadInt32(&startPid)) != pid {
+	if starts, startPid := rec.started(); pid <= 0 || starts != 1 || startPid != pid {
 		t.Errorf("ExecDetached: pid %d; OnStart %d calls, pid %d", pid, starts, startPid)
 	}
-	if n := atomic.LoadInt32(&exits); n != 0 {
+	if n := rec.exitCalls(); n != 0 {
 		t.Errorf("ExecDetached returned after the process ended (%d OnExit calls)", n)
 	}
 	if n := berth.HookHandles(d, cid); n != 1 {
@@ -608,17 +598,10 @@ func TestExecDetached(t *testing.T) {
 	if err != nil || status != (berth.ExitStatus{Code: 5}) {
 		t.Errorf("WaitExec: %+v, %v; want code 5", status, err)
 	}
-	if n := atomic.LoadInt32(&exits); n != 1 {
+	if n := rec.exitCalls(); n != 1 {
 		t.Errorf("WaitExec returned with %d OnExit calls, want 1 (it waits for OnExit)", n)
 	}
-	select {
-	case s := <-exited:
-		if s != (berth.ExitStatus{Code: 5}) {
-			t.Errorf("OnExit status %+v, want code 5", s)
-		}
-	case <-time.After(5 * time.Second):
-		t.Error("OnExit not called")
-	}
+	rec.exit(t, berth.ExitStatus{Code: 5})
 	again, err := waitExec(t, d, cid, pid)
 	if err != nil || again != status {
 		t.Errorf("WaitExec again: %+v, %v; want %+v as the first time", again, err, status)
@@ -627,7 +610,7 @@ func TestExecDetached(t *testing.T) {
 	if out, err := io.ReadAll(r); err != nil || string(out) != "detached\n" {
 		t.Errorf("the exec's stdout: %q, %v; want \"detached\\n\" and end of file", out, err)
 	}
-	if n := atomic.LoadInt32(&exits); n != 1 {
+	if n := rec.exitCalls(); n != 1 {
 		t.Errorf("OnExit called %d times, want once", n)
 	}
 
