@@ -100,8 +100,14 @@ impl Channel {
     /// when no init listens there any more (it has started, or it is gone); `ENOENT` when
     /// there is no socket.
     pub fn connect(dir: &Path) -> nix::Result<Channel> {
+        Channel::connect_to(dir, START_SOCKET)
+    }
+
+    /// Connects to the socket `name` in `dir` (a start socket, or the LXC driver's launch
+    /// socket).
+    pub fn connect_to(dir: &Path, name: &str) -> nix::Result<Channel> {
         let socket = seqpacket(SockFlag::empty())?;
-        at_start_socket(dir, |address, _| connect(socket.as_raw_fd(), address))?;
+        at_socket(dir, name, |address, _| connect(socket.as_raw_fd(), address))?;
         Ok(Channel(socket))
     }
 }
@@ -136,12 +142,17 @@ impl Listener {
     /// writable by its owner alone (connecting needs write access), and listens on it.
     /// Nothing can connect before the mode is set: connections are refused until `listen`.
     pub fn bind(dir: &Path) -> nix::Result<Listener> {
+        Listener::bind_to(dir, START_SOCKET)
+    }
+
+    /// Makes the socket `name` in `dir`, as [`Listener::bind`] does the start socket.
+    pub fn bind_to(dir: &Path, name: &str) -> nix::Result<Listener> {
         let socket = seqpacket(SockFlag::SOCK_NONBLOCK)?;
-        at_start_socket(dir, |address, dir| {
+        at_socket(dir, name, |address, dir| {
             bind(socket.as_raw_fd(), address)?;
             fchmodat(
                 dir.as_fd(),
-                START_SOCKET,
+                name,
                 Mode::S_IRUSR | Mode::S_IWUSR,
                 FchmodatFlags::FollowSymlink,
             )
@@ -191,8 +202,9 @@ fn seqpacket(flags: SockFlag) -> nix::Result<OwnedFd> {
 /// address goes through that fd (`/proc/self/fd/N/start.sock`): a state directory's path may
 /// be longer than a socket address holds (108 bytes), and the directory is pinned while it is
 /// used. The fd is `O_PATH` and close-on-exec, and closed before this returns.
-fn at_start_socket<T>(
+fn at_socket<T>(
     dir: &Path,
+    name: &str,
     call: impl FnOnce(&UnixAddr, &OwnedFd) -> nix::Result<T>,
 ) -> nix::Result<T> {
     let dir = open(
@@ -200,7 +212,7 @@ fn at_start_socket<T>(
         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
         Mode::empty(),
     )?;
-    let path = format!("/proc/self/fd/{}/{START_SOCKET}", dir.as_raw_fd());
+    let path = format!("/proc/self/fd/{}/{name}", dir.as_raw_fd());
     call(&UnixAddr::new(path.as_str())?, &dir)
 }
 

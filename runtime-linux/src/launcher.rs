@@ -20,7 +20,7 @@ use crate::sys;
 
 /// How long the host waits for a report before it gives up on the helper. Generous: a slow
 /// emulated machine takes a second where this one takes a millisecond.
-const REPORT_TIMEOUT: Duration = Duration::from_secs(120);
+pub(crate) const REPORT_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The helper executable: where it was found, and the sealed copy that is run.
 #[derive(Debug)]
@@ -232,7 +232,7 @@ fn describe(status: Option<runtime_core::ExitStatus>) -> String {
 
 /// Duplicates the caller's stdio (or `/dev/null` for `None`) to fds above the ones the helper
 /// receives them as, so that no dup2 in the spawn clobbers another's source.
-fn dup_stdio(stdio: &Stdio) -> Result<[OwnedFd; 3]> {
+pub(crate) fn dup_stdio(stdio: &Stdio) -> Result<[OwnedFd; 3]> {
     const NAMES: [&str; 3] = ["stdin", "stdout", "stderr"];
     let mut out = Vec::with_capacity(3);
     for (fd, name) in stdio.as_array().into_iter().zip(NAMES) {

@@ -95,12 +95,23 @@ fn go_when_told(channel: &Channel, listener: Option<Listener>, prepared: Result<
     }
     // The master belongs to the host now; the container must not hold it.
     drop(console);
-    let Some(started_by) = wait_for_start(channel, listener) else {
+    let Some(started_by) = wait_for_start(channel, listener, None) else {
         exit(1)
     };
     let error = prepared.exec();
     report_failure(started_by.channel(), &error);
     exit(127)
+}
+
+/// Waits as the init does for start, from `host` or through the start socket's `listener`,
+/// until `abort` is readable: for berth's LXC start hook, which lets LXC's init go. Whether
+/// start came.
+pub(crate) fn wait_for_start_until(
+    host: &Channel,
+    listener: Listener,
+    abort: std::os::fd::BorrowedFd<'_>,
+) -> bool {
+    wait_for_start(host, Some(listener), Some(abort)).is_some()
 }
 
 /// Who said start, on whose channel the exec's outcome goes back: the host that created the
@@ -128,12 +139,17 @@ const MAX_CALLERS: usize = 8;
 /// host's end-of-file (the driver let the container go, or died) leaves the listener, and a
 /// caller that sends garbage leaves the init waiting as before. `None` when nothing is left
 /// to wait on. Everything here is close-on-exec, and the listener and the other callers are
-/// closed before this returns: the program gets none of it.
-fn wait_for_start(host: &Channel, mut listener: Option<Listener>) -> Option<StartedBy<'_>> {
+/// closed before this returns: the program gets none of it. `None` too once `abort` (a
+/// pidfd, say) is readable.
+fn wait_for_start<'a>(
+    host: &'a Channel,
+    mut listener: Option<Listener>,
+    mut abort: Option<std::os::fd::BorrowedFd<'_>>,
+) -> Option<StartedBy<'a>> {
     let mut host = Some(host);
     let mut callers: VecDeque<Channel> = VecDeque::new();
     loop {
-        if listener.is_none() && callers.is_empty() {
+        if listener.is_none() && callers.is_empty() && abort.is_none() {
             // The host's channel alone, as for an exec: a plain blocking read.
             return host.filter(|host| says_start(host)).map(StartedBy::Host);
         }
@@ -142,6 +158,7 @@ fn wait_for_start(host: &Channel, mut listener: Option<Listener>) -> Option<Star
             .map(|channel| channel.as_fd())
             .chain(listener.iter().map(AsFd::as_fd))
             .chain(callers.iter().map(AsFd::as_fd))
+            .chain(abort)
             .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
             .collect();
         match poll(&mut fds, PollTimeout::NONE) {
@@ -151,7 +168,7 @@ fn wait_for_start(host: &Channel, mut listener: Option<Listener>) -> Option<Star
             // host's channel alone.
             Err(_) => {
                 drop(fds);
-                (listener, callers) = (None, VecDeque::new());
+                (listener, callers, abort) = (None, VecDeque::new(), None);
                 continue;
             }
         }
@@ -160,6 +177,9 @@ fn wait_for_start(host: &Channel, mut listener: Option<Listener>) -> Option<Star
             .map(|fd| fd.revents().is_some_and(|events| !events.is_empty()))
             .collect();
         drop(fds);
+        if abort.is_some() && ready.pop_back() == Some(true) {
+            return None;
+        }
         if let Some(channel) = host {
             if ready.pop_front() == Some(true) {
                 if says_start(channel) {

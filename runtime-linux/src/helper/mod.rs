@@ -12,6 +12,7 @@
 mod host_proc;
 mod identity;
 mod init;
+pub mod lxc_hook;
 pub(crate) mod rootfs;
 mod terminal;
 mod userns;

@@ -53,7 +53,10 @@ pub fn watch_exec(
 
 /// A handler that reaps the process of `pidfd` once it has exited (never waiting for "any
 /// child") and hands its status to `report`.
-fn reaper(pidfd: Arc<OwnedFd>, report: impl FnOnce(ExitStatus) + Send + 'static) -> Handler {
+pub(crate) fn reaper(
+    pidfd: Arc<OwnedFd>,
+    report: impl FnOnce(ExitStatus) + Send + 'static,
+) -> Handler {
     let mut report = Some(report);
     Box::new(move || {
         let exit = match sys::pidfd::wait(pidfd.as_fd(), true) {

@@ -57,7 +57,7 @@ pub fn spawn_with_fds(program: Program<'_>, stdio: [RawFd; 3], channel: RawFd) -
         }
     };
     let program = path;
-    let attributes = Attributes::new_with_default_signals()?;
+    let attributes = Attributes::new_with_default_signals(0)?;
 
     // ps shows the helper by name whether it runs from a path or from an image.
     let argv = [c"berth-init".as_ptr() as *mut libc::c_char, ptr::null_mut()];
@@ -82,6 +82,52 @@ pub fn spawn_with_fds(program: Program<'_>, stdio: [RawFd; 3], channel: RawFd) -
         return Err(Errno::from_raw(rc));
     }
     Ok(Pid::from_raw(pid))
+}
+
+/// Spawns the tool at `path` with `argv` (its first element the name shown) and `env`, with
+/// `stdio` as its fds 0, 1 and 2 and no other fd of the host, default signals, and in a
+/// process group of its own (LXC's tools signal their whole group on some paths). Every fd
+/// of `stdio` must be 3 or above.
+pub fn spawn_tool(
+    path: &CStr,
+    argv: &[std::ffi::CString],
+    env: &[std::ffi::CString],
+    stdio: [RawFd; 3],
+) -> nix::Result<Pid> {
+    if stdio.iter().any(|&fd| fd < 3) || argv.is_empty() {
+        return Err(Errno::EINVAL);
+    }
+    let mut actions = FileActions::new()?;
+    for (target, &source) in stdio.iter().enumerate() {
+        actions.dup2(source, target as RawFd)?;
+    }
+    actions.close_from(3)?;
+    let attributes = Attributes::new_with_default_signals(libc::POSIX_SPAWN_SETPGROUP)?;
+    let argv: Vec<*mut libc::c_char> = argv
+        .iter()
+        .map(|arg| arg.as_ptr() as *mut libc::c_char)
+        .chain([ptr::null_mut()])
+        .collect();
+    let envp: Vec<*mut libc::c_char> = env
+        .iter()
+        .map(|var| var.as_ptr() as *mut libc::c_char)
+        .chain([ptr::null_mut()])
+        .collect();
+    let mut pid: libc::pid_t = 0;
+    // SAFETY: as in `spawn_with_fds`: `pid` is writable, `path` is NUL-terminated, argv and
+    // envp are NULL-terminated arrays of pointers into CStrings that outlive the call, and the
+    // actions and attributes were initialised by their constructors.
+    let rc = unsafe {
+        libc::posix_spawn(
+            &mut pid,
+            path.as_ptr(),
+            &actions.0,
+            &attributes.0,
+            argv.as_ptr(),
+            envp.as_ptr(),
+        )
+    };
+    check(rc).map(|()| Pid::from_raw(pid))
 }
 
 struct FileActions(libc::posix_spawn_file_actions_t);
@@ -124,7 +170,9 @@ impl Attributes {
     /// Empty signal mask, and every signal at its default disposition: a host that blocks or
     /// ignores signals (Go ignores none, but C daemons often ignore SIGPIPE) must not pass that
     /// on to containers.
-    fn new_with_default_signals() -> nix::Result<Self> {
+    /// `extra_flags` are more `POSIX_SPAWN_*` flags (with a process group of 0 set, as
+    /// `POSIX_SPAWN_SETPGROUP` needs).
+    fn new_with_default_signals(extra_flags: libc::c_int) -> nix::Result<Self> {
         // SAFETY: posix_spawnattr_t is plain data (flags, signal sets, integers), for which
         // all-zero is a valid value; init overwrites it anyway.
         let mut raw = unsafe { std::mem::zeroed() };
@@ -142,9 +190,11 @@ impl Attributes {
             libc::sigfillset(&mut all);
             check(libc::posix_spawnattr_setsigmask(&mut attributes.0, &empty))?;
             check(libc::posix_spawnattr_setsigdefault(&mut attributes.0, &all))?;
+            check(libc::posix_spawnattr_setpgroup(&mut attributes.0, 0))?;
             check(libc::posix_spawnattr_setflags(
                 &mut attributes.0,
-                (libc::POSIX_SPAWN_SETSIGMASK | libc::POSIX_SPAWN_SETSIGDEF) as libc::c_short,
+                (libc::POSIX_SPAWN_SETSIGMASK | libc::POSIX_SPAWN_SETSIGDEF | extra_flags)
+                    as libc::c_short,
             ))?;
         }
         Ok(attributes)

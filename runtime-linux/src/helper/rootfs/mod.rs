@@ -16,7 +16,10 @@ mod user;
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
+use nix::fcntl::OFlag;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sys::stat::Mode;
+use nix::sys::statfs::FsType;
 use nix::sys::statvfs::{fstatvfs, FsFlags};
 use nix::unistd::{fchdir, pivot_root};
 use runtime_core::{Command, Result};
@@ -147,6 +150,45 @@ fn enter(root: BorrowedFd<'_>, rootfs: &str) -> Result<()> {
 }
 
 impl Mounted {
+    /// For berth's LXC mount hook, which runs in the container's mount namespace before LXC's
+    /// `pivot_root`: the mounts LXC made on the rootfs mounted at `root` (its
+    /// `LXC_ROOTFS_MOUNT`), each reached through no symlink and checked to be a procfs, a
+    /// sysfs and a tmpfs. The masks are bound from the host's `/dev/null`, checked to be the
+    /// device 1:3 (LXC fills its `/dev` only after this hook).
+    pub fn of_lxc(root: &str) -> Result<Mounted> {
+        let root = nix::fcntl::open(
+            root,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .step(|| format!("open LXC's rootfs mount {root}"))?;
+        let image = Base {
+            fd: root.as_fd(),
+            lookup: Lookup::Strict { cross_mounts: true },
+            shown: "the container",
+        };
+        let standard = |name: &str, magic: FsType| -> Result<OwnedFd> {
+            let fd = image
+                .open(name, OFlag::O_PATH | OFlag::O_DIRECTORY)
+                .step(|| image.describe("open", name))?;
+            standard::expect_filesystem(fd.as_fd(), magic, &format!("/{name} of the container"))?;
+            Ok(fd)
+        };
+        let proc = standard("proc", nix::sys::statfs::PROC_SUPER_MAGIC)?;
+        let sys = standard("sys", nix::sys::statfs::SYSFS_MAGIC)?;
+        let dev = standard("dev", nix::sys::statfs::TMPFS_MAGIC)?;
+        let null = nix::fcntl::open("/dev/null", OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+            .step(|| "open the host's /dev/null")?;
+        standard::expect_null(null.as_fd(), "the host's /dev/null")?;
+        Ok(Mounted {
+            root,
+            proc,
+            sys,
+            dev,
+            null,
+        })
+    }
+
     /// A new pty multiplexer of berth's devpts, reached through berth's `/dev`.
     pub fn open_ptmx(&self) -> Result<OwnedFd> {
         standard::dev_base(self.dev.as_fd())

@@ -171,15 +171,21 @@ fn device_nodes(dev: BorrowedFd<'_>) -> Result<OwnedFd> {
     let null = in_dev
         .open("null", OFlag::O_PATH)
         .step(|| in_dev.describe("open", "null"))?;
-    let stat = fstat(&null).step(|| "stat /dev/null")?;
+    expect_null(null.as_fd(), "the container's /dev/null")?;
+    Ok(null)
+}
+
+/// Checks that `fd` is the character device 1:3.
+pub fn expect_null(fd: BorrowedFd<'_>, shown: &str) -> Result<()> {
+    let stat = fstat(fd).step(|| format!("stat {shown}"))?;
     if SFlag::from_bits_truncate(stat.st_mode & SFlag::S_IFMT.bits()) != SFlag::S_IFCHR
         || stat.st_rdev != makedev(1, 3)
     {
-        return Err(Error::Internal(
-            "the container's /dev/null is not the character device 1:3".into(),
-        ));
+        return Err(Error::Internal(format!(
+            "{shown} is not the character device 1:3"
+        )));
     }
-    Ok(null)
+    Ok(())
 }
 
 /// `pts`, `shm` and `mqueue`, on directories made in the `/dev` tmpfs.
