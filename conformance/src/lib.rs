@@ -88,6 +88,13 @@ pub trait Fixture: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// Whether the platform cannot tell a program's `exit 128+S` from its death by signal S,
+    /// and reports both as the signal (LXC: its init passes on only an exit code). The cases
+    /// whose program exits with such a code then expect the signal. The default: it can.
+    fn exit_codes_above_128_are_signals(&self) -> bool {
+        false
+    }
+
     /// How long one case may take before it counts as hung.
     fn case_timeout(&self) -> Duration {
         Duration::from_secs(60)

@@ -32,9 +32,7 @@ pub(crate) fn new_driver(options_json: Option<&str>) -> FfiResult<Box<dyn Driver
     };
     match kind.as_str() {
         "native" => native_driver(options),
-        "lxc" => Err(unsupported(
-            "driver kind \"lxc\" is not built into this libberth yet; use \"native\"",
-        )),
+        "lxc" => lxc_driver(options),
         "windows" => windows_driver(options),
         other => Err(Error::invalid(
             "options.kind",
@@ -54,6 +52,20 @@ const DEFAULT_KIND: &str = "windows";
 fn native_driver(options: Map<String, Value>) -> FfiResult<Box<dyn Driver>> {
     let native: runtime_linux::DriverOptions = from_value("options", options)?;
     Ok(Box::new(runtime_linux::LinuxDriver::new(native)?))
+}
+
+/// LXC's driver takes the native driver's options.
+#[cfg(target_os = "linux")]
+fn lxc_driver(options: Map<String, Value>) -> FfiResult<Box<dyn Driver>> {
+    let native: runtime_linux::DriverOptions = from_value("options", options)?;
+    Ok(Box::new(runtime_linux::LxcDriver::new(native)?))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lxc_driver(_options: Map<String, Value>) -> FfiResult<Box<dyn Driver>> {
+    Err(unsupported(
+        "driver kind \"lxc\" runs only on Linux; this libberth was built for another system",
+    ))
 }
 
 #[cfg(not(target_os = "linux"))]

@@ -671,7 +671,11 @@ fn driver_options_are_checked_before_any_driver_is_made() {
             BERTH_ERROR_INVALID_ARGUMENT,
             "options.root",
         ),
-        (r#"{"kind": "lxc"}"#, BERTH_ERROR_UNSUPPORTED, "\"lxc\""),
+        (
+            r#"{"kind": "lxc", "root": 7}"#,
+            BERTH_ERROR_INVALID_ARGUMENT,
+            "options.root",
+        ),
         (
             r#"{"kind": "windows"}"#,
             BERTH_ERROR_UNSUPPORTED,

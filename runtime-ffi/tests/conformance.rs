@@ -421,26 +421,48 @@ fn helper() -> PathBuf {
 }
 
 fn main() {
-    let name = format!("berth-ffi-conformance-{}", std::process::id());
+    let mut failures = Vec::new();
+    for kind in ["native", "lxc"] {
+        if kind == "lxc" && !std::path::Path::new("/usr/bin/lxc-execute").exists() {
+            eprintln!("lxc (C ABI): skipped, LXC is not installed (the test script installs it)");
+            continue;
+        }
+        if let Err(failure) = std::panic::catch_unwind(|| run_kind(kind)) {
+            failures.push((kind, failure));
+        }
+    }
+    if let Some((_, failure)) = failures.pop() {
+        std::panic::resume_unwind(failure);
+    }
+}
+
+/// The suite against a driver of `kind` made through `berth_driver_new`.
+fn run_kind(kind: &'static str) {
+    let name = format!("berth-ffi-conformance-{kind}-{}", std::process::id());
     let root = std::env::var_os("BERTH_TEST_STATE_ROOT")
         .filter(|dir| !dir.is_empty())
         .map_or_else(|| PathBuf::from("/run"), PathBuf::from)
         .join(&name);
     let options = serde_json::json!({
-        "kind": "native",
+        "kind": kind,
         "root": root,
         "helper_path": helper(),
         "cgroup_parent": name,
     });
     let driver = CDriver::new(&options).expect("berth_driver_new");
     let fixture = Arc::new(Busybox {
-        name: "native (C ABI)",
+        name: if kind == "lxc" {
+            "lxc (C ABI)"
+        } else {
+            "native (C ABI)"
+        },
         driver,
         as_driver: |driver| driver,
         rootfs: rootfs(),
         root: root.clone(),
         cgroup_parent: name.clone(),
         fds: Fds::default(),
+        lxc: kind == "lxc",
     });
     let report = berth_conformance::run_all(fixture.clone());
     // berth_driver_free before the verdict, so that a failure still cleans up.

@@ -10,12 +10,8 @@
 //! `delete` forgets it.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use runtime_core::{
-    Command, ContainerState, Driver, ExitStatus, Hooks, Lifecycle, OnDrop, ProcessConfig,
-    Resources, Result, Stats, Stdio,
-};
+use runtime_core::{Command, Lifecycle, OnDrop, ProcessConfig, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::cgroups::{CgroupManager, CgroupMode};
@@ -49,6 +45,49 @@ pub struct DriverOptions {
     pub keep_containers: bool,
 }
 
+impl DriverOptions {
+    /// The state directory, and what becomes of the containers when the driver goes.
+    pub(crate) fn root_and_on_drop(self) -> (PathBuf, OnDrop) {
+        let root = self.root.unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT));
+        let on_drop = if self.keep_containers {
+            OnDrop::Keep
+        } else {
+            OnDrop::Delete
+        };
+        (root, on_drop)
+    }
+}
+
+/// The native platform for `options`: the helper found and sealed, the cgroup layout
+/// detected, the supervisor started. The LXC driver uses it too.
+pub(crate) fn native_platform(options: &DriverOptions) -> Result<NativePlatform> {
+    let path = find_helper(options.helper_path.as_deref())?;
+    let helper = Helper {
+        image: sealed_copy(&path)?,
+        path,
+    };
+    if let Some(parent) = &options.cgroup_parent {
+        let probe = Command::new("probe", "/probe", ProcessConfig::new(["x"]));
+        Command {
+            cgroup_parent: Some(parent.clone()),
+            ..probe
+        }
+        .validate()?;
+    }
+    let platform = NativePlatform {
+        helper,
+        cgroup_parent: options.cgroup_parent.clone(),
+        cgroups: CgroupManager::detect()?,
+        supervisor: Supervisor::start()?,
+        oom_watches: OomWatches::new(),
+        seccomp: SeccompCache::new(),
+    };
+    if platform.cgroups.mode() == CgroupMode::Unified {
+        platform.oom_watches.prepare_v2(&platform.supervisor)?;
+    }
+    Ok(platform)
+}
+
 /// The native Linux driver. Cheap to share between threads; see [`Driver`] for the rules.
 pub struct LinuxDriver {
     lifecycle: Lifecycle<NativePlatform>,
@@ -58,36 +97,8 @@ impl LinuxDriver {
     /// Sets the driver up: finds the helper, detects the cgroup layout, creates the root, and
     /// takes back the containers an earlier driver on the same root left running.
     pub fn new(options: DriverOptions) -> Result<Self> {
-        let path = find_helper(options.helper_path.as_deref())?;
-        let helper = Helper {
-            image: sealed_copy(&path)?,
-            path,
-        };
-        if let Some(parent) = &options.cgroup_parent {
-            let probe = Command::new("probe", "/probe", ProcessConfig::new(["x"]));
-            Command {
-                cgroup_parent: Some(parent.clone()),
-                ..probe
-            }
-            .validate()?;
-        }
-        let platform = NativePlatform {
-            helper,
-            cgroup_parent: options.cgroup_parent,
-            cgroups: CgroupManager::detect()?,
-            supervisor: Supervisor::start()?,
-            oom_watches: OomWatches::new(),
-            seccomp: SeccompCache::new(),
-        };
-        if platform.cgroups.mode() == CgroupMode::Unified {
-            platform.oom_watches.prepare_v2(&platform.supervisor)?;
-        }
-        let root = options.root.unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT));
-        let on_drop = if options.keep_containers {
-            OnDrop::Keep
-        } else {
-            OnDrop::Delete
-        };
+        let platform = native_platform(&options)?;
+        let (root, on_drop) = options.root_and_on_drop();
         Ok(LinuxDriver {
             lifecycle: Lifecycle::new(platform, root, on_drop)?,
         })
@@ -115,77 +126,98 @@ impl LinuxDriver {
     }
 }
 
-/// Every operation is the lifecycle's.
-impl Driver for LinuxDriver {
-    fn create(&self, command: &Command, stdio: &Stdio, hooks: Arc<dyn Hooks>) -> Result<i32> {
-        self.lifecycle.create(command, stdio, hooks)
-    }
+/// Implements [`Driver`] for a driver type that holds its `lifecycle`: every operation is
+/// the lifecycle's.
+macro_rules! driver_over_lifecycle {
+    ($driver:ty) => {
+        impl runtime_core::Driver for $driver {
+            fn create(
+                &self,
+                command: &runtime_core::Command,
+                stdio: &runtime_core::Stdio,
+                hooks: std::sync::Arc<dyn runtime_core::Hooks>,
+            ) -> runtime_core::Result<i32> {
+                self.lifecycle.create(command, stdio, hooks)
+            }
 
-    fn start(&self, id: &str) -> Result<()> {
-        self.lifecycle.start(id)
-    }
+            fn start(&self, id: &str) -> runtime_core::Result<()> {
+                self.lifecycle.start(id)
+            }
 
-    fn wait(&self, id: &str) -> Result<ExitStatus> {
-        self.lifecycle.wait(id)
-    }
+            fn wait(&self, id: &str) -> runtime_core::Result<runtime_core::ExitStatus> {
+                self.lifecycle.wait(id)
+            }
 
-    fn delete(&self, id: &str, force: bool) -> Result<()> {
-        self.lifecycle.delete(id, force)
-    }
+            fn delete(&self, id: &str, force: bool) -> runtime_core::Result<()> {
+                self.lifecycle.delete(id, force)
+            }
 
-    fn exec(
-        &self,
-        id: &str,
-        process: &ProcessConfig,
-        stdio: &Stdio,
-        hooks: Arc<dyn Hooks>,
-    ) -> Result<ExitStatus> {
-        self.lifecycle.exec(id, process, stdio, hooks)
-    }
+            fn exec(
+                &self,
+                id: &str,
+                process: &runtime_core::ProcessConfig,
+                stdio: &runtime_core::Stdio,
+                hooks: std::sync::Arc<dyn runtime_core::Hooks>,
+            ) -> runtime_core::Result<runtime_core::ExitStatus> {
+                self.lifecycle.exec(id, process, stdio, hooks)
+            }
 
-    fn exec_detached(
-        &self,
-        id: &str,
-        process: &ProcessConfig,
-        stdio: &Stdio,
-        hooks: Arc<dyn Hooks>,
-    ) -> Result<i32> {
-        self.lifecycle.exec_detached(id, process, stdio, hooks)
-    }
+            fn exec_detached(
+                &self,
+                id: &str,
+                process: &runtime_core::ProcessConfig,
+                stdio: &runtime_core::Stdio,
+                hooks: std::sync::Arc<dyn runtime_core::Hooks>,
+            ) -> runtime_core::Result<i32> {
+                self.lifecycle.exec_detached(id, process, stdio, hooks)
+            }
 
-    fn wait_exec(&self, id: &str, pid: i32) -> Result<ExitStatus> {
-        self.lifecycle.wait_exec(id, pid)
-    }
+            fn wait_exec(
+                &self,
+                id: &str,
+                pid: i32,
+            ) -> runtime_core::Result<runtime_core::ExitStatus> {
+                self.lifecycle.wait_exec(id, pid)
+            }
 
-    fn update(&self, id: &str, resources: &Resources) -> Result<()> {
-        self.lifecycle.update(id, resources)
-    }
+            fn update(
+                &self,
+                id: &str,
+                resources: &runtime_core::Resources,
+            ) -> runtime_core::Result<()> {
+                self.lifecycle.update(id, resources)
+            }
 
-    fn kill(&self, id: &str, signal: i32, all: bool) -> Result<()> {
-        self.lifecycle.kill(id, signal, all)
-    }
+            fn kill(&self, id: &str, signal: i32, all: bool) -> runtime_core::Result<()> {
+                self.lifecycle.kill(id, signal, all)
+            }
 
-    fn pause(&self, id: &str) -> Result<()> {
-        self.lifecycle.pause(id)
-    }
+            fn pause(&self, id: &str) -> runtime_core::Result<()> {
+                self.lifecycle.pause(id)
+            }
 
-    fn resume(&self, id: &str) -> Result<()> {
-        self.lifecycle.resume(id)
-    }
+            fn resume(&self, id: &str) -> runtime_core::Result<()> {
+                self.lifecycle.resume(id)
+            }
 
-    fn resize(&self, id: &str, rows: u16, cols: u16) -> Result<()> {
-        self.lifecycle.resize(id, rows, cols)
-    }
+            fn resize(&self, id: &str, rows: u16, cols: u16) -> runtime_core::Result<()> {
+                self.lifecycle.resize(id, rows, cols)
+            }
 
-    fn state(&self, id: &str) -> Result<ContainerState> {
-        self.lifecycle.state(id)
-    }
+            fn state(&self, id: &str) -> runtime_core::Result<runtime_core::ContainerState> {
+                self.lifecycle.state(id)
+            }
 
-    fn list(&self) -> Result<Vec<ContainerState>> {
-        self.lifecycle.list()
-    }
+            fn list(&self) -> runtime_core::Result<Vec<runtime_core::ContainerState>> {
+                self.lifecycle.list()
+            }
 
-    fn stats(&self, id: &str) -> Result<Stats> {
-        self.lifecycle.stats(id)
-    }
+            fn stats(&self, id: &str) -> runtime_core::Result<runtime_core::Stats> {
+                self.lifecycle.stats(id)
+            }
+        }
+    };
 }
+pub(crate) use driver_over_lifecycle;
+
+driver_over_lifecycle!(LinuxDriver);

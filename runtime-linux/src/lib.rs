@@ -20,6 +20,7 @@ pub mod helper;
 mod instance;
 mod launcher;
 pub mod locate;
+pub mod lxc;
 mod mount_options;
 mod namespaces;
 pub mod platform;
@@ -33,3 +34,4 @@ pub mod supervisor;
 pub mod sys;
 
 pub use driver::{DriverOptions, LinuxDriver};
+pub use lxc::LxcDriver;

@@ -42,10 +42,10 @@ pub struct NativePlatform {
 
 /// A process started by `exec`.
 pub struct ExecProcess {
-    pid: i32,
-    pidfd: OwnedFd,
+    pub(crate) pid: i32,
+    pub(crate) pidfd: OwnedFd,
     /// The key of its terminal's master among the container's consoles.
-    console: Option<u64>,
+    pub(crate) console: Option<u64>,
 }
 
 impl Platform for NativePlatform {
@@ -332,7 +332,7 @@ impl Platform for NativePlatform {
     }
 }
 
-fn procs_files(cgroup: &crate::cgroups::ContainerCgroup) -> Vec<String> {
+pub(crate) fn procs_files(cgroup: &crate::cgroups::ContainerCgroup) -> Vec<String> {
     cgroup
         .procs_files()
         .iter()
@@ -341,7 +341,7 @@ fn procs_files(cgroup: &crate::cgroups::ContainerCgroup) -> Vec<String> {
 }
 
 /// Forgets the duplicate of an exec's terminal master, if it had one, once it has exited.
-fn release_console(instance: &Instance, console: Option<u64>) {
+pub(crate) fn release_console(instance: &Instance, console: Option<u64>) {
     if let Some(key) = console {
         instance.remove_console(key);
     }
@@ -349,7 +349,11 @@ fn release_console(instance: &Instance, console: Option<u64>) {
 
 /// Keeps a duplicate of a terminal master for resize and gives the master itself to the
 /// caller's `on_console`, which owns it from then on. Returns the key of the duplicate.
-fn hand_console(instance: &Instance, hooks: &Arc<dyn Hooks>, master: OwnedFd) -> Result<u64> {
+pub(crate) fn hand_console(
+    instance: &Instance,
+    hooks: &Arc<dyn Hooks>,
+    master: OwnedFd,
+) -> Result<u64> {
     let key = instance
         .add_console(&master)
         .step(|| format!("dup the terminal master of {}", instance.id))?;

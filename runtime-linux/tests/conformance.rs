@@ -21,6 +21,7 @@ fn main() {
         root: root.clone(),
         cgroup_parent: parent.clone(),
         fds: Fds::default(),
+        lxc: false,
     });
     let report = berth_conformance::run_all(fixture.clone());
     // The driver goes (its containers, threads, state root and cgroup parent with it) before

@@ -26,6 +26,8 @@ pub struct Busybox<D> {
     pub root: PathBuf,
     pub cgroup_parent: String,
     pub fds: Fds,
+    /// A driver over LXC, whose exit codes above 128 read as signals.
+    pub lxc: bool,
 }
 
 impl<D: Send + Sync + 'static> Fixture for Busybox<D> {
@@ -58,6 +60,9 @@ impl<D: Send + Sync + 'static> Fixture for Busybox<D> {
     }
     fn residue(&self) -> Residue {
         residue(&self.root, &self.cgroup_parent)
+    }
+    fn exit_codes_above_128_are_signals(&self) -> bool {
+        self.lxc
     }
 }
 
