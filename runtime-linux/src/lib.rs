@@ -20,6 +20,7 @@ pub mod helper;
 mod instance;
 mod launcher;
 pub mod locate;
+pub mod lxc;
 mod mount_options;
 mod namespaces;
 pub mod platform;

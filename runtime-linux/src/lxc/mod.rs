@@ -1,0 +1,3 @@
+//! The LXC driver: berth's `Command` run through LXC 5's `lxc-execute`.
+
+pub mod image;
