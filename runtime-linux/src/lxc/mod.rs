@@ -1,3 +1,4 @@
 //! The LXC driver: berth's `Command` run through LXC 5's `lxc-execute`.
 
 pub mod image;
+pub mod seccomp;
