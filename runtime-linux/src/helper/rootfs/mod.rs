@@ -10,7 +10,7 @@
 //! `/sys` and `/dev` are reached only through the fds kept in [`Mounted`], never by a path.
 
 mod protect;
-mod resolve;
+pub(crate) mod resolve;
 mod standard;
 mod user;
 
