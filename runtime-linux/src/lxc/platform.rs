@@ -354,6 +354,11 @@ impl Platform for LxcPlatform {
             .cgroups
             .open(parent, &monitor_cgroup(&instance.init.id))
             .destroy();
+        remove_lxc_leftovers(&[
+            format!("{parent}/{}", instance.init.id),
+            format!("{parent}/{}", monitor_cgroup(&instance.init.id)),
+            "lxc.pivot".into(),
+        ]);
         instance.init.drop_consoles();
         instance.init.start_channel.lock().take();
     }
@@ -478,6 +483,50 @@ impl Platform for LxcPlatform {
                 None
             }
         }
+    }
+}
+
+/// Removes the cgroups `dirs` (relative to each hierarchy's root) from every cgroup hierarchy
+/// mounted here, berth's and the others LXC uses too (such as `name=systemd`), where they
+/// are empty: LXC leaves the `lxc.pivot` cgroup its monitor moves into at the root to remove
+/// its own, and the named hierarchies are not berth's cgroup manager's. One in use stays, for
+/// the next container's clean-up.
+fn remove_lxc_leftovers(dirs: &[String]) {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    for line in mountinfo.lines() {
+        let Some((before, after)) = line.split_once(" - ") else {
+            continue;
+        };
+        if !matches!(after.split_whitespace().next(), Some("cgroup" | "cgroup2")) {
+            continue;
+        }
+        let Some(mount) = before.split_whitespace().nth(4) else {
+            continue;
+        };
+        for dir in dirs {
+            let _ = std::fs::remove_dir(Path::new(mount).join(dir));
+        }
+    }
+}
+
+impl Drop for LxcPlatform {
+    /// The driver's cgroup parent, in the hierarchies where LXC made it and berth's cgroup
+    /// manager does not look, once no container is left in it.
+    fn drop(&mut self) {
+        let parent = self
+            .native
+            .cgroup_parent
+            .as_deref()
+            .unwrap_or(runtime_core::command::DEFAULT_CGROUP_PARENT)
+            .trim_matches('/');
+        let mut dirs = Vec::new();
+        let mut path = PathBuf::new();
+        for part in parent.split('/').filter(|p| !p.is_empty()) {
+            path.push(part);
+            dirs.push(path.display().to_string());
+        }
+        dirs.reverse();
+        remove_lxc_leftovers(&dirs);
     }
 }
 

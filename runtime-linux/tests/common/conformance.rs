@@ -149,11 +149,25 @@ impl Fds {
     }
 }
 
-/// The root of every cgroup hierarchy of this host.
+/// The root of every cgroup hierarchy of this host: berth's, and the named ones (such as
+/// `name=systemd`) that LXC uses too.
 pub fn cgroup_roots() -> Vec<PathBuf> {
     let manager = runtime_linux::cgroups::CgroupManager::detect().expect("detect cgroups");
     let mut roots: Vec<PathBuf> = manager.v1_mounts().into_iter().map(|(_, m)| m).collect();
     roots.extend(manager.unified_mount().map(Path::to_path_buf));
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    for line in mountinfo.lines() {
+        let Some((before, after)) = line.split_once(" - ") else {
+            continue;
+        };
+        let cgroup = matches!(after.split_whitespace().next(), Some("cgroup" | "cgroup2"));
+        if let Some(mount) = before.split_whitespace().nth(4).filter(|_| cgroup) {
+            let mount = PathBuf::from(mount);
+            if !roots.contains(&mount) {
+                roots.push(mount);
+            }
+        }
+    }
     roots
 }
 
