@@ -37,7 +37,8 @@ const HeaderABIVersion = uint32(C.BERTH_ABI_VERSION)
 
 // Options configure a driver. Empty fields are omitted, so berth's defaults apply.
 type Options struct {
-	// Kind is the driver: "native" (the default).
+	// Kind is the driver: "native" (the default) or "lxc" (the same containers through
+	// LXC 5's lxc-execute; see docs/lxc.md).
 	Kind string `json:"kind,omitempty"`
 	// Root is the state directory (default /run/berth).
 	Root string `json:"root,omitempty"`

@@ -896,9 +896,9 @@ func TestErrors(t *testing.T) {
 }
 
 func TestDriverOptions(t *testing.T) {
-	_, err := berth.NewDriver(berth.Options{Kind: "lxc"})
+	_, err := berth.NewDriver(berth.Options{Kind: "windows"})
 	if !errors.Is(err, berth.ErrUnsupported) {
-		t.Errorf("kind lxc: %v, want ErrUnsupported", err)
+		t.Errorf("kind windows: %v, want ErrUnsupported", err)
 	}
 	_, err = berth.NewDriver(berth.Options{Kind: "qemu"})
 	if !errors.Is(err, berth.ErrInvalidArgument) || !strings.Contains(err.Error(), "qemu") {

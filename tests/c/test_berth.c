@@ -363,8 +363,9 @@ static void test_driver_options(void) {
                BERTH_ERROR_INVALID_ARGUMENT, "options");
     expect_err("driver_new: unknown key named", berth_driver_new("{\"bogus_key\": 1}", &out),
                BERTH_ERROR_INVALID_ARGUMENT, "bogus_key");
-    expect_err("driver_new: kind lxc is unsupported", berth_driver_new("{\"kind\": \"lxc\"}", &out),
-               BERTH_ERROR_UNSUPPORTED, "lxc");
+    expect_err("driver_new: kind lxc takes the native options",
+               berth_driver_new("{\"kind\": \"lxc\", \"bogus_key\": 1}", &out),
+               BERTH_ERROR_INVALID_ARGUMENT, "bogus_key");
     expect_err("driver_new: kind windows is unsupported",
                berth_driver_new("{\"kind\": \"windows\"}", &out), BERTH_ERROR_UNSUPPORTED,
                "windows");
@@ -853,6 +854,49 @@ static void test_errno(const char *helper_json) {
     berth_error_free(err);
 }
 
+/* The LXC driver through the same calls: a run's exit code and output (skipped without LXC). */
+static void test_lxc(const char *helper_json) {
+    if (access("/usr/bin/lxc-execute", X_OK) != 0) {
+        skip("lxc: run", "LXC is not installed (/usr/bin/lxc-execute)");
+        return;
+    }
+    char options[4096];
+    snprintf(options, sizeof options,
+             "{\"kind\": \"lxc\", \"root\": \"/run/berth-ctest-lxc\", \"helper_path\": %s,"
+             " \"cgroup_parent\": \"berth-ctest-lxc\"}",
+             helper_json);
+    berth_driver *d = NULL;
+    if (expect_ok_quiet("lxc: driver_new", berth_driver_new(options, &d), 1) != OK) return;
+    char id[128];
+    const char *cid = make_id(id, sizeof id, "lxc-run");
+    int fds[2];
+    if (pipe(fds) != 0) {
+        fail("lxc: run", "pipe: %s", strerror(errno));
+        berth_driver_free(d);
+        return;
+    }
+    berth_stdio stdio = BERTH_STDIO_INIT;
+    stdio.stdout_handle = fds[1];
+    berth_exit_status status = {-1, -1, true};
+    berth_error *err = berth_run(d, command_json(cid, "echo hello from $(hostname); exit 7", NULL, NULL),
+                                 &stdio, NULL, &status);
+    close(fds[1]);
+    char out[256] = "";
+    ssize_t n = read(fds[0], out, sizeof out - 1);
+    close(fds[0]);
+    if (n > 0) out[n] = '\0';
+    if (expect_ok_quiet("lxc: run", err, 0) == OK) {
+        char want[200];
+        snprintf(want, sizeof want, "hello from %s", cid);
+        check("lxc: run gives the exit code and the output",
+              status.exit_code == 7 && status.signal == 0 && contains(out, want),
+              "exit %lld signal %d, output %s", (long long)status.exit_code, status.signal, out);
+        berth_error_free(berth_delete(d, cid, false));
+    }
+    berth_driver_free(d);
+    rmdir("/run/berth-ctest-lxc");
+}
+
 /* With keep_containers, freeing the driver leaves its containers; a new driver on the same
  * root takes them back: a running one keeps running, a created one can still be started. */
 static void test_keep_containers(const char *options) {
@@ -967,6 +1011,7 @@ int main(void) {
                  " \"cgroup_parent\": \"berth-ctest\"}",
                  helper_json);
         test_errno(helper_json);
+        test_lxc(helper_json);
         berth_error *err = berth_driver_new(options, &d);
         if (err != NULL) {
             snprintf(why_buf, sizeof why_buf, "no driver: %s: %s",
