@@ -276,7 +276,8 @@ void berth_error_free(struct berth_error *err);
  * `berth_driver_free`.
  *
  * `options_json` is NULL for the defaults, or a JSON object with the optional keys `kind`
- * (`"native"`, the default; `"lxc"` and `"windows"` give BERTH_ERROR_UNSUPPORTED),
+ * (`"native"`, the default; `"lxc"`, the LXC driver, which takes the same keys and gives
+ * BERTH_ERROR_UNSUPPORTED where LXC is not installed; `"windows"` gives UNSUPPORTED here),
  * `root` (state directory, default `/run/berth`), `helper_path` (the `berth-init`
  * executable), `cgroup_parent` (default `berth`) and `keep_containers` (default `false`:
  * see `berth_driver_free`).

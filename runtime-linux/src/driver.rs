@@ -88,7 +88,7 @@ pub(crate) fn native_platform(options: &DriverOptions) -> Result<NativePlatform>
     Ok(platform)
 }
 
-/// The native Linux driver. Cheap to share between threads; see [`Driver`] for the rules.
+/// The native Linux driver. Cheap to share between threads; see [`runtime_core::Driver`] for the rules.
 pub struct LinuxDriver {
     lifecycle: Lifecycle<NativePlatform>,
 }
@@ -126,7 +126,7 @@ impl LinuxDriver {
     }
 }
 
-/// Implements [`Driver`] for a driver type that holds its `lifecycle`: every operation is
+/// Implements [`runtime_core::Driver`] for a driver type that holds its `lifecycle`: every operation is
 /// the lifecycle's.
 macro_rules! driver_over_lifecycle {
     ($driver:ty) => {

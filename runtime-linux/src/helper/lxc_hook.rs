@@ -4,7 +4,7 @@
 //! - `mount`, in the container's mount and pid namespaces after LXC's mounts and before its
 //!   `pivot_root`: checks that `/proc`, `/sys` and `/dev` are the filesystems LXC mounted,
 //!   reached through no symlink, then applies the sysctls, Docker's masks and read-only paths
-//!   and the read-only rootfs with the native driver's own code ([`Mounted::protect`]).
+//!   and the read-only rootfs with the native driver's own code (`Mounted::protect`).
 //! - `start-host`, in the host's namespaces just before LXC lets its init run the program:
 //!   hands the init's pidfd to the driver through the launch socket in the state directory and
 //!   waits for start, from that driver or, once it is gone, from a later one through the
@@ -33,7 +33,7 @@ pub const HOOK_ARGUMENT: &str = "lxc-hook";
 pub const LAUNCH_SOCKET: &str = "lxc-launch.sock";
 /// The command the mount hook applies, written by the driver.
 pub const PLAN_FILE: &str = "lxc-plan.json";
-/// Where a hook leaves its failure (a [`Failure`] as JSON) for the driver.
+/// Where a hook leaves its failure (a `protocol::Failure` as JSON) for the driver.
 pub const HOOK_FAILURE: &str = "lxc-hook-failure.json";
 
 /// The entry of the hook mode: `args` are the process's arguments, `berth-init lxc-hook
