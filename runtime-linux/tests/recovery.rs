@@ -1,15 +1,20 @@
 //! Recovery: a new driver on the same root takes back the containers an earlier one left,
 //! whether that one died or let them go (`keep_containers`), and starts the created ones.
 //!
+//! Every test runs once per driver kind: the native driver, and the LXC driver where
+//! `/usr/bin/lxc-execute` exists (`native::NAME`, `lxc::NAME` in the output; a filter argument
+//! matches either part).
+//!
 //! The binary has its own harness: run with `BERTH_RECOVERY_CHILD` set, it is the child
 //! process that creates a container and then waits to be SIGKILLed or lets it go and exits
-//! (`BERTH_RECOVERY_MODE`).
+//! (`BERTH_RECOVERY_MODE`), with the driver of `BERTH_RECOVERY_KIND`.
 
 mod common;
 #[path = "common/conformance.rs"]
 mod linux;
 
 use std::io::{BufRead, Read, Write};
+use std::ops::Deref;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -23,15 +28,82 @@ use nix::sys::socket::{
     UnixAddr,
 };
 use runtime_core::{Command, Driver, ExitStatus, NoHooks, ProcessConfig, Status, Stdio};
-use runtime_linux::{DriverOptions, LinuxDriver};
+use runtime_linux::{DriverOptions, LinuxDriver, LxcDriver};
 
 const CHILD: &str = "BERTH_RECOVERY_CHILD";
+/// The driver kind of the child: `native` or `lxc`.
+const KIND: &str = "BERTH_RECOVERY_KIND";
 /// What the child does: `running` (start a container, wait for SIGKILL), `killed` (create
 /// one, wait for SIGKILL) or `kept` (create one, drop its keep-mode driver, exit).
 const MODE: &str = "BERTH_RECOVERY_MODE";
 /// Where a created container of the child writes its output.
 const OUT: &str = "BERTH_RECOVERY_OUT";
 const START_SOCKET: &str = "start.sock";
+
+/// Which driver a test runs against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Native,
+    Lxc,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Native => "native",
+            Kind::Lxc => "lxc",
+        }
+    }
+
+    fn from_name(name: &str) -> Kind {
+        match name {
+            "native" => Kind::Native,
+            "lxc" => Kind::Lxc,
+            other => panic!("no driver kind {other:?}"),
+        }
+    }
+
+    /// The kinds this host can run: LXC's only where LXC is installed.
+    fn available() -> Vec<Kind> {
+        let lxc = Path::new("/usr/bin/lxc-execute").is_file();
+        [Kind::Native, Kind::Lxc]
+            .into_iter()
+            .filter(|kind| *kind == Kind::Native || lxc)
+            .collect()
+    }
+}
+
+/// A driver of either kind: the `Driver` by `Deref`, and its recovery report.
+enum AnyDriver {
+    Native(LinuxDriver),
+    Lxc(LxcDriver),
+}
+
+impl AnyDriver {
+    fn new(kind: Kind, options: DriverOptions) -> AnyDriver {
+        match kind {
+            Kind::Native => AnyDriver::Native(LinuxDriver::new(options).unwrap()),
+            Kind::Lxc => AnyDriver::Lxc(LxcDriver::new(options).unwrap()),
+        }
+    }
+
+    fn recovery_report(&self) -> &[String] {
+        match self {
+            AnyDriver::Native(driver) => driver.recovery_report(),
+            AnyDriver::Lxc(driver) => driver.recovery_report(),
+        }
+    }
+}
+
+impl Deref for AnyDriver {
+    type Target = dyn Driver;
+    fn deref(&self) -> &(dyn Driver + 'static) {
+        match self {
+            AnyDriver::Native(driver) => driver,
+            AnyDriver::Lxc(driver) => driver,
+        }
+    }
+}
 
 fn options(root: &Path, parent: &str) -> DriverOptions {
     DriverOptions {
@@ -43,8 +115,8 @@ fn options(root: &Path, parent: &str) -> DriverOptions {
 }
 
 /// A new driver on `root`, which must take back everything it finds there.
-fn recovering(root: &Path, parent: &str) -> LinuxDriver {
-    let driver = LinuxDriver::new(options(root, parent)).unwrap();
+fn recovering(kind: Kind, root: &Path, parent: &str) -> AnyDriver {
+    let driver = AnyDriver::new(kind, options(root, parent));
     assert!(
         driver.recovery_report().is_empty(),
         "{:?}",
@@ -60,12 +132,22 @@ fn keeping(root: &Path, parent: &str) -> DriverOptions {
     }
 }
 
-fn names(pid_suffix: &str) -> (PathBuf, String) {
-    let name = format!("berth-test-recovery-{}-{pid_suffix}", std::process::id());
-    let base = std::env::var_os("BERTH_TEST_STATE_ROOT")
+/// The state root and cgroup parent of one test of `kind` (the kind is in both names).
+fn names(kind: Kind, suffix: &str) -> (PathBuf, String) {
+    let name = format!("{}-{suffix}", prefix(kind));
+    (state_base().join(&name), name)
+}
+
+/// What every state root and cgroup parent of this process's tests of `kind` starts with.
+fn prefix(kind: Kind) -> String {
+    format!("berth-test-recovery-{}-{}", std::process::id(), kind.name())
+}
+
+/// Where the tests' state roots go.
+fn state_base() -> PathBuf {
+    std::env::var_os("BERTH_TEST_STATE_ROOT")
         .filter(|d| !d.is_empty())
-        .map_or_else(|| PathBuf::from("/run"), PathBuf::from);
-    (base.join(&name), name)
+        .map_or_else(|| PathBuf::from("/run"), PathBuf::from)
 }
 
 /// The child: sets a container up as `BERTH_RECOVERY_MODE` says, prints its id, and waits to
@@ -73,13 +155,14 @@ fn names(pid_suffix: &str) -> (PathBuf, String) {
 fn child(root: &str) {
     let parent = std::env::var("BERTH_RECOVERY_PARENT").unwrap();
     let mode = std::env::var(MODE).unwrap_or_else(|_| "running".into());
+    let kind = Kind::from_name(&std::env::var(KIND).unwrap());
     let kept = mode == "kept";
     let options = if kept {
         keeping(Path::new(root), &parent)
     } else {
         options(Path::new(root), &parent)
     };
-    let driver = LinuxDriver::new(options).unwrap();
+    let driver = AnyDriver::new(kind, options);
     if mode == "running" {
         let mut command = common::shell("survivor", "sleep 1000");
         command.resources.memory_limit = Some(64 << 20);
@@ -121,6 +204,7 @@ fn waiting(name: &str) -> Command {
 /// Runs this binary as the child in `mode`, with its state under `root`; returns the child
 /// and the id it printed.
 fn spawn_child(
+    kind: Kind,
     root: &Path,
     parent: &str,
     mode: &str,
@@ -129,6 +213,7 @@ fn spawn_child(
     let mut child = std::process::Command::new(std::env::current_exe().unwrap());
     child
         .env(CHILD, root)
+        .env(KIND, kind.name())
         .env("BERTH_RECOVERY_PARENT", parent)
         .env(MODE, mode)
         .stdout(ProcessStdio::piped());
@@ -145,13 +230,13 @@ fn spawn_child(
     (child, id)
 }
 
-fn a_new_driver_takes_back_a_container_whose_host_was_killed() {
-    let (root, parent) = names("adopt");
-    let (mut host, id) = spawn_child(&root, &parent, "running", None);
+fn a_new_driver_takes_back_a_container_whose_host_was_killed(kind: Kind) {
+    let (root, parent) = names(kind, "adopt");
+    let (mut host, id) = spawn_child(kind, &root, &parent, "running", None);
     host.kill().unwrap(); // SIGKILL
     host.wait().unwrap();
 
-    let driver = recovering(&root, &parent);
+    let driver = recovering(kind, &root, &parent);
     let state = driver.state(&id).unwrap();
     assert_eq!(state.status, Status::Running);
     let pid = state.pid;
@@ -173,7 +258,8 @@ fn a_new_driver_takes_back_a_container_whose_host_was_killed() {
 
     driver.kill(&id, libc::SIGKILL, false).unwrap();
     // Not the new driver's child: the kernel gives the status to its real parent. What berth
-    // reports instead is exactly this.
+    // reports instead is exactly this. (With LXC the new driver is not the parent of
+    // lxc-execute either, whose exit carries the program's: the same unknown status.)
     assert_eq!(driver.wait(&id).unwrap(), ExitStatus::unknown());
     driver.delete(&id, false).unwrap();
 
@@ -196,8 +282,8 @@ fn a_new_driver_takes_back_a_container_whose_host_was_killed() {
     std::fs::remove_dir(&root).unwrap();
 }
 
-fn a_corrupt_or_half_written_state_file_is_reported_and_skipped() {
-    let (root, parent) = names("corrupt");
+fn a_corrupt_or_half_written_state_file_is_reported_and_skipped(kind: Kind) {
+    let (root, parent) = names(kind, "corrupt");
     std::fs::create_dir_all(root.join("broken")).unwrap();
     std::fs::write(
         root.join("broken/state.json"),
@@ -207,7 +293,7 @@ fn a_corrupt_or_half_written_state_file_is_reported_and_skipped() {
     std::fs::create_dir_all(root.join("halfway")).unwrap();
     std::fs::write(root.join("halfway/state.json.tmp"), "{").unwrap();
 
-    let driver = LinuxDriver::new(options(&root, &parent)).unwrap();
+    let driver = AnyDriver::new(kind, options(&root, &parent));
     let report = driver.recovery_report().join("\n");
     assert!(report.contains("broken: unreadable state"), "{report}");
     assert!(report.contains("halfway: unreadable state"), "{report}");
@@ -215,15 +301,21 @@ fn a_corrupt_or_half_written_state_file_is_reported_and_skipped() {
     // Left as found, for a person to look at.
     assert!(root.join("broken/state.json").exists());
     // And the driver works.
-    let out = common::run_output(&driver, &common::shell("after", "exit 2")).unwrap();
-    assert_eq!(out.status.code, 2);
+    let status = driver
+        .run(
+            &common::shell("after", "exit 2"),
+            &Stdio::null(),
+            Arc::new(NoHooks),
+        )
+        .unwrap();
+    assert_eq!(status.code, 2);
     drop(driver);
     std::fs::remove_dir_all(&root).unwrap();
     assert_no_cgroups(&parent);
 }
 
-fn a_reused_pid_is_treated_as_gone_and_never_signalled() {
-    let (root, parent) = names("reused");
+fn a_reused_pid_is_treated_as_gone_and_never_signalled(kind: Kind) {
+    let (root, parent) = names(kind, "reused");
     // A process that is not the container: its start time differs from the recorded one.
     let mut bystander = std::process::Command::new("sleep")
         .arg("100")
@@ -231,14 +323,19 @@ fn a_reused_pid_is_treated_as_gone_and_never_signalled() {
         .unwrap();
     let dir = root.join("stale");
     std::fs::create_dir_all(&dir).unwrap();
-    let state = serde_json::json!({
+    let mut state = serde_json::json!({
         "id": "stale", "pid": bystander.id(), "pid_start_time": 1, "status": "running",
         "created": "2026-01-01T00:00:00.000000000Z", "cgroup_path": format!("{parent}/stale"),
         "rootfs": common::rootfs(),
     });
+    if kind == Kind::Lxc {
+        // LXC's state names its monitor (lxc-execute) too: the same stranger, just as stale.
+        state["monitor_pid"] = bystander.id().into();
+        state["monitor_start_time"] = 1.into();
+    }
     std::fs::write(dir.join("state.json"), state.to_string()).unwrap();
 
-    let driver = LinuxDriver::new(options(&root, &parent)).unwrap();
+    let driver = AnyDriver::new(kind, options(&root, &parent));
     assert_eq!(
         driver.recovery_report(),
         ["stale: no longer running; cleaned up"]
@@ -305,7 +402,7 @@ fn stdio(stdin: Option<&OwnedFd>, stdout: Option<&OwnedFd>) -> Stdio {
     }
 }
 
-fn exec_output(driver: &LinuxDriver, id: &str, script: &str) -> (ExitStatus, String) {
+fn exec_output(driver: &dyn Driver, id: &str, script: &str) -> (ExitStatus, String) {
     let (read, write) = common::pipe();
     let status = driver
         .exec(
@@ -321,13 +418,13 @@ fn exec_output(driver: &LinuxDriver, id: &str, script: &str) -> (ExitStatus, Str
     (status, out)
 }
 
-fn keep_mode_leaves_created_running_and_paused_containers_to_the_next_driver() {
-    let (root, parent) = names("keep");
+fn keep_mode_leaves_created_running_and_paused_containers_to_the_next_driver(kind: Kind) {
+    let (root, parent) = names(kind, "keep");
     let (stdin_read, mut stdin_write) = pipe_file();
     let (stdout_read, stdout_write) = common::pipe();
     let before = residue(&root, &parent);
 
-    let first = LinuxDriver::new(keeping(&root, &parent)).unwrap();
+    let first = AnyDriver::new(kind, keeping(&root, &parent));
     let created = common::shell("created", "echo started; read code; exit $code");
     let container_stdio = stdio(Some(&stdin_read), Some(&stdout_write));
     first
@@ -345,7 +442,7 @@ fn keep_mode_leaves_created_running_and_paused_containers_to_the_next_driver() {
     let ids = [&created.id, &running.id, &paused.id];
     let pids: Vec<String> = ids
         .iter()
-        .map(|id| first.state(id).unwrap().pid.to_string())
+        .map(|id| host_child(kind, first.state(id).unwrap().pid).to_string())
         .collect();
     drop(first);
 
@@ -368,7 +465,7 @@ fn keep_mode_leaves_created_running_and_paused_containers_to_the_next_driver() {
     assert_same(&left, &expected, "left after a keep-mode drop");
     assert_start_socket(&root.join(&created.id));
 
-    let second = recovering(&root, &parent);
+    let second = recovering(kind, &root, &parent);
     let statuses: Vec<Status> = ids
         .iter()
         .map(|id| second.state(id).unwrap().status)
@@ -376,7 +473,8 @@ fn keep_mode_leaves_created_running_and_paused_containers_to_the_next_driver() {
     assert_eq!(statuses, [Status::Created, Status::Running, Status::Paused]);
 
     // The created one starts, with the stdio it was created with. In the same process the
-    // new driver is still the inits' parent: the exit comes back exactly.
+    // new driver is still the inits' parent (LXC's: lxc-execute's, whose exit carries the
+    // program's): the exit comes back exactly.
     second.start(&created.id).unwrap();
     let mut out = std::io::BufReader::new(std::fs::File::from(stdout_read));
     assert_eq!(common::read_line(&mut out), "started");
@@ -385,7 +483,7 @@ fn keep_mode_leaves_created_running_and_paused_containers_to_the_next_driver() {
     second.delete(&created.id, false).unwrap();
 
     // The running one: exec'd into, killed, and its exit seen.
-    let (status, out) = exec_output(&second, &running.id, "echo in; exit 6");
+    let (status, out) = exec_output(&*second, &running.id, "echo in; exit 6");
     assert_eq!((status, out.as_str()), (ExitStatus::exited(6), "in\n"));
     second.kill(&running.id, libc::SIGKILL, false).unwrap();
     assert_eq!(
@@ -397,7 +495,7 @@ fn keep_mode_leaves_created_running_and_paused_containers_to_the_next_driver() {
     // The paused one: resumed, exec'd into, paused again and deleted by force.
     second.resume(&paused.id).unwrap();
     assert_eq!(second.state(&paused.id).unwrap().status, Status::Running);
-    let (status, _) = exec_output(&second, &paused.id, "exit 3");
+    let (status, _) = exec_output(&*second, &paused.id, "exit 3");
     assert_eq!(status, ExitStatus::exited(3));
     second.pause(&paused.id).unwrap();
     second.delete(&paused.id, true).unwrap();
@@ -409,19 +507,20 @@ fn keep_mode_leaves_created_running_and_paused_containers_to_the_next_driver() {
     remove_root_and_parent(&root, &parent);
 }
 
-fn a_container_that_exits_while_no_driver_watches_is_reaped_by_the_next() {
-    let (root, parent) = names("zombie");
+fn a_container_that_exits_while_no_driver_watches_is_reaped_by_the_next(kind: Kind) {
+    let (root, parent) = names(kind, "zombie");
     let (stdin_read, mut stdin_write) = pipe_file();
     let before = residue(&root, &parent);
-    let first = LinuxDriver::new(keeping(&root, &parent)).unwrap();
+    let first = AnyDriver::new(kind, keeping(&root, &parent));
     let command = common::shell("zombie", "read x");
     first
         .create(&command, &stdio(Some(&stdin_read), None), Arc::new(NoHooks))
         .unwrap();
     first.start(&command.id).unwrap();
-    let pid = first.state(&command.id).unwrap().pid;
+    let pid = host_child(kind, first.state(&command.id).unwrap().pid);
     drop(first);
-    // It ends while no driver watches it: a zombie, this process's child.
+    // It ends while no driver watches it: a zombie, this process's child (with LXC,
+    // lxc-execute, which reaps its init and exits with the program's status).
     stdin_write.write_all(b"\n").unwrap();
     let stat = format!("/proc/{pid}/stat");
     let zombie = || {
@@ -435,7 +534,7 @@ fn a_container_that_exits_while_no_driver_watches_is_reaped_by_the_next() {
     }
     assert!(zombie(), "the init did not end");
 
-    let second = LinuxDriver::new(options(&root, &parent)).unwrap();
+    let second = AnyDriver::new(kind, options(&root, &parent));
     assert_eq!(
         second.recovery_report(),
         [format!("{}: no longer running; cleaned up", command.id)]
@@ -445,6 +544,23 @@ fn a_container_that_exits_while_no_driver_watches_is_reaped_by_the_next() {
     assert_same(&residue(&root, &parent), &before, "left after recovery");
     drop((stdin_read, stdin_write));
     remove_root_and_parent(&root, &parent);
+}
+
+/// The process of a container that is this process's child, for a container whose init is
+/// `pid`: the native init itself; with LXC, its parent, the monitor (`lxc-execute`), which
+/// the driver spawned and whose child LXC's init is.
+fn host_child(kind: Kind, pid: i32) -> i32 {
+    match kind {
+        Kind::Native => pid,
+        Kind::Lxc => {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+            let (_, rest) = stat.rsplit_once(") ").unwrap();
+            let monitor = rest.split_whitespace().nth(1).unwrap().parse().unwrap();
+            let name = std::fs::read_to_string(format!("/proc/{monitor}/comm")).unwrap();
+            assert_eq!(name.trim_end(), "lxc-execute", "the parent of LXC's init");
+            monitor
+        }
+    }
 }
 
 /// A pipe whose write end is a `File`.
@@ -462,10 +578,10 @@ fn assert_start_socket(dir: &Path) {
 
 /// `mode` `killed`: the child creates a container and is SIGKILLed; `kept`: it creates one in
 /// keep mode, drops the driver and exits. Either way a driver here starts the container.
-fn a_created_container_starts_from_another_process(mode: &str) {
-    let (root, parent) = names(mode);
+fn a_created_container_starts_from_another_process(kind: Kind, mode: &str) {
+    let (root, parent) = names(kind, mode);
     let out = root.with_extension("out");
-    let (mut host, id) = spawn_child(&root, &parent, mode, Some(&out));
+    let (mut host, id) = spawn_child(kind, &root, &parent, mode, Some(&out));
     if mode == "killed" {
         host.kill().unwrap(); // SIGKILL
     }
@@ -473,7 +589,7 @@ fn a_created_container_starts_from_another_process(mode: &str) {
     assert!(mode == "killed" || exit.success(), "the child: {exit}");
     let before = residue(&root, &parent);
 
-    let driver = recovering(&root, &parent);
+    let driver = recovering(kind, &root, &parent);
     let state = driver.state(&id).unwrap();
     assert_eq!(state.status, Status::Created);
     assert_start_socket(&root.join(&id));
@@ -489,8 +605,14 @@ fn a_created_container_starts_from_another_process(mode: &str) {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "started\n");
-    // The program holds its stdio and nothing else: no start socket, no channel.
-    let (status, fds) = exec_output(&driver, &id, "ls /proc/1/fd");
+    // The program holds its stdio and nothing else: no start socket, no channel. The
+    // native program is the container's pid 1; LXC's is the only child of LXC's init (an
+    // exec's process is the host's child, outside the container's tree).
+    let program = match kind {
+        Kind::Native => "ls /proc/1/fd",
+        Kind::Lxc => "set -- $(cat /proc/1/task/1/children); ls /proc/$1/fd",
+    };
+    let (status, fds) = exec_output(&*driver, &id, program);
     assert_eq!(status, ExitStatus::exited(0));
     assert_eq!(fds.split_whitespace().collect::<Vec<_>>(), ["0", "1", "2"]);
 
@@ -509,12 +631,12 @@ fn a_created_container_starts_from_another_process(mode: &str) {
     remove_root_and_parent(&root, &parent);
 }
 
-fn a_created_container_starts_from_a_new_driver_after_its_host_was_killed() {
-    a_created_container_starts_from_another_process("killed");
+fn a_created_container_starts_from_a_new_driver_after_its_host_was_killed(kind: Kind) {
+    a_created_container_starts_from_another_process(kind, "killed");
 }
 
-fn a_created_container_starts_from_a_new_driver_after_a_keep_mode_tool_exited() {
-    a_created_container_starts_from_another_process("kept");
+fn a_created_container_starts_from_a_new_driver_after_a_keep_mode_tool_exited(kind: Kind) {
+    a_created_container_starts_from_another_process(kind, "kept");
 }
 
 /// Connects a socket of `kind` to the start socket in `dir` (through the directory's fd: the
@@ -557,12 +679,12 @@ fn throw_garbage(dir: &Path) -> Vec<OwnedFd> {
         .collect()
 }
 
-fn garbage_on_the_start_socket_leaves_the_init_waiting() {
+fn garbage_on_the_start_socket_leaves_the_init_waiting(kind: Kind) {
     // A root long enough that the start socket's path does not fit in a socket address.
-    let (root, parent) = names(&format!("garbage-{}", "g".repeat(60)));
+    let (root, parent) = names(kind, &format!("garbage-{}", "g".repeat(60)));
     let (stdout_read, stdout_write) = common::pipe();
     let before = residue(&root, &parent);
-    let first = LinuxDriver::new(keeping(&root, &parent)).unwrap();
+    let first = AnyDriver::new(kind, keeping(&root, &parent));
     let mut command = waiting("garbage");
     command.id = format!("{}-{}", command.id, "i".repeat(40));
     first
@@ -579,7 +701,7 @@ fn garbage_on_the_start_socket_leaves_the_init_waiting() {
     drop(first);
     silent.extend(throw_garbage(&dir));
 
-    let second = LinuxDriver::new(options(&root, &parent)).unwrap();
+    let second = AnyDriver::new(kind, options(&root, &parent));
     assert_eq!(second.state(&command.id).unwrap().status, Status::Created);
     second.start(&command.id).unwrap();
     let mut out = std::io::BufReader::new(std::fs::File::from(stdout_read));
@@ -601,15 +723,15 @@ fn garbage_on_the_start_socket_leaves_the_init_waiting() {
     remove_root_and_parent(&root, &parent);
 }
 
-fn a_start_through_the_socket_that_cannot_exec_says_why_and_leaves_nothing() {
-    let (root, parent) = names("noexec");
+fn a_start_through_the_socket_that_cannot_exec_says_why_and_leaves_nothing(kind: Kind) {
+    let (root, parent) = names(kind, "noexec");
     // A rootfs of its own, whose program goes away between create and start.
     let rootfs = root.with_extension("rootfs");
     std::fs::create_dir_all(rootfs.join("bin")).unwrap();
     let program = rootfs.join("bin/busybox");
     std::fs::copy(Path::new(common::rootfs()).join("bin/busybox"), &program).unwrap();
     let before = residue(&root, &parent);
-    let first = LinuxDriver::new(keeping(&root, &parent)).unwrap();
+    let first = AnyDriver::new(kind, keeping(&root, &parent));
     let command = Command::new(
         common::id("noexec"),
         rootfs.to_str().unwrap(),
@@ -621,7 +743,7 @@ fn a_start_through_the_socket_that_cannot_exec_says_why_and_leaves_nothing() {
     drop(first);
     std::fs::remove_file(&program).unwrap();
 
-    let second = LinuxDriver::new(options(&root, &parent)).unwrap();
+    let second = AnyDriver::new(kind, options(&root, &parent));
     let error = second.start(&command.id).unwrap_err().to_string();
     assert!(
         error.contains("exec /bin/busybox") && error.contains("ENOENT"),
@@ -635,12 +757,15 @@ fn a_start_through_the_socket_that_cannot_exec_says_why_and_leaves_nothing() {
     remove_root_and_parent(&root, &parent);
 }
 
+/// One test, run once per driver kind.
+type Test = fn(Kind);
+
 fn main() {
     if let Ok(root) = std::env::var(CHILD) {
         child(&root);
         return;
     }
-    let tests: [(&str, fn()); 9] = [
+    let tests: [(&str, Test); 9] = [
         (
             "a_new_driver_takes_back_a_container_whose_host_was_killed",
             a_new_driver_takes_back_a_container_whose_host_was_killed,
@@ -683,23 +808,70 @@ fn main() {
         .filter(|a| !a.starts_with('-'))
         .collect();
     let (mut passed, mut failed) = (0, 0);
-    for (name, test) in tests {
-        if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
-            continue;
-        }
-        match std::panic::catch_unwind(test) {
-            Ok(()) => {
-                println!("test {name} ... ok");
-                passed += 1;
+    let kinds = Kind::available();
+    if !kinds.contains(&Kind::Lxc) {
+        println!("lxc: skipped (no /usr/bin/lxc-execute; the test script installs LXC)");
+    }
+    for kind in kinds {
+        let started = Instant::now();
+        let mut ran = 0;
+        for (name, test) in tests {
+            let name = format!("{}::{name}", kind.name());
+            if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
+                continue;
             }
-            Err(_) => {
-                println!("test {name} ... FAILED");
-                failed += 1;
+            let pivots = lxc_pivots();
+            let outcome = std::panic::catch_unwind(|| {
+                test(kind);
+                assert_nothing_left(kind, &pivots);
+            });
+            ran += 1;
+            match outcome {
+                Ok(()) => {
+                    println!("test {name} ... ok");
+                    passed += 1;
+                }
+                Err(_) => {
+                    println!("test {name} ... FAILED");
+                    failed += 1;
+                }
             }
         }
+        println!(
+            "{}: {ran} tests in {:.1}s",
+            kind.name(),
+            started.elapsed().as_secs_f64()
+        );
     }
     println!("{passed} passed, {failed} failed");
     if failed > 0 {
         std::process::exit(101);
     }
+}
+
+/// The `lxc.pivot` cgroups at the roots of the hierarchies: LXC's monitor moves into one to
+/// remove the container's cgroups as it exits, and the LXC driver removes it once empty.
+fn lxc_pivots() -> Vec<PathBuf> {
+    linux::cgroup_roots()
+        .into_iter()
+        .map(|root| root.join("lxc.pivot"))
+        .filter(|pivot| pivot.exists())
+        .collect()
+}
+
+/// After a test of `kind`: no state root and no cgroup parent of its kind left, in any
+/// hierarchy (`name=systemd` too), and no `lxc.pivot` that was not there before (`pivots`;
+/// one left by another user of LXC on this host is not ours to remove).
+fn assert_nothing_left(kind: Kind, pivots: &[PathBuf]) {
+    let prefix = prefix(kind);
+    let mut left = Vec::new();
+    for dir in linux::cgroup_roots().into_iter().chain([state_base()]) {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                left.push(entry.path());
+            }
+        }
+    }
+    left.extend(lxc_pivots().into_iter().filter(|p| !pivots.contains(p)));
+    assert!(left.is_empty(), "left behind: {left:?}");
 }

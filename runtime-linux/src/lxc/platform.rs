@@ -58,6 +58,8 @@ pub struct LxcInstance {
     oom_kills: AtomicU64,
     /// The user's program (LXC's init's child), once started.
     program: parking_lot::Mutex<Option<Arc<OwnedFd>>>,
+    /// The state directory, whose plan names the program that start checks again.
+    state_dir: PathBuf,
 }
 
 impl LxcInstance {
@@ -229,6 +231,7 @@ impl Platform for LxcPlatform {
             monitor_start_time: process_start_time(monitor_pid),
             oom_kills: AtomicU64::new(0),
             program: parking_lot::Mutex::new(None),
+            state_dir: state_dir.to_path_buf(),
         };
         // LXC made the cgroup; the program has not run yet.
         let confined = self
@@ -278,6 +281,11 @@ impl Platform for LxcPlatform {
     }
 
     fn start(&self, instance: &LxcInstance) -> Result<()> {
+        // LXC's init, not berth's, execs the program after the start-host hook lets it go,
+        // and its failure never reaches the starter: the program is checked in the image
+        // again (it may have gone since create), so that such a start fails with the native
+        // driver's error (`exec NAME: ENOENT`) and the lifecycle kills the waiting init.
+        recheck_program(&instance.state_dir)?;
         self.native.start(&instance.init)?;
         // The hook has let LXC's init go; it forks the program a moment later. Started means
         // the program runs, so that a signal right after start reaches it.
@@ -465,6 +473,7 @@ impl Platform for LxcPlatform {
                 monitor_start_time: saved.platform.monitor_start_time,
                 oom_kills: AtomicU64::new(0),
                 program: parking_lot::Mutex::new(None),
+                state_dir: state_dir.to_path_buf(),
             }),
             (init, monitor) => {
                 if let Some(init) = &init {
@@ -480,6 +489,13 @@ impl Platform for LxcPlatform {
                     .cgroups
                     .open(parent, &monitor_cgroup(&saved.id))
                     .destroy();
+                // What LXC leaves, as clean_up removes it: a monitor that ended while no
+                // driver watched (its container exited) left the `lxc.pivot` it moved into.
+                remove_lxc_leftovers(&[
+                    format!("{parent}/{}", saved.id),
+                    format!("{parent}/{}", monitor_cgroup(&saved.id)),
+                    "lxc.pivot".into(),
+                ]);
                 None
             }
         }
@@ -528,6 +544,14 @@ impl Drop for LxcPlatform {
         dirs.reverse();
         remove_lxc_leftovers(&dirs);
     }
+}
+
+/// Checks the program of the command in the plan in `state_dir` as create checked it.
+fn recheck_program(state_dir: &Path) -> Result<()> {
+    let plan = std::fs::read(state_dir.join(PLAN_FILE)).step(|| format!("read {PLAN_FILE}"))?;
+    let command: Command = serde_json::from_slice(&plan)
+        .map_err(|error| Error::Internal(format!("{PLAN_FILE}: {error}")))?;
+    image::check_program(&command.rootfs, &command.process, &command.mounts)
 }
 
 /// The user's program: the first child of LXC's init, once started.
