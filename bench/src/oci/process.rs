@@ -3,64 +3,19 @@
 
 use std::path::Path;
 
-use runtime_core::{IdOrName, ProcessConfig, UserSpec};
-use runtime_linux::helper::{find_group_id, find_passwd, supplementary_groups};
+use runtime_core::ProcessConfig;
 use runtime_linux::security::CapabilitySet;
 use serde_json::{json, Value};
 
 /// The user and groups berth's init takes for a process, from the rootfs's `/etc/passwd` and
-/// `/etc/group`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Identity {
-    pub uid: u32,
-    pub gid: u32,
-    /// Every group the process is in, the primary one included, sorted.
-    pub groups: Vec<u32>,
-    /// The passwd entry's home directory, `/` without one.
-    pub home: String,
-}
+/// `/etc/group`: runtime-linux's own computation.
+pub use runtime_linux::helper::Identity;
 
-impl Identity {
-    /// The lookups of the init's `Prepared::new` (runtime-linux/src/helper/identity.rs), made
-    /// with its parsers on the rootfs's files: a named user or group must exist; a user
-    /// without an entry gets group 0 (Docker's rule); the groups are the primary one, those
-    /// that list the user, and the ones asked for.
-    pub fn resolve(process: &ProcessConfig, rootfs: &Path) -> Result<Identity, String> {
-        let spec = UserSpec::parse(&process.user)?;
-        let read = |name: &str| std::fs::read_to_string(rootfs.join(name)).unwrap_or_default();
-        let (passwd, group) = (read("etc/passwd"), read("etc/group"));
-        let entry = match &spec.user {
-            IdOrName::Id(uid) => find_passwd(&passwd, |e| e.uid == *uid),
-            IdOrName::Name(name) => Some(
-                find_passwd(&passwd, |e| &e.name == name)
-                    .ok_or_else(|| format!("no user {name:?} in the rootfs's /etc/passwd"))?,
-            ),
-        };
-        let uid = match (&spec.user, &entry) {
-            (IdOrName::Id(uid), _) => *uid,
-            (_, Some(entry)) => entry.uid,
-            (IdOrName::Name(_), None) => unreachable!("a named user was found above"),
-        };
-        let gid = match &spec.group {
-            Some(IdOrName::Id(gid)) => *gid,
-            Some(IdOrName::Name(name)) => find_group_id(&group, name)
-                .ok_or_else(|| format!("no group {name:?} in the rootfs's /etc/group"))?,
-            None => entry.as_ref().map_or(0, |e| e.gid),
-        };
-        let mut groups = vec![gid];
-        if let Some(entry) = &entry {
-            groups.extend(supplementary_groups(&group, &entry.name));
-        }
-        groups.extend(&process.additional_gids);
-        groups.sort_unstable();
-        groups.dedup();
-        Ok(Identity {
-            uid,
-            gid,
-            groups,
-            home: entry.map_or_else(|| "/".to_string(), |e| e.home),
-        })
-    }
+/// [`Identity::from_image`] on the files of `rootfs` (the benchmark's own image, trusted).
+pub fn identity(process: &ProcessConfig, rootfs: &Path) -> Result<Identity, String> {
+    let read = |name: &str| std::fs::read_to_string(rootfs.join(name)).unwrap_or_default();
+    Identity::from_image(process, &read("etc/passwd"), &read("etc/group"))
+        .map_err(|error| error.to_string())
 }
 
 /// The `process` object (also what `runc exec --process` and `crun exec --process` take) for
@@ -72,7 +27,7 @@ pub fn process(
     rootfs: &Path,
     caps: CapabilitySet,
 ) -> Result<Value, String> {
-    let identity = Identity::resolve(process, rootfs)?;
+    let identity = identity(process, rootfs)?;
     let mut env = process.effective_env();
     if !env.iter().any(|kv| kv.starts_with("HOME=")) {
         env.push(format!("HOME={}", identity.home));
@@ -181,7 +136,7 @@ mod tests {
         assert!(process(&p, &rootfs.0, CapabilitySet::empty()).is_err());
         // A uid without an entry: group 0, home /.
         p.user = "4242".into();
-        let identity = Identity::resolve(&p, &rootfs.0).unwrap();
+        let identity = identity(&p, &rootfs.0).unwrap();
         assert_eq!(
             (identity.uid, identity.gid, identity.home.as_str()),
             (4242, 0, "/")

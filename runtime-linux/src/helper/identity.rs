@@ -38,22 +38,30 @@ pub struct PasswdEntry {
     pub home: String,
 }
 
-impl Prepared {
-    /// Looks up the user and the program inside the current root (the container's).
-    /// `groups_locked`: the process's user namespace denies `setgroups` (it maps no group).
-    pub fn new(
-        process: &ProcessConfig,
-        confinement: &Confinement,
-        groups_locked: bool,
-    ) -> Result<Prepared> {
+/// Who a process runs as: its uid, gid and groups, and the home directory of its passwd entry
+/// (`/` without one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+    pub home: String,
+}
+
+impl Identity {
+    /// `process.user` and `process.additional_gids` against the image's `/etc/passwd` and
+    /// `/etc/group` (their text, empty where missing). A numeric uid needs no passwd entry, a
+    /// name must have one; without a group, the user's primary group (Docker's rule: 0 for a
+    /// uid without an entry); the groups, as initgroups(3) makes them, are the primary one,
+    /// those that list the user, and the ones asked for. The native init, the LXC driver and
+    /// the benchmark's OCI configs all use this one computation.
+    pub fn from_image(process: &ProcessConfig, passwd: &str, group: &str) -> Result<Identity> {
         let spec =
             UserSpec::parse(&process.user).map_err(|why| Error::invalid("process.user", why))?;
-        let passwd = read_optional("/etc/passwd")?;
-        let group = read_optional("/etc/group")?;
         let entry = match &spec.user {
-            IdOrName::Id(uid) => find_passwd(&passwd, |e| e.uid == *uid),
+            IdOrName::Id(uid) => find_passwd(passwd, |e| e.uid == *uid),
             IdOrName::Name(name) => {
-                Some(find_passwd(&passwd, |e| &e.name == name).ok_or_else(|| {
+                Some(find_passwd(passwd, |e| &e.name == name).ok_or_else(|| {
                     Error::invalid(
                         "process.user",
                         format!("no user {name:?} in the container's /etc/passwd"),
@@ -68,28 +76,49 @@ impl Prepared {
         };
         let gid = match &spec.group {
             Some(IdOrName::Id(gid)) => *gid,
-            Some(IdOrName::Name(name)) => find_group_id(&group, name).ok_or_else(|| {
+            Some(IdOrName::Name(name)) => find_group_id(group, name).ok_or_else(|| {
                 Error::invalid(
                     "process.user",
                     format!("no group {name:?} in the container's /etc/group"),
                 )
             })?,
-            // Docker's rule: a user with no passwd entry gets group 0.
             None => entry.as_ref().map_or(0, |e| e.gid),
         };
-        // As initgroups(3) does: the primary group, the groups that list the user, and the
-        // ones asked for.
         let mut groups = vec![gid];
         if let Some(entry) = &entry {
-            groups.extend(supplementary_groups(&group, &entry.name));
+            groups.extend(supplementary_groups(group, &entry.name));
         }
         groups.extend(&process.additional_gids);
         groups.sort_unstable();
         groups.dedup();
+        Ok(Identity {
+            uid,
+            gid,
+            groups,
+            home: entry.map_or_else(|| "/".to_string(), |e| e.home),
+        })
+    }
+}
+
+impl Prepared {
+    /// Looks up the user and the program inside the current root (the container's).
+    /// `groups_locked`: the process's user namespace denies `setgroups` (it maps no group).
+    pub fn new(
+        process: &ProcessConfig,
+        confinement: &Confinement,
+        groups_locked: bool,
+    ) -> Result<Prepared> {
+        let passwd = read_optional("/etc/passwd")?;
+        let group = read_optional("/etc/group")?;
+        let Identity {
+            uid,
+            gid,
+            groups,
+            home,
+        } = Identity::from_image(process, &passwd, &group)?;
 
         let mut env = process.effective_env();
         if !env.iter().any(|kv| kv.starts_with("HOME=")) {
-            let home = entry.as_ref().map_or("/", |e| e.home.as_str());
             env.push(format!("HOME={home}"));
         }
         let program = find_program(&process.args[0], &process.search_path())?;

@@ -19,7 +19,7 @@ mod userns;
 
 // The passwd and group lookups, so that the benchmark's OCI configs name the same user and
 // groups as berth's own init.
-pub use identity::{find_group_id, find_passwd, supplementary_groups, PasswdEntry};
+pub use identity::{find_group_id, find_passwd, supplementary_groups, Identity, PasswdEntry};
 
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::process::exit;

@@ -18,11 +18,10 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::stat::{fstat, Mode, SFlag};
-use runtime_core::{Command, Error, IdOrName, Mount, ProcessConfig, Result, UserSpec};
+use runtime_core::{Command, Error, Mount, ProcessConfig, Result};
 
 use crate::error::{os_error, StepExt};
 use crate::helper::rootfs::resolve::{components, is_under, Base, Kind, Lookup};
-use crate::helper::{find_group_id, find_passwd, supplementary_groups};
 
 /// The most berth reads of the image's `/etc/passwd` or `/etc/group`.
 const MAX_ID_FILE: u64 = 16 << 20;
@@ -205,16 +204,7 @@ pub fn check_program(rootfs: &str, process: &ProcessConfig, mounts: &[Mount]) ->
     }
 }
 
-/// Who the process runs as in the image: uid, gid and supplementary groups, and the home
-/// directory (`/` for a user without a passwd entry).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Identity {
-    pub uid: u32,
-    pub gid: u32,
-    /// Sorted, without duplicates, the primary group included.
-    pub groups: Vec<u32>,
-    pub home: String,
-}
+pub use crate::helper::Identity;
 
 /// The uid, gid and supplementary gids of `process.user` and `process.additional_gids`, as
 /// the native init computes them (see [`identity`]).
@@ -230,7 +220,6 @@ pub fn resolve_user(rootfs: &str, process: &ProcessConfig) -> Result<(u32, u32, 
 /// `RESOLVE_IN_ROOT` from an fd of the rootfs; a missing one reads as empty, and one that is
 /// not a regular file is refused.
 pub fn identity(rootfs: &str, process: &ProcessConfig) -> Result<Identity> {
-    let spec = UserSpec::parse(&process.user).map_err(|why| Error::invalid("process.user", why))?;
     let root = open_rootfs(rootfs)?;
     let image = Base {
         fd: root.as_fd(),
@@ -239,45 +228,7 @@ pub fn identity(rootfs: &str, process: &ProcessConfig) -> Result<Identity> {
     };
     let passwd = read_optional(&image, "/etc/passwd")?;
     let group = read_optional(&image, "/etc/group")?;
-    let entry = match &spec.user {
-        IdOrName::Id(uid) => find_passwd(&passwd, |e| e.uid == *uid),
-        IdOrName::Name(name) => {
-            Some(find_passwd(&passwd, |e| &e.name == name).ok_or_else(|| {
-                Error::invalid(
-                    "process.user",
-                    format!("no user {name:?} in the container's /etc/passwd"),
-                )
-            })?)
-        }
-    };
-    let uid = match (&spec.user, &entry) {
-        (IdOrName::Id(uid), _) => *uid,
-        (_, Some(entry)) => entry.uid,
-        (IdOrName::Name(_), None) => unreachable!("a named user was found above"),
-    };
-    let gid = match &spec.group {
-        Some(IdOrName::Id(gid)) => *gid,
-        Some(IdOrName::Name(name)) => find_group_id(&group, name).ok_or_else(|| {
-            Error::invalid(
-                "process.user",
-                format!("no group {name:?} in the container's /etc/group"),
-            )
-        })?,
-        None => entry.as_ref().map_or(0, |e| e.gid),
-    };
-    let mut groups = vec![gid];
-    if let Some(entry) = &entry {
-        groups.extend(supplementary_groups(&group, &entry.name));
-    }
-    groups.extend(&process.additional_gids);
-    groups.sort_unstable();
-    groups.dedup();
-    Ok(Identity {
-        uid,
-        gid,
-        groups,
-        home: entry.map_or_else(|| "/".to_string(), |e| e.home),
-    })
+    Identity::from_image(process, &passwd, &group)
 }
 
 /// The text of `path` in the image, or empty when it does not exist. The file is found as an
