@@ -40,12 +40,12 @@
 
 use std::collections::BTreeSet;
 
-use libseccomp::{ScmpArch, ScmpSyscall};
+use libseccomp::ScmpSyscall;
 use runtime_core::{Error, ProcessConfig, Result};
 
 use crate::security::seccomp::{
-    default_profile, kernel_version, native_arch, native_scmp_arch, Conditions, SeccompProfile,
-    SeccompSetting, SyscallArg,
+    architectures, default_profile, effective_rules, kernel_version, native_arch, native_scmp_arch,
+    Conditions, Effective, SeccompProfile, SeccompSetting, SyscallArg,
 };
 use crate::security::CapabilitySet;
 
@@ -192,41 +192,9 @@ fn lxc_arches() -> BTreeSet<String> {
 /// The profile's architectures, as the native compile picks them: `architectures`, or the
 /// `archMap` entry of the native architecture; the native one always.
 fn profile_arches(profile: &SeccompProfile, field: &str) -> Result<BTreeSet<String>> {
-    if !profile.architectures.is_empty() && !profile.arch_map.is_empty() {
-        return Err(Error::invalid(
-            field,
-            "give either architectures or archMap, not both",
-        ));
-    }
     let native = native_scmp_arch();
-    let mut named: Vec<(String, &str)> = profile
-        .architectures
-        .iter()
-        .enumerate()
-        .map(|(i, a)| (format!("{field}.architectures[{i}]"), a.as_str()))
-        .collect();
-    for (i, entry) in profile.arch_map.iter().enumerate() {
-        if entry.architecture == native {
-            named.push((
-                format!("{field}.archMap[{i}].architecture"),
-                &entry.architecture,
-            ));
-            for (j, sub) in entry.sub_architectures.iter().flatten().enumerate() {
-                named.push((
-                    format!("{field}.archMap[{i}].subArchitectures[{j}]"),
-                    sub.as_str(),
-                ));
-            }
-        }
-    }
     let mut arches = BTreeSet::from([native.to_string()]);
-    for (at, name) in named {
-        if name.parse::<ScmpArch>().is_err() {
-            return Err(Error::invalid(
-                at,
-                format!("unknown architecture {name:?} (SCMP_ARCH_X86_64, ...)"),
-            ));
-        }
+    for (name, _) in architectures(profile, field)? {
         arches.insert(if name == "SCMP_ARCH_NATIVE" {
             native.to_string()
         } else {
@@ -286,28 +254,25 @@ pub fn render_profile(
 
     // Everything is checked first, so that a bad profile is an error whatever applies here.
     let mut lines = Vec::new();
-    for (i, rule) in profile.syscalls.iter().enumerate() {
-        let at = format!("{field}.syscalls[{i}]");
-        if rule.names.is_empty() {
-            return Err(Error::invalid(format!("{at}.names"), "names no syscall"));
-        }
-        let action = parse_action(&rule.action, rule.errno_ret, &format!("{at}.action"))?;
-        let args = rule
-            .args
-            .iter()
-            .enumerate()
-            .map(|(j, arg)| condition(arg, &format!("{at}.args[{j}]")))
-            .collect::<Result<Vec<_>>>()?;
-        if !conditions.applies(rule, &at)? || action == default {
-            continue;
-        }
-        let mut per_index = [0u8; 6];
-        for arg in &rule.args {
-            per_index[arg.index as usize] += 1;
-        }
+    let rules = effective_rules(
+        profile,
+        conditions,
+        field,
+        &default,
+        parse_action,
+        condition,
+    )?;
+    for Effective {
+        rule,
+        action,
+        args,
+        split,
+        ..
+    } in rules
+    {
         let groups: Vec<String> = if args.is_empty() {
             vec![String::new()]
-        } else if per_index.iter().any(|&n| n > 1) {
+        } else if split {
             args.iter().map(|arg| format!(" {arg}")).collect()
         } else {
             vec![format!(" {}", args.concat())]

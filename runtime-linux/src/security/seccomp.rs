@@ -428,6 +428,107 @@ fn libseccomp_error(step: String) -> impl FnOnce(libseccomp::error::SeccompError
 /// or `None` when it would filter nothing (default action allow and no rule left). `field`
 /// is the profile's JSON path, used in errors (`seccomp.syscalls[3].action: ...`).
 ///
+/// The architectures a profile filters, by name and parsed: `architectures`, or the `archMap`
+/// entry of the native architecture with its sub-architectures (the native one is added by
+/// libseccomp, and by LXC). Both given, or a name libseccomp does not know: invalid.
+pub fn architectures<'a>(
+    profile: &'a SeccompProfile,
+    field: &str,
+) -> Result<Vec<(&'a str, ScmpArch)>> {
+    if !profile.architectures.is_empty() && !profile.arch_map.is_empty() {
+        return Err(Error::invalid(
+            field,
+            "give either architectures or archMap, not both",
+        ));
+    }
+    let native = native_scmp_arch();
+    let mut named: Vec<(String, &str)> = profile
+        .architectures
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (format!("{field}.architectures[{i}]"), a.as_str()))
+        .collect();
+    for (i, entry) in profile.arch_map.iter().enumerate() {
+        if entry.architecture == native {
+            named.push((
+                format!("{field}.archMap[{i}].architecture"),
+                &entry.architecture,
+            ));
+            for (j, sub) in entry.sub_architectures.iter().flatten().enumerate() {
+                named.push((
+                    format!("{field}.archMap[{i}].subArchitectures[{j}]"),
+                    sub.as_str(),
+                ));
+            }
+        }
+    }
+    named
+        .into_iter()
+        .map(|(at, name)| {
+            let arch = name.parse().map_err(|_| {
+                Error::invalid(
+                    at,
+                    format!("unknown architecture {name:?} (SCMP_ARCH_X86_64, ...)"),
+                )
+            })?;
+            Ok((name, arch))
+        })
+        .collect()
+}
+
+/// A rule of a profile that applies on this host, checked: its index in `syscalls`, the rule,
+/// its action and its conditions as the caller parses them, and whether two conditions name
+/// one argument (then each goes into a rule of its own, as runc does).
+pub struct Effective<'a, A, C> {
+    pub index: usize,
+    pub rule: &'a SyscallRule,
+    pub action: A,
+    pub args: Vec<C>,
+    pub split: bool,
+}
+
+/// Every rule of `profile`, checked whether it applies or not (so that a bad profile is an
+/// error whatever this host is), and those that apply under `conditions` with an action
+/// other than `default`: what the native compile and the LXC driver's translation both
+/// filter, each with its own `action` and `arg` parsers.
+pub fn effective_rules<'a, A: PartialEq, C>(
+    profile: &'a SeccompProfile,
+    conditions: &Conditions<'_>,
+    field: &str,
+    default: &A,
+    action: impl Fn(&str, Option<u32>, &str) -> Result<A>,
+    arg: impl Fn(&SyscallArg, &str) -> Result<C>,
+) -> Result<Vec<Effective<'a, A, C>>> {
+    let mut rules = Vec::new();
+    for (index, rule) in profile.syscalls.iter().enumerate() {
+        let at = format!("{field}.syscalls[{index}]");
+        if rule.names.is_empty() {
+            return Err(Error::invalid(format!("{at}.names"), "names no syscall"));
+        }
+        let parsed = action(&rule.action, rule.errno_ret, &format!("{at}.action"))?;
+        let args = rule
+            .args
+            .iter()
+            .enumerate()
+            .map(|(j, a)| arg(a, &format!("{at}.args[{j}]")))
+            .collect::<Result<Vec<_>>>()?;
+        if conditions.applies(rule, &at)? && parsed != *default {
+            let mut per_index = [0u8; 6];
+            for a in &rule.args {
+                per_index[a.index as usize] += 1;
+            }
+            rules.push(Effective {
+                index,
+                rule,
+                action: parsed,
+                args,
+                split: per_index.iter().any(|&n| n > 1),
+            });
+        }
+    }
+    Ok(rules)
+}
+
 /// As runc: syscall names this host's libseccomp does not know are skipped; a rule whose
 /// action is the default action is skipped; a rule with two conditions on one argument
 /// becomes one rule per condition.
@@ -441,12 +542,6 @@ pub fn compile(
             "{field}.listenerPath (seccomp user notification)"
         )));
     }
-    if !profile.architectures.is_empty() && !profile.arch_map.is_empty() {
-        return Err(Error::invalid(
-            field,
-            "give either architectures or archMap, not both",
-        ));
-    }
     let flags = parse_flags(&profile.flags, field)?;
     let default_action = parse_action(
         &profile.default_action,
@@ -454,62 +549,24 @@ pub fn compile(
         &format!("{field}.defaultAction"),
     )?;
 
-    let mut arches: Vec<(String, &str)> = profile
-        .architectures
-        .iter()
-        .enumerate()
-        .map(|(i, a)| (format!("{field}.architectures[{i}]"), a.as_str()))
+    let parsed_arches: Vec<ScmpArch> = architectures(profile, field)?
+        .into_iter()
+        .map(|(_, arch)| arch)
         .collect();
-    let native = native_scmp_arch();
-    for (i, entry) in profile.arch_map.iter().enumerate() {
-        if entry.architecture == native {
-            arches.push((
-                format!("{field}.archMap[{i}].architecture"),
-                &entry.architecture,
-            ));
-            for (j, sub) in entry.sub_architectures.iter().flatten().enumerate() {
-                arches.push((
-                    format!("{field}.archMap[{i}].subArchitectures[{j}]"),
-                    sub.as_str(),
-                ));
-            }
-        }
-    }
-    let mut parsed_arches = Vec::new();
-    for (at, name) in arches {
-        let arch: ScmpArch = name.parse().map_err(|_| {
-            Error::invalid(
-                at,
-                format!("unknown architecture {name:?} (SCMP_ARCH_X86_64, ...)"),
-            )
-        })?;
-        parsed_arches.push(arch);
-    }
 
     let conditions = Conditions {
         caps,
         arch: native_arch(),
         kernel: kernel_version()?,
     };
-    // Validate everything first, so that a bad profile is an invalid argument whatever
-    // libseccomp knows.
-    let mut rules = Vec::new();
-    for (i, rule) in profile.syscalls.iter().enumerate() {
-        let at = format!("{field}.syscalls[{i}]");
-        if rule.names.is_empty() {
-            return Err(Error::invalid(format!("{at}.names"), "names no syscall"));
-        }
-        let action = parse_action(&rule.action, rule.errno_ret, &format!("{at}.action"))?;
-        let args = rule
-            .args
-            .iter()
-            .enumerate()
-            .map(|(j, arg)| parse_arg(arg, &format!("{at}.args[{j}]")))
-            .collect::<Result<Vec<_>>>()?;
-        if conditions.applies(rule, &at)? && action != default_action {
-            rules.push((i, rule, action, args));
-        }
-    }
+    let rules = effective_rules(
+        profile,
+        &conditions,
+        field,
+        &default_action,
+        parse_action,
+        parse_arg,
+    )?;
     if rules.is_empty() && default_action == ScmpAction::Allow {
         return Ok(None);
     }
@@ -521,12 +578,15 @@ pub fn compile(
             .add_arch(arch)
             .map_err(libseccomp_error(format!("add architecture {arch:?}")))?;
     }
-    for (i, rule, action, args) in &rules {
-        let mut per_index = [0u8; 6];
-        for arg in &rule.args {
-            per_index[arg.index as usize] += 1;
-        }
-        let split = per_index.iter().any(|&n| n > 1);
+    for Effective {
+        index: i,
+        rule,
+        action,
+        args,
+        split,
+    } in &rules
+    {
+        let split = *split;
         for name in &rule.names {
             let Ok(syscall) = ScmpSyscall::from_name(name) else {
                 continue;
