@@ -1,23 +1,30 @@
-//! `berth-init lxc-hook STATE_DIR`: berth's two hooks in an LXC container's start, which LXC
-//! runs (with `NAME lxc TYPE` appended) from the config the LXC driver wrote.
+//! `berth-init lxc-hook STATE_DIR`: berth's hook in an LXC container's start, which LXC runs
+//! as `lxc.hook.start-host` (with `NAME lxc start-host` appended) from the config the LXC
+//! driver wrote: in the host's namespaces, once LXC has set the container up (its mounts
+//! made, `pivot_root` done) and before its init drops privileges and runs the program.
 //!
-//! - `mount`, in the container's mount and pid namespaces after LXC's mounts and before its
-//!   `pivot_root`: checks that `/proc`, `/sys` and `/dev` are the filesystems LXC mounted,
-//!   reached through no symlink, then applies the sysctls, Docker's masks and read-only paths
-//!   and the read-only rootfs with the native driver's own code (`Mounted::protect`).
-//! - `start-host`, in the host's namespaces just before LXC lets its init run the program:
-//!   hands the init's pidfd to the driver through the launch socket in the state directory and
-//!   waits for start, from that driver or, once it is gone, from a later one through the
-//!   start socket, as the native init does. It gives up when the init dies (the container was
-//!   killed before it started), which makes LXC abandon the start.
+//! 1. It connects to the driver's launch socket in the state directory, and makes the start
+//!    socket there for a later driver.
+//! 2. It joins the mount, network, IPC and UTS namespaces of LXC's init (through its pidfd)
+//!    and, with the native driver's own code, checks that `/proc`, `/sys` and `/dev` are the
+//!    filesystems LXC mounted, reached through no symlink, then writes the sysctls (in the
+//!    container's namespaces, never the host's) and applies Docker's masks, the read-only
+//!    paths and the read-only rootfs (`Mounted::protect`).
+//! 3. It hands the init's pidfd to the driver and waits for start, from that driver or, once
+//!    it is gone, from a later one through the start socket, as the native init does. It gives
+//!    up when the init dies (the container was killed before it started), which makes LXC
+//!    abandon the start.
 //!
-//! A failure is written to [`HOOK_FAILURE`] for the driver to report, and makes the hook exit
-//! non-zero, which makes LXC stop the container.
+//! One hook, not one per step: LXC runs each hook through `sh -c`, which costs more than all
+//! of berth's work in it. A failure goes to the driver on the launch socket, or, before that
+//! exists, to [`HOOK_FAILURE`]; it makes the hook exit non-zero, which makes LXC stop the
+//! container.
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 use std::process::exit;
 
+use nix::sched::CloneFlags;
 use runtime_core::{Command, Error, Result};
 
 use super::init::wait_for_start_until;
@@ -31,7 +38,7 @@ use crate::sys;
 pub const HOOK_ARGUMENT: &str = "lxc-hook";
 /// The socket in the state directory on which the driver waits for the start hook.
 pub const LAUNCH_SOCKET: &str = "lxc-launch.sock";
-/// The command the mount hook applies, written by the driver.
+/// The command the hook protects the filesystem for, written by the driver.
 pub const PLAN_FILE: &str = "lxc-plan.json";
 /// Where a hook leaves its failure (a `protocol::Failure` as JSON) for the driver.
 pub const HOOK_FAILURE: &str = "lxc-hook-failure.json";
@@ -45,7 +52,6 @@ pub fn main(args: &[String]) -> ! {
     };
     let dir = Path::new(dir);
     let outcome = match kind.as_str() {
-        "mount" => mount_hook(dir),
         "start-host" => start_host_hook(dir),
         other => Err(Error::Internal(format!("berth has no LXC hook {other:?}"))),
     };
@@ -62,13 +68,20 @@ pub fn main(args: &[String]) -> ! {
     }
 }
 
-fn mount_hook(dir: &Path) -> Result<()> {
+/// Step 2: the container's filesystem protected, from inside its namespaces.
+fn protect(dir: &Path, init: &OwnedFd) -> Result<()> {
     let plan = std::fs::read(dir.join(PLAN_FILE)).step(|| format!("read {PLAN_FILE}"))?;
     let command: Command = serde_json::from_slice(&plan)
         .map_err(|error| Error::Internal(format!("{PLAN_FILE}: {error}")))?;
-    let root = std::env::var("LXC_ROOTFS_MOUNT")
-        .map_err(|_| Error::Internal("LXC gave the mount hook no LXC_ROOTFS_MOUNT".into()))?;
-    let mounted = Mounted::of_lxc(&root)?;
+    // The namespaces the sysctls live in, and the mounts: joining one the container shares
+    // with the host changes nothing. `setns` of the mount namespace makes the container's
+    // root this process's root.
+    let flags = CloneFlags::CLONE_NEWNS
+        | CloneFlags::CLONE_NEWNET
+        | CloneFlags::CLONE_NEWIPC
+        | CloneFlags::CLONE_NEWUTS;
+    nix::sched::setns(init, flags).step(|| "join the namespaces of LXC's init")?;
+    let mounted = Mounted::of_lxc("/")?;
     for (key, value) in &command.sysctls {
         mounted.write_sysctl(key, value)?;
     }
@@ -85,6 +98,10 @@ fn start_host_hook(dir: &Path) -> Result<()> {
     let init = sys::pidfd::open(pid).step(|| format!("open a pidfd for LXC's init {pid}"))?;
     let listener = Listener::bind(dir).step(|| "make the start socket")?;
     let host = Channel::connect_to(dir, LAUNCH_SOCKET).step(|| "connect to the driver")?;
+    if let Err(error) = protect(dir, &init) {
+        super::report_failure(&host, &error);
+        exit(1)
+    }
     host.send(&Report::Spawned { pid }, &[init.as_fd()])
         .step(|| "report LXC's init to the driver")?;
     if wait_for_start_until(&host, listener, init.as_fd()) {

@@ -23,8 +23,8 @@ use crate::security::CapabilitySet;
 /// What the driver computes for the configuration, besides the command.
 pub struct ConfigInputs<'a> {
     /// The hook command prefix, already shell-quoted, e.g.
-    /// `'/usr/lib/berth/berth-init' lxc-hook '/run/berth/ID'`. Rendered as `lxc.hook.mount`
-    /// and `lxc.hook.start-host` (LXC appends NAME, `lxc`, TYPE).
+    /// `'/usr/lib/berth/berth-init' lxc-hook '/run/berth/ID'`. Rendered as
+    /// `lxc.hook.start-host` (LXC appends NAME, `lxc`, TYPE).
     pub hook: &'a str,
     /// Cgroup dirs relative to the hierarchy root: `lxc.cgroup.dir.container` and
     /// `lxc.cgroup.dir.monitor`.
@@ -179,7 +179,6 @@ pub fn render(command: &Command, inputs: &ConfigInputs<'_>) -> Result<String> {
 
     let hook = value("hook", inputs.hook)?;
     out.key("lxc.hook.version", "0");
-    out.key("lxc.hook.mount", hook);
     out.key("lxc.hook.start-host", hook);
     Ok(out.text)
 }
@@ -504,7 +503,6 @@ mod tests {
              lxc.log.file = /run/berth/c1/lxc.log\n\
              lxc.log.level = ERROR\n\
              lxc.hook.version = 0\n\
-             lxc.hook.mount = '/usr/lib/berth/berth-init' lxc-hook '/run/berth/c1'\n\
              lxc.hook.start-host = '/usr/lib/berth/berth-init' lxc-hook '/run/berth/c1'\n"
         );
         assert_eq!(text, expected);
