@@ -1,13 +1,17 @@
 #!/bin/bash
-# The benchmark: berth against runc and crun on the same containers. As root, on Debian 12.
+# The benchmark: berth against runc and crun on the same containers, and berth's LXC driver
+# against bare LXC. As root, on Debian 12.
 #
 #   scripts/bench.sh            the full run (about 10 minutes on a quiet 2-core machine):
 #                               bench/results/REPORT.md, results.json, run-latency.png, scale.png
 #   scripts/bench.sh --smoke    CI's short version (a few minutes): bench/results/smoke/
+#   scripts/bench.sh --only lxc --out DIR
+#                               the LXC driver's run and exec against lxc-execute and lxc-attach
+#                               alone (seconds); without --out it would replace bench/results/
 #
-# Installs what it needs (runc, crun, perf, a font for the charts), builds the busybox rootfs,
-# berth-init and the harness (bench/), and runs it. Other arguments go to the harness
-# (`berth-bench --help`: --only, --out, --idle-sizes). Whatever a run leaves behind
+# Installs what it needs (runc, crun, perf and LXC when they can be, a font for the charts),
+# builds the busybox rootfs, berth-init and the harness (bench/), and runs it. Other arguments
+# go to the harness (`berth-bench --help`: --only, --out, --idle-sizes). Whatever a run leaves behind
 # (containers, cgroups, state) is removed on exit, even after a failure or ^C.
 #
 # The report's text is bench/report.md.tmpl; `berth-bench report [DIR]` renders REPORT.md and
@@ -27,17 +31,21 @@ APT=(apt-get -o DPkg::Lock::Timeout=600 -y -qq --no-install-recommends)
 required=(runc crun util-linux fonts-dejavu-core busybox-static)
 missing=()
 for p in "${required[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-if ! dpkg -s linux-perf >/dev/null 2>&1; then optional=(linux-perf); else optional=(); fi
+# Optional: perf for the profile; LXC for the LXC driver's rows (they say "not measured"
+# without it).
+optional=()
+for p in linux-perf lxc; do dpkg -s "$p" >/dev/null 2>&1 || optional+=("$p"); done
 if [ ${#missing[@]} -gt 0 ] || [ ${#optional[@]} -gt 0 ]; then
   apt-get -o DPkg::Lock::Timeout=600 update -qq
   if [ ${#missing[@]} -gt 0 ]; then
     "${APT[@]}" install "${missing[@]}" >/dev/null
   fi
-  # The profile section uses perf when it can; the report says so when it cannot.
-  if [ ${#optional[@]} -gt 0 ]; then
-    "${APT[@]}" install "${optional[@]}" >/dev/null 2>&1 \
-      || echo "scripts/bench.sh: linux-perf could not be installed; no CPU profile" >&2
-  fi
+  # The profile section uses perf when it can, the LXC rows LXC; the report says so when
+  # either is missing.
+  for p in "${optional[@]}"; do
+    "${APT[@]}" install "$p" >/dev/null 2>&1 \
+      || echo "scripts/bench.sh: $p could not be installed (the report says what is missing)" >&2
+  done
 fi
 
 scripts/build-rootfs.sh build/rootfs

@@ -53,6 +53,8 @@ fn color(key: &str) -> RGBColor {
         "runc" => RGBColor(204, 121, 167),
         "floor" => RGBColor(90, 90, 90),
         "wrapper" => RGBColor(170, 170, 170),
+        "lxc-driver" => RGBColor(0, 60, 110),
+        "lxc-execute" | "lxc-attach" => RGBColor(120, 60, 20),
         _ => RGBColor(230, 159, 0),
     }
 }

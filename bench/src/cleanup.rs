@@ -1,5 +1,6 @@
 //! Removes everything a benchmark run may leave: runc's and crun's containers and state
-//! roots, berth's state root, the bundles, and every cgroup under the benchmark's parents in
+//! roots, berth's state roots (native and LXC), the bare LXC containers' directories, the
+//! bundles, and every cgroup under the benchmark's parents in
 //! every hierarchy (processes still in them are killed first). Run before and after every
 //! benchmark, and by `berth-bench cleanup` (scripts/bench.sh calls it on exit, even after a
 //! failure).
@@ -10,6 +11,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+use crate::lxc::{BARE_CGROUP_PARENT, BARE_ROOT, LXC_CGROUP_PARENT, LXC_ROOT};
 use crate::runners::{Env, Oci, BERTH_ROOT, CGROUP_PARENT, OCI_CGROUP_PARENT, WORK};
 
 /// Cleans up; returns what it could not remove.
@@ -25,7 +27,14 @@ pub fn cleanup(env: &Env) -> Vec<String> {
         }
         remove_tree(&root, &mut left);
     }
-    for parent in [CGROUP_PARENT, OCI_CGROUP_PARENT] {
+    // Killing what runs in the LXC parents ends the LXC containers and their monitors
+    // (`lxc-execute` runs in a cgroup of its own beside its container's).
+    for parent in [
+        CGROUP_PARENT,
+        OCI_CGROUP_PARENT,
+        LXC_CGROUP_PARENT,
+        BARE_CGROUP_PARENT,
+    ] {
         for hierarchy in cgroup_mounts() {
             let dir = hierarchy.join(parent);
             if dir.is_dir() {
@@ -33,7 +42,9 @@ pub fn cleanup(env: &Env) -> Vec<String> {
             }
         }
     }
-    remove_tree(Path::new(BERTH_ROOT), &mut left);
+    for root in [BERTH_ROOT, LXC_ROOT, BARE_ROOT] {
+        remove_tree(Path::new(root), &mut left);
+    }
     remove_tree(Path::new(WORK), &mut left);
     left
 }

@@ -2,14 +2,17 @@
 //! generated report (`REPORT.md`), charts (PNG) and the raw numbers (`results.json`).
 //!
 //! ```text
-//! berth-bench [--smoke] [--out DIR] [--rootfs DIR] [--only run,exec,throughput,idle,oom,profile]
-//!             [--idle-sizes 1,100,1000]
+//! berth-bench [--smoke] [--out DIR] [--rootfs DIR]
+//!             [--only run,exec,lxc,throughput,idle,oom,profile] [--idle-sizes 1,100,1000]
 //! berth-bench report [DIR]                  REPORT.md and the charts again from DIR/results.json
 //!                                           (default bench/results), without measuring
 //! berth-bench cleanup                       remove whatever a run left (containers, cgroups, state)
 //! berth-bench profile-loop N ROOTFS [M]     N berth runs beside M sleeping containers (what
 //!                                           `perf record` profiles)
 //! ```
+//!
+//! `run` and `exec` measure every runtime, berth's LXC driver and bare LXC among them; `lxc`
+//! alone runs the two measures with only the LXC driver and bare LXC (`--only lxc`).
 //!
 //! `scripts/bench.sh` installs what is needed, builds this, and runs it. See
 //! `bench/results/REPORT.md` for the method.
@@ -21,6 +24,7 @@
 
 mod chart;
 mod cleanup;
+mod lxc;
 mod machine;
 mod measure;
 mod oci;
@@ -36,6 +40,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use measure::run::Runners;
 use measure::throughput::Throughput;
 use measure::{exec::ExecLatency, idle::Idle, oom::Oom, profile::Profile, run::RunLatency};
 use runners::Env;
@@ -149,7 +154,7 @@ struct Args {
 }
 
 const USAGE: &str = "usage: berth-bench [--smoke] [--out DIR] [--rootfs DIR] \
-                     [--only run,exec,throughput,idle,oom,profile] [--idle-sizes 1,100,1000]\n       \
+                     [--only run,exec,lxc,throughput,idle,oom,profile] [--idle-sizes 1,100,1000]\n       \
                      berth-bench report [DIR]\n       berth-bench cleanup\n       \
                      berth-bench profile-loop N ROOTFS [M]";
 
@@ -392,11 +397,19 @@ fn bench(args: Args) -> Result<(), String> {
         out.display()
     );
     let started = Instant::now();
-    let run = run_measure("run latency", wanted("run"), || {
-        measure::run::measure(&env, sizes.run_iterations, sizes.warmup)
+    // `lxc` alone: the run and exec measures of the LXC driver and bare LXC only.
+    let runners = |name: &str| {
+        if wanted(name) {
+            Runners::All
+        } else {
+            Runners::Lxc
+        }
+    };
+    let run = run_measure("run latency", wanted("run") || wanted("lxc"), || {
+        measure::run::measure(&env, sizes.run_iterations, sizes.warmup, runners("run"))
     });
-    let exec = run_measure("exec latency", wanted("exec"), || {
-        measure::exec::measure(&env, sizes.exec_iterations, sizes.warmup)
+    let exec = run_measure("exec latency", wanted("exec") || wanted("lxc"), || {
+        measure::exec::measure(&env, sizes.exec_iterations, sizes.warmup, runners("exec"))
     });
     let throughput = run_measure("throughput", wanted("throughput"), || {
         measure::throughput::measure(

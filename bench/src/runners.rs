@@ -376,8 +376,8 @@ pub fn probe_isolation(env: &Env) -> oci::Isolation {
     probe().unwrap_or_else(oci::Isolation::failed)
 }
 
-/// Runs one container through the Rust API: `Driver::run`.
-pub fn berth_run(driver: &LinuxDriver, command: &Command) -> Result<(), String> {
+/// Runs one container through the Rust API: `Driver::run` (of the native or the LXC driver).
+pub fn berth_run(driver: &impl Driver, command: &Command) -> Result<(), String> {
     let status = driver
         .run(command, &Stdio::null(), Arc::new(runtime_core::NoHooks))
         .map_err(|e| format!("berth run: {e}"))?;
@@ -386,7 +386,7 @@ pub fn berth_run(driver: &LinuxDriver, command: &Command) -> Result<(), String> 
 
 /// Starts a container through the Rust API and leaves it running: create, then start.
 pub fn berth_start(
-    driver: &LinuxDriver,
+    driver: &impl Driver,
     command: &Command,
     hooks: Arc<dyn Hooks>,
 ) -> Result<i32, String> {
@@ -409,7 +409,7 @@ pub enum ExecOutcome {
 }
 
 /// `Driver::exec` of `process` in container `id`.
-pub fn berth_exec(driver: &LinuxDriver, id: &str, process: &ProcessConfig) -> ExecOutcome {
+pub fn berth_exec(driver: &impl Driver, id: &str, process: &ProcessConfig) -> ExecOutcome {
     match driver.exec(id, process, &Stdio::null(), Arc::new(runtime_core::NoHooks)) {
         Ok(status) if status.success() => ExecOutcome::Ok,
         Ok(status) => ExecOutcome::Failed(format!("berth exec: exited {status:?}")),

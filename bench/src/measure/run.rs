@@ -6,6 +6,7 @@ use runtime_linux::LinuxDriver;
 use serde::{Deserialize, Serialize};
 
 use super::{timed, Series};
+use crate::lxc::{self, Lxc, LxcSetup};
 use crate::runners::{self, Env, FfiDriver, Oci};
 use crate::util::{self, new_id};
 
@@ -19,9 +20,11 @@ enum Runner {
     Runc,
     Floor,
     Wrapper,
+    LxcDriver,
+    LxcExecute,
 }
 
-const ORDER: [Runner; 7] = [
+const ORDER: [Runner; 9] = [
     Runner::BerthLib,
     Runner::BerthFfi,
     Runner::BerthCli,
@@ -29,7 +32,16 @@ const ORDER: [Runner; 7] = [
     Runner::Runc,
     Runner::Floor,
     Runner::Wrapper,
+    Runner::LxcDriver,
+    Runner::LxcExecute,
 ];
+
+/// Which runners a measure runs: every one, or the LXC pair alone (`--only lxc`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runners {
+    All,
+    Lxc,
+}
 
 impl Runner {
     fn key(self) -> &'static str {
@@ -41,6 +53,8 @@ impl Runner {
             Runner::Runc => "runc",
             Runner::Floor => "floor",
             Runner::Wrapper => "wrapper",
+            Runner::LxcDriver => "lxc-driver",
+            Runner::LxcExecute => "lxc-execute",
         }
     }
 
@@ -53,7 +67,13 @@ impl Runner {
             Runner::Runc => "runc (`runc run`, wrapped)",
             Runner::Floor => "floor: `unshare -pfmuinC --mount-proc true`",
             Runner::Wrapper => "the wrapper alone, around `true`",
+            Runner::LxcDriver => "berth's LXC driver, Rust API in-process (`LxcDriver::run`)",
+            Runner::LxcExecute => "bare LXC (`lxc-execute -P DIR -n ID -f CONF -- /bin/true`)",
         }
+    }
+
+    fn is_lxc(self) -> bool {
+        matches!(self, Runner::LxcDriver | Runner::LxcExecute)
     }
 }
 
@@ -63,25 +83,45 @@ pub struct RunLatency {
     pub iterations: usize,
     pub warmup: usize,
     pub series: Vec<Series>,
+    /// The LXC driver's config and the bare one (absent without LXC, and from the results of
+    /// harnesses before the LXC runners).
+    #[serde(default)]
+    pub lxc: Option<LxcSetup>,
 }
 
 /// Runs every runner `warmup + iterations` times, interleaved: each round runs every runner
 /// once, in the round's shuffled order ([`util::round_order`]); the warm-up rounds are not
-/// kept.
-pub fn measure(env: &Env, iterations: usize, warmup: usize) -> Result<RunLatency, String> {
+/// kept. Without LXC, the LXC runners' series say so and have no samples.
+pub fn measure(
+    env: &Env,
+    iterations: usize,
+    warmup: usize,
+    runners: Runners,
+) -> Result<RunLatency, String> {
+    let order: Vec<Runner> = ORDER
+        .into_iter()
+        .filter(|r| runners == Runners::All || r.is_lxc())
+        .collect();
     let driver = env.berth_driver()?;
     let ffi = env.ffi_driver()?;
-    let mut series: Vec<Series> = ORDER
+    let lxc = Lxc::new(env);
+    let mut series: Vec<Series> = order
         .iter()
-        .map(|r| Series::new(r.key(), r.label()))
+        .map(|r| {
+            let mut s = Series::new(r.key(), r.label());
+            if let (true, Err(note)) = (r.is_lxc(), &lxc) {
+                s.note = Some(note.clone());
+            }
+            s
+        })
         .collect();
     for round in 0..warmup + iterations {
-        for k in util::round_order(ORDER.len(), round) {
-            let (runner, series) = (ORDER[k], &mut series[k]);
+        for k in util::round_order(order.len(), round) {
+            let (runner, series) = (order[k], &mut series[k]);
             if series.note.is_some() {
                 continue;
             }
-            match once(env, &driver, &ffi, runner) {
+            match once(env, &driver, &ffi, lxc.as_ref().ok(), runner) {
                 Ok(sample) if round >= warmup => series.push(sample),
                 Ok(_) => {}
                 Err(e) => series.note = Some(format!("failed: {e}")),
@@ -95,6 +135,7 @@ pub fn measure(env: &Env, iterations: usize, warmup: usize) -> Result<RunLatency
         iterations,
         warmup,
         series,
+        lxc: lxc.ok().map(|l| l.setup),
     })
 }
 
@@ -102,6 +143,7 @@ fn once(
     env: &Env,
     driver: &LinuxDriver,
     ffi: &FfiDriver,
+    lxc: Option<&Lxc>,
     runner: Runner,
 ) -> Result<(std::time::Duration, std::time::Duration), String> {
     let id = new_id(runner.key());
@@ -131,5 +173,15 @@ fn once(
         }
         Runner::Floor => timed(|| env.floor()),
         Runner::Wrapper => timed(|| env.wrapper_only()),
+        Runner::LxcDriver | Runner::LxcExecute => {
+            let lxc = lxc.ok_or("no LXC")?;
+            if runner == Runner::LxcDriver {
+                let command = lxc::command(env, &id, ["/bin/true"]);
+                timed(|| runners::berth_run(&lxc.driver, &command))
+            } else {
+                let mut bare = lxc.bare_run(&id)?;
+                timed(|| bare.run())
+            }
+        }
     }
 }

@@ -1,8 +1,10 @@
-//! The values of measures 1 to 5: run and exec latency, throughput, idle cost, OOM.
+//! The values of measures 1 to 5 (run and exec latency, throughput, idle cost, OOM), and of
+//! the LXC driver against bare LXC (from measures 1 and 2).
 
-use super::tables::{kib, median_of, outcome_note, ratio_table, series_table, table};
+use super::tables::{kib, median_of, outcome_note, ratio_table, series_table, table, verdict};
 use super::template::Values;
 use crate::chart::Charts;
+use crate::measure::{find, Series};
 use crate::util::{ms, ratio, Summary};
 use crate::Results;
 
@@ -11,6 +13,8 @@ pub fn run(v: &mut Values, r: &Results, charts: &Charts) {
     v.flag("run", r.run.done().is_some());
     let Some(run) = r.run.done() else { return };
     v.text("run.series", series_table(&run.series));
+    // Not with `--only lxc`, which runs the LXC runners alone.
+    v.flag("run.others", find(&run.series, "berth-lib").is_some());
     v.text(
         "run.ratios",
         ratio_table(
@@ -37,6 +41,7 @@ pub fn exec(v: &mut Values, r: &Results) {
     v.flag("exec", r.exec.done().is_some());
     let Some(exec) = r.exec.done() else { return };
     v.text("exec.series", series_table(&exec.series));
+    v.flag("exec.others", find(&exec.series, "berth-lib").is_some());
     let wrapper = r
         .run
         .done()
@@ -269,4 +274,98 @@ pub fn oom(v: &mut Values, r: &Results) {
         .filter(|s| s.from_event_ms.is_some_and(|d| d < 1.0))
         .count();
     v.text("oom.within_1ms", quick.to_string());
+}
+
+/// The LXC driver's target: its median within this factor of bare LXC's, from the same run.
+pub const LXC_TARGET: f64 = 1.2;
+
+/// One row of the LXC table: the LXC driver's series `driver` against bare LXC's `bare` in
+/// `series`, and whether it is within [`LXC_TARGET`]; `None` if the measure has neither.
+pub fn lxc_row(name: &str, series: &[Series], bare: &str) -> Option<(Vec<String>, Option<bool>)> {
+    let (d, b) = (find(series, "lxc-driver"), find(series, bare));
+    if d.is_none() && b.is_none() {
+        return None;
+    }
+    let median = |s: Option<&Series>| match s {
+        Some(s) if !s.samples_ms.is_empty() => Ok(s.median()),
+        Some(s) => Err(s.note.clone().unwrap_or_else(|| "no samples".into())),
+        None => Err("no series".into()),
+    };
+    let cell = |m: &Result<f64, String>| match m {
+        Ok(m) => format!("**{}**", ms(*m)),
+        Err(why) => why.clone(),
+    };
+    let (dm, bm) = (median(d), median(b));
+    let (r, met) = match (&dm, &bm) {
+        (Ok(d), Ok(b)) => (ratio(d / b), Some(d / b <= LXC_TARGET)),
+        (Err(why), _) | (_, Err(why)) => (why.clone(), None),
+    };
+    let row = vec![
+        name.to_string(),
+        cell(&dm),
+        format!("{} (`{bare}`)", cell(&bm)),
+        r,
+        format!("within {LXC_TARGET}×"),
+        verdict(met).into(),
+    ];
+    Some((row, met))
+}
+
+/// The LXC driver against bare LXC: its run and exec medians over `lxc-execute`'s and
+/// `lxc-attach`'s from the same run, the target, and the two configs.
+pub fn lxc(v: &mut Values, r: &Results) {
+    let mut rows = Vec::new();
+    if let Some(run) = r.run.done() {
+        rows.extend(lxc_row("run `/bin/true`", &run.series, "lxc-execute"));
+    }
+    if let Some(exec) = r.exec.done() {
+        rows.extend(lxc_row("exec `/bin/true`", &exec.series, "lxc-attach"));
+    }
+    v.flag("lxc", !rows.is_empty());
+    v.text(
+        "lxc.outcome",
+        match (&r.run, &r.exec) {
+            (crate::Outcome::Failed(_), _) | (_, crate::Outcome::Failed(_)) => {
+                "**A measure failed** (see 1 and 2).".to_string()
+            }
+            (crate::Outcome::Skipped, crate::Outcome::Skipped) => {
+                "Not run this time (`--only`).".into()
+            }
+            _ if rows.is_empty() => {
+                "Not measured: these results are from a harness before the LXC runners.".into()
+            }
+            _ => String::new(),
+        },
+    );
+    v.text("lxc.target_x", format!("{LXC_TARGET}"));
+    v.text(
+        "lxc.table",
+        table(
+            &[
+                "",
+                "LXC driver, median ms",
+                "bare LXC, median ms",
+                "LXC driver / bare LXC",
+                "target",
+                "verdict",
+            ],
+            &rows.into_iter().map(|(row, _)| row).collect::<Vec<_>>(),
+        ),
+    );
+    let setup = r
+        .run
+        .done()
+        .and_then(|run| run.lxc.as_ref())
+        .or_else(|| r.exec.done().and_then(|exec| exec.lxc.as_ref()));
+    v.flag("lxc.setup", setup.is_some());
+    let code = |lines: &[String]| {
+        super::tables::list(&lines.iter().map(|l| format!("`{l}`")).collect::<Vec<_>>())
+    };
+    let setup = setup.cloned().unwrap_or_default();
+    v.text("lxc.dropped", code(&setup.dropped));
+    v.text("lxc.added", code(&setup.added));
+    v.text(
+        "lxc.bare_config",
+        format!("```\n{}\n```", setup.bare_config.trim_end()),
+    );
 }

@@ -44,6 +44,7 @@ pub fn render(r: &Results, charts: &Charts) -> Result<String, String> {
     measures::throughput(&mut v, r);
     measures::idle(&mut v, r, charts);
     measures::oom(&mut v, r);
+    measures::lxc(&mut v, r);
     profile::profile(&mut v, r);
     caveats(&mut v, r, charts);
     template::render(TEMPLATE, &v)
@@ -191,6 +192,7 @@ mod tests {
                 "## 3. Throughput",
                 "## 4. Idle cost at scale",
                 "## 5. OOM notification latency (berth only)",
+                "## 6. The LXC driver against bare LXC",
                 "## Where berth's time goes",
                 "## Caveats",
                 "![Run latency distribution per runtime](run-latency.png)",
@@ -202,6 +204,65 @@ mod tests {
             assert!(!report.contains("\n\n\n"), "{name}: a gap is left");
             assert_eq!(report.contains("SMOKE RUN"), results.sizes.smoke);
         }
+    }
+
+    /// Without LXC, the LXC rows say so, and the rest of the report is as before.
+    #[test]
+    fn without_lxc_the_lxc_rows_say_so() {
+        let mut results = committed("results/smoke/results.json");
+        let not_installed = |key: &str| {
+            let mut s = crate::measure::Series::new(key, key);
+            s.note = Some(crate::lxc::NOT_INSTALLED.into());
+            s
+        };
+        if let Outcome::Done(run) = &mut results.run {
+            run.series.push(not_installed("lxc-driver"));
+            run.series.push(not_installed("lxc-execute"));
+        }
+        if let Outcome::Done(exec) = &mut results.exec {
+            exec.series.push(not_installed("lxc-driver"));
+            exec.series.push(not_installed("lxc-attach"));
+        }
+        let report = render(&results, &charts()).unwrap();
+        let section = &report[report.find("## 6.").unwrap()..report.find("## Where").unwrap()];
+        assert!(
+            section.contains("| run `/bin/true` | not measured: LXC not installed |"),
+            "{section}"
+        );
+        assert!(section.contains("| exec `/bin/true` | not measured: LXC not installed |"));
+        assert!(section.contains("not measurable"));
+        assert!(report.contains("## Headline"));
+    }
+
+    /// A run of the LXC runners alone (`--only lxc`) has no headline and no berth ratios.
+    #[test]
+    fn an_lxc_only_run_renders() {
+        let mut results = committed("results/smoke/results.json");
+        results.throughput = Outcome::Skipped;
+        results.idle = Outcome::Skipped;
+        results.oom = Outcome::Skipped;
+        results.profile = Outcome::Skipped;
+        let lxc = |keys: [&str; 2]| {
+            keys.iter()
+                .map(|key| {
+                    let mut s = crate::measure::Series::new(key, key);
+                    s.samples_ms = vec![10.0, 11.0, 12.0];
+                    s.cpu_ms = vec![1.0, 1.0, 1.0];
+                    s.summarize();
+                    s
+                })
+                .collect::<Vec<_>>()
+        };
+        if let Outcome::Done(run) = &mut results.run {
+            run.series = lxc(["lxc-driver", "lxc-execute"]);
+        }
+        if let Outcome::Done(exec) = &mut results.exec {
+            exec.series = lxc(["lxc-driver", "lxc-attach"]);
+        }
+        let report = render(&results, &charts()).unwrap();
+        assert!(!report.contains("## Headline"));
+        assert!(!report.contains("berth / crun |"));
+        assert!(report.contains("| run `/bin/true` | **11.0** | **11.0** (`lxc-execute`) | 1.00× | within 1.2× | **met** |"));
     }
 
     /// A run whose measures all failed or were skipped still renders, saying so.

@@ -1,5 +1,6 @@
 //! The headline and the targets: the report's first two tables.
 
+use super::measures::{lxc_row, LXC_TARGET};
 use super::tables::{kib, median_of, table, verdict};
 use super::template::Values;
 use crate::measure::{find, Series};
@@ -23,10 +24,12 @@ pub fn headline(v: &mut Values, r: &Results) {
             ratio(lib / runc),
         ]
     };
-    if let Some(run) = r.run.done() {
+    // Not from a run of the LXC runners alone (`--only lxc`).
+    let berth = |series: &[Series]| find(series, "berth-lib").is_some();
+    if let Some(run) = r.run.done().filter(|run| berth(&run.series)) {
         rows.push(latency("run latency", &run.series));
     }
-    if let Some(exec) = r.exec.done() {
+    if let Some(exec) = r.exec.done().filter(|exec| berth(&exec.series)) {
         rows.push(latency("exec latency", &exec.series));
     }
     if let Some(t) = r.throughput.done() {
@@ -78,7 +81,8 @@ pub fn targets(v: &mut Values, r: &Results) {
         .run
         .done()
         .map_or(0.0, |run| median_of(&run.series, "wrapper"));
-    if let Some(run) = r.run.done() {
+    let berth = |series: &[Series]| find(series, "berth-lib").is_some();
+    if let Some(run) = r.run.done().filter(|run| berth(&run.series)) {
         let lib = median_of(&run.series, "berth-lib");
         let crun = median_of(&run.series, "crun");
         let strict = lib / (crun - wrapper);
@@ -95,7 +99,7 @@ pub fn targets(v: &mut Values, r: &Results) {
             quarter_verdict(lib / crun, strict),
         ]);
     }
-    if let Some(exec) = r.exec.done() {
+    if let Some(exec) = r.exec.done().filter(|exec| berth(&exec.series)) {
         let crun = median_of(&exec.series, "crun");
         let (measured, judged) = match find(&exec.series, "berth-lib") {
             Some(s) if !s.samples_ms.is_empty() => {
@@ -126,6 +130,21 @@ pub fn targets(v: &mut Values, r: &Results) {
             measured,
             judged,
         ]);
+    }
+    for (name, series, bare) in [
+        ("run", r.run.done().map(|m| &m.series), "lxc-execute"),
+        ("exec", r.exec.done().map(|m| &m.series), "lxc-attach"),
+    ] {
+        let Some(series) = series else { continue };
+        if let Some((row, met)) = lxc_row(name, series, bare) {
+            rows.push(vec![
+                format!(
+                    "LXC driver {name} latency within {LXC_TARGET}× of bare LXC's (`{bare}`) median"
+                ),
+                format!("LXC driver {}, bare LXC {}: {}", row[1], row[2], row[3]),
+                verdict(met).into(),
+            ]);
+        }
     }
     if let Some(idle) = r.idle.done() {
         rows.extend(idle_targets(r, idle));
