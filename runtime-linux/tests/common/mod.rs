@@ -154,7 +154,34 @@ impl Drop for SuiteDriver {
         let _ = fs::remove_dir(&self.root);
         let _ = runtime_linux::cgroups::CgroupManager::detect()
             .and_then(|cgroups| cgroups.remove_parent_if_empty(&self.cgroup_parent));
+        // What is left in a hierarchy berth does not manage (LXC makes the parent in every
+        // one, name=systemd included): said, and removed if empty.
+        for mount in all_cgroup_mounts() {
+            let dir = mount.join(&self.cgroup_parent);
+            if dir.exists() {
+                let removed = fs::remove_dir(&dir).is_ok();
+                eprintln!(
+                    "warning: the {} driver left the cgroup {}{}",
+                    self.kind.name(),
+                    dir.display(),
+                    if removed { " (removed)" } else { "" }
+                );
+            }
+        }
     }
+}
+
+/// Where every cgroup hierarchy is mounted, v1 (named ones too) and v2, from mountinfo.
+pub fn all_cgroup_mounts() -> Vec<PathBuf> {
+    let info = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    info.lines()
+        .filter_map(|line| {
+            let (left, right) = line.split_once(" - ")?;
+            let fstype = right.split_whitespace().next()?;
+            let at = left.split_whitespace().nth(4)?;
+            matches!(fstype, "cgroup" | "cgroup2").then(|| PathBuf::from(at))
+        })
+        .collect()
 }
 
 /// A driver of `kind` for the attack suites; `Err` says why this host has none (LXC not
