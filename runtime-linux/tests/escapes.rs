@@ -1,6 +1,11 @@
 //! Escape attempts: each attack runs as a container with the defaults and must fail, with the
 //! host unchanged. Each names the CVE or class it stands for. The binary has its own harness,
 //! so that it can report how many attacks were tried and how many were blocked.
+//!
+//! Every attack runs against the native driver, then against the LXC driver where LXC is
+//! installed (`BERTH_TEST_DRIVERS=native` or `lxc` picks one). Each line and each total names
+//! the driver. An attack the LXC driver refuses as unsupported counts as blocked only where a
+//! refusal already does (an image refused); elsewhere it is counted apart, as unsupported.
 
 mod common;
 
@@ -9,35 +14,80 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use common::image::{dir, link, Image, ImageStore};
-use common::{driver, rootfs, run_output, shell, TestDriver};
-use runtime_core::{Command, Driver, Mount, NamespaceMode, NoHooks, ProcessConfig, Stdio};
+use common::{rootfs, run_output, shell, suite_driver, Kind, SuiteDriver};
+use runtime_core::{Command, ErrorKind, Mount, NamespaceMode, NoHooks, ProcessConfig, Stdio};
 
-/// An attack: what it stands for, and how to run it. `Ok(())` means it was blocked.
+/// An attack: what it stands for, and how to run it.
 struct Attack {
     name: &'static str,
     class: &'static str,
-    run: fn(&Env) -> Result<(), String>,
+    run: fn(&Env) -> Verdict,
+}
+
+/// `Ok(())`: blocked.
+type Verdict = Result<(), Failure>;
+
+/// Why an attack was not blocked.
+#[derive(Debug)]
+enum Failure {
+    /// It got through, or the attack could not tell.
+    Escaped(String),
+    /// The LXC driver refused a configuration the attack needs as unsupported, where a
+    /// refusal does not count as blocked: the attack was not tried.
+    Unsupported(String),
+}
+
+impl From<String> for Failure {
+    fn from(why: String) -> Failure {
+        Failure::Escaped(why)
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(why: &str) -> Failure {
+        Failure::Escaped(why.to_string())
+    }
 }
 
 /// What the attacks share.
 struct Env {
-    driver: TestDriver,
+    driver: SuiteDriver,
     /// The probe, inside the rootfs: `/tmp/<name>`.
     probe: String,
 }
 
+impl Env {
+    /// Whether `error` is the LXC driver refusing a configuration it does not support.
+    fn unsupported(&self, error: &runtime_core::Error) -> bool {
+        self.driver.kind == Kind::Lxc && error.kind() == ErrorKind::Unsupported
+    }
+
+    /// A driver call that failed: unsupported (by LXC), or the attack did not get to run.
+    fn failure(&self, what: &str, error: runtime_core::Error) -> Failure {
+        if self.unsupported(&error) {
+            Failure::Unsupported(format!("{what}: {error}"))
+        } else {
+            Failure::Escaped(format!("{what}: {error}"))
+        }
+    }
+}
+
 /// Runs `script` in a default container and expects its last line to be `blocked`.
-fn expect_blocked(env: &Env, name: &str, script: &str) -> Result<(), String> {
+fn expect_blocked(env: &Env, name: &str, script: &str) -> Verdict {
     expect_blocked_in(env, shell(name, script))
 }
 
-fn expect_blocked_in(env: &Env, command: Command) -> Result<(), String> {
-    let out = run_output(&env.driver, &command).map_err(|e| format!("run: {e}"))?;
+fn expect_blocked_in(env: &Env, command: Command) -> Verdict {
+    let out = run_output(&env.driver, &command).map_err(|e| env.failure("run", e))?;
     match out.stdout.lines().last() {
         Some("blocked") => Ok(()),
-        _ => Err(format!("{out:?}")),
+        _ => Err(format!("{out:?}").into()),
     }
 }
+
+/// Sets `d` to a scratch directory of the container: its /dev/shm, or its /tmp where it has
+/// no /dev/shm (so that an attack fails for the confinement, not for a missing directory).
+const SCRATCH: &str = "d=/dev/shm; [ -d $d ] || d=/tmp";
 
 /// "blocked" if the kernel said EPERM, whatever the tool's exit code (busybox's `date` exits 0
 /// after "can't set date: Operation not permitted").
@@ -96,7 +146,11 @@ fn attacks() -> Vec<Attack> {
         Attack {
             name: "mount a filesystem",
             class: "CAP_SYS_ADMIN: mount",
-            run: |env| expect_blocked(env, "mount", &verdict("mount -t tmpfs x /dev/shm")),
+            // Onto a directory that exists, so that only the kernel's EPERM can stop it.
+            run: |env| {
+                let script = format!("{SCRATCH}; {}", verdict("mount -t tmpfs x $d"));
+                expect_blocked(env, "mount", &script)
+            },
         },
         Attack {
             name: "unshare -m",
@@ -114,8 +168,8 @@ fn attacks() -> Vec<Attack> {
             // A module of junk: the kernel answers EPERM before it looks at it.
             run: |env| {
                 let script = format!(
-                    "head -c 4096 /dev/zero > /dev/shm/junk.ko; {}",
-                    refused("insmod /dev/shm/junk.ko")
+                    "{SCRATCH}; head -c 4096 /dev/zero > $d/junk-$$.ko; v=$({}); rm -f $d/junk-$$.ko; echo $v",
+                    refused("insmod $d/junk-$$.ko")
                 );
                 expect_blocked(env, "insmod", &script)
             },
@@ -143,8 +197,10 @@ fn attacks() -> Vec<Attack> {
                 let command = shell("exec-host", "sleep 100");
                 env.driver
                     .create(&command, &Stdio::null(), Arc::new(NoHooks))
-                    .map_err(|e| e.to_string())?;
-                env.driver.start(&command.id).map_err(|e| e.to_string())?;
+                    .map_err(|e| env.failure("create", e))?;
+                env.driver
+                    .start(&command.id)
+                    .map_err(|e| env.failure("start", e))?;
                 let status = env
                     .driver
                     .exec(
@@ -153,7 +209,7 @@ fn attacks() -> Vec<Attack> {
                         &Stdio::null(),
                         Arc::new(NoHooks),
                     )
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| env.failure("exec", e))?;
                 let name = env.driver.exec(
                     &command.id,
                     &ProcessConfig::new(["/bin/sh", "-c", "[ \"$(hostname)\" != evil ]"]),
@@ -163,7 +219,7 @@ fn attacks() -> Vec<Attack> {
                 let _ = env.driver.delete(&command.id, true);
                 match (status.success(), name.map(|s| s.success())) {
                     (false, Ok(true)) => Ok(()),
-                    other => Err(format!("hostname changed: {other:?}")),
+                    other => Err(format!("hostname changed: {other:?}").into()),
                 }
             },
         },
@@ -195,7 +251,7 @@ fn attacks() -> Vec<Attack> {
                     command.process.cwd = format!("/proc/self/fd/{fd}");
                     if let Ok(out) = run_output(&env.driver, &command) {
                         if out.stdout.contains("ESCAPED") {
-                            outcome = Err(format!("cwd /proc/self/fd/{fd}: {out:?}"));
+                            outcome = Err(format!("cwd /proc/self/fd/{fd}: {out:?}").into());
                         }
                     }
                 }
@@ -243,7 +299,7 @@ fn attacks() -> Vec<Attack> {
                 let victim = shell("inflight", "true");
                 env.driver
                     .create(&victim, &Stdio::null(), Arc::new(NoHooks))
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| env.failure("create the victim", e))?;
                 let mut attacker = shell("attacker", &verdict("sh -c 'echo pwned >> /proc/1/exe'"));
                 attacker.namespaces.pid = NamespaceMode::Container(victim.id.clone());
                 let outcome = expect_blocked_in(env, attacker);
@@ -290,7 +346,7 @@ fn attacks() -> Vec<Attack> {
                 let sleeper = shell("net-owner", "sleep 100");
                 env.driver
                     .create(&sleeper, &Stdio::null(), Arc::new(NoHooks))
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| env.failure("create the net namespace's owner", e))?;
                 let outcome = sys_attack(env, NamespaceMode::Container(sleeper.id.clone()), false);
                 let _ = env.driver.delete(&sleeper.id, true);
                 outcome
@@ -307,7 +363,7 @@ fn attacks() -> Vec<Attack> {
             class: "one call per dropped capability (the probe)",
             run: |env| {
                 let out = run_output(&env.driver, &shell("caps", &env.probe))
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| env.failure("run", e))?;
                 let escaped: Vec<&str> = out
                     .stdout
                     .lines()
@@ -316,7 +372,7 @@ fn attacks() -> Vec<Attack> {
                 if out.stdout.lines().count() >= 16 && escaped.is_empty() {
                     Ok(())
                 } else {
-                    Err(format!("{escaped:?} {out:?}"))
+                    Err(format!("{escaped:?} {out:?}").into())
                 }
             },
         },
@@ -339,7 +395,7 @@ fn sysctl_witness(path: &str) -> String {
 /// Runs a container with `net` (and a user namespace if `userns`) that tries to move itself
 /// into its own cgroup through /sys (a harmless witness: it is there already), write-opens
 /// every cgroup.procs it can see, and reports every mount under /sys that is writable.
-fn sys_attack(env: &Env, net: NamespaceMode, userns: bool) -> Result<(), String> {
+fn sys_attack(env: &Env, net: NamespaceMode, userns: bool) -> Verdict {
     let script = r#"
         for f in $(find /sys/fs/cgroup -maxdepth 6 -name cgroup.procs 2>/dev/null); do
           if grep -qx "$$" "$f" 2>/dev/null && (echo "$$" > "$f") 2>/dev/null; then
@@ -366,25 +422,27 @@ fn sys_attack(env: &Env, net: NamespaceMode, userns: bool) -> Result<(), String>
 }
 
 /// Runs a container of `image`, shaped by `shape`: blocked if the driver refuses the image
-/// with an error naming `path`, or if the container runs and its last line is `blocked` (or
-/// it prints `probe-done` and no `ESCAPED`). The host's mounts must not change.
+/// with an error naming `path` (or the LXC driver refuses it as unsupported), or if the
+/// container runs and its last line is `blocked` (or it prints `probe-done` and no
+/// `ESCAPED`). The host's mounts must not change.
 fn expect_refused_or_blocked(
     env: &Env,
     image: &Image,
     path: &str,
     shape: impl FnOnce(&mut Command),
-) -> Result<(), String> {
+) -> Verdict {
     let mut command = shell("image", "true");
     command.rootfs = image.root.display().to_string();
     shape(&mut command);
     let host_before = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let outcome = match run_output(&env.driver, &command) {
         Err(error) if error.to_string().contains(path) => Ok(()),
-        Err(error) => Err(format!("refused, but without naming {path}: {error}")),
-        Ok(out) if out.stdout.contains("ESCAPED") => Err(format!("{out:?}")),
+        Err(error) if env.unsupported(&error) => Ok(()),
+        Err(error) => Err(format!("refused, but without naming {path}: {error}").into()),
+        Ok(out) if out.stdout.contains("ESCAPED") => Err(format!("{out:?}").into()),
         Ok(out) if out.stdout.lines().last() == Some("blocked") => Ok(()),
         Ok(out) if out.stdout.contains("probe-done") => Ok(()),
-        Ok(out) => Err(format!("the probe did not finish: {out:?}")),
+        Ok(out) => Err(format!("the probe did not finish: {out:?}").into()),
     };
     if std::fs::read_to_string("/proc/self/mountinfo").unwrap() != host_before {
         return Err("the host's mounts changed".into());
@@ -404,7 +462,7 @@ fn leak_host_dir() -> std::os::fd::OwnedFd {
 
 /// Mounts on `/escape-<n>/inside` where `/escape-<n>` is a symlink to `link`; the mount must
 /// land inside the rootfs and the host must not change.
-fn symlink_target(env: &Env, link: &str, kind: &str) -> Result<(), String> {
+fn symlink_target(env: &Env, link: &str, kind: &str) -> Verdict {
     let name = format!("escape-{}-{kind}", std::process::id());
     let in_rootfs = Path::new(rootfs()).join(&name);
     let _ = std::fs::remove_file(&in_rootfs);
@@ -460,36 +518,102 @@ fn build_probe() -> String {
     name
 }
 
-fn main() {
-    let env = Env {
-        driver: driver(),
-        probe: build_probe(),
+/// What one driver's run of the attacks came to.
+#[derive(Default)]
+struct Tally {
+    tried: usize,
+    blocked: usize,
+    unsupported: usize,
+}
+
+/// Runs the selected attacks against a driver of `kind`; `None` if this host has none.
+fn run_attacks(kind: Kind, probe: &str, filter: &[String]) -> Option<Tally> {
+    let label = kind.name();
+    if !kind.selected() {
+        println!("escape attacks [{label}]: skipped: not in BERTH_TEST_DRIVERS");
+        return None;
+    }
+    let driver = match suite_driver(kind) {
+        Ok(driver) => driver,
+        Err(why) => {
+            println!("escape attacks [{label}]: skipped: {why}");
+            return None;
+        }
     };
-    let filter: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let (mut tried, mut blocked) = (0, 0);
+    let env = Env {
+        driver,
+        probe: probe.to_string(),
+    };
+    let started = std::time::Instant::now();
+    let mut tally = Tally::default();
     for attack in attacks() {
         if !filter.is_empty() && !filter.iter().any(|f| attack.name.contains(f.as_str())) {
             continue;
         }
-        tried += 1;
+        tally.tried += 1;
+        let (name, class) = (attack.name, attack.class);
         match (attack.run)(&env) {
             Ok(()) => {
-                blocked += 1;
-                println!("attack {} [{}] ... blocked", attack.name, attack.class);
+                tally.blocked += 1;
+                println!("attack [{label}] {name} [{class}] ... blocked");
             }
-            Err(why) => println!(
-                "attack {} [{}] ... ESCAPED: {why}",
-                attack.name, attack.class
-            ),
+            Err(Failure::Unsupported(why)) => {
+                tally.unsupported += 1;
+                println!("attack [{label}] {name} [{class}] ... unsupported: {why}");
+            }
+            Err(Failure::Escaped(why)) => {
+                println!("attack [{label}] {name} [{class}] ... ESCAPED: {why}")
+            }
         }
     }
-    let _ = std::fs::remove_file(Path::new(rootfs()).join(env.probe.trim_start_matches('/')));
-    println!("escape attacks: {tried} tried, {blocked} blocked");
-    println!("{blocked} passed, {} failed", tried - blocked);
-    if blocked != tried {
+    drop(env);
+    let Tally {
+        tried,
+        blocked,
+        unsupported,
+    } = tally;
+    println!(
+        "escape attacks [{label}]: {tried} tried, {blocked} blocked, {unsupported} unsupported, {} escaped ({:.1}s)",
+        tried - blocked - unsupported,
+        started.elapsed().as_secs_f64()
+    );
+    Some(tally)
+}
+
+fn main() {
+    let probe = build_probe();
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let mut results = Vec::new();
+    for kind in Kind::ALL {
+        results.push((kind, run_attacks(kind, &probe, &filter)));
+    }
+    let _ = std::fs::remove_file(Path::new(rootfs()).join(probe.trim_start_matches('/')));
+    let (mut passed, mut failed, mut parts) = (0, 0, Vec::new());
+    let mut ok = true;
+    for (kind, tally) in &results {
+        match tally {
+            Some(t) => {
+                let escaped = t.tried - t.blocked - t.unsupported;
+                passed += t.blocked;
+                failed += escaped;
+                // An unsupported attack is not a pass; a driver that tried nothing is a failure.
+                ok &= escaped == 0 && (t.tried == 0 || t.blocked > 0);
+                parts.push(format!(
+                    "{}: {} of {} blocked, {} unsupported",
+                    kind.name(),
+                    t.blocked,
+                    t.tried,
+                    t.unsupported
+                ));
+            }
+            None => parts.push(format!("{}: skipped", kind.name())),
+        }
+    }
+    println!("{passed} passed, {failed} failed, {}", parts.join(", "));
+    if !ok {
         std::process::exit(1);
     }
 }

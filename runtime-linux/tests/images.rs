@@ -5,8 +5,13 @@
 //! naming the shaped path, or run with every standard mount where it belongs (the probe in
 //! common/image.rs checks from inside); either way the host must not change.
 //!
-//! Its own harness: a line per case and configuration, then "N passed, M failed". Arguments
-//! are substring filters on "<case> [<config>]". Environment:
+//! Its own harness: a line per driver, case and configuration, then "N passed, M failed". Every
+//! case runs against the native driver, then against the LXC driver where LXC is installed.
+//! An LXC refusal as unsupported (a configuration the LXC driver does not have, such as a
+//! user namespace without its own network namespace) counts as refused where a refusal
+//! passes (a case that must or may be refused), and apart, as unsupported, where the case
+//! must run. Arguments are substring filters on "<case> [<config>]". Environment:
+//!   BERTH_TEST_DRIVERS   `native`, `lxc` or both, comma-separated (default: both)
 //!   BERTH_IMAGE_SEED     seed of the random images (default: fixed, printed)
 //!   BERTH_IMAGE_SAMPLES  how many random images (default 150; 6 with the small scale)
 //!   BERTH_IMAGE_VERBOSE  set: how each passing case passed (refused with what, or ran)
@@ -26,8 +31,8 @@ use std::time::{Duration, Instant};
 use common::image::{
     dir, file, link, probe_script, probe_verdict, Entry, HostSnapshot, ImageStore, Node, Rng,
 };
-use common::{driver, rootfs, run_output, TestDriver};
-use runtime_core::{Command, Driver, Hooks, Mount, NamespaceMode, ProcessConfig, Stdio};
+use common::{rootfs, run_output, suite_driver, Kind, SuiteDriver};
+use runtime_core::{Command, ErrorKind, Hooks, Mount, NamespaceMode, ProcessConfig, Stdio};
 
 /// Where berth mounts a filesystem of its own: a symlink or a file here must be refused.
 const TOP_DESTINATIONS: [&str; 3] = ["/proc", "/sys", "/dev"];
@@ -526,7 +531,7 @@ impl Drop for Sources {
 }
 
 struct Env {
-    driver: TestDriver,
+    driver: SuiteDriver,
     store: ImageStore,
     sources: Sources,
     /// A rootful container with a net namespace of its own, for `Net::Container`.
@@ -536,8 +541,7 @@ struct Env {
 }
 
 impl Env {
-    fn new() -> Env {
-        let driver = driver();
+    fn new(driver: SuiteDriver) -> Env {
         let sleeper = common::shell("sleeper", "sleep 100000");
         driver
             .create(&sleeper, &Stdio::null(), Arc::new(runtime_core::NoHooks))
@@ -567,7 +571,11 @@ impl Env {
     }
 
     fn command(&self, case: &Case, config: Config, image: &Path) -> Command {
-        let mut process = ProcessConfig::new(["/bin/sh", "-c", self.probe.as_str()]);
+        let check = mount_check(case).unwrap_or_else(|| dev_check(case));
+        let script = self
+            .probe
+            .replace("\necho probe ok\n", &format!("\n{check}\necho probe ok\n"));
+        let mut process = ProcessConfig::new(["/bin/sh", "-c", script.as_str()]);
         process.tty = case.tty;
         let mut command = Command::new(common::id("image"), image.display().to_string(), process);
         if config.userns {
@@ -624,15 +632,80 @@ impl Env {
     }
 }
 
+/// For a hand-written case that must run with one user mount: a check for the probe that the
+/// mount is where the container looks (its destination resolved inside the container's root),
+/// so that a mount left out does not pass. (With more than one mount, a later one may hide
+/// the path the first went through; random cases may lead anywhere.)
+fn mount_check(case: &Case) -> Option<String> {
+    let [mount] = case.mounts.as_slice() else {
+        return None;
+    };
+    if case.expect != Expect::Runs || case.config.is_some() {
+        return None;
+    }
+    let dest = &mount.destination;
+    Some(match mount.kind {
+        MountKind::BindDir | MountKind::RbindRoDir => format!(
+            r#"[ "$($bb cat {dest}/marker 2>&1)" = "from the host" ] || bad "the bind mount on {dest} is not there""#
+        ),
+        MountKind::BindFile | MountKind::RbindRoFile => format!(
+            r#"[ "$($bb cat {dest} 2>&1)" = "a host file" ] || bad "the file bind mount on {dest} is not there""#
+        ),
+        MountKind::Tmpfs => format!(
+            r#"[ "$($bb stat -f -c %T {dest}/ 2>&1)" = tmpfs ] || bad "the tmpfs on {dest} is not there""#
+        ),
+    })
+}
+
+/// For a case without user mounts: a check for the probe that the rest of what berth makes in
+/// /dev is there, whatever the image had in its place (the probe itself checks /dev/null).
+/// One stat for the nodes and one for the filesystems, by magic number (busybox has no name
+/// for mqueue). With a user mount, the image may lead it onto one of them.
+fn dev_check(case: &Case) -> String {
+    if !case.mounts.is_empty() {
+        return String::new();
+    }
+    let nodes = "/dev/zero 1:5 character special file,/dev/full 1:7 character special file,\
+                 /dev/random 1:8 character special file,/dev/urandom 1:9 character special file,\
+                 /dev/tty 5:0 character special file,";
+    // DEVPTS_SUPER_MAGIC, TMPFS_MAGIC, MQUEUE_MAGIC.
+    let filesystems = "/dev/pts 1cd1,/dev/shm 1021994,/dev/mqueue 19800202,";
+    format!(
+        r#"d=$($bb stat -c '%n %t:%T %F' /dev/zero /dev/full /dev/random /dev/urandom /dev/tty 2>&1 | $bb tr '\n' ',')
+[ "$d" = "{nodes}" ] || bad "/dev's nodes are $d"
+d=$($bb stat -f -c '%n %t' /dev/pts /dev/shm /dev/mqueue 2>&1 | $bb tr '\n' ',')
+[ "$d" = "{filesystems}" ] || bad "/dev's filesystems are $d""#
+    )
+}
+
 /// What `driver.run` gave: an error's text, or what the container printed and its exit code.
 enum Outcome {
     Refused(String),
-    Ran { code: i64, stdout: String },
+    /// The LXC driver refused the configuration as unsupported.
+    Unsupported(String),
+    Ran {
+        code: i64,
+        stdout: String,
+    },
 }
 
-/// Runs one case in one configuration; `Err` says why it failed.
-/// `Ok` says how it passed: "refused: <error>" or "ran".
-fn run_case(env: &Env, case: &Case, config: Config, index: usize) -> Result<String, String> {
+/// Why a case did not pass.
+#[derive(Debug)]
+enum NotPassed {
+    Failed(String),
+    /// Refused as unsupported by the LXC driver where the case must run: not tried.
+    Unsupported(String),
+}
+
+impl From<String> for NotPassed {
+    fn from(why: String) -> NotPassed {
+        NotPassed::Failed(why)
+    }
+}
+
+/// Runs one case in one configuration; `Err` says why it did not pass.
+/// `Ok` says how it passed: "refused: <error>", "refused as unsupported: <error>" or "ran".
+fn run_case(env: &Env, case: &Case, config: Config, index: usize) -> Result<String, NotPassed> {
     let image = env
         .store
         .build(&format!("case-{index}"), &case.entries, config.userns)
@@ -648,7 +721,7 @@ fn run_case(env: &Env, case: &Case, config: Config, index: usize) -> Result<Stri
     let verdict = judge(case, &outcome, &image.root);
     drop(image);
     if !changes.is_empty() {
-        return Err(format!("the host changed: {}", changes.join("; ")));
+        return Err(format!("the host changed: {}", changes.join("; ")).into());
     }
     verdict
 }
@@ -661,6 +734,9 @@ fn run(env: &Env, command: &Command) -> Outcome {
     };
     match result {
         Ok((code, stdout)) => Outcome::Ran { code, stdout },
+        Err(err) if env.driver.kind == Kind::Lxc && err.kind() == ErrorKind::Unsupported => {
+            Outcome::Unsupported(err.to_string())
+        }
         Err(err) => Outcome::Refused(err.to_string()),
     }
 }
@@ -691,7 +767,7 @@ impl Hooks for Terminal {
     }
 }
 
-fn run_on_terminal(driver: &TestDriver, command: &Command) -> runtime_core::Result<(i64, String)> {
+fn run_on_terminal(driver: &SuiteDriver, command: &Command) -> runtime_core::Result<(i64, String)> {
     let terminal = Arc::new(Terminal::default());
     let status = driver.run(command, &Stdio::null(), terminal.clone())?;
     let output = terminal.output.lock().unwrap().take();
@@ -703,13 +779,21 @@ fn run_on_terminal(driver: &TestDriver, command: &Command) -> runtime_core::Resu
 }
 
 /// Whether `outcome` is what `case` expects.
-fn judge(case: &Case, outcome: &Outcome, image: &Path) -> Result<String, String> {
+fn judge(case: &Case, outcome: &Outcome, image: &Path) -> Result<String, NotPassed> {
     match outcome {
+        Outcome::Unsupported(error) => {
+            let error = error.replace(&image.display().to_string(), "<image>");
+            if case.expect == Expect::Runs {
+                Err(NotPassed::Unsupported(error))
+            } else {
+                Ok(format!("refused as unsupported: {error}"))
+            }
+        }
         Outcome::Refused(error) => {
             // The image's own path is in most errors; only what follows it counts.
             let error = error.replace(&image.display().to_string(), "<image>");
             if case.expect == Expect::Runs {
-                return Err(format!("refused: {error}"));
+                return Err(format!("refused: {error}").into());
             }
             if case.shaped.iter().any(|path| names(&error, path)) {
                 Ok(format!("refused: {error}"))
@@ -717,7 +801,8 @@ fn judge(case: &Case, outcome: &Outcome, image: &Path) -> Result<String, String>
                 Err(format!(
                     "refused without naming {}: {error}",
                     case.shaped.join(" or ")
-                ))
+                )
+                .into())
             }
         }
         Outcome::Ran { code, stdout } => {
@@ -726,13 +811,11 @@ fn judge(case: &Case, outcome: &Outcome, image: &Path) -> Result<String, String>
                 let probe = probe
                     .err()
                     .unwrap_or_else(|| "the probe found nothing".into());
-                return Err(format!(
-                    "ran instead of being refused (exit {code}; {probe})"
-                ));
+                return Err(format!("ran instead of being refused (exit {code}; {probe})").into());
             }
             probe?;
             if *code != 0 {
-                return Err(format!("the probe exited {code}"));
+                return Err(format!("the probe exited {code}").into());
             }
             Ok("ran".into())
         }
@@ -802,36 +885,107 @@ fn main() {
         "images: BERTH_IMAGE_SEED={seed:#x} BERTH_IMAGE_SAMPLES={samples} scale={}",
         if small { "small" } else { "full" }
     );
-    let env = Env::new();
+    let plan = plan(small, seed, samples);
+    let (mut passed, mut failed, mut parts, mut ok) = (0, 0, Vec::new(), true);
+    for kind in Kind::ALL {
+        match run_plan(kind, &plan, &filter, verbose) {
+            Some(t) => {
+                passed += t.passed;
+                failed += t.failed;
+                // An unsupported case is not a pass; a driver that passed nothing is a failure.
+                ok &= t.failed == 0 && (t.passed > 0 || t.unsupported == 0);
+                parts.push(format!(
+                    "{}: {} passed ({} refused as unsupported), {} failed, {} unsupported, {:.1}s",
+                    kind.name(),
+                    t.passed,
+                    t.refused_unsupported,
+                    t.failed,
+                    t.unsupported,
+                    t.secs
+                ));
+            }
+            None => parts.push(format!("{}: skipped", kind.name())),
+        }
+    }
+    println!("{passed} passed, {failed} failed, {}", parts.join("; "));
+    if !ok {
+        std::process::exit(1);
+    }
+}
+
+/// What one driver's run of the plan came to.
+#[derive(Default)]
+struct Tally {
+    passed: usize,
+    /// Of `passed`: refused by the LXC driver as unsupported where a refusal passes.
+    refused_unsupported: usize,
+    failed: usize,
+    unsupported: usize,
+    secs: f64,
+}
+
+/// Runs the selected cases against a driver of `kind`; `None` if this host has none.
+fn run_plan(
+    kind: Kind,
+    plan: &[(Case, Vec<Config>)],
+    filter: &[String],
+    verbose: bool,
+) -> Option<Tally> {
+    let label = kind.name();
+    if !kind.selected() {
+        println!("images [{label}]: skipped: not in BERTH_TEST_DRIVERS");
+        return None;
+    }
+    let driver = match suite_driver(kind) {
+        Ok(driver) => driver,
+        Err(why) => {
+            println!("images [{label}]: skipped: {why}");
+            return None;
+        }
+    };
+    let env = Env::new(driver);
     let started = Instant::now();
-    let (mut passed, mut failed, mut index) = (0, 0, 0);
-    for (case, configs) in plan(small, seed, samples) {
-        for config in configs {
+    let mut tally = Tally::default();
+    let mut index = 0;
+    for (case, configs) in plan {
+        for &config in configs {
             let title = format!("{} [{}]", case.name, config.label());
             if !filter.is_empty() && !filter.iter().any(|f| title.contains(f.as_str())) {
                 continue;
             }
             index += 1;
-            match run_case(&env, &case, config, index) {
+            match run_case(&env, case, config, index) {
                 Ok(how) => {
-                    passed += 1;
-                    println!("case {title} ... ok");
+                    tally.passed += 1;
+                    if how.starts_with("refused as unsupported") {
+                        tally.refused_unsupported += 1;
+                    }
+                    println!("case [{label}] {title} ... ok");
                     if verbose {
                         println!("    {how}");
                     }
                 }
-                Err(why) => {
-                    failed += 1;
-                    println!("case {title} ... FAILED: {why} ({})", describe(&case));
+                Err(NotPassed::Unsupported(why)) => {
+                    tally.unsupported += 1;
+                    println!("case [{label}] {title} ... unsupported: {why}");
+                }
+                Err(NotPassed::Failed(why)) => {
+                    tally.failed += 1;
+                    println!(
+                        "case [{label}] {title} ... FAILED: {why} ({})",
+                        describe(case)
+                    );
                 }
             }
         }
     }
     let _ = env.driver.delete(&env.sleeper, true);
-    eprintln!("images: {:.1}s", started.elapsed().as_secs_f64());
+    tally.secs = started.elapsed().as_secs_f64();
+    eprintln!("images [{label}]: {:.1}s", tally.secs);
     drop(env);
-    println!("{passed} passed, {failed} failed");
-    if failed > 0 {
-        std::process::exit(1);
-    }
+    println!(
+        "images [{label}]: {} passed ({} refused as unsupported), {} failed, {} unsupported",
+        tally.passed, tally.refused_unsupported, tally.failed, tally.unsupported
+    );
+    Some(tally)
 }

@@ -1,5 +1,7 @@
-//! Shared by the integration tests: a driver with its own state root and cgroup parent, the
-//! busybox rootfs, output capture, and counters of everything a container could leave behind.
+//! Shared by the integration tests: a driver with its own state root and cgroup parent (the
+//! native one, or for the suites that run against every driver, either kind behind
+//! `dyn Driver`), the busybox rootfs, output capture, and counters of everything a container
+//! could leave behind.
 #![allow(dead_code)]
 
 pub mod image;
@@ -13,7 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use runtime_core::{Command, Driver, ExitStatus, Hooks, NoHooks, ProcessConfig, Result, Stdio};
-use runtime_linux::{DriverOptions, LinuxDriver};
+use runtime_linux::{DriverOptions, LinuxDriver, LxcDriver};
 
 /// The busybox rootfs, built by scripts/build-rootfs.sh on first use; or a copy of it at
 /// `$BERTH_TEST_ROOTFS` (the VM lane puts one on a tmpfs: on the guest's 9p share, memory.max
@@ -66,24 +68,185 @@ impl Drop for TestDriver {
 }
 
 pub fn driver() -> TestDriver {
-    static COUNT: AtomicUsize = AtomicUsize::new(0);
-    let n = COUNT.fetch_add(1, Ordering::Relaxed);
-    let name = format!("berth-test-{}-{n}", std::process::id());
-    let base = std::env::var_os("BERTH_TEST_STATE_ROOT")
-        .filter(|dir| !dir.is_empty())
-        .map_or_else(|| PathBuf::from("/run"), PathBuf::from);
-    let root = base.join(&name);
-    let driver = LinuxDriver::new(DriverOptions {
-        root: Some(root.clone()),
-        helper_path: Some(PathBuf::from(env!("CARGO_BIN_EXE_berth-init"))),
-        cgroup_parent: Some(name.clone()),
-        ..DriverOptions::default()
-    })
-    .expect("driver");
+    let (options, root, name) = test_options("berth-test");
+    let driver = LinuxDriver::new(options).expect("driver");
     TestDriver {
         driver,
         root,
         cgroup_parent: name,
+    }
+}
+
+/// The options of a test driver: state under `<base>/<prefix>-<pid>-<n>`, cgroups under the
+/// same name, this build's `berth-init`. Returns the root and the name too.
+fn test_options(prefix: &str) -> (DriverOptions, PathBuf, String) {
+    static COUNT: AtomicUsize = AtomicUsize::new(0);
+    let n = COUNT.fetch_add(1, Ordering::Relaxed);
+    let name = format!("{prefix}-{}-{n}", std::process::id());
+    let base = std::env::var_os("BERTH_TEST_STATE_ROOT")
+        .filter(|dir| !dir.is_empty())
+        .map_or_else(|| PathBuf::from("/run"), PathBuf::from);
+    let root = base.join(&name);
+    let options = DriverOptions {
+        root: Some(root.clone()),
+        helper_path: Some(PathBuf::from(env!("CARGO_BIN_EXE_berth-init"))),
+        cgroup_parent: Some(name.clone()),
+        ..DriverOptions::default()
+    };
+    (options, root, name)
+}
+
+/// The drivers the attack suites (escapes, images) run their cases against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// [`LinuxDriver`].
+    Native,
+    /// [`LxcDriver`], where LXC is installed.
+    Lxc,
+}
+
+impl Kind {
+    /// In the order the suites run them.
+    pub const ALL: [Kind; 2] = [Kind::Native, Kind::Lxc];
+
+    /// How the suites' lines name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Native => "native",
+            Kind::Lxc => "lxc",
+        }
+    }
+
+    /// Whether `$BERTH_TEST_DRIVERS` (a comma-separated list of names; unset or empty: every
+    /// kind) selects this kind.
+    pub fn selected(self) -> bool {
+        match std::env::var("BERTH_TEST_DRIVERS") {
+            Ok(list) if !list.trim().is_empty() => list
+                .split(',')
+                .any(|name| name.trim().eq_ignore_ascii_case(self.name())),
+            _ => true,
+        }
+    }
+}
+
+/// A driver of either [`Kind`] behind `dyn Driver`, with its own state root and cgroup parent
+/// as [`driver`] makes them (`berth-test-*` for the native one, `berth-lxc-test-*` for LXC),
+/// both removed when it is dropped.
+pub struct SuiteDriver {
+    pub kind: Kind,
+    /// `None` only while it is dropped.
+    driver: Option<Box<dyn Driver>>,
+    pub root: PathBuf,
+    pub cgroup_parent: String,
+}
+
+impl std::ops::Deref for SuiteDriver {
+    type Target = dyn Driver;
+    fn deref(&self) -> &(dyn Driver + 'static) {
+        self.driver.as_deref().expect("the driver")
+    }
+}
+
+impl Drop for SuiteDriver {
+    fn drop(&mut self) {
+        // The driver first: it kills and deletes what it still holds.
+        drop(self.driver.take());
+        let _ = fs::remove_dir(&self.root);
+        let _ = runtime_linux::cgroups::CgroupManager::detect()
+            .and_then(|cgroups| cgroups.remove_parent_if_empty(&self.cgroup_parent));
+        // What is left in a hierarchy berth does not manage (LXC makes the parent in every
+        // one, name=systemd included): said, and removed if empty.
+        for mount in all_cgroup_mounts() {
+            let dir = mount.join(&self.cgroup_parent);
+            if dir.exists() {
+                let removed = fs::remove_dir(&dir).is_ok();
+                eprintln!(
+                    "warning: the {} driver left the cgroup {}{}",
+                    self.kind.name(),
+                    dir.display(),
+                    if removed { " (removed)" } else { "" }
+                );
+            }
+        }
+    }
+}
+
+/// Where every cgroup hierarchy is mounted, v1 (named ones too) and v2, from mountinfo.
+pub fn all_cgroup_mounts() -> Vec<PathBuf> {
+    let info = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    info.lines()
+        .filter_map(|line| {
+            let (left, right) = line.split_once(" - ")?;
+            let fstype = right.split_whitespace().next()?;
+            let at = left.split_whitespace().nth(4)?;
+            matches!(fstype, "cgroup" | "cgroup2").then(|| PathBuf::from(at))
+        })
+        .collect()
+}
+
+/// A driver of `kind` for the attack suites; `Err` says why this host has none (LXC not
+/// installed: the driver's own Unsupported error).
+pub fn suite_driver(kind: Kind) -> std::result::Result<SuiteDriver, String> {
+    let (options, root, cgroup_parent) = match kind {
+        Kind::Native => test_options("berth-test"),
+        Kind::Lxc => test_options("berth-lxc-test"),
+    };
+    let driver: Box<dyn Driver> = match kind {
+        Kind::Native => Box::new(LinuxDriver::new(options).expect("the native driver")),
+        Kind::Lxc => match LxcDriver::new(options) {
+            Ok(driver) => Box::new(driver),
+            Err(error) if error.kind() == runtime_core::ErrorKind::Unsupported => {
+                return Err(error.to_string())
+            }
+            Err(error) => panic!("LxcDriver::new: {error}"),
+        },
+    };
+    Ok(SuiteDriver {
+        kind,
+        driver: Some(driver),
+        root,
+        cgroup_parent,
+    })
+}
+
+/// What the helpers below take: any driver, or a test fixture holding one.
+pub trait AsDriver {
+    fn as_driver(&self) -> &dyn Driver;
+}
+
+impl AsDriver for LinuxDriver {
+    fn as_driver(&self) -> &dyn Driver {
+        self
+    }
+}
+
+impl AsDriver for LxcDriver {
+    fn as_driver(&self) -> &dyn Driver {
+        self
+    }
+}
+
+impl AsDriver for TestDriver {
+    fn as_driver(&self) -> &dyn Driver {
+        &self.driver
+    }
+}
+
+impl AsDriver for SuiteDriver {
+    fn as_driver(&self) -> &dyn Driver {
+        &**self
+    }
+}
+
+impl AsDriver for dyn Driver {
+    fn as_driver(&self) -> &dyn Driver {
+        self
+    }
+}
+
+impl<T: AsDriver + ?Sized> AsDriver for Arc<T> {
+    fn as_driver(&self) -> &dyn Driver {
+        (**self).as_driver()
     }
 }
 
@@ -111,12 +274,12 @@ pub struct Output {
 }
 
 /// Runs `command` with pipes on stdout and stderr and collects both.
-pub fn run_output(driver: &LinuxDriver, command: &Command) -> Result<Output> {
+pub fn run_output(driver: &(impl AsDriver + ?Sized), command: &Command) -> Result<Output> {
     run_output_with(driver, command, Arc::new(NoHooks))
 }
 
 pub fn run_output_with(
-    driver: &LinuxDriver,
+    driver: &(impl AsDriver + ?Sized),
     command: &Command,
     hooks: Arc<dyn Hooks>,
 ) -> Result<Output> {
@@ -134,7 +297,7 @@ pub fn run_output_with(
             text
         })
     });
-    let result = driver.run(command, &stdio, hooks);
+    let result = driver.as_driver().run(command, &stdio, hooks);
     drop((out_write, err_write));
     let [stdout, stderr] = readers.map(|r| r.join().unwrap());
     result.map(|status| Output {
@@ -145,7 +308,7 @@ pub fn run_output_with(
 }
 
 /// Runs `script` and returns its stdout, asserting it exited 0.
-pub fn sh(driver: &LinuxDriver, script: &str) -> String {
+pub fn sh(driver: &(impl AsDriver + ?Sized), script: &str) -> String {
     let out = run_output(driver, &shell("sh", script)).expect("run");
     assert_eq!(out.status.code, 0, "{script}: {out:?}");
     out.stdout
@@ -252,7 +415,7 @@ impl Hooks for Recorder {
 
 /// Creates and starts `command` with stdout on a pipe; returns the read end.
 pub fn start_with_stdout(
-    driver: &LinuxDriver,
+    driver: &(impl AsDriver + ?Sized),
     command: &Command,
     hooks: Arc<dyn Hooks>,
 ) -> std::io::BufReader<fs::File> {
@@ -262,6 +425,7 @@ pub fn start_with_stdout(
         stdout: Some(write.as_raw_fd()),
         stderr: None,
     };
+    let driver = driver.as_driver();
     driver.create(command, &stdio, hooks).expect("create");
     driver.start(&command.id).expect("start");
     std::io::BufReader::new(fs::File::from(read))
