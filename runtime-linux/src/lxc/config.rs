@@ -46,15 +46,22 @@ pub struct ConfigInputs<'a> {
     pub host_has_apparmor: bool,
 }
 
-/// How LXC mounts `/proc`, `/sys` and the cgroups (`lxc.mount.auto`):
-/// - `proc:rw`, not `proc:mixed`: berth's mount hook applies Docker's masks and read-only
-///   paths to `/proc` by fd, so LXC must not make `/proc/sys` a separate read-only bind;
-/// - `sys:ro`: read-only, as the native driver's `/sys`;
-/// - `cgroup:ro:force`: the container's own cgroup, read-only (with a cgroup namespace, each
-///   hierarchy's root is the container's cgroup). `cgroup:mixed` would leave the container's
-///   own cgroup writable, so that its root could raise the limits berth wrote there;
-///   `force` mounts them whether or not the container has a cgroup namespace.
-pub const MOUNT_AUTO: &str = "proc:rw sys:ro cgroup:ro:force";
+/// How LXC mounts `/proc` and `/sys` (`lxc.mount.auto`):
+/// - `proc:rw`, not `proc:mixed`: berth's hook applies Docker's masks and read-only paths to
+///   `/proc` by fd, so LXC must not make `/proc/sys` a separate read-only bind;
+/// - `sys:ro`: a fresh read-only sysfs, as the native driver's `/sys`.
+///
+/// No `cgroup`: every `cgroup:*` mode puts a writable tmpfs on `/sys/fs/cgroup` (LXC's
+/// choice), which the attack suite counts as a writable mount under `/sys`; the native
+/// driver mounts no cgroup filesystem either.
+pub const MOUNT_AUTO: &str = "proc:rw sys:ro";
+
+/// What the native driver mounts in `/dev` besides LXC's autodev nodes and `pts`: POSIX
+/// shared memory and message queues, new filesystems of the container's own.
+const DEV_MOUNTS: [&str; 2] = [
+    "shm dev/shm tmpfs rw,nosuid,nodev,noexec,mode=1777,create=dir 0 0",
+    "mqueue dev/mqueue mqueue rw,nosuid,nodev,noexec,create=dir 0 0",
+];
 
 /// The configuration text of `command`. Reads the image's `/etc/passwd` and `/etc/group`
 /// ([`image::identity`]) for the user and groups, and stats bind sources on the host (a file
@@ -85,6 +92,9 @@ pub fn render(command: &Command, inputs: &ConfigInputs<'_>) -> Result<String> {
     out.key("lxc.tty.max", "0");
     out.key("lxc.pty.max", "1024");
     out.key("lxc.console.path", "none");
+    for entry in DEV_MOUNTS {
+        out.key("lxc.mount.entry", entry);
+    }
 
     for (i, mount) in command.mounts.iter().enumerate() {
         out.key("lxc.mount.entry", mount_entry(i, mount)?);
@@ -482,11 +492,13 @@ mod tests {
              lxc.uts.name = c1\n\
              lxc.net.0.type = empty\n\
              lxc.net.0.flags = up\n\
-             lxc.mount.auto = proc:rw sys:ro cgroup:ro:force\n\
+             lxc.mount.auto = proc:rw sys:ro\n\
              lxc.autodev = 1\n\
              lxc.tty.max = 0\n\
              lxc.pty.max = 1024\n\
              lxc.console.path = none\n\
+             lxc.mount.entry = shm dev/shm tmpfs rw,nosuid,nodev,noexec,mode=1777,create=dir 0 0\n\
+             lxc.mount.entry = mqueue dev/mqueue mqueue rw,nosuid,nodev,noexec,create=dir 0 0\n\
              lxc.environment = PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n\
              lxc.environment = HOME=/root\n\
              lxc.init.cwd = /\n\
@@ -747,6 +759,7 @@ mod tests {
         let entries: Vec<&str> = lines(&text)
             .into_iter()
             .filter(|l| l.starts_with("lxc.mount.entry"))
+            .skip(DEV_MOUNTS.len())
             .collect();
         assert_eq!(
             entries,
