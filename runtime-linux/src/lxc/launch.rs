@@ -8,7 +8,7 @@
 
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -135,14 +135,13 @@ pub fn stop_monitor(monitor: &OwnedFd, init: Option<&OwnedFd>) -> Option<ExitSta
 fn tool_argv(state_dir: &Path, id: &str, args: &[String]) -> Result<Vec<CString>> {
     let lxcpath = state_dir.display().to_string();
     let config = state_dir.join(CONFIG_FILE).display().to_string();
-    let mut argv = vec!["lxc-execute", "-P", &lxcpath, "-n", id, "-f", &config, "--"]
+    let argv = vec!["lxc-execute", "-P", &lxcpath, "-n", id, "-f", &config, "--"]
         .into_iter()
         .map(str::to_string)
         .chain(args.iter().cloned())
         .map(CString::new)
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|_| Error::invalid("process.args", "contains a NUL byte"))?;
-    argv.shrink_to_fit();
     Ok(argv)
 }
 
@@ -227,7 +226,7 @@ fn failure_of(state_dir: &Path, status: Option<ExitStatus>) -> Error {
 }
 
 /// The last lines of LXC's log, for an error message.
-fn log_tail(path: &PathBuf) -> String {
+fn log_tail(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     match lines.len() {

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use super::config::{self, ConfigInputs};
 use super::launch::{self, CONFIG_FILE, LOG_FILE};
 use super::{image, seccomp};
+use crate::cgroups::ContainerCgroup;
 use crate::channel::START_SOCKET;
 use crate::error::{os_error, StepExt};
 use crate::helper::lxc_hook::{HOOK_ARGUMENT, PLAN_FILE};
@@ -60,6 +61,9 @@ pub struct LxcInstance {
     program: parking_lot::Mutex<Option<Arc<OwnedFd>>>,
     /// The state directory, whose plan names the program that start checks again.
     state_dir: PathBuf,
+    /// The command as this driver launched it (`None` for a container taken back: its plan
+    /// file has it), so that start need not read the plan again.
+    command: Option<Box<Command>>,
 }
 
 impl LxcInstance {
@@ -118,6 +122,25 @@ impl LxcPlatform {
             }
         }
         Ok(format!("{helper} {HOOK_ARGUMENT} {dir}"))
+    }
+}
+
+impl LxcPlatform {
+    /// Removes what is left of the cgroups of container `id` (whose cgroup is `cgroup`): its
+    /// own, its monitor's beside it, and what LXC leaves in every hierarchy (see
+    /// [`remove_lxc_leftovers`]). LXC removes its cgroups as a container ends, unless
+    /// `lxc-execute` itself was killed or the start failed.
+    fn remove_cgroups(&self, cgroup: &ContainerCgroup, id: &str) {
+        let _ = cgroup.destroy();
+        let relative = cgroup.relative_path();
+        let parent = relative.rsplit_once('/').map_or("", |(parent, _)| parent);
+        let monitor = monitor_cgroup(id);
+        let _ = self.native.cgroups.open(parent, &monitor).destroy();
+        remove_lxc_leftovers(&[
+            format!("{parent}/{id}"),
+            format!("{parent}/{monitor}"),
+            "lxc.pivot".into(),
+        ]);
     }
 }
 
@@ -190,10 +213,6 @@ impl Platform for LxcPlatform {
         };
         let parent = self.cgroup_parent(command);
         let cgroup = self.native.cgroups.open(parent, &command.id);
-        let monitor_cgroup = self
-            .native
-            .cgroups
-            .open(parent, &monitor_cgroup(&command.id));
         let started = launch::launch(
             &self.tool,
             state_dir,
@@ -204,8 +223,7 @@ impl Platform for LxcPlatform {
         let started = match started {
             Ok(started) => started,
             Err(error) => {
-                let _ = cgroup.destroy();
-                let _ = monitor_cgroup.destroy();
+                self.remove_cgroups(&cgroup, &command.id);
                 return Err(error);
             }
         };
@@ -232,6 +250,7 @@ impl Platform for LxcPlatform {
             oom_kills: AtomicU64::new(0),
             program: parking_lot::Mutex::new(None),
             state_dir: state_dir.to_path_buf(),
+            command: Some(Box::new(Command::clone(command))),
         };
         // LXC made the cgroup; the program has not run yet.
         let confined = self
@@ -285,7 +304,7 @@ impl Platform for LxcPlatform {
         // and its failure never reaches the starter: the program is checked in the image
         // again (it may have gone since create), so that such a start fails with the native
         // driver's error (`exec NAME: ENOENT`) and the lifecycle kills the waiting init.
-        recheck_program(&instance.state_dir)?;
+        recheck_program(instance)?;
         self.native.start(&instance.init)?;
         // The hook has let LXC's init go; it forks the program a moment later. Started means
         // the program runs, so that a signal right after start reaches it.
@@ -352,21 +371,7 @@ impl Platform for LxcPlatform {
     }
 
     fn clean_up(&self, instance: &LxcInstance) {
-        // LXC removes its cgroups as the container ends, unless lxc-execute itself was
-        // killed; what is left (and the monitor's) goes here.
-        let _ = instance.init.cgroup.destroy();
-        let relative = instance.init.cgroup.relative_path();
-        let parent = relative.rsplit_once('/').map_or("", |(parent, _)| parent);
-        let _ = self
-            .native
-            .cgroups
-            .open(parent, &monitor_cgroup(&instance.init.id))
-            .destroy();
-        remove_lxc_leftovers(&[
-            format!("{parent}/{}", instance.init.id),
-            format!("{parent}/{}", monitor_cgroup(&instance.init.id)),
-            "lxc.pivot".into(),
-        ]);
+        self.remove_cgroups(&instance.init.cgroup, &instance.init.id);
         instance.init.drop_consoles();
         instance.init.start_channel.lock().take();
     }
@@ -474,6 +479,7 @@ impl Platform for LxcPlatform {
                 oom_kills: AtomicU64::new(0),
                 program: parking_lot::Mutex::new(None),
                 state_dir: state_dir.to_path_buf(),
+                command: None,
             }),
             (init, monitor) => {
                 if let Some(init) = &init {
@@ -483,19 +489,9 @@ impl Platform for LxcPlatform {
                     // Not our child: it cannot be reaped here, only waited out.
                     let _ = launch::stop_monitor(monitor, init.as_ref());
                 }
-                let _ = cgroup.destroy();
-                let _ = self
-                    .native
-                    .cgroups
-                    .open(parent, &monitor_cgroup(&saved.id))
-                    .destroy();
-                // What LXC leaves, as clean_up removes it: a monitor that ended while no
-                // driver watched (its container exited) left the `lxc.pivot` it moved into.
-                remove_lxc_leftovers(&[
-                    format!("{parent}/{}", saved.id),
-                    format!("{parent}/{}", monitor_cgroup(&saved.id)),
-                    "lxc.pivot".into(),
-                ]);
+                // A monitor that ended while no driver watched (its container exited) left
+                // the `lxc.pivot` it moved into, as any other.
+                self.remove_cgroups(&cgroup, &saved.id);
                 None
             }
         }
@@ -546,11 +542,19 @@ impl Drop for LxcPlatform {
     }
 }
 
-/// Checks the program of the command in the plan in `state_dir` as create checked it.
-fn recheck_program(state_dir: &Path) -> Result<()> {
-    let plan = std::fs::read(state_dir.join(PLAN_FILE)).step(|| format!("read {PLAN_FILE}"))?;
-    let command: Command = serde_json::from_slice(&plan)
-        .map_err(|error| Error::Internal(format!("{PLAN_FILE}: {error}")))?;
+/// Checks the container's program in the image again, as create checked it.
+fn recheck_program(instance: &LxcInstance) -> Result<()> {
+    let read;
+    let command = match &instance.command {
+        Some(command) => command,
+        None => {
+            let path = instance.state_dir.join(PLAN_FILE);
+            let plan = std::fs::read(&path).step(|| format!("read {}", path.display()))?;
+            read = serde_json::from_slice::<Command>(&plan)
+                .map_err(|error| Error::Internal(format!("{}: {error}", path.display())))?;
+            &read
+        }
+    };
     image::check_program(&command.rootfs, &command.process, &command.mounts)
 }
 

@@ -150,11 +150,11 @@ fn enter(root: BorrowedFd<'_>, rootfs: &str) -> Result<()> {
 }
 
 impl Mounted {
-    /// For berth's LXC mount hook, which runs in the container's mount namespace before LXC's
-    /// `pivot_root`: the mounts LXC made on the rootfs mounted at `root` (its
-    /// `LXC_ROOTFS_MOUNT`), each reached through no symlink and checked to be a procfs, a
-    /// sysfs and a tmpfs. The masks are bound from the host's `/dev/null`, checked to be the
-    /// device 1:3 (LXC fills its `/dev` only after this hook).
+    /// For berth's LXC hook, which has joined the mount namespace of LXC's init after LXC's
+    /// `pivot_root`: the mounts LXC made on the container's root `root` (`/` there), each
+    /// reached through no symlink and checked to be a procfs, a sysfs and a tmpfs. The masks
+    /// are bound from the container's `/dev/null` (LXC's autodev node), checked to be the
+    /// device 1:3.
     pub fn of_lxc(root: &str) -> Result<Mounted> {
         let root = nix::fcntl::open(
             root,
@@ -177,9 +177,10 @@ impl Mounted {
         let proc = standard("proc", nix::sys::statfs::PROC_SUPER_MAGIC)?;
         let sys = standard("sys", nix::sys::statfs::SYSFS_MAGIC)?;
         let dev = standard("dev", nix::sys::statfs::TMPFS_MAGIC)?;
-        let null = nix::fcntl::open("/dev/null", OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
-            .step(|| "open the host's /dev/null")?;
-        standard::expect_null(null.as_fd(), "the host's /dev/null")?;
+        let null = image
+            .open("dev/null", OFlag::O_PATH)
+            .step(|| image.describe("open", "dev/null"))?;
+        standard::expect_null(null.as_fd(), "the container's /dev/null")?;
         Ok(Mounted {
             root,
             proc,
