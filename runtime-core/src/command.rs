@@ -64,6 +64,50 @@ pub struct Command {
     /// container.
     #[serde(default)]
     pub gid_mappings: Option<Vec<IdMapping>>,
+    /// What only a Windows container has (its image layers, its isolation, its network
+    /// namespace, its CPU count and maximum), modelled on the OCI runtime spec's `windows`
+    /// object. Required by the Windows driver; the Linux drivers refuse it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub windows: Option<WindowsConfig>,
+}
+
+/// The Windows-only part of a [`Command`] (the OCI runtime spec's `windows` object, in
+/// berth's snake case).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowsConfig {
+    /// The image's layer folders, from the topmost read-only layer down to the base layer,
+    /// then the container's own scratch (sandbox) folder last, as in OCI's `layerFolders`.
+    /// `rootfs` is the volume mounted from them (`\\?\Volume{...}\`).
+    pub layer_folders: Vec<String>,
+    /// Hyper-V isolation: the container runs in a utility VM instead of a silo of the host.
+    #[serde(default)]
+    pub hyperv: Option<HyperV>,
+    /// The id (a GUID) of the HCN network namespace the container joins; none: no network.
+    #[serde(default)]
+    pub network_namespace: Option<String>,
+    /// Whether DNS may resolve unqualified names.
+    #[serde(default)]
+    pub allow_unqualified_dns_query: bool,
+    /// DNS suffixes to search.
+    #[serde(default)]
+    pub dns_search_list: Vec<String>,
+    /// How many of the host's processors the container may use.
+    #[serde(default)]
+    pub cpu_count: Option<u32>,
+    /// The share of processor time it may use, in hundredths of a percent of all the host's
+    /// processors: 1 to 10000.
+    #[serde(default)]
+    pub cpu_maximum: Option<u32>,
+}
+
+/// Hyper-V isolation (OCI's `windows.hyperv`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HyperV {
+    /// The utility VM image's folder; none: the one matching the base layer.
+    #[serde(default)]
+    pub utility_vm_path: Option<String>,
 }
 
 /// A range of ids: `container_id..container_id+size` inside is `host_id..host_id+size`
@@ -136,6 +180,7 @@ impl Command {
             gid_mappings: None,
             devices: Vec::new(),
             device_cgroup_rules: Vec::new(),
+            windows: None,
         }
     }
 

@@ -27,8 +27,8 @@ pub mod validate;
 pub mod validated;
 
 pub use command::{
-    Command, IdMapping, Mount, NamespaceKind, NamespaceMode, Namespaces, Resources,
-    DEFAULT_ID_MAPPING,
+    Command, HyperV, IdMapping, Mount, NamespaceKind, NamespaceMode, Namespaces, Resources,
+    WindowsConfig, DEFAULT_ID_MAPPING,
 };
 pub use driver::Driver;
 pub use error::{Error, ErrorKind, OsFailure, Result};

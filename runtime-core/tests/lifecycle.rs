@@ -115,12 +115,12 @@ impl Platform for Scripted {
         init.sink.lock().unwrap().take();
     }
 
-    fn start(&self, init: &Init) -> Result<()> {
+    fn start(&self, init: &Init) -> Result<Option<i32>> {
         if init.program == "exit-at-once" {
             // The exit is reported before start has returned.
             init.exit(ExitStatus::exited(3));
         }
-        Ok(())
+        Ok(None)
     }
 
     fn signal(&self, init: &Init, signal: i32, _all: bool) -> Result<bool> {

@@ -139,16 +139,17 @@ impl Platform for NativePlatform {
         supervisor::watch::unwatch(&self.supervisor, &self.oom_watches, instance);
     }
 
-    fn start(&self, instance: &Instance) -> Result<()> {
+    fn start(&self, instance: &Instance) -> Result<Option<i32>> {
         let starter = instance
             .start_channel
             .lock()
             .take()
             .ok_or_else(|| Error::Internal("the init's start channel is gone".into()))?;
         match starter {
-            Starter::Channel(channel) => launcher::start(channel),
-            Starter::Socket(state_dir) => launcher::start_through_socket(&state_dir),
+            Starter::Channel(channel) => launcher::start(channel)?,
+            Starter::Socket(state_dir) => launcher::start_through_socket(&state_dir)?,
         }
+        Ok(None)
     }
 
     fn signal(&self, instance: &Instance, signal: i32, all: bool) -> Result<bool> {

@@ -27,11 +27,23 @@ pub struct Checked {
     pub device_rules: Vec<DeviceRule>,
 }
 
+/// A command's `windows` section is the Windows driver's: a Linux driver refuses it rather
+/// than run an image meant for another system.
+pub fn refuse_windows(command: &Command) -> Result<()> {
+    match command.windows {
+        Some(_) => Err(Error::Unsupported(
+            "windows: the Windows section of a command (a Linux driver)".into(),
+        )),
+        None => Ok(()),
+    }
+}
+
 pub fn check(
     platform: &NativePlatform,
     command: &Validated<Command>,
     peers: &Peers<'_, NativePlatform>,
 ) -> Result<Checked> {
+    refuse_windows(command)?;
     check_rootfs(command)?;
     for (i, mount) in command.mounts.iter().enumerate() {
         let field = format!("mounts[{i}]");

@@ -65,8 +65,10 @@ pub trait Platform: Send + Sync + Sized + 'static {
     fn unwatch(&self, instance: &Self::Instance);
 
     /// Lets the init run the user's program: also the init of a `created` container taken
-    /// back from an earlier driver, which must stay startable.
-    fn start(&self, instance: &Self::Instance) -> Result<()>;
+    /// back from an earlier driver, which must stay startable. Returns the init's host pid
+    /// when it is known only now (a platform that cannot create a process suspended creates it
+    /// here, and its [`Launched::pid`] was 0), `None` when the pid from the launch stands.
+    fn start(&self, instance: &Self::Instance) -> Result<Option<i32>>;
 
     /// Sends `signal` (checked to be in range) to the init, or to every process of the
     /// container when `all`. `Ok(false)` when the init is gone.
@@ -162,7 +164,8 @@ pub trait Platform: Send + Sync + Sized + 'static {
     fn adopt(&self, saved: &Saved<Self::Saved>, state_dir: &Path) -> Option<Self::Instance>;
 }
 
-/// A container the platform has set up: its instance, and its init's host pid.
+/// A container the platform has set up: its instance, and its init's host pid (0 on a
+/// platform that creates the init only at [`Platform::start`]).
 pub struct Launched<I> {
     pub instance: I,
     pub pid: i32,

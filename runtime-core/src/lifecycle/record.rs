@@ -11,7 +11,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -31,7 +31,9 @@ use crate::validated::Validated;
 /// One container of a driver.
 pub struct Record<P: Platform> {
     id: String,
-    pid: i32,
+    /// The init's host pid: from the launch, or from the start on a platform that creates the
+    /// init only then.
+    pid: AtomicI32,
     created: String,
     rootfs: String,
     platform: Arc<P>,
@@ -103,7 +105,7 @@ impl<P: Platform> Record<P> {
     pub(crate) fn new(parts: Parts<P>) -> Arc<Self> {
         Arc::new(Record {
             id: parts.id,
-            pid: parts.pid,
+            pid: AtomicI32::new(parts.pid),
             created: parts.created,
             rootfs: parts.rootfs,
             platform: parts.platform,
@@ -135,7 +137,7 @@ impl<P: Platform> Record<P> {
 
     /// The init's host pid.
     pub fn pid(&self) -> i32 {
-        self.pid
+        self.pid.load(Ordering::Acquire)
     }
 
     /// What the platform knows of the container.
@@ -180,7 +182,7 @@ impl<P: Platform> Record<P> {
     fn persist(&self, life: &Life) -> Result<()> {
         self.file.save(&Saved {
             id: self.id.clone(),
-            pid: self.pid,
+            pid: self.pid(),
             status: life.status,
             created: self.created.clone(),
             rootfs: self.rootfs.clone(),
@@ -221,9 +223,13 @@ impl<P: Platform> Record<P> {
             life.starting = true;
         }
         let started = self.platform.start(&self.instance);
-        if started.is_ok() {
+        if let Ok(pid) = started {
+            if let Some(pid) = pid {
+                self.pid.store(pid, Ordering::Release);
+            }
             self.become_(self.life.lock(), Status::Running);
-            self.call_hook(|hooks| hooks.on_start(&self.id, self.pid));
+            let pid = self.pid();
+            self.call_hook(|hooks| hooks.on_start(&self.id, pid));
         }
         let deferred = {
             let mut life = self.life.lock();
@@ -565,7 +571,7 @@ impl<P: Platform> Record<P> {
         let life = self.life.lock();
         ContainerState {
             id: self.id.clone(),
-            pid: if life.exit.is_some() { 0 } else { self.pid },
+            pid: if life.exit.is_some() { 0 } else { self.pid() },
             status: self.status_in(&life),
             created: self.created.clone(),
             cgroup_path: self.platform.cgroup_path(&self.instance),

@@ -156,6 +156,7 @@ impl Platform for LxcPlatform {
     type Saved = LxcSaved;
 
     fn prepare(&self, command: &Validated<Command>, peers: &Peers<'_, Self>) -> Result<Prepared> {
+        crate::preflight::refuse_windows(command)?;
         image::check(command)?;
         self.native.cgroups.check(&command.resources)?;
         let mut device_rules = command.device_cgroup_rules.clone();
@@ -299,7 +300,7 @@ impl Platform for LxcPlatform {
         self.native.unwatch(&instance.init);
     }
 
-    fn start(&self, instance: &LxcInstance) -> Result<()> {
+    fn start(&self, instance: &LxcInstance) -> Result<Option<i32>> {
         // LXC's init, not berth's, execs the program after the start-host hook lets it go,
         // and its failure never reaches the starter: the program is checked in the image
         // again (it may have gone since create), so that such a start fails with the native
@@ -320,7 +321,7 @@ impl Platform for LxcPlatform {
             }
             std::thread::sleep(pause);
         }
-        Ok(())
+        Ok(None)
     }
 
     fn signal(&self, instance: &LxcInstance, signal: i32, all: bool) -> Result<bool> {

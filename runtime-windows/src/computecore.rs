@@ -1,0 +1,1 @@
+//! STUB: the real HCS over computecore.dll (Windows only).

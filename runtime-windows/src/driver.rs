@@ -1,0 +1,5 @@
+//! STUB
+/// STUB
+pub struct HcsDriver;
+/// STUB
+pub struct WindowsOptions;
