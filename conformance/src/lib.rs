@@ -88,6 +88,29 @@ pub trait Fixture: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// The cases that mean nothing on this platform, each with the reason (and where the
+    /// behaviour is tested instead). They are not run; the report shows them as `n/a` with
+    /// the reason. Unlike [`Fixture::unsupported`], there is no operation to refuse: Windows
+    /// has no OOM killer, so a memory limit there fails allocations instead of killing.
+    fn not_applicable(&self) -> Vec<(Case, String)> {
+        Vec::new()
+    }
+
+    /// How a program that `kill` ended with `signal` reads. The default: as a shell reports
+    /// a death by that signal, `128 + signal` with `signal` set. A platform without signals
+    /// (Windows) gives its own exit code for the process it terminated, with `signal` set by
+    /// the driver that ended it.
+    fn killed_status(&self, signal: i32) -> runtime_core::ExitStatus {
+        runtime_core::ExitStatus::signaled(signal)
+    }
+
+    /// Whether a `tty` process's terminal master goes to `on_console` (the default). Where
+    /// a console has no single master handle (Windows), its input and output are the
+    /// process's stdin and stdout, and `on_console` is not called.
+    fn hands_console_master(&self) -> bool {
+        true
+    }
+
     /// Whether the platform cannot tell a program's `exit 128+S` from its death by signal S,
     /// and reports both as the signal (LXC: its init passes on only an exit code). The cases
     /// whose program exits with such a code then expect the signal. The default: it can.
@@ -249,6 +272,8 @@ pub enum Outcome {
     /// The fixture lists the case as unsupported and the driver said so
     /// (`ErrorKind::Unsupported`): the reason, and the driver's message.
     Unsupported(String),
+    /// The fixture lists the case as meaning nothing on its platform: the reason.
+    NotApplicable(String),
     /// Left out by `BERTH_CONFORMANCE_CASES`.
     NotSelected,
 }
@@ -294,6 +319,7 @@ impl Report {
                 Outcome::Pass => ("pass", String::new()),
                 Outcome::Fail(why) => ("FAIL", why.clone()),
                 Outcome::Unsupported(why) => ("unsupported", why.clone()),
+                Outcome::NotApplicable(why) => ("n/a", why.clone()),
                 Outcome::NotSelected => ("not selected", "BERTH_CONFORMANCE_CASES".to_string()),
             };
             out += &format!(
@@ -306,10 +332,11 @@ impl Report {
         }
         let count = |f: fn(&Outcome) -> bool| self.results.iter().filter(|r| f(&r.outcome)).count();
         out += &format!(
-            "{} passed, {} failed, {} unsupported, {} not selected\n",
+            "{} passed, {} failed, {} unsupported, {} n/a, {} not selected\n",
             count(|o| *o == Outcome::Pass),
             count(|o| matches!(o, Outcome::Fail(_))),
             count(|o| matches!(o, Outcome::Unsupported(_))),
+            count(|o| matches!(o, Outcome::NotApplicable(_))),
             count(|o| *o == Outcome::NotSelected),
         );
         out
@@ -375,8 +402,17 @@ pub fn run_cases(fixture: Arc<dyn Fixture>, cases: &[Case]) -> Report {
     // a copy of its helper): do it before any case counts what is left behind.
     let _ = support::warm_up(fixture.as_ref());
     let unsupported = fixture.unsupported();
+    let not_applicable = fixture.not_applicable();
     let mut results = Vec::new();
     for &case in cases {
+        if let Some((_, why)) = not_applicable.iter().find(|(c, _)| *c == case) {
+            results.push(CaseResult {
+                case,
+                outcome: Outcome::NotApplicable(why.clone()),
+                duration: Duration::ZERO,
+            });
+            continue;
+        }
         let reason = unsupported
             .iter()
             .find(|(c, _)| *c == case)
@@ -399,7 +435,9 @@ pub fn run_cases(fixture: Arc<dyn Fixture>, cases: &[Case]) -> Report {
 fn run_one(fixture: &Arc<dyn Fixture>, case: Case, unsupported: Option<String>) -> Outcome {
     let (send, receive) = mpsc::channel();
     let shared = fixture.clone();
-    let supported_list = fixture.unsupported();
+    // The cases other cases must not rely on: those refused and those meaningless here.
+    let mut supported_list = fixture.unsupported();
+    supported_list.extend(fixture.not_applicable());
     let spawned = std::thread::Builder::new()
         .name(format!("conformance-{}", case.name()))
         .spawn(move || {

@@ -104,3 +104,101 @@ pub trait Driver: Send + Sync {
         Err(Error::Unsupported("stats".into()))
     }
 }
+
+/// Implements [`Driver`] for a driver type that holds its `lifecycle` (a
+/// [`crate::Lifecycle`]): every operation is the lifecycle's. For a generic driver, name its
+/// parameters: `driver_over_lifecycle!(impl<H: Hcs> for HcsDriver<H>)`.
+#[macro_export]
+macro_rules! driver_over_lifecycle {
+    (impl<$($param:ident: $bound:path),*> for $driver:ty) => {
+        impl<$($param: $bound),*> $crate::Driver for $driver {
+            fn create(
+                &self,
+                command: &$crate::Command,
+                stdio: &$crate::Stdio,
+                hooks: ::std::sync::Arc<dyn $crate::Hooks>,
+            ) -> $crate::Result<i32> {
+                self.lifecycle.create(command, stdio, hooks)
+            }
+
+            fn start(&self, id: &str) -> $crate::Result<()> {
+                self.lifecycle.start(id)
+            }
+
+            fn wait(&self, id: &str) -> $crate::Result<$crate::ExitStatus> {
+                self.lifecycle.wait(id)
+            }
+
+            fn delete(&self, id: &str, force: bool) -> $crate::Result<()> {
+                self.lifecycle.delete(id, force)
+            }
+
+            fn exec(
+                &self,
+                id: &str,
+                process: &$crate::ProcessConfig,
+                stdio: &$crate::Stdio,
+                hooks: ::std::sync::Arc<dyn $crate::Hooks>,
+            ) -> $crate::Result<$crate::ExitStatus> {
+                self.lifecycle.exec(id, process, stdio, hooks)
+            }
+
+            fn exec_detached(
+                &self,
+                id: &str,
+                process: &$crate::ProcessConfig,
+                stdio: &$crate::Stdio,
+                hooks: ::std::sync::Arc<dyn $crate::Hooks>,
+            ) -> $crate::Result<i32> {
+                self.lifecycle.exec_detached(id, process, stdio, hooks)
+            }
+
+            fn wait_exec(
+                &self,
+                id: &str,
+                pid: i32,
+            ) -> $crate::Result<$crate::ExitStatus> {
+                self.lifecycle.wait_exec(id, pid)
+            }
+
+            fn update(
+                &self,
+                id: &str,
+                resources: &$crate::Resources,
+            ) -> $crate::Result<()> {
+                self.lifecycle.update(id, resources)
+            }
+
+            fn kill(&self, id: &str, signal: i32, all: bool) -> $crate::Result<()> {
+                self.lifecycle.kill(id, signal, all)
+            }
+
+            fn pause(&self, id: &str) -> $crate::Result<()> {
+                self.lifecycle.pause(id)
+            }
+
+            fn resume(&self, id: &str) -> $crate::Result<()> {
+                self.lifecycle.resume(id)
+            }
+
+            fn resize(&self, id: &str, rows: u16, cols: u16) -> $crate::Result<()> {
+                self.lifecycle.resize(id, rows, cols)
+            }
+
+            fn state(&self, id: &str) -> $crate::Result<$crate::ContainerState> {
+                self.lifecycle.state(id)
+            }
+
+            fn list(&self) -> $crate::Result<::std::vec::Vec<$crate::ContainerState>> {
+                self.lifecycle.list()
+            }
+
+            fn stats(&self, id: &str) -> $crate::Result<$crate::Stats> {
+                self.lifecycle.stats(id)
+            }
+        }
+    };
+    ($driver:ty) => {
+        $crate::driver_over_lifecycle!(impl<> for $driver);
+    };
+}

@@ -138,11 +138,14 @@ pub extern "C" fn berth_error_free(err: *mut berth_error) {
 /// `berth_driver_free`.
 ///
 /// `options_json` is NULL for the defaults, or a JSON object with the optional keys `kind`
-/// (`"native"`, the default; `"lxc"`, the LXC driver, which takes the same keys and gives
-/// BERTH_ERROR_UNSUPPORTED where LXC is not installed; `"windows"` gives UNSUPPORTED here),
-/// `root` (state directory, default `/run/berth`), `helper_path` (the `berth-init`
-/// executable), `cgroup_parent` (default `berth`) and `keep_containers` (default `false`:
-/// see `berth_driver_free`).
+/// (`"native"`, the default on Linux; `"lxc"`, the LXC driver, which takes the same keys and
+/// gives BERTH_ERROR_UNSUPPORTED where LXC is not installed; `"windows"`, the default of a
+/// Windows build and UNSUPPORTED elsewhere), `root` (state directory, default `/run/berth`),
+/// `helper_path` (the `berth-init` executable), `cgroup_parent` (default `berth`) and
+/// `keep_containers` (default `false`: see `berth_driver_free`). The Windows driver takes
+/// `root` (default `%ProgramData%\berth`), `keep_containers` and `timeouts`
+/// (`{"operation_ms", "shutdown_ms", "exit_grace_ms"}`), and gives UNSUPPORTED, naming what
+/// is missing, where `computecore.dll` is not there.
 ///
 /// Errors: INVALID_ARGUMENT for NULL `out`, options that are not UTF-8 or not a JSON object,
 /// or an unknown key (the message names it); UNSUPPORTED for a driver kind this build lacks;

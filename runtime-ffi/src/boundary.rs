@@ -294,7 +294,8 @@ fn close_console(master: RawStdio) {
     }
 }
 
-/// The Windows driver hands no console master yet.
+/// The Windows driver hands no console master: a console's input and output are the
+/// process's stdin and stdout.
 #[cfg(windows)]
 fn close_console(_master: RawStdio) {}
 

@@ -55,6 +55,9 @@ struct Life {
     status: Status,
     /// The init's exit, from the moment it is reaped.
     exit: Option<ExitStatus>,
+    /// Why the exit could not be observed, when the platform lost sight of the container (its
+    /// service went away): every `wait` gives this error.
+    lost: Option<Error>,
     /// A `start` is under way; an exit that arrives now waits for its `on_start`.
     starting: bool,
     /// An exit that arrived while `starting`.
@@ -117,6 +120,7 @@ impl<P: Platform> Record<P> {
             life: Mutex::new(Life {
                 status: parts.status,
                 exit: None,
+                lost: None,
                 starting: false,
                 deferred_exit: None,
                 finished: false,
@@ -311,7 +315,7 @@ impl<P: Platform> Record<P> {
         if !exited {
             self.platform.kill(&self.instance, paused)?;
         }
-        self.wait()
+        self.wait_finished()
     }
 
     /// Kills a container whose exit nobody watches and finishes it here, with an exit berth
@@ -321,10 +325,20 @@ impl<P: Platform> Record<P> {
         self.finish(ExitStatus::unknown());
     }
 
-    /// Blocks until the container has finished, and returns how its init ended. From one of
-    /// the container's own hooks, which the finish may be waiting for, it returns the exit at
-    /// once if there is one, and refuses otherwise.
+    /// Blocks until the container has finished, and returns how its init ended, or why that
+    /// could not be seen ([`ExitSink::lost`]). From one of the container's own hooks, which the
+    /// finish may be waiting for, it returns the exit at once if there is one, and refuses
+    /// otherwise.
     pub(crate) fn wait(&self) -> Result<ExitStatus> {
+        let exit = self.wait_finished()?;
+        match &self.life.lock().lost {
+            Some(error) => Err(error.clone()),
+            None => Ok(exit),
+        }
+    }
+
+    /// [`Record::wait`], with the exit (unknown) of a container the platform lost.
+    fn wait_finished(&self) -> Result<ExitStatus> {
         let mut life = self.life.lock();
         if self.gate.in_own_hook_here(self.key()) && !life.finished {
             return life.exit.ok_or_else(|| Error::InvalidState {
@@ -646,6 +660,22 @@ impl<P: Platform> ExitSink<P> {
     pub fn exited(&self, exit: ExitStatus) {
         if let Some(record) = self.record.upgrade() {
             record.reaped(exit);
+        }
+    }
+
+    /// The platform has lost sight of the container for good (the service that runs it went
+    /// away): it counts as stopped with [`ExitStatus::unknown`], its clean-up follows, and
+    /// every `wait` for it gives `error`. Only the first report (of this or an exit) counts.
+    pub fn lost(&self, error: Error) {
+        if let Some(record) = self.record.upgrade() {
+            {
+                let mut life = record.life.lock();
+                if life.exit.is_some() {
+                    return;
+                }
+                life.lost = Some(error);
+            }
+            record.reaped(ExitStatus::unknown());
         }
     }
 

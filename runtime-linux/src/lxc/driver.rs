@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use runtime_core::{Error, Lifecycle, Result};
 
 use super::platform::LxcPlatform;
-use crate::driver::{driver_over_lifecycle, native_platform, DriverOptions};
+use crate::driver::{native_platform, DriverOptions};
 
 /// Where `lxc-execute` is looked for.
 const TOOL_DIRS: [&str; 4] = ["/usr/bin", "/usr/local/bin", "/usr/sbin", "/bin"];
@@ -58,7 +58,7 @@ impl LxcDriver {
     }
 }
 
-driver_over_lifecycle!(LxcDriver);
+runtime_core::driver_over_lifecycle!(LxcDriver);
 
 /// Whether AppArmor is enabled on this host.
 fn host_has_apparmor() -> bool {
