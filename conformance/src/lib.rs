@@ -104,6 +104,13 @@ pub trait Fixture: Send + Sync + 'static {
         runtime_core::ExitStatus::signaled(signal)
     }
 
+    /// Whether `create` gives the init's pid (the default). A platform that cannot create a
+    /// process suspended (HCS) creates the init at `start`: `create` gives 0, and the pid
+    /// comes with `on_start` and `state` from the start on.
+    fn pid_at_create(&self) -> bool {
+        true
+    }
+
     /// Whether a `tty` process's terminal master goes to `on_console` (the default). Where
     /// a console has no single master handle (Windows), its input and output are the
     /// process's stdin and stdout, and `on_console` is not called.

@@ -248,7 +248,11 @@ impl Ctx {
     ) -> CaseResult<i32> {
         let pid = self.create(command, stdio, hooks).op("create")?;
         self.driver().start(&command.id).op("start")?;
-        Ok(pid)
+        if self.fixture.pid_at_create() {
+            Ok(pid)
+        } else {
+            Ok(self.driver().state(&command.id).op("state")?.pid)
+        }
     }
 
     /// Creates and starts a container that sleeps; its id.

@@ -451,8 +451,7 @@ fn run_program(system: Arc<System>, process: Arc<Process>, run: Run) {
         }
         ["isatty"] => process.exit(if process.console { 0 } else { 1 }),
         ["sleep"] => process.wait_for_exit(),
-        ["on", event, code] => {
-            process.state.lock().handler = Some((event.to_string(), code.parse().unwrap_or(0)));
+        ["on", _, _] => {
             out("ready\n");
             process.wait_for_exit();
         }
@@ -747,6 +746,12 @@ impl Hcs for FakeHcs {
             stderr: Mutex::new(stderr_write),
             withhold: script.withhold_exit_notifications,
         });
+        // A handler is in place when the process is created, as one a program sets first.
+        if let [_, on, event, code] = args.as_slice() {
+            if on == "on" {
+                process.state.lock().handler = Some((event.clone(), code.parse().unwrap_or(0)));
+            }
+        }
         system.system.processes.lock().insert(pid, process.clone());
         let run = Run {
             args,

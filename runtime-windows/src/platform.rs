@@ -129,6 +129,9 @@ struct Shared<H: Hcs> {
     execs: Mutex<Vec<Weak<Proc<H>>>>,
     /// The init's end has been seen (reported or not yet).
     exited: AtomicBool,
+    /// The driver has let go of the container, leaving it to a later one: its waiter neither
+    /// stops the system nor reports.
+    released: AtomicBool,
     watch: Mutex<Watch<H>>,
 }
 
@@ -170,6 +173,8 @@ struct ProcState {
     gone_since: Option<Instant>,
     /// The signal of berth's kill that ended it.
     killed_by: Option<i32>,
+    /// The driver lets go of it (it is left to a later driver): nobody waits any more.
+    abandoned: bool,
 }
 
 /// An exec'd process.
@@ -219,6 +224,7 @@ impl<H: Hcs> Platform for HcsPlatform<H> {
             init: Mutex::new(None),
             execs: Mutex::new(Vec::new()),
             exited: AtomicBool::new(false),
+            released: AtomicBool::new(false),
             watch: Mutex::new(Watch {
                 sink: None,
                 pending: None,
@@ -491,6 +497,7 @@ impl<H: Hcs> Platform for HcsPlatform<H> {
             init: Mutex::new(None),
             execs: Mutex::new(Vec::new()),
             exited: AtomicBool::new(false),
+            released: AtomicBool::new(false),
             watch: Mutex::new(Watch {
                 sink: None,
                 pending: None,
@@ -516,6 +523,37 @@ impl<H: Hcs> Platform for HcsPlatform<H> {
             return None;
         }
         Some(instance)
+    }
+}
+
+impl<H: Hcs> Drop for HcsInstance<H> {
+    /// Lets go of the container: after a clean-up there is nothing left to close; a container
+    /// left to a later driver (`keep_containers`) keeps running, and only this driver's
+    /// handles, threads and pipes go.
+    fn drop(&mut self) {
+        let shared = &self.shared;
+        shared.released.store(true, Ordering::Release);
+        let init = shared.init.lock().take();
+        let execs: Vec<_> = shared.execs.lock().drain(..).collect();
+        let processes: Vec<_> = init
+            .into_iter()
+            .chain(execs.iter().filter_map(Weak::upgrade))
+            .collect();
+        for process in &processes {
+            process.abandon();
+        }
+        if let Some(waiter) = self.waiter.lock().take() {
+            if waiter.thread().id() != std::thread::current().id() {
+                let _ = waiter.join();
+            }
+        }
+        for process in &processes {
+            process.relays.lock().take();
+            process.close();
+        }
+        if let Some(system) = shared.system.lock().take() {
+            shared.hcs.close_system(system);
+        }
     }
 }
 
@@ -690,6 +728,9 @@ impl<H: Hcs> Shared<H> {
     /// reported.
     fn await_init(&self, init: &Proc<H>) {
         init.wait_for_end();
+        if self.released.load(Ordering::Acquire) {
+            return;
+        }
         let _ = self.stop_system(true);
         let end = init.finish(self.timeouts.exit_grace());
         self.report(end);
@@ -903,6 +944,11 @@ impl<H: Hcs> Proc<H> {
         self.changed.notify_all();
     }
 
+    fn abandon(&self) {
+        self.state.lock().abandoned = true;
+        self.changed.notify_all();
+    }
+
     fn has_ended(&self) -> bool {
         let state = self.state.lock();
         state.exit_code.is_some() || state.lost.is_some()
@@ -971,7 +1017,7 @@ impl<H: Hcs> Proc<H> {
     fn wait_for_end(&self) {
         let mut state = self.state.lock();
         loop {
-            if state.exit_code.is_some() || state.lost.is_some() {
+            if state.exit_code.is_some() || state.lost.is_some() || state.abandoned {
                 return;
             }
             match state.gone_since {

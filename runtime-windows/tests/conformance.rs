@@ -131,6 +131,10 @@ mod suite {
         fn hands_console_master(&self) -> bool {
             false
         }
+
+        fn pid_at_create(&self) -> bool {
+            false
+        }
     }
 
     pub fn main() {

@@ -35,11 +35,11 @@ pub fn fresh_root(name: &str) -> PathBuf {
 }
 
 /// A driver over `hcs` with its state under `root`.
-pub fn driver_on(hcs: &FakeHcs, root: &PathBuf) -> HcsDriver<FakeHcs> {
+pub fn driver_on(hcs: &FakeHcs, root: &std::path::Path) -> HcsDriver<FakeHcs> {
     HcsDriver::with_hcs(
         hcs.clone(),
         WindowsOptions {
-            root: root.clone(),
+            root: root.to_path_buf(),
             keep_containers: false,
             timeouts: TEST_TIMEOUTS,
         },
