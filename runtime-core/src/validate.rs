@@ -4,7 +4,8 @@
 use std::collections::HashSet;
 
 use crate::command::{
-    Command, Mount, NamespaceKind, NamespaceMode, Namespaces, Resources, MAX_ID_MAPPINGS,
+    Command, Mount, NamespaceKind, NamespaceMode, Namespaces, Resources, WindowsConfig,
+    MAX_ID_MAPPINGS,
 };
 use crate::error::{Error, Result};
 use crate::process::{ProcessConfig, UserSpec};
@@ -65,8 +66,32 @@ impl Command {
         for (key, value) in &self.sysctls {
             validate_sysctl(key, value, &self.namespaces)?;
         }
-        validate_id_mappings(self)
+        validate_id_mappings(self)?;
+        if let Some(windows) = &self.windows {
+            validate_windows(windows)?;
+        }
+        Ok(())
     }
+}
+
+/// The `windows` section's own checks. How many layer folders it needs, and what its values
+/// mean, is the Windows driver's to check; a Linux driver refuses the section whole.
+fn validate_windows(windows: &WindowsConfig) -> Result<()> {
+    for (i, folder) in windows.layer_folders.iter().enumerate() {
+        validate_abs_path(&format!("windows.layer_folders[{i}]"), folder)?;
+    }
+    if let Some(hyperv) = &windows.hyperv {
+        if let Some(path) = &hyperv.utility_vm_path {
+            validate_abs_path("windows.hyperv.utility_vm_path", path)?;
+        }
+    }
+    if let Some(namespace) = &windows.network_namespace {
+        no_nul("windows.network_namespace", namespace)?;
+    }
+    for (i, suffix) in windows.dns_search_list.iter().enumerate() {
+        no_nul(&format!("windows.dns_search_list[{i}]"), suffix)?;
+    }
+    Ok(())
 }
 
 fn validate_id_mappings(command: &Command) -> Result<()> {
@@ -240,18 +265,54 @@ fn no_nul(field: &str, text: &str) -> Result<()> {
     Ok(())
 }
 
+/// Checks an absolute path: `/`-rooted everywhere, and on Windows also the absolute forms of
+/// Windows (see [`is_absolute_path`]).
 fn validate_abs_path(field: &str, path: &str) -> Result<()> {
     if path.is_empty() {
         return Err(Error::invalid(field, "empty; an absolute path is required"));
     }
     no_nul(field, path)?;
-    if !path.starts_with('/') {
+    if !is_absolute_path(path, cfg!(windows)) {
         return Err(Error::invalid(
             field,
             format!("{path:?} is relative; an absolute path is required"),
         ));
     }
     Ok(())
+}
+
+/// Whether `path` is absolute: `/`-rooted, or, with `windows_forms`, one of Windows' absolute
+/// forms: a drive (`X:\...` or `X:/...`), a device or verbatim path (`\\.\...`,
+/// `\\?\...`), or a share (`\\server\share...`). A drive-relative `X:dir` or a rooted
+/// `\dir` (relative to the current drive) is not.
+///
+/// Validation passes `cfg!(windows)`: a command for a Linux driver keeps Linux's rule.
+pub fn is_absolute_path(path: &str, windows_forms: bool) -> bool {
+    path.starts_with('/') || (windows_forms && is_windows_absolute(path))
+}
+
+fn is_windows_absolute(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    let drive = bytes.len() >= 3
+        && bytes[0].is_ascii_alphabetic()
+        && bytes[1] == b':'
+        && matches!(bytes[2], b'\\' | b'/');
+    if drive {
+        return true;
+    }
+    let Some(rest) = path.strip_prefix(r"\\") else {
+        return false;
+    };
+    if rest.starts_with(r"?\") || rest.starts_with(r".\") {
+        return rest.len() > 2;
+    }
+    // A share: a server and a share name, each non-empty.
+    match rest.split_once('\\') {
+        Some((server, share)) => {
+            !server.is_empty() && !share.is_empty() && !share.starts_with('\\')
+        }
+        None => false,
+    }
 }
 
 fn validate_hostname(name: &str) -> Result<()> {
@@ -513,4 +574,144 @@ fn validate_sysctl(key: &str, value: &str, namespaces: &Namespaces) -> Result<()
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::{HyperV, WindowsConfig};
+    use crate::error::ErrorKind;
+
+    fn windows_command(layer_folders: &[&str]) -> Command {
+        let mut command = Command::new("c1", "/rootfs", ProcessConfig::new(["/bin/true"]));
+        command.windows = Some(WindowsConfig {
+            layer_folders: layer_folders.iter().map(|f| f.to_string()).collect(),
+            ..WindowsConfig::default()
+        });
+        command
+    }
+
+    #[test]
+    fn slash_rooted_paths_are_absolute_everywhere() {
+        for windows_forms in [false, true] {
+            assert!(is_absolute_path("/", windows_forms));
+            assert!(is_absolute_path("/abs/path", windows_forms));
+            assert!(is_absolute_path("//server/share", windows_forms));
+            assert!(!is_absolute_path("relative", windows_forms));
+            assert!(!is_absolute_path("./x", windows_forms));
+            assert!(!is_absolute_path("", windows_forms));
+        }
+    }
+
+    #[test]
+    fn windows_absolute_forms_count_only_when_asked_for() {
+        let absolute = [
+            r"C:\",
+            r"C:\layers\base",
+            "c:/layers/base",
+            r"\\?\Volume{5c1f6a3e-0b6e-4c8e-9f1a-3d2b7e4c9a10}\",
+            r"\\?\C:\very\long\path",
+            r"\\.\pipe\docker_engine",
+            r"\\server\share",
+            r"\\server\share\dir",
+        ];
+        for path in absolute {
+            assert!(is_absolute_path(path, true), "{path}");
+            assert!(!is_absolute_path(path, false), "{path}");
+        }
+        let relative = [
+            r"C:",
+            r"C:dir",
+            r"\dir",
+            r"dir\file",
+            r"\\",
+            r"\\server",
+            r"\\server\",
+            r"\\?\",
+            r"\\.\",
+            "1:/x",
+        ];
+        for path in relative {
+            assert!(!is_absolute_path(path, true), "{path}");
+        }
+    }
+
+    #[test]
+    fn validation_takes_windows_forms_only_on_windows() {
+        let command = windows_command(&[r"C:\layers\base", r"C:\layers\scratch"]);
+        if cfg!(windows) {
+            command.validate().unwrap();
+        } else {
+            // Linux keeps its rule: a Windows path is relative there.
+            let error = command.validate().unwrap_err();
+            assert_eq!(error.kind(), ErrorKind::InvalidArgument);
+            assert!(
+                error.to_string().contains("windows.layer_folders[0]"),
+                "{error}"
+            );
+        }
+        let mut cwd = Command::new("c1", "/rootfs", ProcessConfig::new(["/bin/true"]));
+        cwd.process.cwd = r"C:\app".into();
+        assert_eq!(cwd.validate().is_ok(), cfg!(windows));
+    }
+
+    #[test]
+    fn layer_folders_must_be_absolute_paths_without_nul() {
+        windows_command(&["/layers/base", "/layers/scratch"])
+            .validate()
+            .unwrap();
+        // Their number is the Windows driver's to check.
+        windows_command(&[]).validate().unwrap();
+        for (folders, field) in [
+            (&["/layers/base", ""][..], "windows.layer_folders[1]"),
+            (&["layers/base"][..], "windows.layer_folders[0]"),
+            (&["/layers/\0base"][..], "windows.layer_folders[0]"),
+        ] {
+            let error = windows_command(folders).validate().unwrap_err();
+            assert_eq!(error.kind(), ErrorKind::InvalidArgument);
+            assert!(error.to_string().contains(field), "{error}");
+        }
+    }
+
+    #[test]
+    fn the_rest_of_the_windows_section_has_no_nul() {
+        let mut command = windows_command(&["/layers/base", "/layers/scratch"]);
+        let windows = command.windows.as_mut().unwrap();
+        windows.dns_search_list = vec!["ok".into(), "bad\0".into()];
+        let error = command.validate().unwrap_err();
+        assert!(
+            error.to_string().contains("windows.dns_search_list[1]"),
+            "{error}"
+        );
+
+        let mut command = windows_command(&["/layers/base", "/layers/scratch"]);
+        command.windows.as_mut().unwrap().network_namespace = Some("\0".into());
+        let error = command.validate().unwrap_err();
+        assert!(
+            error.to_string().contains("windows.network_namespace"),
+            "{error}"
+        );
+
+        let mut command = windows_command(&["/layers/base", "/layers/scratch"]);
+        command.windows.as_mut().unwrap().hyperv = Some(HyperV {
+            utility_vm_path: Some("relative".into()),
+        });
+        let error = command.validate().unwrap_err();
+        assert!(
+            error.to_string().contains("windows.hyperv.utility_vm_path"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn linux_paths_are_checked_as_before() {
+        let mut command = Command::new("c1", "rootfs", ProcessConfig::new(["/bin/true"]));
+        let error = command.validate().unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "invalid rootfs: \"rootfs\" is relative; an absolute path is required"
+        );
+        command.rootfs = "/rootfs".into();
+        command.validate().unwrap();
+    }
 }
