@@ -203,6 +203,8 @@ impl<H: Hcs> Platform for HcsPlatform<H> {
         _hooks: &Arc<dyn Hooks>,
         _state_dir: &Path,
     ) -> Result<Launched<HcsInstance<H>>> {
+        // The plan's init has every pipe; the streams given now say which it needs.
+        let init = translate::process(&command.process, "process", stdio)?;
         let caller = CallerStdio::duplicate(stdio)?;
         let id = command.id.clone();
         let what = format!("compute system {id:?}");
@@ -233,7 +235,7 @@ impl<H: Hcs> Platform for HcsPlatform<H> {
         });
         let instance = HcsInstance {
             shared: shared.clone(),
-            init_plan: plan.init,
+            init_plan: init,
             init_stdio: Mutex::new(Some(caller)),
             waiter: Mutex::new(None),
         };

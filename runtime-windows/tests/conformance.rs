@@ -93,7 +93,7 @@ mod suite {
         }
 
         fn residue(&self) -> Residue {
-            common::residue(&self.hcs, &self.root)
+            common::process_residue(&self.hcs, &self.root)
         }
 
         fn unsupported(&self) -> Vec<(Case, String)> {

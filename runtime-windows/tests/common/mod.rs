@@ -121,12 +121,20 @@ fn entries(dir: &std::path::Path) -> Vec<String> {
 }
 
 /// What a container of the driver on `root` over `hcs` could leave behind: state entries,
-/// open HCS handles, compute systems still running, the driver's threads, and fds.
+/// open HCS handles and compute systems still running. The tests of one binary run side by
+/// side, so this is what is the driver's alone; [`process_residue`] adds the process's.
 pub fn residue(hcs: &FakeHcs, root: &std::path::Path) -> Residue {
     let mut residue = Residue::default();
     residue.add("state entries", entries(root));
     residue.add("HCS handles", hcs.open_handles());
     residue.add("compute systems", hcs.live_systems());
+    residue
+}
+
+/// [`residue`], and the driver's threads and the process's fds: for a test that runs alone
+/// (the conformance suite runs its residue cases alone).
+pub fn process_residue(hcs: &FakeHcs, root: &std::path::Path) -> Residue {
+    let mut residue = residue(hcs, root);
     let threads = entries(std::path::Path::new("/proc/self/task"))
         .into_iter()
         .filter_map(|task| fs::read_to_string(format!("/proc/self/task/{task}/comm")).ok())
