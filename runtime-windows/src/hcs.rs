@@ -110,12 +110,10 @@ pub trait Hcs: Send + Sync + 'static {
     fn start_system(&self, system: &Self::System, timeout: Duration) -> Result<(), HcsError>;
 
     /// `HcsShutDownComputeSystem`: asks the system to stop (its processes get to end).
-    fn shut_down_system(&self, system: &Self::System, timeout: Duration)
-        -> Result<(), HcsError>;
+    fn shut_down_system(&self, system: &Self::System, timeout: Duration) -> Result<(), HcsError>;
 
     /// `HcsTerminateComputeSystem`: stops it now.
-    fn terminate_system(&self, system: &Self::System, timeout: Duration)
-        -> Result<(), HcsError>;
+    fn terminate_system(&self, system: &Self::System, timeout: Duration) -> Result<(), HcsError>;
 
     /// `HcsPauseComputeSystem`.
     fn pause_system(&self, system: &Self::System, timeout: Duration) -> Result<(), HcsError>;
@@ -344,7 +342,11 @@ pub fn normalize(hresult: u32) -> u32 {
 
 impl fmt::Display for HcsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} failed with HRESULT 0x{:08X}", self.call, self.hresult)?;
+        write!(
+            f,
+            "{} failed with HRESULT 0x{:08X}",
+            self.call, self.hresult
+        )?;
         if let Some(name) = hresult_name(self.normalized()) {
             write!(f, " ({name})")?;
         }

@@ -39,13 +39,17 @@ pub enum Delivery {
 /// The documents for `command`; `layer_id` gives the id of a layer folder.
 pub fn plan(command: &Command, layer_id: &dyn Fn(&str) -> Result<String>) -> Result<Plan> {
     let _ = (command, layer_id);
-    Err(Error::Unsupported("the Windows translation (not written yet)".into()))
+    Err(Error::Unsupported(
+        "the Windows translation (not written yet)".into(),
+    ))
 }
 
 /// The process document for `process` (at JSON path `field`), with the pipes `stdio` needs.
 pub fn process(process: &ProcessConfig, field: &str, stdio: &Stdio) -> Result<ProcessPlan> {
     let _ = (process, field, stdio);
-    Err(Error::Unsupported("the Windows translation (not written yet)".into()))
+    Err(Error::Unsupported(
+        "the Windows translation (not written yet)".into(),
+    ))
 }
 
 /// How `signal` is delivered.
