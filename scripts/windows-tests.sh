@@ -21,7 +21,7 @@ trap cleanup EXIT
 runtime-windows/tests/windows/build.sh "$work/fakes"
 
 cargo build -q --target "$target" -p runtime-ffi
-test -f "target/$target/debug/berth.dll"
+test -f "${CARGO_TARGET_DIR:-target}/$target/debug/berth.dll"
 
 cargo test -q --no-run --target "$target" -p runtime-windows
 # The test binaries, by the JSON of their artifacts (built just above).
