@@ -8,7 +8,7 @@ APT=(apt-get -o DPkg::Lock::Timeout=600 -y -qq --no-install-recommends)
 
 packages=(busybox-static gcc libc6-dev make pkg-config libseccomp-dev)
 if [ "${1:-}" = --tests ]; then
-  packages+=(valgrind iproute2 lxc)
+  packages+=(valgrind iproute2 lxc gcc-mingw-w64-x86-64 wine64)
 fi
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -14,6 +14,8 @@ step "docs"
 RUSTDOCFLAGS="-D warnings" cargo doc -q --workspace --no-deps
 step "runtime-core, runtime-windows, runtime-ffi (libberth) and the conformance suite build for Windows"
 cargo check -q --target x86_64-pc-windows-gnu -p runtime-core -p runtime-windows -p runtime-ffi -p berth-conformance
+step "Windows build under wine: ComputeCore against the fake computecore.dll, and berth.dll"
+scripts/windows-tests.sh
 step "include/berth.h is what cbindgen generates"
 make -s check-header
 step "unit and integration tests (native driver on this host's cgroups)"

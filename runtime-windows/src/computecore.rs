@@ -1,1 +1,0 @@
-//! STUB: the real HCS over computecore.dll (Windows only).
