@@ -43,7 +43,7 @@ fn default_root() -> PathBuf {
 }
 
 /// berth's Windows driver: the shared lifecycle over an [`Hcs`]. On Windows,
-/// [`HcsDriver::new`] runs it over `computecore.dll`; [`HcsDriver::with_hcs`] takes any
+/// `HcsDriver::new` runs it over `computecore.dll`; [`HcsDriver::with_hcs`] takes any
 /// implementation (the tests' [`crate::fake::FakeHcs`]).
 ///
 /// `create` returns 0 for the pid: HCS cannot create a process suspended, so the init is

@@ -1,7 +1,7 @@
 //! The Host Compute Service, as the driver sees it: a small trait over the calls of
 //! `computecore.dll` it makes, so that the driver's logic is plain Rust that a fake can drive.
 //!
-//! [`crate::computecore::ComputeCore`] (Windows only) is the real one, over `computecore.dll`
+//! `computecore::ComputeCore` (Windows only) is the real one, over `computecore.dll`
 //! loaded at run time; [`crate::fake::FakeHcs`] scripts it for the tests.
 //!
 //! Every call takes documents in the JSON of HCS schema 2.1 ([`crate::schema`]) and gives

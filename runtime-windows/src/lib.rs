@@ -10,8 +10,8 @@
 //! for its `ProcessExited` notification; the exit, once the streams have drained, shuts the
 //! system down and closes its handles.
 //!
-//! Everything here but [`computecore`] is platform-neutral Rust over the [`hcs::Hcs`] trait,
-//! built and tested on Linux against [`fake::FakeHcs`]. [`computecore`], compiled only for
+//! Everything here but `computecore` is platform-neutral Rust over the [`hcs::Hcs`] trait,
+//! built and tested on Linux against [`fake::FakeHcs`]. `computecore`, compiled only for
 //! Windows, is the real one: `computecore.dll` loaded at run time.
 
 #![deny(unsafe_code)]

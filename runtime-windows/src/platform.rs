@@ -10,7 +10,7 @@
 //! - `kill` maps SIGTERM and SIGINT to `CtrlShutdown` and `CtrlC`, SIGKILL to terminate;
 //!   `kill` with `all` shuts the system down (terminate if that fails or takes too long).
 //!   A kill that finds the process gone is success, and waiters are released after
-//!   [`Timeouts::exit_grace`] if HCS never sends the exit.
+//!   [`Timeouts::exit_grace_ms`] if HCS never sends the exit.
 //! - A lost connection to the service ends every wait with an error.
 //!
 //! Exit codes are Windows' 32-bit codes taken as unsigned, in [`ExitStatus::code`]; `signal`
