@@ -141,7 +141,7 @@ pub trait Hcs: Send + Sync + 'static {
     /// `HcsCloseComputeSystem`. The system itself lives on if it runs.
     fn close_system(&self, system: Self::System);
 
-    /// `HcsCreateProcess` (then `HcsGetProcessInfo`) with a
+    /// `HcsCreateProcess` (its pipes from `HcsWaitForOperationResultAndProcessInfo`) with a
     /// [`crate::schema::ProcessParameters`] document. The process runs when this returns:
     /// HCS cannot create one suspended.
     fn create_process(

@@ -155,8 +155,9 @@ struct Proc<H: Hcs> {
     pid: u32,
     tty: bool,
     what: String,
-    /// How long its exit notification is awaited once a kill found it gone.
-    grace: Duration,
+    /// How long HCS calls may take, and its exit notification is awaited once a kill found
+    /// it gone.
+    timeouts: Timeouts,
     hcs: Arc<H>,
     handle: Mutex<Option<H::Process>>,
     relays: Mutex<Option<Relays>>,
@@ -584,7 +585,7 @@ impl<H: Hcs> HcsPlatform<H> {
             pid,
             instance.init_plan.tty,
             format!("the init of {:?}", shared.id),
-            shared.timeouts.exit_grace(),
+            shared.timeouts,
             handle,
         );
         if init.watch().is_err() {
@@ -711,8 +712,14 @@ impl<H: Hcs> Shared<H> {
                 .create_process(system, &plan.parameters, self.timeouts.operation())
                 .map_err(|e| hcs_error(e, format!("create {what}")))?
         };
-        let grace = self.timeouts.exit_grace();
-        let process = Proc::new(self.hcs.clone(), info.pid, plan.tty, what, grace, handle);
+        let process = Proc::new(
+            self.hcs.clone(),
+            info.pid,
+            plan.tty,
+            what,
+            self.timeouts,
+            handle,
+        );
         let relays = Relays::start(&mut info, caller);
         let watched = relays.and_then(|relays| {
             *process.relays.lock() = Some(relays);
@@ -865,14 +872,14 @@ impl<H: Hcs> Proc<H> {
         pid: u32,
         tty: bool,
         what: String,
-        grace: Duration,
+        timeouts: Timeouts,
         handle: H::Process,
     ) -> Arc<Self> {
         Arc::new(Proc {
             pid,
             tty,
             what,
-            grace,
+            timeouts,
             hcs,
             handle: Mutex::new(Some(handle)),
             relays: Mutex::new(None),
@@ -905,7 +912,9 @@ impl<H: Hcs> Proc<H> {
         self.hcs
             .set_process_callback(handle, callback)
             .map_err(|e| hcs_error(e, format!("watch {}", self.what)))?;
-        let status = self.hcs.process_properties(handle, Duration::from_secs(30));
+        let status = self
+            .hcs
+            .process_properties(handle, self.timeouts.operation());
         drop(guard);
         if let Ok(status) = status {
             if let Ok(Some(code)) = translate::exit_code(&status) {
@@ -1024,7 +1033,7 @@ impl<H: Hcs> Proc<H> {
             }
             match state.gone_since {
                 Some(since) => {
-                    let deadline = since + self.grace;
+                    let deadline = since + self.timeouts.exit_grace();
                     if self.changed.wait_until(&mut state, deadline).timed_out() {
                         drop(state);
                         // One last look, for an exit whose notification never came.
@@ -1045,7 +1054,7 @@ impl<H: Hcs> Proc<H> {
         let handle = self.handle.lock();
         let status = self
             .hcs
-            .process_properties(handle.as_ref()?, Duration::from_secs(5))
+            .process_properties(handle.as_ref()?, self.timeouts.operation())
             .ok()?;
         translate::exit_code(&status).ok()?
     }
