@@ -291,6 +291,39 @@ impl FakeHcs {
         self.inner.state.lock().open.remove(&handle);
     }
 
+    /// Moves a system from `from` to `to`; in any other state the call fails.
+    fn transition(
+        &self,
+        call: &'static str,
+        system: &FakeSystem,
+        from: SystemLife,
+        to: SystemLife,
+    ) -> Result<(), HcsError> {
+        self.enter(call, None)?;
+        if system.system.life() != from {
+            let state = format!("the system is not {from:?}");
+            return Err(error(call, HCS_E_INVALID_STATE, &state));
+        }
+        system.system.set(to);
+        Ok(())
+    }
+
+    /// Stops a system (see [`System::stop`]); a stopped one fails the call.
+    fn stop(
+        &self,
+        call: &'static str,
+        system: &FakeSystem,
+        event: Option<&str>,
+        code: u32,
+    ) -> Result<(), HcsError> {
+        if system.system.life() == SystemLife::Stopped {
+            let hresult = crate::hcs::HCS_E_SYSTEM_ALREADY_STOPPED;
+            return Err(error(call, hresult, "already stopped"));
+        }
+        system.system.stop(event, code);
+        Ok(())
+    }
+
     fn system(&self, id: &str) -> Option<Arc<System>> {
         self.inner.state.lock().systems.get(id).cloned()
     }
@@ -544,15 +577,12 @@ impl Hcs for FakeHcs {
     }
 
     fn start_system(&self, system: &FakeSystem, _timeout: Duration) -> Result<(), HcsError> {
-        const CALL: &str = "HcsStartComputeSystem";
-        self.enter(CALL, None)?;
-        match system.system.life() {
-            SystemLife::Created => {
-                system.system.set(SystemLife::Running);
-                Ok(())
-            }
-            _ => Err(error(CALL, HCS_E_INVALID_STATE, "not in the created state")),
-        }
+        self.transition(
+            "HcsStartComputeSystem",
+            system,
+            SystemLife::Created,
+            SystemLife::Running,
+        )
     }
 
     fn shut_down_system(&self, system: &FakeSystem, timeout: Duration) -> Result<(), HcsError> {
@@ -567,57 +597,31 @@ impl Hcs for FakeHcs {
                 "the operation timed out",
             ));
         }
-        match system.system.life() {
-            SystemLife::Stopped => Err(error(
-                CALL,
-                crate::hcs::HCS_E_SYSTEM_ALREADY_STOPPED,
-                "already stopped",
-            )),
-            _ => {
-                system.system.stop(Some("CtrlShutdown"), 0);
-                Ok(())
-            }
-        }
+        self.stop(CALL, system, Some("CtrlShutdown"), 0)
     }
 
     fn terminate_system(&self, system: &FakeSystem, _timeout: Duration) -> Result<(), HcsError> {
         const CALL: &str = "HcsTerminateComputeSystem";
         self.enter(CALL, None)?;
-        match system.system.life() {
-            SystemLife::Stopped => Err(error(
-                CALL,
-                crate::hcs::HCS_E_SYSTEM_ALREADY_STOPPED,
-                "already stopped",
-            )),
-            _ => {
-                system.system.stop(None, TERMINATED_EXIT_CODE);
-                Ok(())
-            }
-        }
+        self.stop(CALL, system, None, TERMINATED_EXIT_CODE)
     }
 
     fn pause_system(&self, system: &FakeSystem, _timeout: Duration) -> Result<(), HcsError> {
-        const CALL: &str = "HcsPauseComputeSystem";
-        self.enter(CALL, None)?;
-        match system.system.life() {
-            SystemLife::Running => {
-                system.system.set(SystemLife::Paused);
-                Ok(())
-            }
-            _ => Err(error(CALL, HCS_E_INVALID_STATE, "not running")),
-        }
+        self.transition(
+            "HcsPauseComputeSystem",
+            system,
+            SystemLife::Running,
+            SystemLife::Paused,
+        )
     }
 
     fn resume_system(&self, system: &FakeSystem, _timeout: Duration) -> Result<(), HcsError> {
-        const CALL: &str = "HcsResumeComputeSystem";
-        self.enter(CALL, None)?;
-        match system.system.life() {
-            SystemLife::Paused => {
-                system.system.set(SystemLife::Running);
-                Ok(())
-            }
-            _ => Err(error(CALL, HCS_E_INVALID_STATE, "not paused")),
-        }
+        self.transition(
+            "HcsResumeComputeSystem",
+            system,
+            SystemLife::Paused,
+            SystemLife::Running,
+        )
     }
 
     fn system_properties(

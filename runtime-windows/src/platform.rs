@@ -217,23 +217,7 @@ impl<H: Hcs> Platform for HcsPlatform<H> {
                 HcsErrorKind::AlreadyExists => Error::AlreadyExists { id: id.clone() },
                 _ => hcs_error(e, format!("create {what}")),
             })?;
-        let shared = Arc::new(Shared {
-            id,
-            hcs: self.hcs.clone(),
-            timeouts: self.timeouts,
-            system: Mutex::new(None),
-            system_stopped: Mutex::new(false),
-            system_changed: Condvar::new(),
-            init: Mutex::new(None),
-            execs: Mutex::new(Vec::new()),
-            exited: AtomicBool::new(false),
-            released: AtomicBool::new(false),
-            watch: Mutex::new(Watch {
-                sink: None,
-                pending: None,
-                unwatched: false,
-            }),
-        });
+        let shared = Shared::new(id, self.hcs.clone(), self.timeouts);
         let instance = HcsInstance {
             shared: shared.clone(),
             init_plan: init,
@@ -490,23 +474,7 @@ impl<H: Hcs> Platform for HcsPlatform<H> {
     fn adopt(&self, saved: &Saved<HcsSaved>, _state_dir: &Path) -> Option<HcsInstance<H>> {
         let hcs = &self.hcs;
         let system = hcs.open_system(&saved.platform.system_id).ok()?;
-        let shared = Arc::new(Shared {
-            id: saved.id.clone(),
-            hcs: hcs.clone(),
-            timeouts: self.timeouts,
-            system: Mutex::new(None),
-            system_stopped: Mutex::new(false),
-            system_changed: Condvar::new(),
-            init: Mutex::new(None),
-            execs: Mutex::new(Vec::new()),
-            exited: AtomicBool::new(false),
-            released: AtomicBool::new(false),
-            watch: Mutex::new(Watch {
-                sink: None,
-                pending: None,
-                unwatched: false,
-            }),
-        });
+        let shared = Shared::new(saved.id.clone(), hcs.clone(), self.timeouts);
         let watched = hcs.set_system_callback(&system, system_callback(&shared));
         *shared.system.lock() = Some(system);
         let instance = HcsInstance {
@@ -679,6 +647,26 @@ fn system_callback<H: Hcs>(shared: &Arc<Shared<H>>) -> HcsCallback {
 }
 
 impl<H: Hcs> Shared<H> {
+    fn new(id: String, hcs: Arc<H>, timeouts: Timeouts) -> Arc<Self> {
+        Arc::new(Shared {
+            id,
+            hcs,
+            timeouts,
+            system: Mutex::new(None),
+            system_stopped: Mutex::new(false),
+            system_changed: Condvar::new(),
+            init: Mutex::new(None),
+            execs: Mutex::new(Vec::new()),
+            exited: AtomicBool::new(false),
+            released: AtomicBool::new(false),
+            watch: Mutex::new(Watch {
+                sink: None,
+                pending: None,
+                unwatched: false,
+            }),
+        })
+    }
+
     /// Calls `call` with the open system; its failure is the failure to `verb` it.
     fn with_system(
         &self,
