@@ -596,6 +596,15 @@ fn detached_plan(saved: &HcsSaved) -> ProcessPlan {
     }
 }
 
+/// Whether HCS's answer to a call on a process means the process has ended: "already
+/// stopped", "not found" or "invalid state", in either form.
+fn has_gone(error: &HcsError) -> bool {
+    matches!(
+        error.kind(),
+        HcsErrorKind::AlreadyStopped | HcsErrorKind::NotFound | HcsErrorKind::InvalidState
+    )
+}
+
 fn pid_of(pid: u32) -> i32 {
     i32::try_from(pid).unwrap_or(i32::MAX)
 }
@@ -975,14 +984,7 @@ impl<H: Hcs> Proc<H> {
                 }
                 Ok(())
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    HcsErrorKind::AlreadyStopped
-                        | HcsErrorKind::NotFound
-                        | HcsErrorKind::InvalidState
-                ) =>
-            {
+            Err(e) if has_gone(&e) => {
                 self.gone();
                 Ok(())
             }
@@ -998,16 +1000,7 @@ impl<H: Hcs> Proc<H> {
         };
         match self.hcs.modify_process(handle, request, timeout) {
             Ok(()) => Ok(true),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    HcsErrorKind::AlreadyStopped
-                        | HcsErrorKind::NotFound
-                        | HcsErrorKind::InvalidState
-                ) =>
-            {
-                Ok(false)
-            }
+            Err(e) if has_gone(&e) => Ok(false),
             Err(e) => Err(hcs_error(e, format!("resize the console of {}", self.what))),
         }
     }
