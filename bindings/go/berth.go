@@ -38,7 +38,9 @@ const HeaderABIVersion = uint32(C.BERTH_ABI_VERSION)
 // Options configure a driver. Empty fields are omitted, so berth's defaults apply.
 type Options struct {
 	// Kind is the driver: "native" (the default) or "lxc" (the same containers through
-	// LXC 5's lxc-execute; see docs/lxc.md).
+	// LXC 5's lxc-execute; see docs/lxc.md). "windows" is ErrUnsupported here: the Windows
+	// driver is in a Windows build of libberth (berth.dll; see docs/windows.md), which this
+	// binding, passing file descriptors, does not target.
 	Kind string `json:"kind,omitempty"`
 	// Root is the state directory (default /run/berth).
 	Root string `json:"root,omitempty"`
