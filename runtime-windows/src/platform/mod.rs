@@ -209,16 +209,19 @@ impl<H: Hcs> Platform for HcsPlatform<H> {
         let init = shared.create_process(&instance.init_plan, caller, "the init")?;
         let pid = init.pid;
         *shared.init.lock() = Some(init.clone());
-        let waiting = shared.clone();
+        let (waiting, waited) = (shared.clone(), init.clone());
         let waiter = std::thread::Builder::new()
             .name("berth-hcs-wait".into())
-            .spawn(move || waiting.await_init(&init))
+            .spawn(move || waiting.await_init(&waited))
             .map_err(|err| Error::io("start the thread that waits for the init", &err));
         match waiter {
             Ok(waiter) => *instance.waiter.lock() = Some(waiter),
             Err(error) => {
-                // No one would see it end: end it now.
-                let _ = self.kill(instance, false);
+                // No thread would see it end: end it now, and do the waiter's part here, so
+                // that its end is reported and the lifecycle's clean-up after the failed
+                // start does not wait for ever.
+                let _ = init.deliver(&Delivery::Terminate, SIGKILL, shared.timeouts);
+                shared.await_init(&init);
                 return Err(error);
             }
         }
