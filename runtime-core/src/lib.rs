@@ -34,7 +34,9 @@ pub use driver::Driver;
 pub use error::{Error, ErrorKind, OsFailure, Result};
 pub use hooks::{Hooks, NoHooks};
 pub use lifecycle::{Lifecycle, OnDrop, Platform};
-pub use process::{ConsoleSize, IdOrName, ProcessConfig, Rlimit, UserSpec};
+pub use process::{
+    CapabilitySets, ConsoleSize, IdOrName, ProcessConfig, Rlimit, UserSpec, DEFAULT_UMASK,
+};
 pub use security::{DeviceRule, HostDevice, SeccompProfile, SeccompSetting};
 pub use status::{ContainerState, ExitStatus, Operation, Stats, Status};
 pub use stdio::{RawStdio, Stdio};

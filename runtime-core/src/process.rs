@@ -24,6 +24,15 @@ pub struct ProcessConfig {
     /// Supplementary groups added to those of the user's `/etc/group` membership.
     #[serde(default)]
     pub additional_gids: Vec<u32>,
+    /// The exact supplementary groups (OCI's `user.additionalGids`), instead of berth's
+    /// computation (the primary group, the groups that list the user, `additional_gids`).
+    /// `Some(vec![])` leaves the process in no supplementary group. Exclusive with
+    /// `additional_gids`.
+    #[serde(default)]
+    pub groups: Option<Vec<u32>>,
+    /// The process's umask, 0 to 0o777 (OCI's `user.umask`); `None`: 0o022.
+    #[serde(default)]
+    pub umask: Option<u32>,
     /// Allocate a terminal for the process.
     #[serde(default)]
     pub tty: bool,
@@ -39,6 +48,14 @@ pub struct ProcessConfig {
     /// Capabilities removed from the default set.
     #[serde(default)]
     pub cap_drop: Vec<String>,
+    /// OCI's five capability sets, applied exactly as given instead of berth's default set.
+    /// Exclusive with `privileged`, `cap_add` and `cap_drop`.
+    #[serde(default)]
+    pub capabilities: Option<CapabilitySets>,
+    /// The process's `oom_score_adj`, -1000 to 1000 (OCI's `oomScoreAdj`); `None`: inherited
+    /// from the host process.
+    #[serde(default)]
+    pub oom_score_adj: Option<i32>,
     /// Set `no_new_privs` so that setuid binaries gain nothing (default true).
     #[serde(default = "default_true")]
     pub no_new_privileges: bool,
@@ -50,6 +67,45 @@ pub struct ProcessConfig {
     #[serde(default)]
     pub seccomp: Option<SeccompSetting>,
 }
+
+/// The capability sets of a process, as OCI's `process.capabilities` gives them: each a list
+/// of names (`CAP_SYS_ADMIN` or `SYS_ADMIN`, in any case). A missing list is an empty set.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapabilitySets {
+    /// The bounding set: what the process and its children can ever hold.
+    #[serde(default)]
+    pub bounding: Vec<String>,
+    /// The effective set: a subset of `permitted`.
+    #[serde(default)]
+    pub effective: Vec<String>,
+    /// The inheritable set: a subset of `bounding`.
+    #[serde(default)]
+    pub inheritable: Vec<String>,
+    /// The permitted set.
+    #[serde(default)]
+    pub permitted: Vec<String>,
+    /// The ambient set: those also in `permitted` and `inheritable` are raised, the others
+    /// skipped (as runc does).
+    #[serde(default)]
+    pub ambient: Vec<String>,
+}
+
+impl CapabilitySets {
+    /// The five lists with their field names, in the order OCI lists them.
+    pub fn lists(&self) -> [(&'static str, &[String]); 5] {
+        [
+            ("bounding", &self.bounding),
+            ("effective", &self.effective),
+            ("inheritable", &self.inheritable),
+            ("permitted", &self.permitted),
+            ("ambient", &self.ambient),
+        ]
+    }
+}
+
+/// The umask a process gets when it names none (runc's too).
+pub const DEFAULT_UMASK: u32 = 0o022;
 
 /// A terminal size in character cells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,11 +182,15 @@ impl ProcessConfig {
             cwd: default_cwd(),
             user: default_user(),
             additional_gids: Vec::new(),
+            groups: None,
+            umask: None,
             tty: false,
             console_size: None,
             privileged: false,
             cap_add: Vec::new(),
             cap_drop: Vec::new(),
+            capabilities: None,
+            oom_score_adj: None,
             no_new_privileges: true,
             rlimits: Vec::new(),
             seccomp: None,
@@ -144,6 +204,11 @@ impl ProcessConfig {
             env.push(DEFAULT_PATH.to_string());
         }
         env
+    }
+
+    /// The umask the process gets: `umask`, else [`DEFAULT_UMASK`].
+    pub fn effective_umask(&self) -> u32 {
+        self.umask.unwrap_or(DEFAULT_UMASK)
     }
 
     /// The value of `PATH` in [`Self::effective_env`].

@@ -202,6 +202,49 @@ impl ProcessConfig {
                 no_nul(&format!("{field}.{list}[{i}]"), name)?;
             }
         }
+        if let Some(sets) = &self.capabilities {
+            let others = [
+                ("privileged", self.privileged),
+                ("cap_add", !self.cap_add.is_empty()),
+                ("cap_drop", !self.cap_drop.is_empty()),
+            ];
+            if let Some((other, _)) = others.iter().find(|(_, given)| *given) {
+                return Err(Error::invalid(
+                    format!("{field}.capabilities"),
+                    format!("exclusive with {field}.{other}: the sets are exact, give them alone"),
+                ));
+            }
+            for (list, names) in sets.lists() {
+                for (i, name) in names.iter().enumerate() {
+                    no_nul(&format!("{field}.capabilities.{list}[{i}]"), name)?;
+                }
+            }
+        }
+        if self.groups.is_some() && !self.additional_gids.is_empty() {
+            return Err(Error::invalid(
+                format!("{field}.groups"),
+                format!(
+                    "exclusive with {field}.additional_gids: groups is the exact list, \
+                     additional_gids adds to berth's"
+                ),
+            ));
+        }
+        if let Some(umask) = self.umask {
+            if umask > 0o777 {
+                return Err(Error::invalid(
+                    format!("{field}.umask"),
+                    format!("{umask:#o} is out of range (0 to 0o777)"),
+                ));
+            }
+        }
+        if let Some(adj) = self.oom_score_adj {
+            if !(-1000..=1000).contains(&adj) {
+                return Err(Error::invalid(
+                    format!("{field}.oom_score_adj"),
+                    format!("{adj} is out of range (-1000 to 1000)"),
+                ));
+            }
+        }
         let mut seen = HashSet::new();
         for (i, limit) in self.rlimits.iter().enumerate() {
             let at = format!("{field}.rlimits[{i}]");
@@ -713,5 +756,86 @@ mod tests {
         );
         command.rootfs = "/rootfs".into();
         command.validate().unwrap();
+    }
+
+    fn process_error(process: &ProcessConfig) -> String {
+        let error = process.validate("process").unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidArgument, "{error}");
+        error.to_string()
+    }
+
+    #[test]
+    fn explicit_capabilities_are_exclusive_with_the_other_capability_fields() {
+        let mut process = ProcessConfig::new(["/bin/true"]);
+        process.capabilities = Some(crate::process::CapabilitySets {
+            bounding: vec!["CAP_CHOWN".into()],
+            ..Default::default()
+        });
+        process.validate("process").unwrap();
+        for other in ["privileged", "cap_add", "cap_drop"] {
+            let mut both = process.clone();
+            match other {
+                "privileged" => both.privileged = true,
+                "cap_add" => both.cap_add = vec!["KILL".into()],
+                _ => both.cap_drop = vec!["KILL".into()],
+            }
+            let message = process_error(&both);
+            assert_eq!(
+                message,
+                format!(
+                    "invalid process.capabilities: exclusive with process.{other}: the sets \
+                     are exact, give them alone"
+                )
+            );
+        }
+        let mut nul = process.clone();
+        nul.capabilities.as_mut().unwrap().ambient = vec!["CAP_\0KILL".into()];
+        assert!(
+            process_error(&nul).contains("process.capabilities.ambient[0]"),
+            "NUL in a name"
+        );
+    }
+
+    #[test]
+    fn umask_and_oom_score_adj_are_range_checked() {
+        let mut process = ProcessConfig::new(["/bin/true"]);
+        assert_eq!(process.effective_umask(), 0o022);
+        for good in [0, 0o027, 0o777] {
+            process.umask = Some(good);
+            process.validate("process").unwrap();
+            assert_eq!(process.effective_umask(), good);
+        }
+        process.umask = Some(0o1000);
+        assert_eq!(
+            process_error(&process),
+            "invalid process.umask: 0o1000 is out of range (0 to 0o777)"
+        );
+        process.umask = None;
+        for good in [-1000, 0, 1000] {
+            process.oom_score_adj = Some(good);
+            process.validate("process").unwrap();
+        }
+        for bad in [-1001, 1001, i32::MIN] {
+            process.oom_score_adj = Some(bad);
+            assert_eq!(
+                process_error(&process),
+                format!("invalid process.oom_score_adj: {bad} is out of range (-1000 to 1000)")
+            );
+        }
+    }
+
+    #[test]
+    fn exact_groups_exclude_additional_gids() {
+        let mut process = ProcessConfig::new(["/bin/true"]);
+        process.groups = Some(vec![]);
+        process.validate("process").unwrap();
+        process.groups = Some(vec![5, 6]);
+        process.validate("process").unwrap();
+        process.additional_gids = vec![7];
+        assert!(
+            process_error(&process)
+                .starts_with("invalid process.groups: exclusive with process.additional_gids"),
+            "{process:?}"
+        );
     }
 }

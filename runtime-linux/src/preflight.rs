@@ -14,8 +14,9 @@ use runtime_core::{
 use crate::mount_options::MountOptions;
 use crate::platform::NativePlatform;
 use crate::protocol::Confinement;
+use crate::security::caps::ProcessCapabilities;
 use crate::security::devices::ResolvedDevice;
-use crate::security::{self, CapabilitySet, SeccompCache};
+use crate::security::{self, SeccompCache};
 
 /// What [`check`] found and computed.
 pub struct Checked {
@@ -106,11 +107,11 @@ pub fn confinement(
     process: &ProcessConfig,
     field: &str,
 ) -> Result<Confinement> {
-    let capabilities = CapabilitySet::for_process(process, field)?;
+    let capabilities = ProcessCapabilities::for_process(process, field)?;
     let seccomp = security::seccomp::program_for(
         process.seccomp.as_ref(),
         process.privileged,
-        capabilities,
+        capabilities.bounding,
         cache,
         &format!("{field}.seccomp"),
     )?;

@@ -15,8 +15,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::os_error;
 pub use crate::namespaces::NamespaceSet;
+use crate::security::caps::ProcessCapabilities;
 use crate::security::devices::ResolvedDevice;
-use crate::security::{CapabilitySet, SeccompProgram};
+use crate::security::SeccompProgram;
 
 /// A request from the host.
 #[derive(Debug, Serialize, Deserialize)]
@@ -33,7 +34,7 @@ pub enum Request {
 /// so that the helper only applies it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Confinement {
-    pub capabilities: CapabilitySet,
+    pub capabilities: ProcessCapabilities,
     pub seccomp: Option<SeccompProgram>,
 }
 

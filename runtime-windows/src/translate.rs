@@ -681,6 +681,22 @@ fn refuse_process_linux_only(process: &ProcessConfig, field: &str) -> Result<()>
             !process.additional_gids.is_empty(),
             "supplementary group ids (Windows users have no numeric groups)",
         ),
+        (
+            "groups",
+            process.groups.is_some(),
+            "supplementary group ids (Windows users have no numeric groups)",
+        ),
+        (
+            "capabilities",
+            process.capabilities.is_some(),
+            "Linux capabilities",
+        ),
+        ("umask", process.umask.is_some(), "a POSIX umask"),
+        (
+            "oom_score_adj",
+            process.oom_score_adj.is_some(),
+            "a Linux OOM killer score",
+        ),
     ];
     for (name, set, what) in refusals {
         if set {

@@ -72,6 +72,24 @@ impl HostProc {
     }
 }
 
+impl HostProc {
+    /// Writes the calling process's own `/proc/self/oom_score_adj`, before any `setns`:
+    /// with the host's privileges, which lowering it needs (`CAP_SYS_RESOURCE` in the
+    /// initial user namespace), and inherited by the process the helper clones.
+    pub fn set_own_oom_score_adj(&self, value: i32) -> Result<()> {
+        let step = || format!("write {value} to /proc/self/oom_score_adj");
+        let fd = openat(
+            &self.0,
+            "self/oom_score_adj",
+            OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .step(step)?;
+        nix::unistd::write(&fd, value.to_string().as_bytes()).step(step)?;
+        Ok(())
+    }
+}
+
 impl ProcessDir {
     /// Opens `name` (`ns/net`, `uid_map`) of the process.
     pub fn open(&self, name: &str, flags: OFlag) -> Result<OwnedFd> {

@@ -7,6 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 
 use nix::errno::Errno;
 use nix::sys::resource::{setrlimit, Resource};
+use nix::sys::stat::{umask, Mode};
 use nix::unistd::{access, setgroups, setresgid, setresuid, AccessFlags, Gid, Uid};
 use runtime_core::{Error, IdOrName, ProcessConfig, Result, Rlimit, UserSpec};
 
@@ -23,6 +24,7 @@ pub struct Prepared {
     gid: u32,
     groups: Vec<u32>,
     cwd: String,
+    umask: u32,
     rlimits: Vec<(Resource, u64, u64)>,
     no_new_privileges: bool,
     confinement: Confinement,
@@ -53,8 +55,9 @@ impl Identity {
     /// `/etc/group` (their text, empty where missing). A numeric uid needs no passwd entry, a
     /// name must have one; without a group, the user's primary group (Docker's rule: 0 for a
     /// uid without an entry); the groups, as initgroups(3) makes them, are the primary one,
-    /// those that list the user, and the ones asked for. The native init, the LXC driver and
-    /// the benchmark's OCI configs all use this one computation.
+    /// those that list the user, and the ones asked for, or exactly `process.groups` when it
+    /// is given (OCI's semantics, as runc's for a `uid:gid`). The native init, the LXC driver
+    /// and the benchmark's OCI configs all use this one computation.
     pub fn from_image(process: &ProcessConfig, passwd: &str, group: &str) -> Result<Identity> {
         let spec =
             UserSpec::parse(&process.user).map_err(|why| Error::invalid("process.user", why))?;
@@ -84,11 +87,17 @@ impl Identity {
             })?,
             None => entry.as_ref().map_or(0, |e| e.gid),
         };
-        let mut groups = vec![gid];
-        if let Some(entry) = &entry {
-            groups.extend(supplementary_groups(group, &entry.name));
-        }
-        groups.extend(&process.additional_gids);
+        let mut groups = match &process.groups {
+            Some(exact) => exact.clone(),
+            None => {
+                let mut groups = vec![gid];
+                if let Some(entry) = &entry {
+                    groups.extend(supplementary_groups(group, &entry.name));
+                }
+                groups.extend(&process.additional_gids);
+                groups
+            }
+        };
         groups.sort_unstable();
         groups.dedup();
         Ok(Identity {
@@ -134,6 +143,7 @@ impl Prepared {
             gid,
             groups,
             cwd: process.cwd.clone(),
+            umask: process.effective_umask(),
             rlimits: process.rlimits.iter().map(rlimit).collect::<Result<_>>()?,
             no_new_privileges: process.no_new_privileges,
             confinement: confinement.clone(),
@@ -141,10 +151,12 @@ impl Prepared {
         })
     }
 
-    /// Applies rlimits, groups, user, capabilities and working directory, and checks that the
-    /// program can be executed as that user. The order around the user switch is the one
-    /// `crate::security` explains.
+    /// Applies the umask, rlimits, groups, user, capabilities and working directory, and
+    /// checks that the program can be executed as that user. The order around the user switch
+    /// is the one `crate::security` explains.
     pub fn become_user(&self) -> Result<()> {
+        // Validated: 0 to 0o777.
+        umask(Mode::from_bits_truncate(self.umask));
         for &(resource, soft, hard) in &self.rlimits {
             setrlimit(resource, soft, hard).step(|| format!("setrlimit {resource:?}"))?;
         }

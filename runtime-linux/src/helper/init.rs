@@ -69,7 +69,6 @@ pub fn run_exec(channel: &Channel, plan: &ExecPlan, groups_locked: bool) -> ! {
     let prepared =
         Prepared::new(&plan.process, &plan.confinement, groups_locked).and_then(|prepared| {
             let console = terminal_for(&plan.process, None)?;
-            umask(Mode::from_bits_truncate(0o022));
             prepared.become_user()?;
             sys::fds::cloexec_from(3).step(|| "mark inherited fds close-on-exec")?;
             Ok((prepared, console))
@@ -255,7 +254,6 @@ fn set_up(plan: &CreatePlan, rootfs_tree: Option<OwnedFd>) -> Result<Ready> {
     let console = terminal_for(&command.process, mounted.as_ref())?;
     // berth's fds of the container's mounts are not the program's.
     drop(mounted);
-    umask(Mode::from_bits_truncate(0o022));
     prepared.become_user()?;
     sys::fds::cloexec_from(3).step(|| "mark inherited fds close-on-exec")?;
     Ok((prepared, console))

@@ -25,7 +25,7 @@ use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::process::exit;
 
 use crate::namespaces::{clone_flag, NamespaceSet};
-use runtime_core::{Error, NamespaceKind, Result};
+use runtime_core::{Error, NamespaceKind, ProcessConfig, Result};
 
 use crate::channel::{Channel, Listener};
 use crate::error::StepExt;
@@ -103,8 +103,12 @@ fn create(
         report_failure(channel, &Error::Internal("no start socket attached".into()));
         return 1;
     };
-    // Before any setns: the host's procfs, for writing the init's id maps.
-    let host_proc = match host_proc::HostProc::open() {
+    // Before any setns: the host's procfs, for writing the init's id maps, and the
+    // oom_score_adj the init inherits.
+    let host_proc = match host_proc::HostProc::open().and_then(|proc| {
+        set_oom_score_adj(&proc, &plan.command.process)?;
+        Ok(proc)
+    }) {
         Ok(proc) => proc,
         Err(error) => {
             report_failure(channel, &error);
@@ -186,7 +190,10 @@ fn join_container(
     // Cgroups first: their files are host paths, out of sight once in the container's mounts.
     join_cgroups(&plan.cgroup_procs)?;
     // And the init's /proc directory, through the host's procfs, checked against its pidfd.
-    let init_dir = host_proc::HostProc::open()?.process(plan.init_pid, init.as_fd())?;
+    let host_proc = host_proc::HostProc::open()?;
+    let init_dir = host_proc.process(plan.init_pid, init.as_fd())?;
+    // Still with the host's privileges: the exec'd process inherits it.
+    set_oom_score_adj(&host_proc, &plan.process)?;
     let groups_locked = init_dir.read("setgroups")?.trim() == "deny";
     let flags = plan.namespaces.clone_flags();
     if !flags.is_empty() {
@@ -217,6 +224,15 @@ fn join_through_proc(init: &host_proc::ProcessDir, namespaces: NamespaceSet) -> 
         nix::sched::setns(fd, flag).step(|| format!("join the init's {name}"))?;
     }
     Ok(())
+}
+
+/// `process.oom_score_adj`, when given, on the helper itself: the process it clones inherits
+/// it, and keeps it across `execve`.
+fn set_oom_score_adj(host_proc: &host_proc::HostProc, process: &ProcessConfig) -> Result<()> {
+    match process.oom_score_adj {
+        Some(value) => host_proc.set_own_oom_score_adj(value),
+        None => Ok(()),
+    }
 }
 
 fn join_cgroups(procs_files: &[String]) -> Result<()> {

@@ -14,7 +14,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use runtime_core::{Command, Error, Mount, NamespaceKind, NamespaceMode, Result};
+use runtime_core::{Command, Error, Mount, NamespaceKind, NamespaceMode, ProcessConfig, Result};
 
 use super::image;
 use crate::mount_options::MountOptions;
@@ -108,6 +108,7 @@ pub fn render(command: &Command, inputs: &ConfigInputs<'_>) -> Result<String> {
     }
 
     // The process. Its arguments go on lxc-execute's command line.
+    refuse_process_fields(process)?;
     let identity = image::identity(&command.rootfs, process)?;
     let mut env = process.effective_env();
     if !env.iter().any(|kv| kv.starts_with("HOME=")) {
@@ -201,6 +202,32 @@ struct Config {
 impl Config {
     fn key(&mut self, key: &str, value: impl AsRef<str>) {
         let _ = writeln!(self.text, "{key} = {}", value.as_ref());
+    }
+}
+
+/// The init's fields LXC has no plain key for. (An exec goes through berth's helper, as the
+/// native driver's, and has them all.)
+fn refuse_process_fields(process: &ProcessConfig) -> Result<()> {
+    let refusals = [
+        (
+            "process.capabilities",
+            process.capabilities.is_some(),
+            "exact capability sets (LXC keeps one set, lxc.cap.keep, and sets the others its way)",
+        ),
+        (
+            "process.umask",
+            process.umask.is_some(),
+            "a umask (LXC has no key for the init's)",
+        ),
+        (
+            "process.oom_score_adj",
+            process.oom_score_adj.is_some(),
+            "an oom_score_adj (not mapped to lxc.proc.oom_score_adj yet)",
+        ),
+    ];
+    match refusals.into_iter().find(|(_, given, _)| *given) {
+        Some((field, _, what)) => Err(unsupported(field, what)),
+        None => Ok(()),
     }
 }
 
@@ -413,7 +440,7 @@ fn mount_entry(i: usize, mount: &Mount) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use runtime_core::{HostDevice, IdMapping, ProcessConfig, Rlimit};
+    use runtime_core::{HostDevice, IdMapping, Rlimit};
     use std::path::PathBuf;
 
     /// A rootfs with an /etc/passwd and /etc/group, removed on drop.
@@ -669,6 +696,37 @@ mod tests {
         command.process.user = "0".into();
         command.process.cwd = "/a\nb".into();
         unsupported_naming(render(&command, &inputs()), "process.cwd");
+    }
+
+    #[test]
+    fn exact_groups_replace_the_computed_ones() {
+        let rootfs = Rootfs::new("exact-groups");
+        let mut command = rootfs.command();
+        command.process.user = "app".into();
+        command.process.groups = Some(vec![7, 5]);
+        let text = render(&command, &inputs()).unwrap();
+        assert!(has(&text, "lxc.init.gid = 1000"));
+        assert!(has(&text, "lxc.init.groups = 5,7"));
+        // None at all: LXC reads the empty value as "drop every group".
+        command.process.groups = Some(vec![]);
+        let text = render(&command, &inputs()).unwrap();
+        assert!(text
+            .lines()
+            .any(|line| line.trim_end() == "lxc.init.groups ="));
+    }
+
+    #[test]
+    fn the_init_s_exact_capabilities_umask_and_oom_score_adj_are_unsupported() {
+        let rootfs = Rootfs::new("proc-fields");
+        let mut command = rootfs.command();
+        command.process.capabilities = Some(runtime_core::CapabilitySets::default());
+        unsupported_naming(render(&command, &inputs()), "process.capabilities");
+        command.process.capabilities = None;
+        command.process.umask = Some(0o077);
+        unsupported_naming(render(&command, &inputs()), "process.umask");
+        command.process.umask = None;
+        command.process.oom_score_adj = Some(100);
+        unsupported_naming(render(&command, &inputs()), "process.oom_score_adj");
     }
 
     #[test]

@@ -14,10 +14,26 @@
 //! treats a root's program as carrying every file capability, bounded by the bounding set);
 //! another uid has none, unless a program has file capabilities within the bounding set and
 //! `no_new_privileges` is off.
+//!
+//! **Explicit sets** (`process.capabilities`, OCI's five sets) replace all of that, with runc's
+//! semantics ([`ProcessCapabilities::for_process`]): the bounding set is dropped to
+//! `bounding`; permitted, effective and inheritable are set exactly with `capset` after the
+//! user switch (keepcaps keeps the permitted set across it, so a non-root user holds them
+//! too, until `execve` applies the kernel's rules); then each ambient capability is raised.
+//! What the kernel would refuse is decided on the host, before anything is created:
+//! - a name berth does not know is invalid (runc ignores it with a warning);
+//! - a capability this kernel lacks (above `cap_last_cap`) or that berth itself does not
+//!   hold (outside its own bounding set) is left out of every set, as runc leaves out what
+//!   it does not hold, with a warning; [`ProcessCapabilities::skipped`] says which, so a
+//!   caller can warn;
+//! - effective not within permitted, or inheritable not within bounding, is invalid (runc's
+//!   `capset` fails with `EPERM` when the container starts);
+//! - an ambient capability not in both permitted and inheritable is skipped (the kernel
+//!   refuses to raise it; runc warns and goes on), and listed by `skipped` too.
 
 use std::fmt;
 
-use runtime_core::{Error, ProcessConfig, Result};
+use runtime_core::{CapabilitySets, Error, ProcessConfig, Result};
 use serde::{Deserialize, Serialize};
 
 use super::sys;
@@ -198,7 +214,15 @@ impl CapabilitySet {
     ///
     /// No process can grant a capability it does not hold: privileged means every capability
     /// in berth's own bounding set, and asking for one outside it is an error naming it.
+    ///
+    /// With explicit sets (`process.capabilities`), their bounding set
+    /// ([`ProcessCapabilities::for_process`]).
     pub fn for_process(process: &ProcessConfig, field: &str) -> Result<CapabilitySet> {
+        Ok(ProcessCapabilities::for_process(process, field)?.bounding)
+    }
+
+    /// What [`Self::for_process`] computes without explicit sets.
+    fn adjusted_default(process: &ProcessConfig, field: &str) -> Result<CapabilitySet> {
         let last = last_cap()?;
         let wanted = Self::compute(
             process.privileged,
@@ -207,11 +231,7 @@ impl CapabilitySet {
             field,
             last,
         )?;
-        let held = CapabilitySet::from_bits(
-            (0..=last)
-                .filter(|&cap| sys::bounding_has(cap).unwrap_or(false))
-                .fold(0, |bits, cap| bits | 1 << cap),
-        );
+        let held = held(last);
         if process.privileged {
             return Ok(CapabilitySet::from_bits(wanted.bits & held.bits));
         }
@@ -261,16 +281,116 @@ impl CapabilitySet {
         sys::set_keepcaps(true).step(|| "keep capabilities across the user switch")
     }
 
-    /// Helper side, after `setresuid` (and [`Self::keep_across_setuid`] before it): removes
-    /// from the bounding set every capability not in the set, then sets permitted and
-    /// effective to the set for uid 0 (to nothing for another uid), empties inheritable and
-    /// ambient, and clears keepcaps.
+    /// Helper side: [`ProcessCapabilities::apply`] by berth's rule over this bounding set.
+    pub fn apply(&self) -> Result<()> {
+        ProcessCapabilities::by_default_rule(*self).apply()
+    }
+
+    /// The calling thread's effective set (as `capget` reports it).
+    pub fn current_effective() -> Result<CapabilitySet> {
+        let sets = sys::capget().step(|| "read the process's capabilities")?;
+        Ok(CapabilitySet::from_bits(sets.effective))
+    }
+}
+
+/// Capabilities 0 to `last` that berth's own bounding set holds.
+fn held(last: u32) -> CapabilitySet {
+    CapabilitySet::from_bits(
+        (0..=last)
+            .filter(|&cap| sys::bounding_has(cap).unwrap_or(false))
+            .fold(0, |bits, cap| bits | 1 << cap),
+    )
+}
+
+/// The sets besides the bounding set, exactly as explicit sets give them (numbers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExactSets {
+    pub effective: CapabilitySet,
+    pub permitted: CapabilitySet,
+    pub inheritable: CapabilitySet,
+    /// Only those also in `permitted` and `inheritable`: the kernel raises no other.
+    pub ambient: CapabilitySet,
+}
+
+/// Every capability a process gets: the bounding set, and the others either by berth's rule
+/// (the module's doc) or exactly as `process.capabilities` gives them. It crosses the host →
+/// helper socket as part of the confinement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessCapabilities {
+    /// The bounding set: also the one Docker's seccomp conditions are evaluated against (as
+    /// moby does, against the OCI bounding set), and LXC's `lxc.cap.keep`.
+    pub bounding: CapabilitySet,
+    /// `None`: berth's rule, permitted and effective the bounding set for uid 0 and empty
+    /// for another uid, inheritable and ambient empty. `Some`: these.
+    pub exact: Option<ExactSets>,
+}
+
+/// Explicit sets as numbers, and the names given in them that are left out.
+struct Resolved {
+    capabilities: ProcessCapabilities,
+    skipped: Vec<String>,
+}
+
+impl ProcessCapabilities {
+    /// Berth's rule over the bounding set `set`.
+    pub fn by_default_rule(set: CapabilitySet) -> Self {
+        ProcessCapabilities {
+            bounding: set,
+            exact: None,
+        }
+    }
+
+    /// Host side: the capabilities of `process`, checked against this kernel and berth's own
+    /// bounding set. `field` is the JSON path of the process (`process`), used in errors.
+    /// Without `process.capabilities`, [`CapabilitySet::for_process`]'s set by berth's rule;
+    /// with it, the explicit sets, as the module's doc says.
+    pub fn for_process(process: &ProcessConfig, field: &str) -> Result<ProcessCapabilities> {
+        match &process.capabilities {
+            None => Ok(Self::by_default_rule(CapabilitySet::adjusted_default(
+                process, field,
+            )?)),
+            Some(sets) => {
+                let last = last_cap()?;
+                Ok(resolve(sets, &format!("{field}.capabilities"), last, held(last))?.capabilities)
+            }
+        }
+    }
+
+    /// The names in `process.capabilities` that [`Self::for_process`] leaves out, each with
+    /// its set and why (`ambient CAP_CHOWN: not in permitted and inheritable`), for a caller
+    /// that warns as runc does. Empty without explicit sets; an error where `for_process`
+    /// gives one.
+    pub fn skipped(process: &ProcessConfig, field: &str) -> Result<Vec<String>> {
+        match &process.capabilities {
+            None => Ok(Vec::new()),
+            Some(sets) => {
+                let last = last_cap()?;
+                Ok(resolve(sets, &format!("{field}.capabilities"), last, held(last))?.skipped)
+            }
+        }
+    }
+
+    /// What [`Self::for_process`] computes for explicit sets, with the kernel's last
+    /// capability and berth's own bounding set given.
+    pub fn compute_exact(
+        sets: &CapabilitySets,
+        field: &str,
+        last_cap: u32,
+        held: CapabilitySet,
+    ) -> Result<ProcessCapabilities> {
+        Ok(resolve(sets, field, last_cap, held)?.capabilities)
+    }
+
+    /// Helper side, after `setresuid` (and [`CapabilitySet::keep_across_setuid`] before it):
+    /// removes from the bounding set every capability not in it, clears keepcaps, then sets
+    /// permitted, effective and inheritable (berth's rule, or the exact sets) and the ambient
+    /// set.
     pub fn apply(&self) -> Result<()> {
         let current = sys::capget().step(|| "read the process's capabilities")?;
         let mut to_drop = Vec::new();
         for cap in 0..64 {
             match sys::bounding_has(cap) {
-                Ok(true) if !self.contains(cap) => to_drop.push(cap),
+                Ok(true) if !self.bounding.contains(cap) => to_drop.push(cap),
                 Ok(_) => {}
                 // The first capability the kernel does not know.
                 Err(nix::errno::Errno::EINVAL) => break,
@@ -298,30 +418,116 @@ impl CapabilitySet {
             }
         }
         sys::set_keepcaps(false).step(|| "clear keepcaps")?;
-        let granted = if nix::unistd::geteuid().is_root() {
-            self.bits
-        } else {
-            0
+        let sets = match self.exact {
+            Some(exact) => sys::CapSets {
+                effective: exact.effective.bits,
+                permitted: exact.permitted.bits,
+                inheritable: exact.inheritable.bits,
+            },
+            None => {
+                let granted = if nix::unistd::geteuid().is_root() {
+                    self.bounding.bits
+                } else {
+                    0
+                };
+                sys::CapSets {
+                    effective: granted,
+                    permitted: granted,
+                    inheritable: 0,
+                }
+            }
         };
-        sys::capset(sys::CapSets {
-            effective: granted,
-            permitted: granted,
-            inheritable: 0,
-        })
-        .step(|| {
+        sys::capset(sets).step(|| {
             format!(
-                "set the permitted and effective capabilities to {:?}",
-                CapabilitySet::from_bits(granted)
+                "set the capabilities to effective {:?}, permitted {:?}, inheritable {:?}",
+                CapabilitySet::from_bits(sets.effective),
+                CapabilitySet::from_bits(sets.permitted),
+                CapabilitySet::from_bits(sets.inheritable)
             )
         })?;
-        sys::ambient_clear().step(|| "clear the ambient capabilities")
+        sys::ambient_clear().step(|| "clear the ambient capabilities")?;
+        for cap in self
+            .exact
+            .map_or(CapabilitySet::empty(), |e| e.ambient)
+            .iter()
+        {
+            sys::ambient_raise(cap)
+                .step(|| format!("raise {} in the ambient set", name_of(cap)))?;
+        }
+        Ok(())
     }
+}
 
-    /// The calling thread's effective set (as `capget` reports it).
-    pub fn current_effective() -> Result<CapabilitySet> {
-        let sets = sys::capget().step(|| "read the process's capabilities")?;
-        Ok(CapabilitySet::from_bits(sets.effective))
+/// Explicit sets to numbers, as the module's doc says.
+fn resolve(
+    sets: &CapabilitySets,
+    field: &str,
+    last_cap: u32,
+    held: CapabilitySet,
+) -> Result<Resolved> {
+    let mut skipped = Vec::new();
+    let mut parsed = [CapabilitySet::empty(); 5];
+    for ((list, names), set) in sets.lists().into_iter().zip(parsed.iter_mut()) {
+        for (i, name) in names.iter().enumerate() {
+            let cap = number_of(name).ok_or_else(|| {
+                Error::invalid(
+                    format!("{field}.{list}[{i}]"),
+                    format!("unknown capability {name:?}"),
+                )
+            })?;
+            if cap > last_cap {
+                skipped.push(format!(
+                    "{list} {}: not known to this kernel (its last is {})",
+                    name_of(cap),
+                    name_of(last_cap)
+                ));
+            } else if !held.contains(cap) {
+                skipped.push(format!(
+                    "{list} {}: not in berth's own bounding set",
+                    name_of(cap)
+                ));
+            } else {
+                set.insert(cap);
+            }
+        }
     }
+    let [bounding, effective, inheritable, permitted, ambient] = parsed;
+    let outside = |inner: CapabilitySet, outer: CapabilitySet| {
+        CapabilitySet::from_bits(inner.bits & !outer.bits)
+    };
+    let stray = outside(effective, permitted);
+    if stray != CapabilitySet::empty() {
+        return Err(Error::invalid(
+            format!("{field}.effective"),
+            format!("{:?} not in {field}.permitted", stray.names()),
+        ));
+    }
+    let stray = outside(inheritable, bounding);
+    if stray != CapabilitySet::empty() {
+        return Err(Error::invalid(
+            format!("{field}.inheritable"),
+            format!("{:?} not in {field}.bounding", stray.names()),
+        ));
+    }
+    let raisable = CapabilitySet::from_bits(permitted.bits & inheritable.bits);
+    for cap in outside(ambient, raisable).iter() {
+        skipped.push(format!(
+            "ambient {}: not in both permitted and inheritable",
+            name_of(cap)
+        ));
+    }
+    Ok(Resolved {
+        capabilities: ProcessCapabilities {
+            bounding,
+            exact: Some(ExactSets {
+                effective,
+                permitted,
+                inheritable,
+                ambient: CapabilitySet::from_bits(ambient.bits & raisable.bits),
+            }),
+        },
+        skipped,
+    })
 }
 
 struct ParsedList {
@@ -436,6 +642,146 @@ mod tests {
         let err =
             CapabilitySet::compute(false, &strings(&["BPF"]), &[], "process", 38).unwrap_err();
         assert!(err.to_string().contains("CAP_BPF is not known"), "{err}");
+    }
+
+    fn sets(
+        bounding: &[&str],
+        effective: &[&str],
+        inheritable: &[&str],
+        permitted: &[&str],
+        ambient: &[&str],
+    ) -> CapabilitySets {
+        CapabilitySets {
+            bounding: strings(bounding),
+            effective: strings(effective),
+            inheritable: strings(inheritable),
+            permitted: strings(permitted),
+            ambient: strings(ambient),
+        }
+    }
+
+    fn set_of(names: &[&str]) -> CapabilitySet {
+        let mut set = CapabilitySet::empty();
+        for name in names {
+            set.insert(number_of(name).unwrap());
+        }
+        set
+    }
+
+    fn exact(given: &CapabilitySets, last: u32, held: CapabilitySet) -> Result<Resolved> {
+        resolve(given, "process.capabilities", last, held)
+    }
+
+    #[test]
+    fn explicit_sets_are_taken_exactly() {
+        let given = sets(
+            &["CAP_KILL", "chown", "SYSLOG"],
+            &["KILL"],
+            &["CHOWN", "CAP_SYSLOG"],
+            &["KILL", "CHOWN"],
+            &["CHOWN"],
+        );
+        let resolved = exact(&given, 40, CapabilitySet::all(40)).unwrap();
+        assert!(resolved.skipped.is_empty(), "{:?}", resolved.skipped);
+        let caps = resolved.capabilities;
+        assert_eq!(caps.bounding, set_of(&["KILL", "CHOWN", "SYSLOG"]));
+        let exact = caps.exact.unwrap();
+        assert_eq!(exact.effective, set_of(&["KILL"]));
+        assert_eq!(exact.inheritable, set_of(&["CHOWN", "SYSLOG"]));
+        assert_eq!(exact.permitted, set_of(&["KILL", "CHOWN"]));
+        assert_eq!(exact.ambient, set_of(&["CHOWN"]));
+        // Empty lists: nothing at all.
+        let none = exact_of(&CapabilitySets::default());
+        assert_eq!(none.bounding, CapabilitySet::empty());
+        assert_eq!(none.exact.unwrap().permitted, CapabilitySet::empty());
+    }
+
+    fn exact_of(given: &CapabilitySets) -> ProcessCapabilities {
+        exact(given, 40, CapabilitySet::all(40))
+            .unwrap()
+            .capabilities
+    }
+
+    #[test]
+    fn what_this_kernel_or_berth_lacks_is_left_out_and_said() {
+        // CAP_BPF (39) on a kernel whose last is 38; SYS_ADMIN outside berth's own set.
+        let held = CapabilitySet::from_bits(
+            CapabilitySet::all(38).bits() & !set_of(&["SYS_ADMIN"]).bits(),
+        );
+        let given = sets(
+            &["BPF", "SYS_ADMIN", "KILL"],
+            &[],
+            &[],
+            &["BPF", "KILL"],
+            &[],
+        );
+        let resolved = exact(&given, 38, held).unwrap();
+        assert_eq!(resolved.capabilities.bounding, set_of(&["KILL"]));
+        assert_eq!(
+            resolved.capabilities.exact.unwrap().permitted,
+            set_of(&["KILL"])
+        );
+        assert_eq!(
+            resolved.skipped,
+            [
+                "bounding CAP_BPF: not known to this kernel (its last is CAP_PERFMON)",
+                "bounding CAP_SYS_ADMIN: not in berth's own bounding set",
+                "permitted CAP_BPF: not known to this kernel (its last is CAP_PERFMON)",
+            ]
+        );
+    }
+
+    #[test]
+    fn ambient_outside_permitted_and_inheritable_is_skipped() {
+        let given = sets(
+            &["KILL", "CHOWN"],
+            &[],
+            &["KILL"],
+            &["KILL", "CHOWN"],
+            &["KILL", "CHOWN", "NET_RAW"],
+        );
+        let resolved = exact(&given, 40, CapabilitySet::all(40)).unwrap();
+        assert_eq!(
+            resolved.capabilities.exact.unwrap().ambient,
+            set_of(&["KILL"])
+        );
+        assert_eq!(
+            resolved.skipped,
+            [
+                "ambient CAP_CHOWN: not in both permitted and inheritable",
+                "ambient CAP_NET_RAW: not in both permitted and inheritable",
+            ]
+        );
+    }
+
+    #[test]
+    fn sets_the_kernel_would_refuse_are_invalid_naming_the_field() {
+        let unknown = sets(&["KILL", "CAP_NOPE"], &[], &[], &[], &[]);
+        let err = exact(&unknown, 40, CapabilitySet::all(40)).err().unwrap();
+        assert_eq!(err.kind(), runtime_core::ErrorKind::InvalidArgument);
+        assert_eq!(
+            err.to_string(),
+            "invalid process.capabilities.bounding[1]: unknown capability \"CAP_NOPE\""
+        );
+        // OCI has no ALL.
+        let all = sets(&[], &[], &[], &["ALL"], &[]);
+        assert!(exact(&all, 40, CapabilitySet::all(40)).is_err());
+        let effective = sets(&["KILL"], &["KILL", "CHOWN"], &[], &["KILL"], &[]);
+        let err = exact(&effective, 40, CapabilitySet::all(40)).err().unwrap();
+        assert_eq!(
+            err.to_string(),
+            "invalid process.capabilities.effective: [\"CAP_CHOWN\"] not in \
+             process.capabilities.permitted"
+        );
+        let inheritable = sets(&["KILL"], &[], &["CHOWN"], &[], &[]);
+        let err = exact(&inheritable, 40, CapabilitySet::all(40))
+            .err()
+            .unwrap();
+        assert_eq!(
+            err.to_string(),
+            "invalid process.capabilities.inheritable: [\"CAP_CHOWN\"] not in \
+             process.capabilities.bounding"
+        );
     }
 
     #[test]

@@ -118,6 +118,21 @@ pub fn ambient_clear() -> nix::Result<()> {
     Errno::result(rc).map(drop)
 }
 
+/// `PR_CAP_AMBIENT_RAISE`: `EPERM` unless `cap` is in the permitted and inheritable sets.
+pub fn ambient_raise(cap: u32) -> nix::Result<()> {
+    // SAFETY: integers only; the two unused arguments must be zero.
+    let rc = unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong,
+            libc::c_ulong::from(cap),
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    };
+    Errno::result(rc).map(drop)
+}
+
 /// `seccomp(SECCOMP_SET_MODE_FILTER, flags, prog)` with the classic BPF program `program`,
 /// one instruction (`struct sock_filter`, in the host's byte order) per `u64`.
 pub fn seccomp_set_filter(program: &[u64], flags: libc::c_ulong) -> nix::Result<()> {

@@ -684,6 +684,17 @@ refused!(additional_gids, "process.additional_gids", |c| c
     .process
     .additional_gids =
     vec![10]);
+refused!(groups, "process.groups", |c| c.process.groups =
+    Some(vec![]));
+refused!(capabilities, "process.capabilities", |c| c
+    .process
+    .capabilities =
+    Some(runtime_core::CapabilitySets::default()));
+refused!(umask, "process.umask", |c| c.process.umask = Some(0o022));
+refused!(oom_score_adj, "process.oom_score_adj", |c| c
+    .process
+    .oom_score_adj =
+    Some(0));
 refused!(numeric_user, "process.user", |c| c.process.user =
     "1000".into());
 refused!(user_with_group, "process.user", |c| c.process.user =
