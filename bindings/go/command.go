@@ -84,6 +84,12 @@ type Process struct {
 	User string `json:"user,omitempty"`
 	// AdditionalGids are extra supplementary groups.
 	AdditionalGids []uint32 `json:"additional_gids,omitempty"`
+	// Groups, when not nil, are the exact supplementary groups (OCI's additionalGids)
+	// instead of berth's computation; a pointer to an empty slice means none. Exclusive
+	// with AdditionalGids.
+	Groups *[]uint32 `json:"groups,omitempty"`
+	// Umask is the process's umask (0 to 0o777); nil means 0o022.
+	Umask *uint32 `json:"umask,omitempty"`
 	// Terminal allocates a terminal; the master comes to Hooks.OnConsole.
 	Terminal bool `json:"tty,omitempty"`
 	// ConsoleSize is the terminal's initial size.
@@ -93,11 +99,26 @@ type Process struct {
 	// CapAdd and CapDrop adjust the default capabilities.
 	CapAdd  []string `json:"cap_add,omitempty"`
 	CapDrop []string `json:"cap_drop,omitempty"`
+	// Capabilities, when not nil, are OCI's five sets, applied exactly instead of the
+	// default set. Exclusive with Privileged, CapAdd and CapDrop.
+	Capabilities *CapabilitySets `json:"capabilities,omitempty"`
+	// OomScoreAdj is the process's oom_score_adj (-1000 to 1000); nil inherits the host's.
+	OomScoreAdj *int32 `json:"oom_score_adj,omitempty"`
 	// NoNewPrivileges sets no_new_privs; nil means true (berth's default). Use
 	// berth.Bool(false) to turn it off.
 	NoNewPrivileges *bool `json:"no_new_privileges,omitempty"`
 	// Rlimits are resource limits ("RLIMIT_NOFILE" or "nofile", soft <= hard).
 	Rlimits []Rlimit `json:"rlimits,omitempty"`
+}
+
+// CapabilitySets are a process's capability sets as OCI gives them, each a list of
+// names ("CAP_SYS_ADMIN" or "SYS_ADMIN").
+type CapabilitySets struct {
+	Bounding    []string `json:"bounding,omitempty"`
+	Effective   []string `json:"effective,omitempty"`
+	Inheritable []string `json:"inheritable,omitempty"`
+	Permitted   []string `json:"permitted,omitempty"`
+	Ambient     []string `json:"ambient,omitempty"`
 }
 
 // Bool returns a pointer to b, for optional boolean fields such as

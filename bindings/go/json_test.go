@@ -217,3 +217,27 @@ func TestErrorErrno(t *testing.T) {
 		t.Error("an *Error target with an Errno matched as a sentinel")
 	}
 }
+
+func TestProcessJSONOCIFields(t *testing.T) {
+	groups := []uint32{}
+	umask := uint32(0o077)
+	adj := int32(-500)
+	p := berth.Process{
+		Args: []string{"sh"}, User: "1000:1000", Groups: &groups, Umask: &umask,
+		Capabilities: &berth.CapabilitySets{
+			Bounding: []string{"CAP_KILL", "CAP_CHOWN"}, Permitted: []string{"CAP_KILL"},
+			Effective: []string{"CAP_KILL"}, Inheritable: []string{"CAP_CHOWN"}, Ambient: []string{"CAP_CHOWN"},
+		},
+		OomScoreAdj: &adj,
+	}
+	want := `{"args":["sh"],"user":"1000:1000","groups":[],"umask":63,` +
+		`"capabilities":{"bounding":["CAP_KILL","CAP_CHOWN"],"effective":["CAP_KILL"],` +
+		`"inheritable":["CAP_CHOWN"],"permitted":["CAP_KILL"],"ambient":["CAP_CHOWN"]},"oom_score_adj":-500}`
+	if got := marshal(t, p); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	// Not given: absent, so that berth's defaults hold.
+	if got := marshal(t, berth.Process{Args: []string{"sh"}}); got != `{"args":["sh"]}` {
+		t.Errorf("got %s", got)
+	}
+}

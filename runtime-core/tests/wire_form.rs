@@ -293,3 +293,43 @@ fn id_mappings_are_validated() {
         );
     }
 }
+
+#[test]
+fn the_oci_process_fields_parse_and_default_to_none() {
+    let p = ProcessConfig::from_json(
+        r#"{"args": ["/bin/sh"], "user": "1000:1000", "groups": [], "umask": 63,
+            "oom_score_adj": -500,
+            "capabilities": {"bounding": ["CAP_KILL", "CHOWN"], "permitted": ["CAP_KILL"],
+                             "effective": ["CAP_KILL"], "inheritable": ["CHOWN"]}}"#,
+    )
+    .unwrap();
+    assert_eq!(p.groups, Some(vec![]));
+    assert_eq!(p.umask, Some(0o077));
+    assert_eq!(p.oom_score_adj, Some(-500));
+    let caps = p.capabilities.clone().unwrap();
+    assert_eq!(caps.bounding, ["CAP_KILL", "CHOWN"]);
+    assert!(caps.ambient.is_empty(), "a missing list is empty");
+    let again = ProcessConfig::from_json(&serde_json::to_string(&*p).unwrap()).unwrap();
+    assert_eq!(*again, *p);
+    let plain = ProcessConfig::from_json(r#"{"args": ["/bin/sh"]}"#).unwrap();
+    assert_eq!(*plain, ProcessConfig::new(["/bin/sh"]));
+    assert_eq!(
+        (
+            &plain.groups,
+            plain.umask,
+            plain.oom_score_adj,
+            &plain.capabilities
+        ),
+        (&None, None, None, &None)
+    );
+    let err = ProcessConfig::from_json(
+        r#"{"args": ["/bin/sh"], "capabilities": {"bounding": [], "ambiant": []}}"#,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("ambiant"), "{err}");
+    let err = ProcessConfig::from_json(r#"{"args": ["/bin/sh"], "umask": 512}"#).unwrap_err();
+    assert!(
+        err.to_string().contains("invalid process.umask: 0o1000"),
+        "{err}"
+    );
+}
