@@ -37,5 +37,5 @@ pub use lifecycle::{Lifecycle, OnDrop, Platform};
 pub use process::{ConsoleSize, IdOrName, ProcessConfig, Rlimit, UserSpec};
 pub use security::{DeviceRule, HostDevice, SeccompProfile, SeccompSetting};
 pub use status::{ContainerState, ExitStatus, Operation, Stats, Status};
-pub use stdio::{RawStdio, Stdio};
+pub use stdio::{RawStdio, Stdio, MAX_EXTRA_FDS};
 pub use validated::Validated;

@@ -2,7 +2,7 @@
 //!
 //! host → helper: [`Request::Create`] with the namespace fds to join and the listener of the
 //!                container's start socket attached, or [`Request::Exec`] with the container
-//!                init's pidfd attached.
+//!                init's pidfd attached; either with the process's extra fds last.
 //! helper → host: [`Report::Spawned`] with the init's pidfd attached, then the helper exits.
 //! init → host:   [`Report::Ready`] once the container is set up, or [`Report::Failed`].
 //! host → init:   [`Request::Start`]; the init execs and the host reads end-of-file, or it
@@ -47,11 +47,15 @@ pub struct CreatePlan {
     /// Host devices to make nodes for in the container's `/dev`.
     pub devices: Vec<ResolvedDevice>,
     /// Namespaces to join, in order; the n-th attached fd is the n-th entry's. The fd
-    /// attached after them is the listener of the container's start socket.
+    /// attached after them is the listener of the container's start socket, and the
+    /// [`CreatePlan::extra_fds`] come last.
     pub join: Vec<NamespaceKind>,
     /// `cgroup.procs` files the helper joins before it clones the init, so that the init is
     /// born inside the container's cgroups.
     pub cgroup_procs: Vec<String>,
+    /// How many of the attached fds, the last ones, are the program's fds 3, 4, ...
+    /// (`Stdio::extra`).
+    pub extra_fds: usize,
 }
 
 /// Everything the helper needs to start a process in a running container. The container
@@ -70,6 +74,9 @@ pub struct ExecPlan {
     pub namespaces: NamespaceSet,
     /// The container's `cgroup.procs` files.
     pub cgroup_procs: Vec<String>,
+    /// How many of the attached fds, the last ones, are the program's fds 3, 4, ...
+    /// (`Stdio::extra`).
+    pub extra_fds: usize,
 }
 
 /// A report to the host.

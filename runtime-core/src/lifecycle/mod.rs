@@ -224,7 +224,9 @@ impl<P: Platform> Drop for Lifecycle<P> {
 
 impl<P: Platform> Driver for Lifecycle<P> {
     fn create(&self, command: &Command, stdio: &Stdio, hooks: Arc<dyn Hooks>) -> Result<i32> {
-        self.create_valid(command.clone().validated()?, stdio, hooks)
+        let command = command.clone().validated()?;
+        stdio.validate()?;
+        self.create_valid(command, stdio, hooks)
     }
 
     fn start(&self, id: &str) -> Result<()> {
@@ -250,6 +252,7 @@ impl<P: Platform> Driver for Lifecycle<P> {
         hooks: Arc<dyn Hooks>,
     ) -> Result<ExitStatus> {
         let process = process.clone().validated("process")?;
+        stdio.validate()?;
         self.table.get(id)?.exec(&process, stdio, hooks)
     }
 
@@ -261,6 +264,7 @@ impl<P: Platform> Driver for Lifecycle<P> {
         hooks: Arc<dyn Hooks>,
     ) -> Result<i32> {
         let process = process.clone().validated("process")?;
+        stdio.validate()?;
         self.table.get(id)?.exec_detached(&process, stdio, hooks)
     }
 

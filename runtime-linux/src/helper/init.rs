@@ -7,7 +7,7 @@
 //! go (or died), from a later driver through the container's start socket.
 
 use std::collections::VecDeque;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::process::exit;
 
 use nix::errno::Errno;
@@ -32,8 +32,9 @@ pub fn run(
     listener: Listener,
     plan: &CreatePlan,
     rootfs_tree: Option<OwnedFd>,
+    extra: Vec<OwnedFd>,
 ) -> ! {
-    go_when_told(channel, Some(listener), set_up(plan, rootfs_tree))
+    go_when_told(channel, Some(listener), set_up(plan, rootfs_tree), extra)
 }
 
 /// A process ready to exec, and the master of its terminal if it has one.
@@ -64,8 +65,9 @@ fn terminal_for(process: &ProcessConfig, mounted: Option<&Mounted>) -> Result<Op
 
 /// The exec'd process, already inside the container's namespaces and cgroups: it takes on
 /// its identity and execs like the init does. Never returns.
-/// `groups_locked`: the container's user namespace denies `setgroups`.
-pub fn run_exec(channel: &Channel, plan: &ExecPlan, groups_locked: bool) -> ! {
+/// `groups_locked`: the container's user namespace denies `setgroups`. `extra`: the
+/// program's fds 3, 4, ..., already at those numbers.
+pub fn run_exec(channel: &Channel, plan: &ExecPlan, groups_locked: bool, extra: Vec<OwnedFd>) -> ! {
     let prepared =
         Prepared::new(&plan.process, &plan.confinement, groups_locked).and_then(|prepared| {
             let console = terminal_for(&plan.process, None)?;
@@ -74,12 +76,19 @@ pub fn run_exec(channel: &Channel, plan: &ExecPlan, groups_locked: bool) -> ! {
             sys::fds::cloexec_from(3).step(|| "mark inherited fds close-on-exec")?;
             Ok((prepared, console))
         });
-    go_when_told(channel, None, prepared)
+    go_when_told(channel, None, prepared, extra)
 }
 
 /// Reports ready (or the failure) on the host's channel, waits for start and execs. An init
 /// with a start socket's `listener` outlives the host's channel: see [`wait_for_start`].
-fn go_when_told(channel: &Channel, listener: Option<Listener>, prepared: Result<Ready>) -> ! {
+/// `extra` are the program's fds 3, 4, ... (see `helper::make_room`), the only ones above 2
+/// that are not close-on-exec when it runs.
+fn go_when_told(
+    channel: &Channel,
+    listener: Option<Listener>,
+    prepared: Result<Ready>,
+    extra: Vec<OwnedFd>,
+) -> ! {
     let (prepared, console) = match prepared {
         Ok(prepared) => prepared,
         Err(error) => {
@@ -98,9 +107,25 @@ fn go_when_told(channel: &Channel, listener: Option<Listener>, prepared: Result<
     let Some(started_by) = wait_for_start(channel, listener, None) else {
         exit(1)
     };
-    let error = prepared.exec();
+    let error = match release_extra(&extra) {
+        Ok(()) => prepared.exec(),
+        Err(error) => error,
+    };
     report_failure(started_by.channel(), &error);
     exit(127)
+}
+
+/// Clears close-on-exec on the program's extra fds, which everything else above 2 keeps:
+/// the last step before the exec (and the seccomp filter, which may forbid `fcntl`).
+pub(crate) fn release_extra(extra: &[OwnedFd]) -> Result<()> {
+    for fd in extra {
+        nix::fcntl::fcntl(
+            fd,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+        )
+        .step(|| format!("keep fd {} open across the exec", fd.as_raw_fd()))?;
+    }
+    Ok(())
 }
 
 /// Waits as the init does for start, from `host` or through the start socket's `listener`,
