@@ -236,6 +236,7 @@ impl Platform for NativePlatform {
             namespaces: instance.exec_namespaces,
             cgroup_procs: procs_files(&instance.cgroup),
             extra_fds: stdio.extra.len(),
+            hook: None,
         };
         let request = Request::Exec(Box::new(plan));
         let launched = launcher::launch(&self.helper, stdio, &request, &[instance.pidfd.as_fd()])?;

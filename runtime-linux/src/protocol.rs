@@ -77,6 +77,21 @@ pub struct ExecPlan {
     /// How many of the attached fds, the last ones, are the program's fds 3, 4, ...
     /// (`Stdio::extra`).
     pub extra_fds: usize,
+    /// The process is a hook of the container's (`LinuxDriver::run_hook`): its `args` and
+    /// `env` are taken exactly as they are (no `PATH` added, no lookup, no `HOME`), and its
+    /// program is this.
+    pub hook: Option<HookProgramPlan>,
+}
+
+/// Where a hook's program is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HookProgramPlan {
+    /// A host file the host opened: the fd attached after the init's pidfd, executed by fd
+    /// (`execveat(fd, "", AT_EMPTY_PATH)`). `script`: it starts with `#!`, so the fd must
+    /// stay open across the exec for the interpreter to read it (as `/dev/fd/N`).
+    Attached { script: bool },
+    /// An absolute path inside the container.
+    Path(String),
 }
 
 /// A report to the host.

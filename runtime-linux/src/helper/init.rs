@@ -7,6 +7,7 @@
 //! go (or died), from a later driver through the container's start socket.
 
 use std::collections::VecDeque;
+use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::process::exit;
 
@@ -15,13 +16,13 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::stat::{umask, Mode};
 use runtime_core::{NamespaceKind, ProcessConfig, Result};
 
-use super::identity::Prepared;
+use super::identity::{Prepared, Program};
 use super::report_failure;
 use super::rootfs::{self, Mounted};
 use super::terminal::Terminal;
 use crate::channel::{Channel, Listener};
 use crate::error::StepExt;
-use crate::protocol::{CreatePlan, ExecPlan, Report, Request};
+use crate::protocol::{CreatePlan, ExecPlan, HookProgramPlan, Report, Request};
 use crate::sys;
 
 /// Builds the container, reports ready, waits for start (from the host, or from a later
@@ -66,16 +67,47 @@ fn terminal_for(process: &ProcessConfig, mounted: Option<&Mounted>) -> Result<Op
 /// The exec'd process, already inside the container's namespaces and cgroups: it takes on
 /// its identity and execs like the init does. Never returns.
 /// `groups_locked`: the container's user namespace denies `setgroups`. `extra`: the
-/// program's fds 3, 4, ..., already at those numbers.
-pub fn run_exec(channel: &Channel, plan: &ExecPlan, groups_locked: bool, extra: Vec<OwnedFd>) -> ! {
-    let prepared =
-        Prepared::new(&plan.process, &plan.confinement, groups_locked).and_then(|prepared| {
-            let console = terminal_for(&plan.process, None)?;
-            umask(Mode::from_bits_truncate(0o022));
-            prepared.become_user()?;
-            sys::fds::cloexec_from(3).step(|| "mark inherited fds close-on-exec")?;
-            Ok((prepared, console))
-        });
+/// program's fds 3, 4, ..., already at those numbers. A hook's (`plan.hook`) program is
+/// `program` when the host opened it.
+pub fn run_exec(
+    channel: &Channel,
+    plan: &ExecPlan,
+    groups_locked: bool,
+    extra: Vec<OwnedFd>,
+    program: Option<OwnedFd>,
+) -> ! {
+    let prepared = match (&plan.hook, program) {
+        (None, _) => Prepared::new(&plan.process, &plan.confinement, groups_locked),
+        (Some(HookProgramPlan::Attached { script }), Some(fd)) => Prepared::hook(
+            &plan.process,
+            Program::Fd {
+                fd,
+                script: *script,
+            },
+            &plan.confinement,
+            groups_locked,
+        ),
+        (Some(HookProgramPlan::Path(path)), _) => CString::new(path.as_str())
+            .map_err(|_| runtime_core::Error::invalid("hook.program", "contains NUL"))
+            .and_then(|path| {
+                Prepared::hook(
+                    &plan.process,
+                    Program::Path(path),
+                    &plan.confinement,
+                    groups_locked,
+                )
+            }),
+        (Some(HookProgramPlan::Attached { .. }), None) => Err(runtime_core::Error::Internal(
+            "no fd for the hook's program".into(),
+        )),
+    };
+    let prepared = prepared.and_then(|prepared| {
+        let console = terminal_for(&plan.process, None)?;
+        umask(Mode::from_bits_truncate(0o022));
+        prepared.become_user()?;
+        sys::fds::cloexec_from(3).step(|| "mark inherited fds close-on-exec")?;
+        Ok((prepared, console))
+    });
     go_when_told(channel, None, prepared, extra)
 }
 

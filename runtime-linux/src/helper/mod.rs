@@ -29,7 +29,7 @@ use runtime_core::{Error, NamespaceKind, Result};
 
 use crate::channel::{Channel, Listener};
 use crate::error::StepExt;
-use crate::protocol::{CreatePlan, ExecPlan, Failure, Report, Request};
+use crate::protocol::{CreatePlan, ExecPlan, Failure, HookProgramPlan, Report, Request};
 use crate::sys;
 use crate::sys::clone::SingleThreaded;
 
@@ -242,13 +242,19 @@ fn exec(
     channel: &Channel,
     single: &SingleThreaded,
     plan: &ExecPlan,
-    mut fds: Vec<OwnedFd>,
+    fds: Vec<OwnedFd>,
     extra: Vec<OwnedFd>,
 ) -> i32 {
-    let joined = match fds.pop() {
-        Some(init) if fds.is_empty() => join_container(single, plan, &init),
+    // The init's pidfd, then a hook's program when the host opened it.
+    let program_attached = matches!(plan.hook, Some(HookProgramPlan::Attached { .. }));
+    let mut fds = fds.into_iter();
+    let (init, program) = (fds.next(), program_attached.then(|| fds.next()).flatten());
+    let joined = match init {
+        Some(init) if fds.next().is_none() && program.is_some() == program_attached => {
+            join_container(single, plan, &init)
+        }
         _ => Err(Error::Internal(
-            "exec needs exactly the init's pidfd".into(),
+            "exec needs exactly the init's pidfd (and a hook's program)".into(),
         )),
     };
     let (outcome, groups_locked) = match joined {
@@ -256,9 +262,9 @@ fn exec(
         Err(error) => (Err(error), false),
     };
     match parent_side(outcome) {
-        None => init::run_exec(channel, plan, groups_locked, extra),
+        None => init::run_exec(channel, plan, groups_locked, extra, program),
         Some(outcome) => {
-            drop(extra);
+            drop((extra, program));
             hand_over(channel, outcome)
         }
     }
