@@ -2,7 +2,8 @@
 //!
 //! host → helper: [`Request::Create`] with the namespace fds to join and the listener of the
 //!                container's start socket attached, or [`Request::Exec`] with the container
-//!                init's pidfd attached; either with the process's extra fds last.
+//!                init's pidfd attached (and, for a hook whose program is the host's, that
+//!                program's fd); either with the process's extra fds last.
 //! helper → host: [`Report::Spawned`] with the init's pidfd attached, then the helper exits.
 //! init → host:   [`Report::Ready`] once the container is set up, or [`Report::Failed`].
 //! host → init:   [`Request::Start`]; the init execs and the host reads end-of-file, or it
