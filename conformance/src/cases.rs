@@ -108,6 +108,7 @@ fn stdout_stderr(ctx: &Ctx) -> CaseResult {
         stdin: None,
         stdout: Some(write.raw()),
         stderr: None,
+        extra: Vec::new(),
     };
     let status = ctx.run(&command, &stdio, Arc::new(NoHooks));
     drop(write);
@@ -136,6 +137,7 @@ fn stdin(ctx: &Ctx) -> CaseResult {
         stdin: Some(read.raw()),
         stdout: Some(out_write.raw()),
         stderr: None,
+        extra: Vec::new(),
     };
     let launched = ctx.launch(&command, &stdio, Arc::new(NoHooks));
     drop((read, out_write));
@@ -373,6 +375,7 @@ fn exec_detached(ctx: &Ctx) -> CaseResult {
         stdin: Some(read.raw()),
         stdout: None,
         stderr: None,
+        extra: Vec::new(),
     };
     let recorder = ctx.recorder();
     let pid = detach(&Program::Cat, &stdio, recorder.clone())?;
@@ -403,6 +406,7 @@ fn exec_detached(ctx: &Ctx) -> CaseResult {
         stdin: None,
         stdout: Some(write.raw()),
         stderr: None,
+        extra: Vec::new(),
     };
     let print = Program::Print {
         stdout: "detached out".into(),

@@ -273,6 +273,7 @@ impl Ctx {
             stdin: None,
             stdout: Some(write.raw()),
             stderr: None,
+            extra: Vec::new(),
         };
         let launched = self.launch(command, &stdio, hooks);
         drop(write);
@@ -342,6 +343,7 @@ impl Ctx {
             stdin,
             stdout: Some(out_write.raw()),
             stderr: Some(err_write.raw()),
+            extra: Vec::new(),
         };
         let status = self.run(command, &stdio, hooks);
         drop((out_write, err_write));
@@ -372,6 +374,7 @@ impl Ctx {
             stdin: None,
             stdout: Some(write.raw()),
             stderr: None,
+            extra: Vec::new(),
         };
         let status = self.exec(id, process, &stdio, hooks);
         drop(write);

@@ -39,5 +39,5 @@ pub use process::{
 };
 pub use security::{DeviceRule, HostDevice, SeccompProfile, SeccompSetting};
 pub use status::{ContainerState, ExitStatus, Operation, Stats, Status};
-pub use stdio::{RawStdio, Stdio};
+pub use stdio::{RawStdio, Stdio, MAX_EXTRA_FDS};
 pub use validated::Validated;

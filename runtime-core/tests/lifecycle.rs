@@ -849,3 +849,46 @@ fn on_drop_keep_leaves_the_containers_and_a_created_one_starts_in_the_next_drive
         f.driver.delete(id, true).unwrap();
     }
 }
+
+#[test]
+fn with_instance_reaches_the_instance_in_the_statuses_allowed_only() {
+    let f = fixture();
+    let allowed = [Status::Created, Status::Running];
+    let program = |id: &str| {
+        f.driver
+            .with_instance(id, &allowed, "run a hook in", |_, init| {
+                Ok(init.program.clone())
+            })
+    };
+    let error = program("nobody").unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::NotFound, "{error}");
+
+    f.driver
+        .create(&command("w", "sleep"), &Stdio::null(), Arc::new(NoHooks))
+        .unwrap();
+    assert_eq!(program("w").unwrap(), "sleep", "created");
+    f.driver.start("w").unwrap();
+    assert_eq!(program("w").unwrap(), "sleep", "running");
+    // What the closure returns, an error too, is the caller's.
+    let error = f
+        .driver
+        .with_instance("w", &allowed, "run a hook in", |_, _| -> Result<()> {
+            Err(Error::Internal("from the closure".into()))
+        })
+        .unwrap_err();
+    assert!(error.to_string().contains("from the closure"), "{error}");
+
+    f.driver.pause("w").unwrap();
+    let error = program("w").unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InvalidState, "{error}");
+    assert_eq!(
+        error.to_string(),
+        "container \"w\" is paused: cannot run a hook in"
+    );
+    f.driver.resume("w").unwrap();
+    f.driver.kill("w", 9, false).unwrap();
+    f.driver.wait("w").unwrap();
+    let error = program("w").unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InvalidState, "{error}");
+    assert!(error.to_string().contains("stopped"), "{error}");
+}

@@ -224,6 +224,7 @@ pub(crate) fn stdio_from(name: &str, stdio: &berth_stdio) -> FfiResult<Stdio> {
         stdin: stream(name, "stdin_handle", stdio.stdin_handle)?,
         stdout: stream(name, "stdout_handle", stdio.stdout_handle)?,
         stderr: stream(name, "stderr_handle", stdio.stderr_handle)?,
+        extra: Vec::new(),
     })
 }
 

@@ -79,7 +79,7 @@ impl Driver for Fake {
                 id: command.id.clone(),
             });
         }
-        log.stdio = Some(*stdio);
+        log.stdio = Some(stdio.clone());
         log.containers
             .insert(command.id.clone(), (Status::Created, hooks));
         Ok(FAKE_PID)
@@ -790,7 +790,7 @@ fn stdio_descriptors_are_checked() {
         &mut pid,
     ));
     assert_eq!(pid, FAKE_PID);
-    let seen = handle.log.lock().unwrap().stdio.unwrap();
+    let seen = handle.log.lock().unwrap().stdio.clone().unwrap();
     assert_eq!(seen.as_array(), [None, Some(1), Some(2)]);
 }
 

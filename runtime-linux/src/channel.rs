@@ -27,8 +27,10 @@ use crate::sys;
 
 /// The largest message either side accepts: a plan with many mounts stays well below it.
 const MAX_MESSAGE: usize = 256 * 1024;
-/// The most fds one message carries (one per namespace kind, and then some).
-const MAX_FDS: usize = 16;
+/// The most fds one message carries: one per namespace kind and then some, and a process's
+/// extra fds (`runtime_core::MAX_EXTRA_FDS`). The kernel takes at most 253 (`SCM_MAX_FD`).
+const MAX_FDS: usize = 16 + runtime_core::MAX_EXTRA_FDS;
+const _: () = assert!(MAX_FDS <= 253, "SCM_MAX_FD");
 
 /// One end of the host–helper socket.
 #[derive(Debug)]
@@ -44,6 +46,11 @@ impl Channel {
             SockFlag::SOCK_CLOEXEC,
         )?;
         Ok((Channel(a), Channel(b)))
+    }
+
+    /// Another fd of the same socket, numbered `lowest` or above (close-on-exec).
+    pub fn duplicate_at_least(&self, lowest: RawFd) -> nix::Result<Channel> {
+        sys::fds::dup_at_least(self.0.as_fd(), lowest).map(Channel)
     }
 
     /// Makes `recv` give up with `EAGAIN` after `timeout`.

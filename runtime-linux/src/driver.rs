@@ -11,10 +11,11 @@
 
 use std::path::{Path, PathBuf};
 
-use runtime_core::{Command, Lifecycle, OnDrop, ProcessConfig, Result};
+use runtime_core::{Command, Lifecycle, OnDrop, ProcessConfig, Result, Status};
 use serde::{Deserialize, Serialize};
 
 use crate::cgroups::{CgroupManager, CgroupMode};
+use crate::hook::{ContainerHook, HookOutput};
 use crate::launcher::Helper;
 use crate::locate::{find_helper, sealed_copy};
 use crate::platform::NativePlatform;
@@ -118,6 +119,25 @@ impl LinuxDriver {
     /// Threads of this driver now: the supervisor and the event workers.
     pub fn thread_count(&self) -> usize {
         1 + self.lifecycle.event_workers()
+    }
+
+    /// Runs `hook` in the container `id`, which must be `created` or `running`, and waits for
+    /// it: OCI's `createContainer` and `startContainer` hooks. It runs in every namespace of
+    /// the container's init that is not the host's, and in its cgroup, as the container's
+    /// root, unconfined (every capability of berth's bounding set, no seccomp filter, no
+    /// `no_new_privs`), in `/`, with exactly `hook.args` and `hook.env`; `stdin` is its input,
+    /// then end-of-file. Exit 0 gives what it wrote ([`HookOutput`]); another exit, a signal
+    /// or its timeout (it is killed and reaped) is a system error naming the program, how it
+    /// ended and the end of its stderr. See [`crate::hook`] for what a host program needs.
+    ///
+    /// `NotFound` for an unknown id, `InvalidState` for a container in another status.
+    pub fn run_hook(&self, id: &str, hook: &ContainerHook, stdin: &[u8]) -> Result<HookOutput> {
+        self.lifecycle.with_instance(
+            id,
+            &[Status::Created, Status::Running],
+            "run a hook in",
+            |platform, instance| crate::hook::run(platform, instance, hook, stdin),
+        )
     }
 
     /// Fds the supervisor watches (two per container with a memory controller).

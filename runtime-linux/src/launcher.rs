@@ -39,15 +39,22 @@ pub struct Launched {
     pub console: Option<OwnedFd>,
 }
 
-/// Spawns the helper with `stdio`, sends it `request` with `attached` fds, and waits until
-/// the init is ready. On failure nothing is left running: the helper is reaped and the init,
-/// if it was born, killed and reaped.
+/// Spawns the helper with `stdio`, sends it `request` with `attached` fds and then
+/// `stdio.extra` (whose count the request's plan gives), and waits until the init is ready.
+/// On failure nothing is left running: the helper is reaped and the init, if it was born,
+/// killed and reaped.
 pub fn launch(
     helper: &Helper,
     stdio: &Stdio,
     request: &Request,
     attached: &[BorrowedFd<'_>],
 ) -> Result<Launched> {
+    let extra = dup_extra(stdio)?;
+    let attached: Vec<BorrowedFd<'_>> = attached
+        .iter()
+        .copied()
+        .chain(extra.iter().map(AsFd::as_fd))
+        .collect();
     let stdio = dup_stdio(stdio)?;
     let (host_end, helper_end) = Channel::pair().step(|| "create the helper's socketpair")?;
     host_end
@@ -72,7 +79,7 @@ pub fn launch(
     drop((stdio, helper_end, helper_fd));
 
     let outcome = host_end
-        .send(request, attached)
+        .send(request, &attached)
         .step(|| "send the plan to berth-init")
         .map_err(|error| Collected {
             error: Some(error),
@@ -255,6 +262,25 @@ pub(crate) fn dup_stdio(stdio: &Stdio) -> Result<[OwnedFd; 3]> {
         out.push(owned);
     }
     Ok(out.try_into().expect("three streams"))
+}
+
+/// Duplicates the caller's extra fds (`stdio.extra`), which go to the helper attached to the
+/// plan. One that is not open is `invalid stdio.extra[n]`.
+fn dup_extra(stdio: &Stdio) -> Result<Vec<OwnedFd>> {
+    stdio
+        .extra
+        .iter()
+        .enumerate()
+        .map(|(index, &raw)| {
+            sys::fds::dup_callers_fd(raw, FIRST_FREE_FD).map_err(|errno| match errno {
+                Errno::EBADF => Error::invalid(
+                    format!("stdio.extra[{index}]"),
+                    format!("fd {raw} is not open"),
+                ),
+                other => os_error(format!("dup extra fd {raw}"), other),
+            })
+        })
+        .collect()
 }
 
 /// Above 3, the helper's channel: see [`sys::spawn::spawn_with_fds`].

@@ -17,6 +17,7 @@ mod channel;
 pub mod driver;
 pub mod error;
 pub mod helper;
+pub mod hook;
 mod instance;
 mod launcher;
 pub mod locate;
@@ -34,4 +35,5 @@ pub mod supervisor;
 pub mod sys;
 
 pub use driver::{DriverOptions, LinuxDriver};
+pub use hook::{ContainerHook, HookOutput, HookProgram};
 pub use lxc::LxcDriver;

@@ -93,6 +93,7 @@ impl Platform for NativePlatform {
             devices,
             join: kinds,
             cgroup_procs: procs_files(&cgroup),
+            extra_fds: stdio.extra.len(),
         };
         // The namespaces to join, then the start socket's listener, which is the init's alone.
         let attached: Vec<BorrowedFd<'_>> = fds
@@ -234,6 +235,8 @@ impl Platform for NativePlatform {
             init_pid: instance.pid,
             namespaces: instance.exec_namespaces,
             cgroup_procs: procs_files(&instance.cgroup),
+            extra_fds: stdio.extra.len(),
+            hook: None,
         };
         let request = Request::Exec(Box::new(plan));
         let launched = launcher::launch(&self.helper, stdio, &request, &[instance.pidfd.as_fd()])?;

@@ -2,7 +2,8 @@
 //!
 //! host → helper: [`Request::Create`] with the namespace fds to join and the listener of the
 //!                container's start socket attached, or [`Request::Exec`] with the container
-//!                init's pidfd attached.
+//!                init's pidfd attached (and, for a hook whose program is the host's, that
+//!                program's fd); either with the process's extra fds last.
 //! helper → host: [`Report::Spawned`] with the init's pidfd attached, then the helper exits.
 //! init → host:   [`Report::Ready`] once the container is set up, or [`Report::Failed`].
 //! host → init:   [`Request::Start`]; the init execs and the host reads end-of-file, or it
@@ -48,11 +49,15 @@ pub struct CreatePlan {
     /// Host devices to make nodes for in the container's `/dev`.
     pub devices: Vec<ResolvedDevice>,
     /// Namespaces to join, in order; the n-th attached fd is the n-th entry's. The fd
-    /// attached after them is the listener of the container's start socket.
+    /// attached after them is the listener of the container's start socket, and the
+    /// [`CreatePlan::extra_fds`] come last.
     pub join: Vec<NamespaceKind>,
     /// `cgroup.procs` files the helper joins before it clones the init, so that the init is
     /// born inside the container's cgroups.
     pub cgroup_procs: Vec<String>,
+    /// How many of the attached fds, the last ones, are the program's fds 3, 4, ...
+    /// (`Stdio::extra`).
+    pub extra_fds: usize,
 }
 
 /// Everything the helper needs to start a process in a running container. The container
@@ -71,6 +76,24 @@ pub struct ExecPlan {
     pub namespaces: NamespaceSet,
     /// The container's `cgroup.procs` files.
     pub cgroup_procs: Vec<String>,
+    /// How many of the attached fds, the last ones, are the program's fds 3, 4, ...
+    /// (`Stdio::extra`).
+    pub extra_fds: usize,
+    /// The process is a hook of the container's (`LinuxDriver::run_hook`): its `args` and
+    /// `env` are taken exactly as they are (no `PATH` added, no lookup, no `HOME`), and its
+    /// program is this.
+    pub hook: Option<HookProgramPlan>,
+}
+
+/// Where a hook's program is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HookProgramPlan {
+    /// A host file the host opened: the fd attached after the init's pidfd, executed by fd
+    /// (`execveat(fd, "", AT_EMPTY_PATH)`). `script`: it starts with `#!`, so the fd must
+    /// stay open across the exec for the interpreter to read it (as `/dev/fd/N`).
+    Attached { script: bool },
+    /// An absolute path inside the container.
+    Path(String),
 }
 
 /// A report to the host.

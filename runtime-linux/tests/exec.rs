@@ -39,6 +39,7 @@ fn exec_sh(driver: &LinuxDriver, id: &str, process: ProcessConfig) -> (ExitStatu
         stdin: None,
         stdout: Some(write.as_raw_fd()),
         stderr: None,
+        extra: Vec::new(),
     };
     let reader = std::thread::spawn(move || {
         std::fs::read_to_string(format!("/proc/self/fd/{}", read.as_raw_fd())).map(|s| (s, read))
@@ -305,6 +306,7 @@ fn a_detached_exec_returns_its_pid_at_once_and_wait_exec_gives_its_status() {
         stdin: Some(stdin_read.as_raw_fd()),
         stdout: Some(stdout_write.as_raw_fd()),
         stderr: None,
+        extra: Vec::new(),
     };
     let hooks = Arc::new(Recorder::default());
     let pid = driver
@@ -417,6 +419,7 @@ fn fifty_detached_execs_add_no_thread_and_leave_no_fd() {
         stdin: Some(stdin_read.as_raw_fd()),
         stdout: None,
         stderr: None,
+        extra: Vec::new(),
     };
     let pids: Vec<i32> = (0..50)
         .map(|i| detach(&driver, &id, &sh(&format!("read x; exit {i}")), &stdio))

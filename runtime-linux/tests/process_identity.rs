@@ -326,6 +326,7 @@ fn exec_output(driver: &LinuxDriver, id: &str, process: &ProcessConfig) -> Strin
         stdin: None,
         stdout: Some(write.as_raw_fd()),
         stderr: None,
+        extra: Vec::new(),
     };
     let reader = std::thread::spawn(move || {
         std::fs::read_to_string(format!("/proc/self/fd/{}", read.as_raw_fd())).map(|s| (s, read))

@@ -178,6 +178,7 @@ fn child(root: &str) {
             stdin: None,
             stdout: Some(out.as_raw_fd()),
             stderr: None,
+            extra: Vec::new(),
         };
         driver.create(&command, &stdio, Arc::new(NoHooks)).unwrap();
         if kept {
@@ -400,6 +401,7 @@ fn stdio(stdin: Option<&OwnedFd>, stdout: Option<&OwnedFd>) -> Stdio {
         stdin: stdin.map(AsRawFd::as_raw_fd),
         stdout: stdout.map(AsRawFd::as_raw_fd),
         stderr: None,
+        extra: Vec::new(),
     }
 }
 

@@ -46,6 +46,7 @@ fn launch(driver: &TestDriver, command: &Command) -> (fs::File, BufReader<fs::Fi
         stdin: Some(in_read.as_raw_fd()),
         stdout: Some(out_write.as_raw_fd()),
         stderr: None,
+        extra: Vec::new(),
     };
     driver
         .create(command, &stdio, Arc::new(NoHooks))

@@ -92,6 +92,7 @@ fn custom_mappings_apply_and_an_exec_joins_the_same_namespace() {
         stdin: None,
         stdout: Some(std::os::fd::AsRawFd::as_raw_fd(&write)),
         stderr: None,
+        extra: Vec::new(),
     };
     let status = driver
         .exec(&command.id, &process, &stdio, Arc::new(NoHooks))

@@ -84,6 +84,7 @@ pub fn plan(command: &Command, layer_id: &dyn Fn(&str) -> Result<String>) -> Res
         stdin: Some(0),
         stdout: Some(0),
         stderr: Some(0),
+        extra: Vec::new(),
     };
     let init = process(&command.process, "process", &every_stream)?;
 
@@ -113,8 +114,10 @@ pub fn plan(command: &Command, layer_id: &dyn Fn(&str) -> Result<String>) -> Res
 }
 
 /// The process document for `process` (at JSON path `field`), with the pipes `stdio` needs.
+/// Extra fds (`stdio.extra`) are refused: a Windows process gets its three streams alone.
 pub fn process(process: &ProcessConfig, field: &str, stdio: &Stdio) -> Result<ProcessPlan> {
     refuse_process_linux_only(process, field)?;
+    stdio.refuse_extra()?;
     let command_line = command_line::try_join(&process.args)
         .map_err(|error| Error::invalid(format!("{field}.args[{}]", error.index), error.reason))?;
     let tty = process.tty;

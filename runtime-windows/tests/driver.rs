@@ -129,6 +129,7 @@ fn arguments_reach_the_process_exactly() {
         stdin: None,
         stdout: Some(std::os::fd::AsRawFd::as_raw_fd(&write)),
         stderr: None,
+        extra: Vec::new(),
     };
     let awkward = r#"a "quoted" arg\ with \\ slashes\"#;
     let status = driver

@@ -61,6 +61,7 @@ fn a_container_runs_with_its_exit_code_and_output() {
         stdin: None,
         stdout: Some(handle(&write)),
         stderr: None,
+        extra: Vec::new(),
     };
     let status = driver
         .run(
@@ -92,6 +93,7 @@ fn stdin_reaches_the_process_and_sigkill_terminates() {
         stdin: Some(handle(&stdin_read)),
         stdout: Some(handle(&out_write)),
         stderr: None,
+        extra: Vec::new(),
     };
     driver
         .create(&command("cat", "cat"), &stdio, Arc::new(NoHooks))
@@ -112,6 +114,7 @@ fn stdin_reaches_the_process_and_sigkill_terminates() {
         stdin: Some(handle(&endless)),
         stdout: None,
         stderr: None,
+        extra: Vec::new(),
     };
     driver
         .create(&command("killed", "wait"), &stdio, Arc::new(NoHooks))

@@ -44,6 +44,7 @@ fn run(path: &str) -> Result<i32, String> {
                 stdin: Some(0),
                 stdout: Some(1),
                 stderr: Some(2),
+                extra: Vec::new(),
             },
             Arc::new(NoHooks),
         )

@@ -90,6 +90,33 @@ impl<P: Platform> Lifecycle<P> {
         &self.recovery_report
     }
 
+    /// Lets the platform act on the instance of container `id` while its status is one of
+    /// `allowed`: for a driver's own operations beyond the [`Driver`] trait (the native
+    /// driver's `run_hook`). `NotFound` for an unknown id; `InvalidState` naming `operation`
+    /// (a verb phrase: "run a hook in") for a container in another status, or being created.
+    /// The status is checked once, before `act`, which runs on the caller's thread with no
+    /// lock held: the container may exit meanwhile, and `act` must cope with that as the
+    /// platform's own operations do (the record, and so the instance, lives until `act`
+    /// returns, even if the container is deleted).
+    pub fn with_instance<R>(
+        &self,
+        id: &str,
+        allowed: &[Status],
+        operation: &'static str,
+        act: impl FnOnce(&P, &P::Instance) -> Result<R>,
+    ) -> Result<R> {
+        let record = self.table.get(id)?;
+        let status = record.status();
+        if !allowed.contains(&status) {
+            return Err(Error::InvalidState {
+                id: id.to_string(),
+                state: status.to_string(),
+                operation,
+            });
+        }
+        act(&self.platform, record.instance())
+    }
+
     /// Threads running hooks now.
     pub fn event_workers(&self) -> usize {
         self.events.workers()
@@ -224,7 +251,9 @@ impl<P: Platform> Drop for Lifecycle<P> {
 
 impl<P: Platform> Driver for Lifecycle<P> {
     fn create(&self, command: &Command, stdio: &Stdio, hooks: Arc<dyn Hooks>) -> Result<i32> {
-        self.create_valid(command.clone().validated()?, stdio, hooks)
+        let command = command.clone().validated()?;
+        stdio.validate()?;
+        self.create_valid(command, stdio, hooks)
     }
 
     fn start(&self, id: &str) -> Result<()> {
@@ -250,6 +279,7 @@ impl<P: Platform> Driver for Lifecycle<P> {
         hooks: Arc<dyn Hooks>,
     ) -> Result<ExitStatus> {
         let process = process.clone().validated("process")?;
+        stdio.validate()?;
         self.table.get(id)?.exec(&process, stdio, hooks)
     }
 
@@ -261,6 +291,7 @@ impl<P: Platform> Driver for Lifecycle<P> {
         hooks: Arc<dyn Hooks>,
     ) -> Result<i32> {
         let process = process.clone().validated("process")?;
+        stdio.validate()?;
         self.table.get(id)?.exec_detached(&process, stdio, hooks)
     }
 

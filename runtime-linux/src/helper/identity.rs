@@ -3,6 +3,7 @@
 //! path of the executable.
 
 use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 
 use nix::errno::Errno;
@@ -15,9 +16,28 @@ use crate::error::{os_error, StepExt};
 use crate::protocol::Confinement;
 use crate::security::CapabilitySet;
 
+/// What a [`Prepared`] process executes.
+pub enum Program {
+    /// A path in the container, found in `PATH` or given as it is.
+    Path(CString),
+    /// An open file (a hook's program on the host), executed by fd. `script`: it starts with
+    /// `#!`, and the interpreter reads it through `/dev/fd/N`, so the fd stays open across
+    /// the exec (it would be `ENOENT` otherwise).
+    Fd { fd: OwnedFd, script: bool },
+}
+
+impl Program {
+    fn describe(&self) -> String {
+        match self {
+            Program::Path(path) => path.to_string_lossy().into_owned(),
+            Program::Fd { fd, .. } => format!("the hook's program (fd {})", fd.as_raw_fd()),
+        }
+    }
+}
+
 /// A process ready to exec: every lookup done, nothing applied yet.
 pub struct Prepared {
-    program: CString,
+    program: Program,
     argv: Vec<CString>,
     envp: Vec<CString>,
     uid: u32,
@@ -131,8 +151,49 @@ impl Prepared {
             env.push(format!("HOME={home}"));
         }
         let program = find_program(&process.args[0], &process.search_path())?;
+        Prepared::with(
+            process,
+            Program::Path(cstring(program)?),
+            env,
+            Identity {
+                uid,
+                gid,
+                groups,
+                home,
+            },
+            confinement,
+            groups_locked,
+        )
+    }
+
+    /// A hook of the container (see `crate::hook`): `program`, with `process.args` and
+    /// `process.env` exactly as they are, as the user of `process` (the container's root).
+    pub fn hook(
+        process: &ProcessConfig,
+        program: Program,
+        confinement: &Confinement,
+        groups_locked: bool,
+    ) -> Result<Prepared> {
+        let passwd = read_optional("/etc/passwd")?;
+        let group = read_optional("/etc/group")?;
+        let identity = Identity::from_image(process, &passwd, &group)?;
+        let env = process.env.clone();
+        Prepared::with(process, program, env, identity, confinement, groups_locked)
+    }
+
+    fn with(
+        process: &ProcessConfig,
+        program: Program,
+        env: Vec<String>,
+        identity: Identity,
+        confinement: &Confinement,
+        groups_locked: bool,
+    ) -> Result<Prepared> {
+        let Identity {
+            uid, gid, groups, ..
+        } = identity;
         Ok(Prepared {
-            program: cstring(program)?,
+            program,
             argv: process
                 .args
                 .iter()
@@ -190,8 +251,11 @@ impl Prepared {
                 ))
             }
         }
-        access(self.program.as_c_str(), AccessFlags::X_OK)
-            .step(|| format!("exec {}", self.program.to_string_lossy()))?;
+        // A program given by fd is checked by its exec alone.
+        if let Program::Path(path) = &self.program {
+            access(path.as_c_str(), AccessFlags::X_OK)
+                .step(|| format!("exec {}", path.to_string_lossy()))?;
+        }
         if self.no_new_privileges {
             nix::sys::prctl::set_no_new_privs().step(|| "set no_new_privs")?;
         }
@@ -214,11 +278,31 @@ impl Prepared {
                 return error;
             }
         }
-        let errno = match nix::unistd::execve(&self.program, &self.argv, &self.envp) {
+        let executed = match &self.program {
+            Program::Path(path) => nix::unistd::execve(path, &self.argv, &self.envp),
+            Program::Fd { fd, script } => {
+                if *script {
+                    if let Err(errno) = nix::fcntl::fcntl(
+                        fd,
+                        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+                    ) {
+                        return os_error("keep the hook's script open for its interpreter", errno);
+                    }
+                }
+                nix::unistd::execveat(
+                    fd,
+                    c"",
+                    &self.argv,
+                    &self.envp,
+                    nix::fcntl::AtFlags::AT_EMPTY_PATH,
+                )
+            }
+        };
+        let errno = match executed {
             Err(errno) => errno,
             Ok(never) => match never {},
         };
-        os_error(format!("exec {}", self.program.to_string_lossy()), errno)
+        os_error(format!("exec {}", self.program.describe()), errno)
     }
 }
 

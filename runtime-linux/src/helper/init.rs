@@ -7,7 +7,8 @@
 //! go (or died), from a later driver through the container's start socket.
 
 use std::collections::VecDeque;
-use std::os::fd::{AsFd, OwnedFd};
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::process::exit;
 
 use nix::errno::Errno;
@@ -15,13 +16,13 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::stat::{umask, Mode};
 use runtime_core::{NamespaceKind, ProcessConfig, Result};
 
-use super::identity::Prepared;
+use super::identity::{Prepared, Program};
 use super::report_failure;
 use super::rootfs::{self, Mounted};
 use super::terminal::Terminal;
 use crate::channel::{Channel, Listener};
 use crate::error::StepExt;
-use crate::protocol::{CreatePlan, ExecPlan, Report, Request};
+use crate::protocol::{CreatePlan, ExecPlan, HookProgramPlan, Report, Request};
 use crate::sys;
 
 /// Builds the container, reports ready, waits for start (from the host, or from a later
@@ -32,8 +33,9 @@ pub fn run(
     listener: Listener,
     plan: &CreatePlan,
     rootfs_tree: Option<OwnedFd>,
+    extra: Vec<OwnedFd>,
 ) -> ! {
-    go_when_told(channel, Some(listener), set_up(plan, rootfs_tree))
+    go_when_told(channel, Some(listener), set_up(plan, rootfs_tree), extra)
 }
 
 /// A process ready to exec, and the master of its terminal if it has one.
@@ -64,21 +66,60 @@ fn terminal_for(process: &ProcessConfig, mounted: Option<&Mounted>) -> Result<Op
 
 /// The exec'd process, already inside the container's namespaces and cgroups: it takes on
 /// its identity and execs like the init does. Never returns.
-/// `groups_locked`: the container's user namespace denies `setgroups`.
-pub fn run_exec(channel: &Channel, plan: &ExecPlan, groups_locked: bool) -> ! {
-    let prepared =
-        Prepared::new(&plan.process, &plan.confinement, groups_locked).and_then(|prepared| {
-            let console = terminal_for(&plan.process, None)?;
-            prepared.become_user()?;
-            sys::fds::cloexec_from(3).step(|| "mark inherited fds close-on-exec")?;
-            Ok((prepared, console))
-        });
-    go_when_told(channel, None, prepared)
+/// `groups_locked`: the container's user namespace denies `setgroups`. `extra`: the
+/// program's fds 3, 4, ..., already at those numbers. A hook's (`plan.hook`) program is
+/// `program` when the host opened it.
+pub fn run_exec(
+    channel: &Channel,
+    plan: &ExecPlan,
+    groups_locked: bool,
+    extra: Vec<OwnedFd>,
+    program: Option<OwnedFd>,
+) -> ! {
+    let prepared = match (&plan.hook, program) {
+        (None, _) => Prepared::new(&plan.process, &plan.confinement, groups_locked),
+        (Some(HookProgramPlan::Attached { script }), Some(fd)) => Prepared::hook(
+            &plan.process,
+            Program::Fd {
+                fd,
+                script: *script,
+            },
+            &plan.confinement,
+            groups_locked,
+        ),
+        (Some(HookProgramPlan::Path(path)), _) => CString::new(path.as_str())
+            .map_err(|_| runtime_core::Error::invalid("hook.program", "contains NUL"))
+            .and_then(|path| {
+                Prepared::hook(
+                    &plan.process,
+                    Program::Path(path),
+                    &plan.confinement,
+                    groups_locked,
+                )
+            }),
+        (Some(HookProgramPlan::Attached { .. }), None) => Err(runtime_core::Error::Internal(
+            "no fd for the hook's program".into(),
+        )),
+    };
+    let prepared = prepared.and_then(|prepared| {
+        let console = terminal_for(&plan.process, None)?;
+        prepared.become_user()?;
+        sys::fds::cloexec_from(3).step(|| "mark inherited fds close-on-exec")?;
+        Ok((prepared, console))
+    });
+    go_when_told(channel, None, prepared, extra)
 }
 
 /// Reports ready (or the failure) on the host's channel, waits for start and execs. An init
 /// with a start socket's `listener` outlives the host's channel: see [`wait_for_start`].
-fn go_when_told(channel: &Channel, listener: Option<Listener>, prepared: Result<Ready>) -> ! {
+/// `extra` are the program's fds 3, 4, ... (see `helper::make_room`), the only ones above 2
+/// that are not close-on-exec when it runs.
+fn go_when_told(
+    channel: &Channel,
+    listener: Option<Listener>,
+    prepared: Result<Ready>,
+    extra: Vec<OwnedFd>,
+) -> ! {
     let (prepared, console) = match prepared {
         Ok(prepared) => prepared,
         Err(error) => {
@@ -97,9 +138,25 @@ fn go_when_told(channel: &Channel, listener: Option<Listener>, prepared: Result<
     let Some(started_by) = wait_for_start(channel, listener, None) else {
         exit(1)
     };
-    let error = prepared.exec();
+    let error = match release_extra(&extra) {
+        Ok(()) => prepared.exec(),
+        Err(error) => error,
+    };
     report_failure(started_by.channel(), &error);
     exit(127)
+}
+
+/// Clears close-on-exec on the program's extra fds, which everything else above 2 keeps:
+/// the last step before the exec (and the seccomp filter, which may forbid `fcntl`).
+pub(crate) fn release_extra(extra: &[OwnedFd]) -> Result<()> {
+    for fd in extra {
+        nix::fcntl::fcntl(
+            fd,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+        )
+        .step(|| format!("keep fd {} open across the exec", fd.as_raw_fd()))?;
+    }
+    Ok(())
 }
 
 /// Waits as the init does for start, from `host` or through the start socket's `listener`,

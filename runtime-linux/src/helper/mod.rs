@@ -21,7 +21,7 @@ mod userns;
 // groups as berth's own init.
 pub use identity::{find_group_id, find_passwd, supplementary_groups, Identity, PasswdEntry};
 
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::process::exit;
 
 use crate::namespaces::{clone_flag, NamespaceSet};
@@ -29,7 +29,7 @@ use runtime_core::{Error, NamespaceKind, ProcessConfig, Result};
 
 use crate::channel::{Channel, Listener};
 use crate::error::StepExt;
-use crate::protocol::{CreatePlan, ExecPlan, Failure, Report, Request};
+use crate::protocol::{CreatePlan, ExecPlan, Failure, HookProgramPlan, Report, Request};
 use crate::sys;
 use crate::sys::clone::SingleThreaded;
 
@@ -65,8 +65,14 @@ pub unsafe fn main() -> ! {
     // exits or execs.
     let single = unsafe { SingleThreaded::promise() };
     let code = match channel.recv::<Request>() {
-        Ok(Some((Request::Create(plan), fds))) => create(&channel, &single, &plan, fds),
-        Ok(Some((Request::Exec(plan), fds))) => exec(&channel, &single, &plan, fds),
+        Ok(Some((Request::Create(plan), fds))) => match make_room(channel, fds, plan.extra_fds) {
+            Ok((channel, fds, extra)) => create(&channel, &single, &plan, fds, extra),
+            Err(code) => code,
+        },
+        Ok(Some((Request::Exec(plan), fds))) => match make_room(channel, fds, plan.extra_fds) {
+            Ok((channel, fds, extra)) => exec(&channel, &single, &plan, fds, extra),
+            Err(code) => code,
+        },
         Ok(Some((Request::Start, _))) => {
             report_failure(&channel, &Error::Internal("start before create".into()));
             1
@@ -80,6 +86,78 @@ pub unsafe fn main() -> ! {
         }
     };
     exit(code)
+}
+
+/// Gives the program's extra fds (the last `count` of `fds`) the numbers they will have in
+/// the program, 3 to 3 + `count` − 1, so that nothing opened later takes them: the channel
+/// and the other fds received move above them first, when nothing else is open (`main`
+/// closed every fd above the channel, and received only these). They stay close-on-exec
+/// until the last moment before the exec ([`init::release_extra`]). With no extra fd,
+/// nothing moves. `Err` is the helper's exit code, the failure reported.
+fn make_room(
+    channel: Channel,
+    mut fds: Vec<OwnedFd>,
+    count: usize,
+) -> std::result::Result<(Channel, Vec<OwnedFd>, Vec<OwnedFd>), i32> {
+    if count == 0 {
+        return Ok((channel, fds, Vec::new()));
+    }
+    if count > fds.len() {
+        report_failure(
+            &channel,
+            &Error::Internal(format!("{count} extra fds, {} attached", fds.len())),
+        );
+        return Err(1);
+    }
+    let floor = CHANNEL_FD + count as i32;
+    let channel = match channel.duplicate_at_least(floor) {
+        Ok(moved) => {
+            drop(channel);
+            moved
+        }
+        Err(errno) => {
+            let error = crate::error::os_error(
+                format!("move the helper's channel above the {count} extra fds"),
+                errno,
+            );
+            report_failure(&channel, &error);
+            return Err(1);
+        }
+    };
+    let placed = (|| {
+        let moved = std::mem::take(&mut fds)
+            .into_iter()
+            .map(|fd| sys::fds::dup_at_least(fd.as_fd(), floor))
+            .collect::<nix::Result<Vec<_>>>()
+            .step(|| format!("move the received fds above the {count} extra fds"))?;
+        let (others, extra) = {
+            let mut others = moved;
+            let extra = others.split_off(others.len() - count);
+            (others, extra)
+        };
+        // Every fd from 3 to floor is free now: each dup takes the lowest free number.
+        let mut placed = Vec::with_capacity(count);
+        for (index, fd) in extra.iter().enumerate() {
+            let target = CHANNEL_FD + index as i32;
+            let copy = sys::fds::dup_at_least(fd.as_fd(), target)
+                .step(|| format!("make extra fd {index} the process's fd {target}"))?;
+            if copy.as_raw_fd() != target {
+                return Err(Error::Internal(format!(
+                    "fd {target} is taken: extra fd {index} got fd {}",
+                    copy.as_raw_fd()
+                )));
+            }
+            placed.push(copy);
+        }
+        Ok((others, placed))
+    })();
+    match placed {
+        Ok((others, placed)) => Ok((channel, others, placed)),
+        Err(error) => {
+            report_failure(&channel, &error);
+            Err(1)
+        }
+    }
 }
 
 /// Keeps the process non-dumpable: the kernel resets the flag (to `fs.suid_dumpable`) on
@@ -96,6 +174,7 @@ fn create(
     single: &SingleThreaded,
     plan: &CreatePlan,
     mut fds: Vec<OwnedFd>,
+    extra: Vec<OwnedFd>,
 ) -> i32 {
     // The last fd is the start socket's listener, for the init alone; the rest are the
     // namespaces to join (their count is checked before the first join).
@@ -137,10 +216,10 @@ fn create(
                     Err(_) => exit(1),
                 }
             }
-            init::run(channel, listener, plan, rootfs_tree)
+            init::run(channel, listener, plan, rootfs_tree, extra)
         }
         Some(outcome) => {
-            drop(listener);
+            drop((listener, extra));
             let outcome = match (outcome, gate) {
                 (Ok((pid, pidfd)), Some((reader, writer))) => {
                     drop(reader);
@@ -163,11 +242,23 @@ fn create(
 }
 
 /// Joins a running container, clones the process into it and hands it to the host.
-fn exec(channel: &Channel, single: &SingleThreaded, plan: &ExecPlan, mut fds: Vec<OwnedFd>) -> i32 {
-    let joined = match fds.pop() {
-        Some(init) if fds.is_empty() => join_container(single, plan, &init),
+fn exec(
+    channel: &Channel,
+    single: &SingleThreaded,
+    plan: &ExecPlan,
+    fds: Vec<OwnedFd>,
+    extra: Vec<OwnedFd>,
+) -> i32 {
+    // The init's pidfd, then a hook's program when the host opened it.
+    let program_attached = matches!(plan.hook, Some(HookProgramPlan::Attached { .. }));
+    let mut fds = fds.into_iter();
+    let (init, program) = (fds.next(), program_attached.then(|| fds.next()).flatten());
+    let joined = match init {
+        Some(init) if fds.next().is_none() && program.is_some() == program_attached => {
+            join_container(single, plan, &init)
+        }
         _ => Err(Error::Internal(
-            "exec needs exactly the init's pidfd".into(),
+            "exec needs exactly the init's pidfd (and a hook's program)".into(),
         )),
     };
     let (outcome, groups_locked) = match joined {
@@ -175,8 +266,11 @@ fn exec(channel: &Channel, single: &SingleThreaded, plan: &ExecPlan, mut fds: Ve
         Err(error) => (Err(error), false),
     };
     match parent_side(outcome) {
-        None => init::run_exec(channel, plan, groups_locked),
-        Some(outcome) => hand_over(channel, outcome),
+        None => init::run_exec(channel, plan, groups_locked, extra, program),
+        Some(outcome) => {
+            drop((extra, program));
+            hand_over(channel, outcome)
+        }
     }
 }
 

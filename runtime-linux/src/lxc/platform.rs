@@ -188,6 +188,8 @@ impl Platform for LxcPlatform {
         hooks: &Arc<dyn Hooks>,
         state_dir: &Path,
     ) -> Result<Launched<LxcInstance>> {
+        // lxc-execute closes every fd above 2 of the init it starts.
+        stdio.refuse_extra()?;
         let write = |name: &str, text: &[u8]| {
             std::fs::write(state_dir.join(name), text)
                 .step(|| format!("write {}", state_dir.join(name).display()))
@@ -208,9 +210,10 @@ impl Platform for LxcPlatform {
                     stdin: fd,
                     stdout: fd,
                     stderr: fd,
+                    extra: Vec::new(),
                 }
             }
-            None => *stdio,
+            None => stdio.clone(),
         };
         let parent = self.cgroup_parent(command);
         let cgroup = self.native.cgroups.open(parent, &command.id);

@@ -289,6 +289,7 @@ pub fn run_output_with(
         stdin: None,
         stdout: Some(out_write.as_raw_fd()),
         stderr: Some(err_write.as_raw_fd()),
+        extra: Vec::new(),
     };
     let readers = [out_read, err_read].map(|fd| {
         std::thread::spawn(move || {
@@ -424,6 +425,7 @@ pub fn start_with_stdout(
         stdin: None,
         stdout: Some(write.as_raw_fd()),
         stderr: None,
+        extra: Vec::new(),
     };
     let driver = driver.as_driver();
     driver.create(command, &stdio, hooks).expect("create");

@@ -68,6 +68,7 @@ fn all_streams() -> Stdio {
         stdin: Some(0),
         stdout: Some(1),
         stderr: Some(2),
+        extra: Vec::new(),
     }
 }
 
@@ -366,6 +367,7 @@ fn tty_emulates_a_console_with_stdin_always_and_no_stderr() {
         stdin: None,
         stdout: Some(1),
         stderr: None,
+        extra: Vec::new(),
     };
     let plan = super::process(&process, "process", &stdout_only).unwrap();
     assert_eq!(
@@ -396,6 +398,7 @@ fn pipes_are_made_only_for_the_streams_given() {
         stdin: None,
         stdout: None,
         stderr: Some(2),
+        extra: Vec::new(),
     };
     let plan = super::process(&process, "process", &stderr_only).unwrap();
     assert_eq!(
@@ -906,4 +909,17 @@ fn update_refuses_what_hcs_cannot_change() {
         resources.memory_limit = Some(1 << 20);
         assert_refused(update(&resources), ErrorKind::Unsupported, field);
     }
+}
+
+#[test]
+fn extra_fds_are_refused_naming_them() {
+    let stdio = Stdio {
+        extra: vec![7],
+        ..all_streams()
+    };
+    assert_refused(
+        super::process(&command().process, "process", &stdio),
+        ErrorKind::Unsupported,
+        "stdio.extra",
+    );
 }
