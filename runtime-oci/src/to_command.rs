@@ -424,11 +424,18 @@ fn hostname(spec: &Spec, namespaces: &Namespaces) -> Option<String> {
     }
 }
 
-/// The host's name, read from `/proc/sys/kernel/hostname` (none on a platform without it).
+/// The host's name, read from `/proc/sys/kernel/hostname`; none on a platform without it, or
+/// when berth would not take it as a hostname (berth then names the container by its id).
 fn host_hostname() -> Option<String> {
     let name = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
     let name = name.trim();
-    (!name.is_empty()).then(|| name.to_string())
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with(['-', '.'])
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    valid.then(|| name.to_string())
 }
 
 /// The config's mounts as berth's `mounts`, and for each of them the index of the config's
