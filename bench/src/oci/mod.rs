@@ -15,9 +15,9 @@ mod isolation;
 mod process;
 mod seccomp;
 
-use runtime_core::{Command, Mount, NamespaceKind, NamespaceMode, ProcessConfig, Resources};
+use runtime_core::{Command, ProcessConfig};
 use runtime_linux::security::CapabilitySet;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 pub use isolation::Isolation;
 pub use process::process;
@@ -62,7 +62,8 @@ impl Confinement {
 
 /// The `config.json` of a bundle for `command`, whose cgroup is `cgroups_path`, confined by
 /// `confinement` (computed for `command.process`) and the device cgroup `device_rules` (v1
-/// `devices.list` lines; none: every device).
+/// `devices.list` lines; none: every device): runtime-oci's `spec_from_command`, the one
+/// mapping of a command to OCI, given what runtime-linux computes.
 pub fn config(
     command: &Command,
     cgroups_path: &str,
@@ -70,182 +71,22 @@ pub fn config(
     device_rules: &[String],
 ) -> Result<Value, String> {
     let rootfs = std::path::Path::new(&command.rootfs);
-    let mut linux = Map::new();
-    linux.insert("namespaces".into(), Value::Array(namespaces(command)?));
-    linux.insert("cgroupsPath".into(), json!(cgroups_path));
-    linux.insert(
-        "resources".into(),
-        resources(&command.resources, device_rules),
-    );
-    if let Some(profile) = &confinement.seccomp {
-        linux.insert("seccomp".into(), profile.clone());
-    }
-    linux.insert(
-        "maskedPaths".into(),
-        json!(command.effective_masked_paths()),
-    );
-    linux.insert(
-        "readonlyPaths".into(),
-        json!(command.effective_readonly_paths()),
-    );
-    if !command.sysctls.is_empty() {
-        linux.insert("sysctl".into(), json!(command.sysctls));
-    }
-    let mut mounts = standard_mounts(command);
-    for mount in &command.mounts {
-        mounts.push(user_mount(mount));
-    }
-    Ok(json!({
-        "ociVersion": "1.0.2",
-        "process": process(&command.process, rootfs, confinement.capabilities)?,
-        "root": {"path": command.rootfs, "readonly": command.readonly_rootfs},
-        "hostname": command.effective_hostname(),
-        "mounts": mounts,
-        "linux": Value::Object(linux),
-    }))
-}
-
-fn namespaces(command: &Command) -> Result<Vec<Value>, String> {
-    let mut out = Vec::new();
-    for kind in NamespaceKind::ALL {
-        let oci = match kind {
-            NamespaceKind::User => "user",
-            NamespaceKind::Pid => "pid",
-            NamespaceKind::Ipc => "ipc",
-            NamespaceKind::Uts => "uts",
-            NamespaceKind::Mount => "mount",
-            NamespaceKind::Net => "network",
-            NamespaceKind::Cgroup => "cgroup",
-        };
-        match command.namespaces.get(kind) {
-            NamespaceMode::Private | NamespaceMode::None => out.push(json!({"type": oci})),
-            NamespaceMode::Host => {}
-            NamespaceMode::Path(path) => out.push(json!({"type": oci, "path": path})),
-            NamespaceMode::Container(other) => {
-                return Err(format!(
-                    "namespaces.{}: sharing container {other:?} has no OCI form here",
-                    kind.field()
-                ))
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// berth's standard mounts, with its flags and data (runtime-linux/src/helper/rootfs.rs).
-fn standard_mounts(command: &Command) -> Vec<Value> {
-    let plain = ["nosuid", "noexec", "nodev"];
-    let sys = if command.namespaces.is_new(NamespaceKind::Net) {
-        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs",
-               "options": ["nosuid", "noexec", "nodev", "ro"]})
-    } else {
-        json!({"destination": "/sys", "type": "bind", "source": "/sys",
-               "options": ["rbind", "ro"]})
+    let identity = process::identity(&command.process, rootfs)?;
+    let oci = runtime_oci::Confinement {
+        cgroups_path: cgroups_path.to_string(),
+        identity: process::oci_identity(identity),
+        capabilities: confinement.capabilities.names(),
+        seccomp: confinement.seccomp.clone(),
+        device_rules: device_rules.to_vec(),
     };
-    vec![
-        json!({"destination": "/proc", "type": "proc", "source": "proc", "options": plain}),
-        json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-               "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
-        json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts",
-               "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]}),
-        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-               "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]}),
-        json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
-               "options": plain}),
-        sys,
-    ]
-}
-
-fn user_mount(mount: &Mount) -> Value {
-    let mut options = mount.options.clone();
-    let mut kind = mount.kind.clone();
-    if mount.is_bind() {
-        kind = "bind".into();
-        if !options.iter().any(|o| o == "bind" || o == "rbind") {
-            options.push("bind".into());
-        }
-    }
-    let mut value = json!({"destination": mount.destination, "type": kind, "options": options});
-    if let Some(source) = &mount.source {
-        value["source"] = json!(source);
-    } else {
-        value["source"] = json!(mount.kind);
-    }
-    value
-}
-
-fn resources(resources: &Resources, device_rules: &[String]) -> Value {
-    let mut out = Map::new();
-    let mut memory = Map::new();
-    if let Some(limit) = resources.memory_limit {
-        memory.insert("limit".into(), json!(limit));
-    }
-    if let Some(reservation) = resources.memory_reservation {
-        memory.insert("reservation".into(), json!(reservation));
-    }
-    if let Some(swap) = resources.memory_swap {
-        memory.insert("swap".into(), json!(swap));
-    }
-    if !memory.is_empty() {
-        out.insert("memory".into(), Value::Object(memory));
-    }
-    let mut cpu = Map::new();
-    if let Some(shares) = resources.cpu_shares {
-        cpu.insert("shares".into(), json!(shares));
-    }
-    if let Some(quota) = resources.cpu_quota {
-        cpu.insert("quota".into(), json!(quota));
-    }
-    if let Some(period) = resources.cpu_period {
-        cpu.insert("period".into(), json!(period));
-    }
-    if let Some(cpus) = &resources.cpuset_cpus {
-        cpu.insert("cpus".into(), json!(cpus));
-    }
-    if let Some(mems) = &resources.cpuset_mems {
-        cpu.insert("mems".into(), json!(mems));
-    }
-    if !cpu.is_empty() {
-        out.insert("cpu".into(), Value::Object(cpu));
-    }
-    if let Some(pids) = resources.pids_limit {
-        out.insert("pids".into(), json!({"limit": pids}));
-    }
-    if let Some(weight) = resources.blkio_weight {
-        out.insert("blockIO".into(), json!({"weight": weight}));
-    }
-    out.insert("devices".into(), Value::Array(devices(device_rules)));
-    Value::Object(out)
-}
-
-/// OCI device rules from v1 `devices.list` lines (`c 1:3 rwm`, `a *:* rwm`): everything
-/// allowed when unrestricted, else deny all and allow each line.
-fn devices(rules: &[String]) -> Vec<Value> {
-    if rules.is_empty() || rules.iter().any(|r| r.starts_with("a ")) {
-        return vec![json!({"allow": true, "access": "rwm"})];
-    }
-    let mut out = vec![json!({"allow": false, "access": "rwm"})];
-    for rule in rules {
-        let f: Vec<&str> = rule.split_whitespace().collect();
-        if f.len() != 3 {
-            continue;
-        }
-        let (major, minor) = f[1].split_once(':').unwrap_or(("*", "*"));
-        let mut value = json!({"allow": true, "type": f[0], "access": f[2]});
-        if let Ok(n) = major.parse::<i64>() {
-            value["major"] = json!(n);
-        }
-        if let Ok(n) = minor.parse::<i64>() {
-            value["minor"] = json!(n);
-        }
-        out.push(value);
-    }
-    out
+    runtime_oci::spec_from_command(command, &oci).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use serde_json::json;
 
     #[test]
     fn config_follows_the_command() {
@@ -297,17 +138,6 @@ mod tests {
             config["linux"]["resources"]["devices"],
             json!([{"allow": true, "access": "rwm"}])
         );
-    }
-
-    #[test]
-    fn device_rules_are_read() {
-        let rules = devices(&["c 1:3 rwm".into(), "c *:* m".into()]);
-        assert_eq!(rules[0], json!({"allow": false, "access": "rwm"}));
-        assert_eq!(
-            rules[1],
-            json!({"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"})
-        );
-        assert_eq!(rules[2], json!({"allow": true, "type": "c", "access": "m"}));
     }
 
     /// The confinement is what runtime-linux computes for the process on this host: its

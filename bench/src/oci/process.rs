@@ -5,7 +5,7 @@ use std::path::Path;
 
 use runtime_core::ProcessConfig;
 use runtime_linux::security::CapabilitySet;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// The user and groups berth's init takes for a process, from the rootfs's `/etc/passwd` and
 /// `/etc/group`: runtime-linux's own computation.
@@ -18,57 +18,36 @@ pub fn identity(process: &ProcessConfig, rootfs: &Path) -> Result<Identity, Stri
         .map_err(|error| error.to_string())
 }
 
+/// runtime-linux's identity as runtime-oci's.
+pub fn oci_identity(identity: Identity) -> runtime_oci::Identity {
+    runtime_oci::Identity {
+        uid: identity.uid,
+        gid: identity.gid,
+        groups: identity.groups,
+        home: identity.home,
+    }
+}
+
 /// The `process` object (also what `runc exec --process` and `crun exec --process` take) for
-/// a process with the capability set `caps` (`CapabilitySet::for_process`): as berth gives
-/// them, the bounding set for anyone, permitted and effective for root only, inheritable and
-/// ambient empty.
+/// a process with the capability set `caps` (`CapabilitySet::for_process`): runtime-oci's
+/// `process_to_oci`, with the identity berth's init would take in `rootfs`.
 pub fn process(
     process: &ProcessConfig,
     rootfs: &Path,
     caps: CapabilitySet,
 ) -> Result<Value, String> {
-    let identity = identity(process, rootfs)?;
-    let mut env = process.effective_env();
-    if !env.iter().any(|kv| kv.starts_with("HOME=")) {
-        env.push(format!("HOME={}", identity.home));
-    }
-    let granted = if identity.uid == 0 {
-        caps
-    } else {
-        CapabilitySet::empty()
-    };
-    let rlimits: Vec<Value> = process
-        .rlimits
-        .iter()
-        .map(|r| {
-            json!({
-                "type": r.canonical_name().unwrap_or(&r.kind),
-                "soft": r.soft,
-                "hard": r.hard,
-            })
-        })
-        .collect();
-    Ok(json!({
-        "terminal": process.tty,
-        "user": {"uid": identity.uid, "gid": identity.gid, "additionalGids": identity.groups},
-        "args": process.args,
-        "env": env,
-        "cwd": process.cwd,
-        "capabilities": {
-            "bounding": caps.names(),
-            "effective": granted.names(),
-            "permitted": granted.names(),
-            "inheritable": [],
-            "ambient": [],
-        },
-        "rlimits": rlimits,
-        "noNewPrivileges": process.no_new_privileges,
-    }))
+    let identity = oci_identity(identity(process, rootfs)?);
+    Ok(runtime_oci::process_to_oci(
+        process,
+        &identity,
+        &caps.names(),
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     /// A rootfs with only `/etc/passwd` and `/etc/group`, removed when dropped.
     struct Rootfs(std::path::PathBuf);

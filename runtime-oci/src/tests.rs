@@ -1,0 +1,920 @@
+//! One config field at a time: a minimal config plus the field → the command's field, or the
+//! error naming it.
+
+use std::path::Path;
+
+use runtime_core::{
+    Command, DeviceRule, IdMapping, Mount, NamespaceMode, ProcessConfig, Rlimit, SeccompSetting,
+};
+use serde_json::{json, Value};
+
+use crate::*;
+
+const BUNDLE: &str = "/bundles/b1";
+
+/// The smallest config berth runs: a mount namespace, a process, a root.
+fn minimal() -> Value {
+    json!({
+        "ociVersion": "1.0.2",
+        "root": {"path": "rootfs"},
+        "process": {"args": ["/bin/true"], "cwd": "/", "user": {"uid": 0, "gid": 0}},
+        "linux": {"namespaces": [{"type": "mount"}]}
+    })
+}
+
+/// `minimal()` with `edit` applied, mapped.
+fn map(edit: impl FnOnce(&mut Value)) -> Result<(Command, Hooks), OciError> {
+    let mut config = minimal();
+    edit(&mut config);
+    let spec = spec_from_json(&config.to_string())?;
+    command_from_spec(&spec, Path::new(BUNDLE), "c1")
+}
+
+fn command(edit: impl FnOnce(&mut Value)) -> Command {
+    map(edit).unwrap().0
+}
+
+/// The error of `minimal()` with `edit`, checked to name `field`.
+fn refused(edit: impl FnOnce(&mut Value), field: &str) -> OciError {
+    let err = map(edit).unwrap_err();
+    assert_eq!(err.field(), field, "{err}");
+    assert!(
+        err.to_string()
+            .starts_with(&format!("config.json: {field}")),
+        "{err}"
+    );
+    err
+}
+
+fn pending(edit: impl FnOnce(&mut Value), field: &str) {
+    let err = refused(edit, field);
+    assert!(
+        matches!(&err, OciError::Unsupported { reason, .. } if reason.starts_with(NOT_YET)),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_minimal_config_is_ocis_defaults_not_berths() {
+    let c = command(|_| {});
+    assert_eq!(c.id, "c1");
+    assert_eq!(c.rootfs, "/bundles/b1/rootfs");
+    assert!(!c.readonly_rootfs);
+    assert_eq!(c.process.args, ["/bin/true"]);
+    assert_eq!(c.process.user, "0:0");
+    assert!(!c.process.no_new_privileges);
+    assert_eq!(c.process.seccomp, Some(SeccompSetting::Unconfined));
+    assert_eq!(
+        (c.process.cap_drop.clone(), c.process.cap_add.clone()),
+        (vec!["ALL".to_string()], vec![])
+    );
+    assert_eq!(c.masked_paths, Some(vec![]));
+    assert_eq!(c.readonly_paths, Some(vec![]));
+    assert_eq!(c.namespaces.mount, NamespaceMode::Private);
+    for mode in [
+        &c.namespaces.pid,
+        &c.namespaces.net,
+        &c.namespaces.ipc,
+        &c.namespaces.uts,
+        &c.namespaces.cgroup,
+        &c.namespaces.user,
+    ] {
+        assert_eq!(mode, &NamespaceMode::Host);
+    }
+    assert_eq!(c.hostname, None);
+    assert!(c.mounts.is_empty() && c.device_cgroup_rules.is_empty());
+    assert_eq!(c.cgroup_parent, None);
+}
+
+#[test]
+fn root() {
+    assert_eq!(
+        command(|c| c["root"] = json!({"path": "/abs/r", "readonly": true})).rootfs,
+        "/abs/r"
+    );
+    assert!(command(|c| c["root"]["readonly"] = json!(true)).readonly_rootfs);
+    refused(
+        |c| {
+            c.as_object_mut().unwrap().remove("root");
+        },
+        "root",
+    );
+}
+
+#[test]
+fn process_fields() {
+    let c = command(|c| {
+        let p = &mut c["process"];
+        p["env"] = json!(["A=1"]);
+        p["cwd"] = json!("/tmp");
+        p["user"] = json!({"uid": 1000, "gid": 100, "additionalGids": [5, 6]});
+        p["terminal"] = json!(true);
+        p["consoleSize"] = json!({"height": 24, "width": 80});
+        p["noNewPrivileges"] = json!(true);
+        p["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 20}]);
+    });
+    let p = &c.process;
+    assert_eq!(p.env, ["A=1"]);
+    assert_eq!(p.cwd, "/tmp");
+    assert_eq!(p.user, "1000:100");
+    assert_eq!(p.additional_gids, [5, 6]);
+    assert!(p.tty && p.no_new_privileges);
+    assert_eq!(
+        p.console_size,
+        Some(runtime_core::ConsoleSize { rows: 24, cols: 80 })
+    );
+    assert_eq!(
+        p.rlimits,
+        [Rlimit {
+            kind: "RLIMIT_NOFILE".into(),
+            soft: 10,
+            hard: 20
+        }]
+    );
+}
+
+#[test]
+fn process_errors_name_the_field() {
+    refused(|c| c["process"]["args"] = json!([]), "process.args");
+    refused(|c| c["process"]["cwd"] = json!("tmp"), "process.cwd");
+    refused(
+        |c| c["process"]["consoleSize"] = json!({"height": 70000, "width": 1}),
+        "process.consoleSize.height",
+    );
+    refused(
+        |c| {
+            c.as_object_mut().unwrap().remove("process");
+        },
+        "process",
+    );
+    refused(
+        |c| c["process"]["rlimits"] = json!([{"type": "RLIMIT_BOGUS", "soft": 1, "hard": 1}]),
+        "process.rlimits[0].type",
+    );
+    refused(
+        |c| c["process"]["rlimits"] = json!([{"type": "RLIMIT_CORE", "soft": 2, "hard": 1}]),
+        "process.rlimits[0]",
+    );
+}
+
+#[test]
+fn refused_for_good() {
+    let err = refused(
+        |c| c["process"]["apparmorProfile"] = json!("docker-default"),
+        "process.apparmorProfile",
+    );
+    assert_eq!(
+        err.to_string(),
+        "config.json: process.apparmorProfile: not supported: this host has no AppArmor"
+    );
+    // Empty means none: accepted.
+    command(|c| c["process"]["apparmorProfile"] = json!(""));
+    refused(
+        |c| c["process"]["selinuxLabel"] = json!("system_u:system_r:container_t:s0"),
+        "process.selinuxLabel",
+    );
+    refused(
+        |c| c["linux"]["mountLabel"] = json!("system_u:object_r:container_file_t:s0"),
+        "linux.mountLabel",
+    );
+    refused(
+        |c| c["linux"]["intelRdt"] = json!({"closID": "x"}),
+        "linux.intelRdt",
+    );
+    refused(
+        |c| c["linux"]["namespaces"] = json!([{"type": "mount"}, {"type": "time"}]),
+        "linux.namespaces[1].type",
+    );
+    refused(
+        |c| c["linux"]["timeOffsets"] = json!({"monotonic": {"secs": 1, "nanosecs": 0}}),
+        "linux.timeOffsets",
+    );
+    refused(
+        |c| c["linux"]["memoryPolicy"] = json!({"mode": "MPOL_BIND", "nodes": "0"}),
+        "linux.memoryPolicy",
+    );
+    refused(
+        |c| c["linux"]["netDevices"] = json!({"eth1": {}}),
+        "linux.netDevices",
+    );
+    refused(
+        |c| c["process"]["scheduler"] = json!({"policy": "SCHED_FIFO", "priority": 1}),
+        "process.scheduler",
+    );
+    refused(
+        |c| c["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_IDLE", "priority": 0}),
+        "process.ioPriority",
+    );
+    refused(
+        |c| c["process"]["execCPUAffinity"] = json!({"initial": "0"}),
+        "process.execCPUAffinity",
+    );
+    refused(
+        |c| c["process"]["user"]["username"] = json!("ContainerUser"),
+        "process.user.username",
+    );
+    refused(
+        |c| c["process"]["commandLine"] = json!("cmd.exe"),
+        "process.commandLine",
+    );
+    refused(
+        |c| c["windows"] = json!({"layerFolders": ["C:\\l"]}),
+        "windows",
+    );
+    refused(|c| c["solaris"] = json!({}), "solaris");
+    refused(|c| c["vm"] = json!({"kernel": {"path": "/k"}}), "vm");
+    refused(
+        |c| {
+            c["linux"]["seccomp"] =
+                json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/agent.sock"})
+        },
+        "linux.seccomp.listenerPath",
+    );
+    refused(|c| c["ociVersion"] = json!("2.0.0"), "ociVersion");
+    refused(|c| c["linux"]["namespaces"] = json!([]), "linux.namespaces");
+}
+
+#[test]
+fn pending_fields_are_refused_in_one_place() {
+    pending(
+        |c| c["process"]["user"]["umask"] = json!(18),
+        "process.user.umask",
+    );
+    pending(
+        |c| c["process"]["oomScoreAdj"] = json!(100),
+        "process.oomScoreAdj",
+    );
+    pending(
+        |c| c["linux"]["resources"] = json!({"memory": {"swappiness": 10}}),
+        "linux.resources.memory.swappiness",
+    );
+    pending(
+        |c| c["linux"]["resources"] = json!({"memory": {"kernel": 1000000}}),
+        "linux.resources.memory.kernel",
+    );
+    pending(
+        |c| c["linux"]["resources"] = json!({"memory": {"disableOOMKiller": true}}),
+        "linux.resources.memory.disableOOMKiller",
+    );
+    pending(
+        |c| c["linux"]["resources"] = json!({"cpu": {"realtimeRuntime": 1000}}),
+        "linux.resources.cpu.realtimeRuntime",
+    );
+    pending(
+        |c| c["linux"]["resources"] = json!({"cpu": {"idle": 1}}),
+        "linux.resources.cpu.idle",
+    );
+    pending(
+        |c| c["linux"]["resources"] = json!({"cpu": {"burst": 1000}}),
+        "linux.resources.cpu.burst",
+    );
+    pending(
+        |c| {
+            c["linux"]["resources"] =
+                json!({"blockIO": {"weightDevice": [{"major": 8, "minor": 0, "weight": 100}]}})
+        },
+        "linux.resources.blockIO.weightDevice",
+    );
+    pending(
+        |c| {
+            c["linux"]["resources"] = json!({"blockIO": {"throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 100}]}})
+        },
+        "linux.resources.blockIO.throttleReadBpsDevice",
+    );
+    pending(
+        |c| c["linux"]["resources"] = json!({"hugepageLimits": [{"pageSize": "2MB", "limit": 0}]}),
+        "linux.resources.hugepageLimits",
+    );
+    pending(
+        |c| c["linux"]["resources"] = json!({"network": {"classID": 1}}),
+        "linux.resources.network",
+    );
+    pending(
+        |c| c["linux"]["resources"] = json!({"unified": {"memory.high": "1G"}}),
+        "linux.resources.unified",
+    );
+    pending(
+        |c| c["linux"]["resources"] = json!({"devices": [{"allow": true, "type": "c", "major": 1, "minor": 3, "access": "r"}, {"allow": false, "type": "c", "major": 1, "minor": 3, "access": "w"}]}),
+        "linux.resources.devices[1]",
+    );
+    pending(
+        |c| c["linux"]["cgroupsPath"] = json!("system.slice:berth:c1"),
+        "linux.cgroupsPath",
+    );
+    pending(
+        |c| c["linux"]["cgroupsPath"] = json!("/p/other"),
+        "linux.cgroupsPath",
+    );
+    pending(
+        |c| {
+            c["linux"]["devices"] =
+                json!([{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}])
+        },
+        "linux.devices",
+    );
+    pending(
+        |c| c["linux"]["rootfsPropagation"] = json!("rslave"),
+        "linux.rootfsPropagation",
+    );
+    pending(
+        |c| c["linux"]["personality"] = json!({"domain": "LINUX32"}),
+        "linux.personality",
+    );
+    pending(|c| c["domainname"] = json!("example.org"), "domainname");
+    pending(
+        |c| c["mounts"] = json!([{"destination": "/d", "type": "bind", "source": "/s", "options": ["rbind", "idmap"]}]),
+        "mounts[0].options[1]",
+    );
+    pending(
+        |c| c["mounts"] = json!([{"destination": "/d", "type": "tmpfs", "options": ["tmpcopyup"]}]),
+        "mounts[0].options[0]",
+    );
+    pending(
+        |c| c["mounts"] = json!([{"destination": "/d", "type": "bind", "source": "/s", "options": ["rbind", "rro"]}]),
+        "mounts[0].options[1]",
+    );
+    pending(
+        |c| {
+            c["mounts"] = json!([{"destination": "/d", "type": "bind", "source": "/s", "options": ["rbind"],
+        "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}], "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}])
+        },
+        "mounts[0].uidMappings",
+    );
+    pending(
+        |c| c["hooks"] = json!({"createContainer": [{"path": "/bin/true"}]}),
+        "hooks.createContainer",
+    );
+    pending(
+        |c| c["hooks"] = json!({"startContainer": [{"path": "/bin/true"}]}),
+        "hooks.startContainer",
+    );
+    pending(
+        |c| c["process"]["capabilities"] = json!({"bounding": ["CAP_KILL"], "effective": []}),
+        "process.capabilities",
+    );
+    pending(
+        |c| c["process"]["capabilities"] = json!({"inheritable": ["CAP_KILL"]}),
+        "process.capabilities",
+    );
+    pending(
+        |c| {
+            c["process"]["user"]["uid"] = json!(1000);
+            c["process"]["capabilities"] = json!({"bounding": ["CAP_KILL"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"]});
+        },
+        "process.capabilities",
+    );
+}
+
+#[test]
+fn capabilities_in_todays_model() {
+    let caps = json!(["CAP_KILL", "CAP_CHOWN"]);
+    let c = command(|c| {
+        c["process"]["capabilities"] = json!({"bounding": caps, "effective": caps, "permitted": caps,
+        // Ambient without inheritable: the kernel cannot raise them (runc skips them).
+        "ambient": ["CAP_KILL"]})
+    });
+    assert_eq!(c.process.cap_drop, ["ALL"]);
+    assert_eq!(c.process.cap_add, ["CAP_CHOWN", "CAP_KILL"]);
+    // A non-root user: the bounding set alone, as berth gives it.
+    let c = command(|c| {
+        c["process"]["user"]["uid"] = json!(1000);
+        c["process"]["capabilities"] = json!({"bounding": ["CAP_KILL"]});
+    });
+    assert_eq!(c.process.cap_add, ["CAP_KILL"]);
+}
+
+#[test]
+fn seccomp() {
+    let c = command(|c| {
+        c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 1,
+        "architectures": ["SCMP_ARCH_X86_64"], "flags": ["SECCOMP_FILTER_FLAG_LOG"],
+        "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]}]})
+    });
+    let Some(SeccompSetting::Profile(p)) = &c.process.seccomp else {
+        panic!("{:?}", c.process.seccomp)
+    };
+    assert_eq!(p.default_action, "SCMP_ACT_ERRNO");
+    assert_eq!(p.default_errno_ret, Some(1));
+    assert_eq!(p.architectures, ["SCMP_ARCH_X86_64"]);
+    assert_eq!(p.flags, ["SECCOMP_FILTER_FLAG_LOG"]);
+    assert_eq!(p.syscalls[0].names, ["read"]);
+    assert_eq!(p.syscalls[0].args[0].op, "SCMP_CMP_EQ");
+    refused(
+        |c| c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_BOGUS"}),
+        "linux.seccomp.defaultAction",
+    );
+}
+
+#[test]
+fn namespaces() {
+    let c = command(|c| {
+        c["linux"]["namespaces"] = json!([{"type": "mount"}, {"type": "pid"}, {"type": "ipc"},
+        {"type": "uts"}, {"type": "network"}, {"type": "cgroup"}])
+    });
+    assert_eq!(c.namespaces.pid, NamespaceMode::Private);
+    assert_eq!(
+        c.namespaces.net,
+        NamespaceMode::None,
+        "a new net namespace with lo up"
+    );
+    assert_eq!(c.namespaces.cgroup, NamespaceMode::Private);
+    let c = command(|c| {
+        c["linux"]["namespaces"] =
+            json!([{"type": "mount"}, {"type": "network", "path": "/var/run/netns/x"}])
+    });
+    assert_eq!(
+        c.namespaces.net,
+        NamespaceMode::Path("/var/run/netns/x".into())
+    );
+    refused(
+        |c| c["linux"]["namespaces"] = json!([{"type": "mount"}, {"type": "mount"}]),
+        "linux.namespaces[1].type",
+    );
+    refused(
+        |c| c["linux"]["namespaces"] = json!([{"type": "mount"}, {"type": "net", "path": "rel"}]),
+        "linux.namespaces[1].type",
+    );
+    refused(
+        |c| {
+            c["linux"]["namespaces"] =
+                json!([{"type": "mount"}, {"type": "network", "path": "rel"}])
+        },
+        "linux.namespaces (network).path",
+    );
+}
+
+#[test]
+fn user_namespace_and_mappings() {
+    let c = command(|c| {
+        c["linux"]["namespaces"] = json!([{"type": "mount"}, {"type": "user"}]);
+        c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 1000, "size": 1}]);
+        c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 1000, "size": 1}]);
+    });
+    assert_eq!(c.namespaces.user, NamespaceMode::Private);
+    assert_eq!(
+        c.uid_mappings,
+        Some(vec![IdMapping {
+            container_id: 0,
+            host_id: 1000,
+            size: 1
+        }])
+    );
+    assert_eq!(c.gid_mappings, c.uid_mappings);
+    refused(
+        |c| c["linux"]["namespaces"] = json!([{"type": "mount"}, {"type": "user"}]),
+        "linux.uidMappings",
+    );
+    refused(
+        |c| c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 1000, "size": 1}]),
+        "linux.uidMappings",
+    );
+    refused(
+        |c| {
+            c["linux"]["namespaces"] = json!([{"type": "mount"}, {"type": "user"}]);
+            c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 1000, "size": 0}]);
+            c["linux"]["gidMappings"] = json!([]);
+        },
+        "linux.uidMappings[0]",
+    );
+}
+
+#[test]
+fn hostname() {
+    let uts =
+        |c: &mut Value| c["linux"]["namespaces"] = json!([{"type": "mount"}, {"type": "uts"}]);
+    assert_eq!(
+        command(|c| {
+            uts(c);
+            c["hostname"] = json!("box");
+        })
+        .hostname
+        .as_deref(),
+        Some("box")
+    );
+    // No hostname, a new uts namespace: the host's name, which the namespace starts with.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(command(uts).hostname.as_deref(), Some(host.trim()));
+    // No new uts namespace: nothing to set; a name there is refused, as by runc.
+    assert_eq!(command(|_| {}).hostname, None);
+    refused(|c| c["hostname"] = json!("box"), "hostname");
+    refused(
+        |c| {
+            uts(c);
+            c["hostname"] = json!("no spaces");
+        },
+        "hostname",
+    );
+}
+
+#[test]
+fn standard_mounts_are_berths_own() {
+    let spec = default_spec(false);
+    let c = command(|c| c["mounts"] = spec["mounts"].clone());
+    // /proc, /dev, /dev/pts (gid=5 aside), /dev/shm, /dev/mqueue and /sys are berth's own;
+    // the cgroup mount is the unified hierarchy.
+    assert_eq!(
+        c.mounts,
+        [Mount {
+            source: Some("cgroup2".into()),
+            destination: "/sys/fs/cgroup".into(),
+            kind: "cgroup2".into(),
+            options: ["nosuid", "noexec", "nodev", "relatime", "ro"]
+                .map(String::from)
+                .to_vec()
+        }]
+    );
+    // Docker's /dev/shm of 64m goes on top of berth's.
+    let c = command(|c| {
+        c["mounts"] = json!([{"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+        "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=67108864"]}])
+    });
+    assert_eq!(c.mounts[0].options.last().unwrap(), "size=67108864");
+    assert_eq!(c.mounts[0].destination, "/dev/shm");
+    // Another /proc, /dev, /dev/pts or a read-write /sys: refused.
+    refused(
+        |c| {
+            c["mounts"] =
+                json!([{"destination": "/proc", "type": "proc", "options": ["hidepid=2"]}])
+        },
+        "mounts[0]",
+    );
+    refused(
+        |c| c["mounts"] = json!([{"destination": "/sys", "type": "sysfs", "options": ["nosuid"]}]),
+        "mounts[0]",
+    );
+    refused(
+        |c| {
+            c["mounts"] = json!([{"destination": "/dev/", "type": "tmpfs", "options": ["size=1m"]}])
+        },
+        "mounts[0]",
+    );
+    // The rootless form of /sys: the host's, bound read-only.
+    assert!(command(
+        |c| c["mounts"] = json!([{"destination": "/sys", "type": "none", "source": "/sys",
+        "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]}])
+    )
+    .mounts
+    .is_empty());
+}
+
+#[test]
+fn user_mounts() {
+    let c = command(|c| {
+        c["mounts"] = json!([
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/data", "source": "data", "options": ["rbind", "ro", "defaults"]},
+            {"destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": ["size=16m"]}
+        ])
+    });
+    assert_eq!(
+        c.mounts[0],
+        Mount {
+            source: Some("/bundles/b1/data".into()),
+            destination: "/data".into(),
+            kind: "bind".into(),
+            options: vec!["rbind".into(), "ro".into()]
+        }
+    );
+    assert_eq!(c.mounts[1].kind, "tmpfs");
+    // berth's error names the config's mount, not berth's index.
+    refused(
+        |c| c["mounts"] = json!([{"destination": "/proc", "type": "proc"}, {"destination": "rel", "type": "tmpfs"}]),
+        "mounts[1].destination",
+    );
+    refused(
+        |c| c["mounts"] = json!([{"destination": "/d", "source": "/s"}]),
+        "mounts[0].type",
+    );
+    refused(
+        |c| c["mounts"] = json!([{"destination": "/d", "type": "ext4", "source": "/dev/sda", "options": ["lazytime"]}]),
+        "mounts[0].options[0]",
+    );
+}
+
+#[test]
+fn resources() {
+    let c = command(|c| {
+        c["linux"]["resources"] = json!({
+            "memory": {"limit": 64 << 20, "reservation": 32 << 20, "swap": 128 << 20},
+            "cpu": {"shares": 512, "quota": 50000, "period": 100000, "cpus": "0", "mems": "0"},
+            "pids": {"limit": 64},
+            "blockIO": {"weight": 500},
+            "devices": [{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "major": 10, "minor": 200, "access": "rwm"},
+                        {"allow": true, "type": "b", "access": "m"}]
+        })
+    });
+    let r = &c.resources;
+    assert_eq!(
+        (r.memory_limit, r.memory_reservation, r.memory_swap),
+        (Some(64 << 20), Some(32 << 20), Some(128 << 20))
+    );
+    assert_eq!(
+        (r.cpu_shares, r.cpu_quota, r.cpu_period),
+        (Some(512), Some(50000), Some(100000))
+    );
+    assert_eq!(
+        (r.cpuset_cpus.as_deref(), r.cpuset_mems.as_deref()),
+        (Some("0"), Some("0"))
+    );
+    assert_eq!((r.pids_limit, r.blkio_weight), (Some(64), Some(500)));
+    assert_eq!(
+        c.device_cgroup_rules,
+        [
+            DeviceRule::char(Some(10), Some(200), "rwm"),
+            DeviceRule::block(None, None, "m")
+        ]
+    );
+    assert_eq!(
+        command(|c| c["linux"]["resources"] = json!({"pids": {"limit": 0}}))
+            .resources
+            .pids_limit,
+        None
+    );
+    assert_eq!(
+        command(|c| c["linux"]["resources"] = json!({"pids": {"limit": -5}}))
+            .resources
+            .pids_limit,
+        Some(-1)
+    );
+    let err = refused(
+        |c| c["linux"]["resources"] = json!({"cpu": {"shares": 1}}),
+        "linux.resources.cpu.shares",
+    );
+    assert!(err.to_string().contains("must be 2 to 262144"), "{err}");
+    refused(
+        |c| c["linux"]["resources"] = json!({"memory": {"swap": 1}}),
+        "linux.resources.memory.swap",
+    );
+    refused(
+        |c| {
+            c["linux"]["resources"] =
+                json!({"devices": [{"allow": true, "type": "c", "access": "rwx"}]})
+        },
+        "linux.resources.devices[0].access",
+    );
+}
+
+#[test]
+fn resources_for_update() {
+    let r = resources_from_oci(
+        &resources_from_json(r#"{"memory": {"limit": 1048576}, "pids": {"limit": 10}}"#).unwrap(),
+    )
+    .unwrap();
+    assert_eq!((r.memory_limit, r.pids_limit), (Some(1 << 20), Some(10)));
+    let err = resources_from_oci(&resources_from_json(r#"{"cpu": {"period": 10}}"#).unwrap())
+        .unwrap_err();
+    assert_eq!(err.field(), "linux.resources.cpu.period", "{err}");
+    let err =
+        resources_from_oci(&resources_from_json(r#"{"memory": {"swappiness": 200}}"#).unwrap())
+            .unwrap_err();
+    assert_eq!(err.field(), "linux.resources.memory.swappiness", "{err}");
+    assert_eq!(
+        resources_from_json(r#"{"memroy": {}}"#)
+            .unwrap_err()
+            .field(),
+        "linux.resources.memroy"
+    );
+}
+
+#[test]
+fn process_for_exec() {
+    let p = process_from_oci(
+        &process_from_json(
+            r#"{"args": ["sh"], "cwd": "/", "user": {"uid": 5, "gid": 6},
+        "env": ["X=1"], "terminal": true}"#,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        (p.args.clone(), p.user.clone(), p.tty),
+        (vec!["sh".to_string()], "5:6".to_string(), true)
+    );
+    assert_eq!(p.seccomp, Some(SeccompSetting::Unconfined));
+    let err = process_from_oci(
+        &process_from_json(r#"{"args": ["sh"], "cwd": "x", "user": {"uid": 0, "gid": 0}}"#)
+            .unwrap(),
+    )
+    .unwrap_err();
+    assert_eq!(err.field(), "process.cwd");
+    assert_eq!(
+        process_from_json(
+            r#"{"args": ["sh"], "cwd": "/", "user": {"uid": 0, "gid": 0}, "tty": true}"#
+        )
+        .unwrap_err()
+        .field(),
+        "process.tty"
+    );
+}
+
+#[test]
+fn sysctls_masked_and_readonly_paths() {
+    let c = command(|c| {
+        c["linux"]["namespaces"] = json!([{"type": "mount"}, {"type": "ipc"}]);
+        c["linux"]["sysctl"] = json!({"kernel.shmmax": "1000"});
+        c["linux"]["maskedPaths"] = json!(["/proc/kcore"]);
+        c["linux"]["readonlyPaths"] = json!(["/proc/sys"]);
+    });
+    assert_eq!(
+        c.sysctls.get("kernel.shmmax").map(String::as_str),
+        Some("1000")
+    );
+    assert_eq!(c.masked_paths, Some(vec!["/proc/kcore".to_string()]));
+    assert_eq!(c.readonly_paths, Some(vec!["/proc/sys".to_string()]));
+    let err = map(|c| c["linux"]["sysctl"] = json!({"kernel.shmmax": "1000"})).unwrap_err();
+    assert!(err.field().starts_with("linux.sysctl"), "{err}");
+    refused(
+        |c| c["linux"]["maskedPaths"] = json!(["proc/kcore"]),
+        "linux.maskedPaths[0]",
+    );
+}
+
+#[test]
+fn cgroups_path() {
+    assert_eq!(
+        command(|c| c["linux"]["cgroupsPath"] = json!("/machine/berth/c1"))
+            .cgroup_parent
+            .as_deref(),
+        Some("machine/berth")
+    );
+    pending(
+        |c| c["linux"]["cgroupsPath"] = json!("/c1"),
+        "linux.cgroupsPath",
+    );
+}
+
+#[test]
+fn hooks_are_returned_in_order() {
+    let (_, hooks) = map(|c| {
+        c["hooks"] = json!({
+            "prestart": [{"path": "/bin/a"}],
+            "createRuntime": [{"path": "/bin/b", "args": ["b", "1"], "env": ["K=V"], "timeout": 5}],
+            "poststart": [{"path": "/bin/c"}, {"path": "/bin/d"}],
+            "poststop": [{"path": "/bin/e"}]
+        })
+    })
+    .unwrap();
+    assert_eq!(hooks.prestart[0].path, Path::new("/bin/a"));
+    assert_eq!(
+        hooks.create_runtime[0],
+        Hook {
+            path: "/bin/b".into(),
+            args: vec!["b".into(), "1".into()],
+            env: vec!["K=V".into()],
+            timeout: Some(std::time::Duration::from_secs(5))
+        }
+    );
+    assert_eq!(hooks.poststart.len(), 2);
+    assert_eq!(hooks.poststop[0].path, Path::new("/bin/e"));
+    refused(
+        |c| c["hooks"] = json!({"poststop": [{"path": "rel"}]}),
+        "hooks.poststop[0].path",
+    );
+    refused(
+        |c| c["hooks"] = json!({"poststop": [{"path": "/bin/e", "timeout": 0}]}),
+        "hooks.poststop[0].timeout",
+    );
+}
+
+#[test]
+fn load_reads_the_bundle_and_keeps_the_annotations() {
+    let dir = std::env::temp_dir().join(format!("berth-oci-load-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut config = minimal();
+    config["annotations"] = json!({"org.example/a": "1"});
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+    let bundle = load(&dir, "c2").unwrap();
+    assert_eq!(bundle.command.rootfs, dir.join("rootfs").to_str().unwrap());
+    assert_eq!(bundle.command.id, "c2");
+    assert_eq!(
+        bundle.annotations.get("org.example/a").map(String::as_str),
+        Some("1")
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(matches!(load(&dir, "c2"), Err(OciError::Io { .. })));
+}
+
+#[test]
+fn the_default_specs_map() {
+    let spec = spec_from_json(&default_spec(false).to_string()).unwrap();
+    let (c, _) = command_from_spec(&spec, Path::new(BUNDLE), "d1").unwrap();
+    assert!(c.readonly_rootfs && c.process.tty && c.process.no_new_privileges);
+    assert_eq!(
+        c.process.cap_add,
+        ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+    );
+    assert_eq!(c.hostname.as_deref(), Some("berth"));
+    assert_eq!(c.namespaces.net, NamespaceMode::None);
+    assert_eq!(c.namespaces.cgroup, NamespaceMode::Host);
+    assert_eq!(c.masked_paths.as_ref().unwrap().len(), 10);
+    let rootless = spec_from_json(&rootless_spec(1000, 1000).to_string()).unwrap();
+    let (c, _) = command_from_spec(&rootless, Path::new(BUNDLE), "d2").unwrap();
+    assert_eq!(c.namespaces.user, NamespaceMode::Private);
+    assert_eq!(c.namespaces.net, NamespaceMode::Host);
+    assert_eq!(
+        c.uid_mappings,
+        Some(vec![IdMapping {
+            container_id: 0,
+            host_id: 1000,
+            size: 1
+        }])
+    );
+    assert_eq!(c.mounts.len(), 1, "{:?}", c.mounts);
+    assert!(default_spec(true)["linux"]["uidMappings"].is_array());
+}
+
+#[test]
+fn features_say_what_is_honoured() {
+    let f = features();
+    let parsed: oci_spec::runtime::Features = serde_json::from_value(f.clone()).unwrap();
+    assert_eq!(parsed.oci_version_min(), "1.0.0");
+    let hooks = f["hooks"].as_array().unwrap();
+    assert!(!hooks.contains(&json!("createContainer")) && hooks.contains(&json!("poststop")));
+    assert_eq!(f["linux"]["apparmor"]["enabled"], json!(false));
+    assert_eq!(
+        f["linux"]["mountExtensions"]["idmap"]["enabled"],
+        json!(false)
+    );
+    for option in f["mountOptions"].as_array().unwrap() {
+        let option = option.as_str().unwrap();
+        assert!(
+            !crate::pending::PENDING_MOUNT_OPTIONS.contains(&option),
+            "{option}"
+        );
+    }
+}
+
+/// Command → spec → Command gives the command back, for a command written as the mapping
+/// writes one (explicit capabilities, user, environment, seccomp and paths).
+#[test]
+fn round_trip() {
+    let mut process = ProcessConfig::new(["/bin/sh", "-c", "exit 0"]);
+    process.env = vec!["PATH=/bin".into(), "HOME=/root".into(), "X=1".into()];
+    process.cwd = "/tmp".into();
+    process.user = "0:0".into();
+    process.additional_gids = vec![0, 10];
+    process.cap_drop = vec!["ALL".into()];
+    process.cap_add = vec!["CAP_CHOWN".into(), "CAP_KILL".into()];
+    process.no_new_privileges = true;
+    process.rlimits = vec![Rlimit {
+        kind: "RLIMIT_NOFILE".into(),
+        soft: 100,
+        hard: 200,
+    }];
+    let profile: runtime_core::SeccompProfile =
+        serde_json::from_value(json!({"defaultAction": "SCMP_ACT_ERRNO",
+        "syscalls": [{"names": ["read", "write"], "action": "SCMP_ACT_ALLOW"}]}))
+        .unwrap();
+    process.seccomp = Some(SeccompSetting::Profile(Box::new(profile.clone())));
+    let mut command = Command::new("rt1", "/srv/rootfs", process);
+    command.readonly_rootfs = true;
+    command.hostname = Some("rt".into());
+    command.namespaces.user = NamespaceMode::Private;
+    command.uid_mappings = Some(vec![IdMapping {
+        container_id: 0,
+        host_id: 100000,
+        size: 65536,
+    }]);
+    command.gid_mappings = command.uid_mappings.clone();
+    command.mounts = vec![
+        Mount {
+            source: Some("/host/data".into()),
+            destination: "/data".into(),
+            kind: "bind".into(),
+            options: vec!["rbind".into(), "ro".into()],
+        },
+        Mount {
+            source: Some("tmpfs".into()),
+            destination: "/scratch".into(),
+            kind: "tmpfs".into(),
+            options: vec!["size=16m".into()],
+        },
+    ];
+    command.resources.memory_limit = Some(64 << 20);
+    command.resources.pids_limit = Some(32);
+    command.resources.cpu_shares = Some(1024);
+    command.cgroup_parent = Some("bench/oci".into());
+    command.masked_paths = Some(vec!["/proc/kcore".into()]);
+    command.readonly_paths = Some(vec!["/proc/sys".into()]);
+    command
+        .sysctls
+        .insert("net.ipv4.ip_forward".into(), "1".into());
+    command.device_cgroup_rules = vec![DeviceRule::char(Some(1), Some(3), "rwm")];
+    let confinement = Confinement {
+        cgroups_path: "/bench/oci/rt1".into(),
+        identity: Identity {
+            uid: 0,
+            gid: 0,
+            groups: vec![0, 10],
+            home: "/root".into(),
+        },
+        capabilities: vec!["CAP_CHOWN".into(), "CAP_KILL".into()],
+        seccomp: Some(serde_json::to_value(&profile).unwrap()),
+        device_rules: vec!["c 1:3 rwm".into()],
+    };
+    let spec = spec_from_command(&command, &confinement).unwrap();
+    let parsed = spec_from_json(&spec.to_string()).unwrap();
+    let (back, hooks) = command_from_spec(&parsed, Path::new("/elsewhere"), "rt1").unwrap();
+    assert_eq!(back, command);
+    assert_eq!(hooks, Hooks::default());
+}

@@ -1,0 +1,921 @@
+//! `config.json` → [`Command`]: every field runc honours is mapped, or refused naming it
+//! (see `docs/oci.md` for the table). OCI's semantics, not berth's defaults: what the config
+//! does not say, the container does not get (no seccomp section: no filter; no
+//! capabilities: none; no masked paths: none; a namespace not listed: the host's).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use oci_spec::runtime::{
+    Capabilities, LinuxDeviceCgroup, LinuxNamespaceType, LinuxResources, LinuxSeccomp,
+    Mount as OciMount, Process, Spec,
+};
+use runtime_core::{
+    Command, ConsoleSize, DeviceRule, IdMapping, Mount, NamespaceMode, Namespaces, ProcessConfig,
+    Resources, Rlimit, SeccompProfile, SeccompSetting,
+};
+
+use crate::{pending, Hook, Hooks, OciError};
+
+/// The reason of the fields refused for good because this host has no such LSM.
+const NO_APPARMOR: &str = "this host has no AppArmor";
+const NO_SELINUX: &str = "this host has no SELinux";
+
+/// The mapping of a whole spec; `bundle_dir` is absolute (relative paths of the config are
+/// taken from it), `id` becomes `command.id`.
+pub fn command_from_spec(
+    spec: &Spec,
+    bundle_dir: &Path,
+    id: &str,
+) -> Result<(Command, Hooks), OciError> {
+    version(spec.version())?;
+    refused(spec)?;
+    pending::spec(spec)?;
+
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| OciError::invalid("root", "required on Linux"))?;
+    let rootfs = absolute_in(bundle_dir, root.path());
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| OciError::invalid("process", "required to create a container"))?;
+    let mut process_config = process_from_oci_at(process, "process")?;
+    let linux = spec.linux().clone().unwrap_or_default();
+    process_config.seccomp = Some(seccomp_from_oci(linux.seccomp().as_ref())?);
+
+    let mut command = Command::new(id, path_text(&rootfs, "root.path")?, process_config);
+    command.readonly_rootfs = root.readonly().unwrap_or(false);
+    command.namespaces = namespaces(spec)?;
+    if command.namespaces.user == NamespaceMode::Private {
+        let maps = |given: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>, field: &str| match given
+        {
+            Some(list) if !list.is_empty() || field == "linux.gidMappings" => Ok(list
+                .iter()
+                .map(|m| IdMapping {
+                    container_id: m.container_id(),
+                    host_id: m.host_id(),
+                    size: m.size(),
+                })
+                .collect::<Vec<_>>()),
+            _ => Err(OciError::invalid(
+                field,
+                "required with a new user namespace (runc needs it too)",
+            )),
+        };
+        command.uid_mappings = Some(maps(linux.uid_mappings(), "linux.uidMappings")?);
+        command.gid_mappings = Some(maps(linux.gid_mappings(), "linux.gidMappings")?);
+    } else {
+        for (field, given) in [
+            ("linux.uidMappings", linux.uid_mappings()),
+            ("linux.gidMappings", linux.gid_mappings()),
+        ] {
+            if given.as_ref().is_some_and(|m| !m.is_empty()) {
+                return Err(OciError::invalid(
+                    field,
+                    "needs a new user namespace (a \"user\" entry of linux.namespaces without a path)",
+                ));
+            }
+        }
+    }
+    command.hostname = hostname(spec, &command.namespaces);
+    let (mounts, mount_index) = mounts(spec.mounts().as_deref().unwrap_or(&[]), bundle_dir)?;
+    command.mounts = mounts;
+    if let Some(resources) = linux.resources() {
+        command.resources = resources_from_oci_at(resources, "linux.resources")?;
+        command.device_cgroup_rules = device_rules(
+            resources.devices().as_deref().unwrap_or(&[]),
+            "linux.resources.devices",
+        )?;
+    }
+    if let Some(path) = linux.cgroups_path() {
+        command.cgroup_parent = Some(cgroup_parent(path, id)?);
+    }
+    command.masked_paths = Some(linux.masked_paths().clone().unwrap_or_default());
+    command.readonly_paths = Some(linux.readonly_paths().clone().unwrap_or_default());
+    command.sysctls = linux
+        .sysctl()
+        .as_ref()
+        .map(|s| s.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+
+    command
+        .validate()
+        .map_err(|e| from_berth(e, &mount_index))?;
+    let hooks = hooks(spec)?;
+    Ok((command, hooks))
+}
+
+/// `berth exec --process FILE`: the OCI `process` object as a [`ProcessConfig`]. Its
+/// `seccomp` is [`SeccompSetting::Unconfined`]: an exec gets the container's filter, which
+/// the caller sets from the container's `linux.seccomp` ([`seccomp_from_oci`]).
+pub fn process_from_oci(process: &Process) -> Result<ProcessConfig, OciError> {
+    let config = process_from_oci_at(process, "process")?;
+    config.validate("process").map_err(|e| from_berth(e, &[]))?;
+    Ok(config)
+}
+
+fn process_from_oci_at(process: &Process, at: &str) -> Result<ProcessConfig, OciError> {
+    refused_process(process, at)?;
+    pending::process(process, at)?;
+    let args = process.args().clone().unwrap_or_default();
+    if args.is_empty() {
+        return Err(OciError::invalid(
+            format!("{at}.args"),
+            "required, with at least the program",
+        ));
+    }
+    let mut config = ProcessConfig::new(args);
+    config.env = process.env().clone().unwrap_or_default();
+    config.cwd = path_text(process.cwd(), &format!("{at}.cwd"))?;
+    let user = process.user();
+    config.user = format!("{}:{}", user.uid(), user.gid());
+    config.additional_gids = user.additional_gids().clone().unwrap_or_default();
+    config.tty = process.terminal().unwrap_or(false);
+    if let Some(size) = process.console_size() {
+        let cells = |value: u64, name: &str| {
+            u16::try_from(value).map_err(|_| {
+                OciError::invalid(
+                    format!("{at}.consoleSize.{name}"),
+                    format!("{value} is out of range (0-65535)"),
+                )
+            })
+        };
+        config.console_size = Some(ConsoleSize {
+            rows: cells(size.height(), "height")?,
+            cols: cells(size.width(), "width")?,
+        });
+    }
+    config.no_new_privileges = process.no_new_privileges().unwrap_or(false);
+    config.rlimits = process
+        .rlimits()
+        .iter()
+        .flatten()
+        .map(|r| Rlimit {
+            kind: serde_json::to_value(r.typ())
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            soft: r.soft(),
+            hard: r.hard(),
+        })
+        .collect();
+    capabilities(process, &mut config, at)?;
+    config.seccomp = Some(SeccompSetting::Unconfined);
+    Ok(config)
+}
+
+/// The capability sets, in today's model: the bounding, permitted and effective sets are one
+/// set (`cap_drop: ["ALL"]` and `cap_add` its names), which a non-root process keeps as its
+/// bounding set only. Ambient capabilities outside the inheritable set are ignored, as the
+/// kernel cannot raise them (runc skips them too). Anything else waits for the model.
+fn capabilities(process: &Process, config: &mut ProcessConfig, at: &str) -> Result<(), OciError> {
+    let names = |set: &Option<Capabilities>| -> Vec<String> {
+        let mut names: Vec<String> = set
+            .iter()
+            .flatten()
+            .filter_map(|c| serde_json::to_value(c).ok())
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect();
+        names.sort();
+        names
+    };
+    let (bounding, effective, permitted, inheritable, ambient) = match process.capabilities() {
+        Some(caps) => (
+            names(caps.bounding()),
+            names(caps.effective()),
+            names(caps.permitted()),
+            names(caps.inheritable()),
+            names(caps.ambient()),
+        ),
+        None => Default::default(),
+    };
+    if !inheritable.is_empty() {
+        return Err(pending::capabilities(at, "an inheritable set"));
+    }
+    let _ineffective_ambient = ambient;
+    let root = process.user().uid() == 0;
+    if root {
+        if effective != bounding || permitted != bounding {
+            return Err(pending::capabilities(
+                at,
+                "bounding, permitted and effective sets that differ",
+            ));
+        }
+    } else if !effective.is_empty() || !permitted.is_empty() {
+        return Err(pending::capabilities(
+            at,
+            "permitted or effective capabilities for a user other than root",
+        ));
+    }
+    config.cap_drop = vec!["ALL".to_string()];
+    config.cap_add = bounding;
+    Ok(())
+}
+
+/// `linux.seccomp` as berth's setting: none is no filter at all.
+pub fn seccomp_from_oci(seccomp: Option<&LinuxSeccomp>) -> Result<SeccompSetting, OciError> {
+    let Some(seccomp) = seccomp else {
+        return Ok(SeccompSetting::Unconfined);
+    };
+    if seccomp.listener_path().is_some() {
+        return Err(OciError::unsupported(
+            "linux.seccomp.listenerPath",
+            "seccomp user notification (an agent's socket)",
+        ));
+    }
+    if seccomp.listener_metadata().is_some() {
+        return Err(OciError::unsupported(
+            "linux.seccomp.listenerMetadata",
+            "seccomp user notification (an agent's socket)",
+        ));
+    }
+    let value = serde_json::to_value(seccomp).map_err(|e| OciError::Json {
+        field: "linux.seccomp".into(),
+        reason: e.to_string(),
+    })?;
+    let profile: SeccompProfile =
+        serde_path_to_error::deserialize(&value).map_err(|e| OciError::Json {
+            field: format!("linux.seccomp.{}", e.path()),
+            reason: e.inner().to_string(),
+        })?;
+    Ok(SeccompSetting::Profile(Box::new(profile)))
+}
+
+/// `berth update --resources FILE`: the OCI `linux.resources` object as berth's
+/// [`Resources`]. Its `devices` are not part of an update (runc's update ignores them too).
+pub fn resources_from_oci(resources: &LinuxResources) -> Result<Resources, OciError> {
+    let mapped = resources_from_oci_at(resources, "linux.resources")?;
+    let mut probe = Command::new("resources", "/rootfs", ProcessConfig::new(["x"]));
+    probe.resources = mapped.clone();
+    probe.validate().map_err(|e| from_berth(e, &[]))?;
+    Ok(mapped)
+}
+
+fn resources_from_oci_at(resources: &LinuxResources, at: &str) -> Result<Resources, OciError> {
+    pending::resources(resources, at)?;
+    let mut out = Resources::default();
+    if let Some(memory) = resources.memory() {
+        out.memory_limit = memory.limit();
+        out.memory_reservation = memory.reservation();
+        out.memory_swap = memory.swap();
+    }
+    if let Some(cpu) = resources.cpu() {
+        out.cpu_shares = cpu.shares();
+        out.cpu_quota = cpu.quota();
+        out.cpu_period = cpu.period();
+        out.cpuset_cpus = cpu.cpus().clone().filter(|c| !c.is_empty());
+        out.cpuset_mems = cpu.mems().clone().filter(|m| !m.is_empty());
+    }
+    if let Some(pids) = resources.pids() {
+        // runc: 0 leaves the limit alone, a negative value is no limit.
+        out.pids_limit = match pids.limit() {
+            0 => None,
+            n if n < 0 => Some(-1),
+            n => Some(n),
+        };
+    }
+    if let Some(io) = resources.block_io() {
+        out.blkio_weight = io.weight();
+    }
+    Ok(out)
+}
+
+fn device_rules(rules: &[LinuxDeviceCgroup], at: &str) -> Result<Vec<DeviceRule>, OciError> {
+    let mut out = Vec::new();
+    for (i, rule) in rules.iter().enumerate() {
+        let here = format!("{at}[{i}]");
+        let kind = match rule.typ() {
+            None | Some(oci_spec::runtime::LinuxDeviceType::A) => 'a',
+            Some(oci_spec::runtime::LinuxDeviceType::C) => 'c',
+            Some(oci_spec::runtime::LinuxDeviceType::B) => 'b',
+            Some(other) => {
+                return Err(OciError::invalid(
+                    format!("{here}.type"),
+                    format!("{other:?}: a device rule's type is a, b or c"),
+                ))
+            }
+        };
+        let access = rule.access().clone().unwrap_or_else(|| "rwm".to_string());
+        let access = if access.is_empty() {
+            "rwm".to_string()
+        } else {
+            access
+        };
+        if access.chars().any(|c| !matches!(c, 'r' | 'w' | 'm')) {
+            return Err(OciError::invalid(
+                format!("{here}.access"),
+                format!("{access:?}: some of r, w and m"),
+            ));
+        }
+        let number = |n: Option<i64>, name: &str| -> Result<Option<u32>, OciError> {
+            match n {
+                None | Some(-1) => Ok(None),
+                Some(n) => u32::try_from(n).map(Some).map_err(|_| {
+                    OciError::invalid(format!("{here}.{name}"), format!("{n} is out of range"))
+                }),
+            }
+        };
+        let major = number(rule.major(), "major")?;
+        let minor = number(rule.minor(), "minor")?;
+        if !rule.allow() {
+            let denies_all = kind == 'a' && major.is_none() && minor.is_none() && access == "rwm";
+            if i == 0 && denies_all {
+                // berth's device cgroup starts from "deny all" (with the standard nodes, as
+                // runc adds them): this rule says nothing more.
+                continue;
+            }
+            return Err(pending::device_rule(&here));
+        }
+        out.push(DeviceRule {
+            kind,
+            major,
+            minor,
+            access,
+        });
+    }
+    Ok(out)
+}
+
+/// `linux.cgroupsPath` `/<parent>/<id>` is berth's layout: `cgroup_parent` `<parent>`.
+fn cgroup_parent(path: &Path, id: &str) -> Result<String, OciError> {
+    let at = "linux.cgroupsPath";
+    let text = path_text(path, at)?;
+    let trimmed = text.trim_end_matches('/');
+    if let Some(parent) = trimmed
+        .strip_prefix('/')
+        .and_then(|rest| rest.strip_suffix(id))
+        .and_then(|rest| rest.strip_suffix('/'))
+    {
+        if !parent.trim_matches('/').is_empty() {
+            return Ok(parent.to_string());
+        }
+    }
+    Err(pending::cgroups_path(at, &text, id))
+}
+
+fn namespaces(spec: &Spec) -> Result<Namespaces, OciError> {
+    let mut out = Namespaces {
+        pid: NamespaceMode::Host,
+        ipc: NamespaceMode::Host,
+        uts: NamespaceMode::Host,
+        mount: NamespaceMode::Host,
+        net: NamespaceMode::Host,
+        cgroup: NamespaceMode::Host,
+        user: NamespaceMode::Host,
+    };
+    let listed = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
+    let mut seen = Vec::new();
+    for (i, ns) in listed.iter().enumerate() {
+        let at = format!("linux.namespaces[{i}]");
+        let kind = ns.typ();
+        if seen.contains(&kind) {
+            return Err(OciError::invalid(
+                format!("{at}.type"),
+                format!("{kind:?} is listed twice"),
+            ));
+        }
+        seen.push(kind);
+        let mode = match ns.path() {
+            Some(path) => NamespaceMode::Path(path_text(path, &format!("{at}.path"))?),
+            // A new network namespace gets lo up, as with runc: berth's "none".
+            None if kind == LinuxNamespaceType::Network => NamespaceMode::None,
+            None => NamespaceMode::Private,
+        };
+        let slot = match kind {
+            LinuxNamespaceType::Pid => &mut out.pid,
+            LinuxNamespaceType::Ipc => &mut out.ipc,
+            LinuxNamespaceType::Uts => &mut out.uts,
+            LinuxNamespaceType::Mount => &mut out.mount,
+            LinuxNamespaceType::Network => &mut out.net,
+            LinuxNamespaceType::Cgroup => &mut out.cgroup,
+            LinuxNamespaceType::User => &mut out.user,
+            LinuxNamespaceType::Time => {
+                return Err(OciError::unsupported(
+                    format!("{at}.type"),
+                    "time namespaces are not supported by berth",
+                ))
+            }
+        };
+        *slot = mode;
+    }
+    if out.mount == NamespaceMode::Host {
+        return Err(OciError::unsupported(
+            "linux.namespaces",
+            "no \"mount\" namespace: berth always builds the rootfs in a mount namespace of the container's own",
+        ));
+    }
+    Ok(out)
+}
+
+/// The hostname: the config's, else (in a new uts namespace) the host's, which a new uts
+/// namespace starts with and runc leaves alone. `None` when berth has nothing to set.
+fn hostname(spec: &Spec, namespaces: &Namespaces) -> Option<String> {
+    match spec.hostname().as_deref() {
+        Some(name) if !name.is_empty() => Some(name.to_string()),
+        _ if namespaces.uts == NamespaceMode::Private => host_hostname(),
+        _ => None,
+    }
+}
+
+/// The host's name, read from `/proc/sys/kernel/hostname`; none on a platform without it, or
+/// when berth would not take it as a hostname (berth then names the container by its id).
+fn host_hostname() -> Option<String> {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
+    let name = name.trim();
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with(['-', '.'])
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    valid.then(|| name.to_string())
+}
+
+/// The config's mounts as berth's `mounts`, and for each of them the index of the config's
+/// mount it came from. berth mounts `/proc`, `/dev`, `/dev/pts`, `/dev/shm`, `/dev/mqueue` and
+/// `/sys` itself, first: a config mount of one of those that berth's standard mount already
+/// is, is left to it; a different `/dev/shm` or `/dev/mqueue` is mounted on top of berth's;
+/// a different `/proc`, `/dev`, `/dev/pts` or `/sys` is refused.
+fn mounts(list: &[OciMount], bundle_dir: &Path) -> Result<(Vec<Mount>, Vec<usize>), OciError> {
+    let mut out = Vec::new();
+    let mut index = Vec::new();
+    for (i, mount) in list.iter().enumerate() {
+        let at = format!("mounts[{i}]");
+        pending::mount(mount, &at)?;
+        let destination = normal_path(&path_text(
+            mount.destination(),
+            &format!("{at}.destination"),
+        )?);
+        let options: Vec<String> = mount
+            .options()
+            .iter()
+            .flatten()
+            .filter(|o| o.as_str() != "defaults")
+            .cloned()
+            .collect();
+        for (j, option) in options.iter().enumerate() {
+            if REFUSED_MOUNT_OPTIONS.contains(&option.as_str()) {
+                return Err(OciError::unsupported(
+                    format!("{at}.options[{j}]"),
+                    format!("{option:?} is not a mount option berth applies"),
+                ));
+            }
+        }
+        let bind_option = options.iter().any(|o| o == "bind" || o == "rbind");
+        let kind = match mount.typ().as_deref() {
+            Some("") | None if bind_option => "bind".to_string(),
+            Some("") | None => {
+                return Err(OciError::invalid(
+                    format!("{at}.type"),
+                    "required unless the options hold bind or rbind",
+                ))
+            }
+            // runc's "none" (or any type) with a bind option is a bind.
+            Some(_) if bind_option => "bind".to_string(),
+            Some(kind) => kind.to_string(),
+        };
+        let source = match mount.source() {
+            None => None,
+            Some(source) => {
+                let text = path_text(source, &format!("{at}.source"))?;
+                let is_bind = kind == "bind" || bind_option;
+                if is_bind && !text.starts_with('/') {
+                    // runc takes a relative bind source from the bundle.
+                    Some(path_text(
+                        &bundle_dir.join(source),
+                        &format!("{at}.source"),
+                    )?)
+                } else {
+                    Some(text)
+                }
+            }
+        };
+        let mapped = Mount {
+            source,
+            destination: destination.clone(),
+            kind,
+            options,
+        };
+        match standard(&mapped, &at)? {
+            Standard::Covered => {}
+            Standard::NotStandard => {
+                out.push(cgroup_as_cgroup2(mapped));
+                index.push(i);
+            }
+        }
+    }
+    Ok((out, index))
+}
+
+/// The mount options of runc's list that berth's mounts do not apply, and that are no
+/// filesystem's data either.
+pub(crate) const REFUSED_MOUNT_OPTIONS: &[&str] = &[
+    "acl",
+    "noacl",
+    "iversion",
+    "noiversion",
+    "lazytime",
+    "nolazytime",
+    "mand",
+    "nomand",
+    "loud",
+    "silent",
+    "remount",
+    "nosymfollow",
+    "symfollow",
+];
+
+enum Standard {
+    /// berth's own standard mount is this one.
+    Covered,
+    /// Not one of berth's: a mount of the command (for `/dev/shm` and `/dev/mqueue`, on top
+    /// of berth's).
+    NotStandard,
+}
+
+/// Flags that change nothing on one of berth's standard mounts: each one's own, and those
+/// that say what it is anyway (`rw`, and `relatime`, the kernel's default, where berth sets
+/// no access-time mode).
+fn standard(mount: &Mount, at: &str) -> Result<Standard, OciError> {
+    let plain = ["nosuid", "noexec", "nodev", "rw", "relatime"];
+    let (kinds, allowed, describe): (&[&str], Vec<&str>, &str) = match mount.destination.as_str() {
+        "/proc" => (
+            &["proc"],
+            plain.to_vec(),
+            "a proc of its pid namespace, nosuid,noexec,nodev",
+        ),
+        "/dev" => (
+            &["tmpfs"],
+            vec!["nosuid", "strictatime", "mode=755", "size=65536k", "rw"],
+            "a tmpfs, nosuid,strictatime,mode=755,size=65536k, with the standard nodes",
+        ),
+        "/dev/pts" => (
+            &["devpts"],
+            vec![
+                "nosuid",
+                "noexec",
+                "newinstance",
+                "ptmxmode=0666",
+                "mode=0620",
+                "rw",
+                "relatime",
+            ],
+            "a new devpts instance, nosuid,noexec,newinstance,ptmxmode=0666,mode=0620",
+        ),
+        "/dev/shm" => (
+            &["tmpfs"],
+            vec![
+                "nosuid",
+                "noexec",
+                "nodev",
+                "mode=1777",
+                "size=65536k",
+                "rw",
+                "relatime",
+            ],
+            "",
+        ),
+        "/dev/mqueue" => (&["mqueue"], plain.to_vec(), ""),
+        "/sys" => (
+            &["sysfs"],
+            vec!["nosuid", "noexec", "nodev", "ro", "relatime"],
+            "a read-only sysfs (or a read-only copy of the host's /sys), nosuid,noexec,nodev",
+        ),
+        _ => return Ok(Standard::NotStandard),
+    };
+    let options: Vec<&str> = mount
+        .options
+        .iter()
+        .map(String::as_str)
+        // devpts's gid=5 (the tty group): berth's pty slaves keep the process's group.
+        .filter(|o| !(mount.destination == "/dev/pts" && o.starts_with("gid=")))
+        .collect();
+    let ro_sys_copy = mount.destination == "/sys"
+        && mount.is_bind()
+        && mount.source.as_deref() == Some("/sys")
+        && options.contains(&"ro")
+        && options.iter().all(|o| {
+            matches!(
+                *o,
+                "bind" | "rbind" | "ro" | "nosuid" | "noexec" | "nodev" | "relatime"
+            )
+        });
+    let same = kinds.contains(&mount.kind.as_str())
+        && options.iter().all(|o| allowed.contains(o))
+        && (mount.destination != "/sys" || options.contains(&"ro"));
+    if same || ro_sys_copy {
+        return Ok(Standard::Covered);
+    }
+    if describe.is_empty() {
+        // /dev/shm and /dev/mqueue: the config's own, on top of berth's.
+        return Ok(Standard::NotStandard);
+    }
+    Err(OciError::unsupported(
+        at,
+        format!(
+            "{} ({} {:?}): berth always mounts its own {}: {describe}",
+            mount.destination, mount.kind, mount.options, mount.destination
+        ),
+    ))
+}
+
+/// runc's `cgroup` mount is the container's view of the cgroup hierarchy: berth mounts the
+/// unified hierarchy (`cgroup2`), which is all of it on a cgroup v2 host.
+fn cgroup_as_cgroup2(mut mount: Mount) -> Mount {
+    if mount.kind == "cgroup" {
+        mount.kind = "cgroup2".to_string();
+        mount.source = Some("cgroup2".to_string());
+    }
+    mount
+}
+
+/// `/a//b/` → `/a/b`.
+fn normal_path(path: &str) -> String {
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    if path.starts_with('/') {
+        format!("/{}", parts.join("/"))
+    } else {
+        parts.join("/")
+    }
+}
+
+fn hooks(spec: &Spec) -> Result<Hooks, OciError> {
+    let Some(hooks) = spec.hooks() else {
+        return Ok(Hooks::default());
+    };
+    #[allow(deprecated)]
+    let prestart = hooks.prestart();
+    let list = |given: &Option<Vec<oci_spec::runtime::Hook>>, name: &str| {
+        given
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, hook)| {
+                let at = format!("hooks.{name}[{i}]");
+                if !hook.path().is_absolute() {
+                    return Err(OciError::invalid(
+                        format!("{at}.path"),
+                        format!(
+                            "{:?} is relative; an absolute path is required",
+                            hook.path()
+                        ),
+                    ));
+                }
+                let timeout = match hook.timeout() {
+                    None => None,
+                    Some(secs) if secs > 0 => Some(Duration::from_secs(secs as u64)),
+                    Some(secs) => {
+                        return Err(OciError::invalid(
+                            format!("{at}.timeout"),
+                            format!("{secs}: must be greater than zero"),
+                        ))
+                    }
+                };
+                Ok(Hook {
+                    path: hook.path().clone(),
+                    args: hook.args().clone().unwrap_or_default(),
+                    env: hook.env().clone().unwrap_or_default(),
+                    timeout,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+    };
+    Ok(Hooks {
+        prestart: list(prestart, "prestart")?,
+        create_runtime: list(hooks.create_runtime(), "createRuntime")?,
+        create_container: list(hooks.create_container(), "createContainer")?,
+        start_container: list(hooks.start_container(), "startContainer")?,
+        poststart: list(hooks.poststart(), "poststart")?,
+        poststop: list(hooks.poststop(), "poststop")?,
+    })
+}
+
+/// `ociVersion`: any 1.x (fields of a later minor version than berth knows are refused one
+/// by one when the file is read).
+fn version(version: &str) -> Result<(), OciError> {
+    let major = version.split('.').next().unwrap_or("");
+    if major == "1" {
+        Ok(())
+    } else {
+        Err(OciError::unsupported(
+            "ociVersion",
+            format!("{version:?}: berth reads runtime-spec 1.x"),
+        ))
+    }
+}
+
+/// The fields refused for good.
+fn refused(spec: &Spec) -> Result<(), OciError> {
+    if spec.solaris().is_some() {
+        return Err(OciError::unsupported(
+            "solaris",
+            "berth runs Linux containers",
+        ));
+    }
+    if spec.vm().is_some() {
+        return Err(OciError::unsupported(
+            "vm",
+            "berth runs containers, not virtual machines",
+        ));
+    }
+    if spec.zos().is_some() {
+        return Err(OciError::unsupported("zos", "berth runs Linux containers"));
+    }
+    if spec.windows().is_some() {
+        return Err(OciError::unsupported(
+            "windows",
+            "a Windows container (berth's Windows driver takes berth's own command, not an OCI bundle)",
+        ));
+    }
+    let Some(linux) = spec.linux() else {
+        return Ok(());
+    };
+    if linux.mount_label().as_ref().is_some_and(|l| !l.is_empty()) {
+        return Err(OciError::unsupported("linux.mountLabel", NO_SELINUX));
+    }
+    if linux.intel_rdt().is_some() {
+        return Err(OciError::unsupported(
+            "linux.intelRdt",
+            "Intel RDT (resctrl) is not supported by berth",
+        ));
+    }
+    if linux.time_offsets().as_ref().is_some_and(|t| !t.is_empty()) {
+        return Err(OciError::unsupported(
+            "linux.timeOffsets",
+            "time namespaces are not supported by berth",
+        ));
+    }
+    if linux.memory_policy().is_some() {
+        return Err(OciError::unsupported(
+            "linux.memoryPolicy",
+            "NUMA memory policies are not supported by berth",
+        ));
+    }
+    if linux.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
+        return Err(OciError::unsupported(
+            "linux.netDevices",
+            "moving host network devices into the container is not supported by berth",
+        ));
+    }
+    Ok(())
+}
+
+fn refused_process(process: &Process, at: &str) -> Result<(), OciError> {
+    if process
+        .apparmor_profile()
+        .as_ref()
+        .is_some_and(|p| !p.is_empty())
+    {
+        return Err(OciError::unsupported(
+            format!("{at}.apparmorProfile"),
+            NO_APPARMOR,
+        ));
+    }
+    if process
+        .selinux_label()
+        .as_ref()
+        .is_some_and(|l| !l.is_empty())
+    {
+        return Err(OciError::unsupported(
+            format!("{at}.selinuxLabel"),
+            NO_SELINUX,
+        ));
+    }
+    let never = [
+        (
+            "scheduler",
+            process.scheduler().is_some(),
+            "scheduling policies",
+        ),
+        (
+            "ioPriority",
+            process.io_priority().is_some(),
+            "I/O priorities",
+        ),
+        (
+            "execCPUAffinity",
+            process.exec_cpu_affinity().is_some(),
+            "the CPU affinity of exec",
+        ),
+        (
+            "commandLine",
+            process.command_line().is_some(),
+            "a Windows command line",
+        ),
+        (
+            "user.username",
+            process.user().username().is_some(),
+            "a Windows user name",
+        ),
+    ];
+    if let Some((name, _, what)) = never.iter().find(|(_, set, _)| *set) {
+        return Err(OciError::unsupported(
+            format!("{at}.{name}"),
+            format!("{what} are not supported by berth"),
+        ));
+    }
+    Ok(())
+}
+
+/// `path` taken from `base` when relative.
+fn absolute_in(base: &Path, path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base.join(path)
+    }
+}
+
+fn path_text(path: &Path, field: &str) -> Result<String, OciError> {
+    path.to_str()
+        .map(str::to_string)
+        .ok_or_else(|| OciError::invalid(field, format!("{path:?} is not UTF-8")))
+}
+
+/// berth's validation error, with the field named as `config.json` names it. `mount_index`
+/// gives, for each of the command's mounts, the index of the config's mount it came from.
+pub(crate) fn from_berth(error: runtime_core::Error, mount_index: &[usize]) -> OciError {
+    let (field, reason) = match &error {
+        runtime_core::Error::InvalidArgument { field, reason } => (field.clone(), reason.clone()),
+        other => return OciError::invalid("(berth)", other.to_string()),
+    };
+    OciError::invalid(oci_field(&field, mount_index), reason)
+}
+
+/// berth's JSON path of a field → `config.json`'s.
+fn oci_field(field: &str, mount_index: &[usize]) -> String {
+    if let Some(rest) = field.strip_prefix("mounts[") {
+        if let Some((n, tail)) = rest.split_once(']') {
+            if let Ok(n) = n.parse::<usize>() {
+                let i = mount_index.get(n).copied().unwrap_or(n);
+                return format!("mounts[{i}]{tail}");
+            }
+        }
+    }
+    const TABLE: &[(&str, &str)] = &[
+        ("rootfs", "root.path"),
+        ("process.additional_gids", "process.user.additionalGids"),
+        ("process.console_size", "process.consoleSize"),
+        ("process.cap_add", "process.capabilities"),
+        ("process.cap_drop", "process.capabilities"),
+        ("process.no_new_privileges", "process.noNewPrivileges"),
+        ("process.seccomp", "linux.seccomp"),
+        ("namespaces", "linux.namespaces"),
+        ("resources.memory_limit", "linux.resources.memory.limit"),
+        (
+            "resources.memory_reservation",
+            "linux.resources.memory.reservation",
+        ),
+        ("resources.memory_swap", "linux.resources.memory.swap"),
+        ("resources.cpu_shares", "linux.resources.cpu.shares"),
+        ("resources.cpu_quota", "linux.resources.cpu.quota"),
+        ("resources.cpu_period", "linux.resources.cpu.period"),
+        ("resources.cpuset_cpus", "linux.resources.cpu.cpus"),
+        ("resources.cpuset_mems", "linux.resources.cpu.mems"),
+        ("resources.pids_limit", "linux.resources.pids.limit"),
+        ("resources.blkio_weight", "linux.resources.blockIO.weight"),
+        ("device_cgroup_rules", "linux.resources.devices"),
+        ("cgroup_parent", "linux.cgroupsPath"),
+        ("masked_paths", "linux.maskedPaths"),
+        ("readonly_paths", "linux.readonlyPaths"),
+        ("sysctls", "linux.sysctl"),
+        ("uid_mappings", "linux.uidMappings"),
+        ("gid_mappings", "linux.gidMappings"),
+    ];
+    for (berth, oci) in TABLE {
+        if let Some(tail) = field.strip_prefix(berth) {
+            if tail.is_empty() || tail.starts_with(['.', '[']) {
+                // A namespace's mode names its kind: linux.namespaces (type ...).
+                if *berth == "namespaces" {
+                    let tail = tail.trim_start_matches('.');
+                    let (kind, rest) = tail.split_once('.').unwrap_or((tail, ""));
+                    let kind = if kind == "net" { "network" } else { kind };
+                    let rest = if rest.is_empty() {
+                        String::new()
+                    } else {
+                        format!(".{rest}")
+                    };
+                    return format!("linux.namespaces ({kind}){rest}");
+                }
+                return format!("{oci}{tail}");
+            }
+        }
+    }
+    field.to_string()
+}
+
+/// The annotations, in order.
+pub(crate) fn annotations(spec: &Spec) -> BTreeMap<String, String> {
+    spec.annotations()
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
