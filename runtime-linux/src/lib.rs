@@ -24,6 +24,7 @@ pub mod locate;
 pub mod lxc;
 mod mount_options;
 mod namespaces;
+pub mod peek;
 pub mod platform;
 mod preflight;
 mod protocol;
