@@ -21,6 +21,7 @@ use crate::locate::{find_helper, sealed_copy};
 use crate::platform::NativePlatform;
 use crate::security::SeccompCache;
 use crate::supervisor::oom::OomWatches;
+use crate::supervisor::watch::Reaping;
 use crate::supervisor::Supervisor;
 
 /// The default state directory.
@@ -44,6 +45,12 @@ pub struct DriverOptions {
     /// short-lived process, such as a command-line tool, wants this.
     #[serde(default)]
     pub keep_containers: bool,
+    /// Read the status of an exited init or exec'd process but leave it unreaped, a zombie
+    /// for the process that becomes its parent: a command-line tool (`berth create`) exits
+    /// while the container runs, and its caller, a child subreaper such as containerd's shim,
+    /// reaps the container's processes and wants their status.
+    #[serde(default)]
+    pub leave_zombies: bool,
 }
 
 impl DriverOptions {
@@ -82,6 +89,11 @@ pub(crate) fn native_platform(options: &DriverOptions) -> Result<NativePlatform>
         supervisor: Supervisor::start()?,
         oom_watches: OomWatches::new(),
         seccomp: SeccompCache::new(),
+        reaping: if options.leave_zombies {
+            Reaping::LeaveZombies
+        } else {
+            Reaping::Reap
+        },
     };
     if platform.cgroups.mode() == CgroupMode::Unified {
         platform.oom_watches.prepare_v2(&platform.supervisor)?;

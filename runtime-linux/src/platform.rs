@@ -25,6 +25,7 @@ use crate::protocol::{CreatePlan, ExecPlan, Request};
 use crate::recovery::{self, process_start_time};
 use crate::security::SeccompCache;
 use crate::supervisor::oom::OomWatches;
+use crate::supervisor::watch::Reaping;
 use crate::supervisor::{self, Supervisor};
 use crate::sys;
 
@@ -38,6 +39,8 @@ pub struct NativePlatform {
     pub(crate) oom_watches: OomWatches,
     /// Docker's default seccomp profile, compiled once per capability set.
     pub(crate) seccomp: SeccompCache,
+    /// Whether exited processes are reaped, or left for their next parent.
+    pub(crate) reaping: Reaping,
 }
 
 /// A process started by `exec`.
@@ -133,7 +136,13 @@ impl Platform for NativePlatform {
     }
 
     fn watch(&self, instance: &Instance, sink: ExitSink<Self>) -> Result<()> {
-        supervisor::watch::watch(&self.supervisor, &self.oom_watches, instance, sink)
+        supervisor::watch::watch(
+            &self.supervisor,
+            &self.oom_watches,
+            instance,
+            self.reaping,
+            sink,
+        )
     }
 
     fn unwatch(&self, instance: &Instance) {
@@ -270,7 +279,7 @@ impl Platform for NativePlatform {
         // No thread waits for it: the supervisor reaps it by its pidfd. Its terminal leaves
         // resize's list before the exit is reported, so a wait_exec that returns finds it gone.
         let console = running.console;
-        supervisor::watch::watch_exec(&self.supervisor, running.pidfd, move |exit| {
+        supervisor::watch::watch_exec(&self.supervisor, running.pidfd, self.reaping, move |exit| {
             sink.with_instance(|instance| release_console(instance, console));
             sink.exited(exit);
         })

@@ -31,7 +31,7 @@ use crate::instance::{exec_namespaces, Instance, NativeSaved, Starter};
 use crate::platform::{hand_console, release_console, ExecProcess, NativePlatform};
 use crate::recovery::{self, process_start_time};
 use crate::security::{self, CapabilitySet};
-use crate::supervisor::watch::reaper;
+use crate::supervisor::watch::{reaper, Reaping};
 use crate::sys;
 
 /// The LXC seccomp profile, in the state directory.
@@ -285,7 +285,8 @@ impl Platform for LxcPlatform {
         let exit_sink = sink.clone();
         native.supervisor.watch(
             instance.monitor.clone(),
-            reaper(instance.monitor.clone(), move |exit| {
+            // The monitor is lxc-execute, ours to reap whatever the options say.
+            reaper(instance.monitor.clone(), Reaping::Reap, move |exit| {
                 exit_sink.exited(launch::container_exit(exit))
             }),
         )?;
@@ -425,10 +426,15 @@ impl Platform for LxcPlatform {
         sink: ExecSink<Self>,
     ) -> Result<()> {
         let console = running.console;
-        crate::supervisor::watch::watch_exec(&self.native.supervisor, running.pidfd, move |exit| {
-            sink.with_instance(|instance| release_console(&instance.init, console));
-            sink.exited(exit);
-        })
+        crate::supervisor::watch::watch_exec(
+            &self.native.supervisor,
+            running.pidfd,
+            self.native.reaping,
+            move |exit| {
+                sink.with_instance(|instance| release_console(&instance.init, console));
+                sink.exited(exit);
+            },
+        )
         .inspect_err(|_| release_console(&instance.init, console))
     }
 

@@ -20,11 +20,12 @@ pub fn watch(
     supervisor: &Supervisor,
     oom_watches: &OomWatches,
     instance: &Instance,
+    reap: Reaping,
     sink: ExitSink<NativePlatform>,
 ) -> Result<()> {
     let exit_handler = {
         let sink = sink.clone();
-        reaper(instance.pidfd.clone(), move |exit| sink.exited(exit))
+        reaper(instance.pidfd.clone(), reap, move |exit| sink.exited(exit))
     };
     supervisor.watch(instance.pidfd.clone(), exit_handler)?;
     if let Some(path) = instance.cgroup.oom_watch_path() {
@@ -41,25 +42,42 @@ pub fn watch(
 pub fn watch_exec(
     supervisor: &Supervisor,
     pidfd: OwnedFd,
+    reap: Reaping,
     on_exit: impl FnOnce(ExitStatus) + Send + 'static,
 ) -> Result<()> {
     let pidfd = Arc::new(pidfd);
-    let watched = supervisor.watch(pidfd.clone(), reaper(pidfd.clone(), on_exit));
+    let watched = supervisor.watch(pidfd.clone(), reaper(pidfd.clone(), reap, on_exit));
     if watched.is_err() {
         launcher::kill_and_reap(&pidfd);
     }
     watched.map(drop)
 }
 
+/// Whether the driver reaps the processes it started once they exit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reaping {
+    /// Reap them (a daemon that embeds the library).
+    Reap,
+    /// Read their status and leave them zombies, for the process that becomes their parent
+    /// when this one is gone (a command-line tool's caller, a child subreaper) to reap.
+    LeaveZombies,
+}
+
 /// A handler that reaps the process of `pidfd` once it has exited (never waiting for "any
-/// child") and hands its status to `report`.
+/// child"), or only reads its status with [`Reaping::LeaveZombies`], and hands the status to
+/// `report`.
 pub(crate) fn reaper(
     pidfd: Arc<OwnedFd>,
+    reap: Reaping,
     report: impl FnOnce(ExitStatus) + Send + 'static,
 ) -> Handler {
     let mut report = Some(report);
     Box::new(move || {
-        let exit = match sys::pidfd::wait(pidfd.as_fd(), true) {
+        let waited = match reap {
+            Reaping::Reap => sys::pidfd::wait(pidfd.as_fd(), true),
+            Reaping::LeaveZombies => sys::pidfd::peek_exit(pidfd.as_fd()),
+        };
+        let exit = match waited {
             Ok(None) => return Next::Keep,
             Ok(Some(exit)) => exit,
             // Not ours to reap (recovered from an earlier driver, or the host reaped it): the

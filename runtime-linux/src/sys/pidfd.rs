@@ -34,7 +34,19 @@ pub fn send_signal(pidfd: BorrowedFd<'_>, signal: i32) -> nix::Result<()> {
 
 /// Reaps the process, blocking until it exits unless `no_hang`. `Ok(None)`: still running.
 pub fn wait(pidfd: BorrowedFd<'_>, no_hang: bool) -> nix::Result<Option<ExitStatus>> {
-    let options = libc::WEXITED | if no_hang { libc::WNOHANG } else { 0 };
+    waitid(
+        pidfd,
+        libc::WEXITED | if no_hang { libc::WNOHANG } else { 0 },
+    )
+}
+
+/// The status of the process if it has exited, leaving it unreaped (`WNOWAIT`): a zombie
+/// for its parent, or the parent's child subreaper, to reap. `Ok(None)`: still running.
+pub fn peek_exit(pidfd: BorrowedFd<'_>) -> nix::Result<Option<ExitStatus>> {
+    waitid(pidfd, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT)
+}
+
+fn waitid(pidfd: BorrowedFd<'_>, options: libc::c_int) -> nix::Result<Option<ExitStatus>> {
     loop {
         // SAFETY: siginfo_t is plain data that waitid fills.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
