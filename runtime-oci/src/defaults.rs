@@ -83,13 +83,13 @@ pub const CAPABILITIES: &[&str] = &[
 ];
 
 /// The `berth features` document (runtime-spec `features.md`), true to what the mapping and
-/// berth honour today: the hooks run in the container's namespaces, the mount extensions,
-/// AppArmor, SELinux and Intel RDT are not there yet or at all.
+/// berth honour today: the mount extensions, AppArmor, SELinux and Intel RDT are not there yet
+/// or at all.
 pub fn features() -> Value {
     json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": "1.3.0",
-        "hooks": ["prestart", "createRuntime", "poststart", "poststop"],
+        "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
         "mountOptions": MOUNT_OPTIONS,
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"],

@@ -93,7 +93,7 @@ pub fn spec_from_command(command: &Command, confinement: &Confinement) -> Result
 /// The `process` object (also what `runc exec --process` and `crun exec --process` take) for
 /// a process with the user and groups `identity` and the capability set `capabilities`: as
 /// berth gives them, the bounding set for anyone, permitted and effective for root only,
-/// inheritable and ambient empty.
+/// inheritable and ambient empty; or the process's own exact sets and groups when it has them.
 pub fn process_to_oci(
     process: &ProcessConfig,
     identity: &Identity,
@@ -104,6 +104,24 @@ pub fn process_to_oci(
         env.push(format!("HOME={}", identity.home));
     }
     let granted: &[String] = if identity.uid == 0 { capabilities } else { &[] };
+    // A process with exact sets (or exact groups) gets them as they are.
+    let caps = match &process.capabilities {
+        Some(sets) => json!({
+            "bounding": sets.bounding,
+            "effective": sets.effective,
+            "permitted": sets.permitted,
+            "inheritable": sets.inheritable,
+            "ambient": sets.ambient,
+        }),
+        None => json!({
+            "bounding": capabilities,
+            "effective": granted,
+            "permitted": granted,
+            "inheritable": [],
+            "ambient": [],
+        }),
+    };
+    let groups = process.groups.as_ref().unwrap_or(&identity.groups);
     let rlimits: Vec<Value> = process
         .rlimits
         .iter()
@@ -111,20 +129,20 @@ pub fn process_to_oci(
         .collect();
     let mut value = json!({
         "terminal": process.tty,
-        "user": {"uid": identity.uid, "gid": identity.gid, "additionalGids": identity.groups},
+        "user": {"uid": identity.uid, "gid": identity.gid, "additionalGids": groups},
         "args": process.args,
         "env": env,
         "cwd": process.cwd,
-        "capabilities": {
-            "bounding": capabilities,
-            "effective": granted,
-            "permitted": granted,
-            "inheritable": [],
-            "ambient": [],
-        },
+        "capabilities": caps,
         "rlimits": rlimits,
         "noNewPrivileges": process.no_new_privileges,
     });
+    if let Some(umask) = process.umask {
+        value["user"]["umask"] = json!(umask);
+    }
+    if let Some(adj) = process.oom_score_adj {
+        value["oomScoreAdj"] = json!(adj);
+    }
     if let Some(size) = process.console_size {
         value["consoleSize"] = json!({"height": size.rows, "width": size.cols});
     }

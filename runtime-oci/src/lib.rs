@@ -65,9 +65,9 @@ pub struct Hooks {
     /// `pivot_root`, on the host (as `create_runtime`, before it).
     pub prestart: Vec<Hook>,
     pub create_runtime: Vec<Hook>,
-    /// Run in the container's namespaces: refused while set ([`NOT_YET`]).
+    /// Run in the container's namespaces (the CLI runs them with `LinuxDriver::run_hook`).
     pub create_container: Vec<Hook>,
-    /// Run in the container's namespaces: refused while set ([`NOT_YET`]).
+    /// Run in the container's namespaces (the CLI runs them with `LinuxDriver::run_hook`).
     pub start_container: Vec<Hook>,
     pub poststart: Vec<Hook>,
     pub poststop: Vec<Hook>,

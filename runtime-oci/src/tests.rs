@@ -65,9 +65,11 @@ fn the_minimal_config_is_ocis_defaults_not_berths() {
     assert!(!c.process.no_new_privileges);
     assert_eq!(c.process.seccomp, Some(SeccompSetting::Unconfined));
     assert_eq!(
-        (c.process.cap_drop.clone(), c.process.cap_add.clone()),
-        (vec!["ALL".to_string()], vec![])
+        c.process.capabilities,
+        Some(runtime_core::CapabilitySets::default())
     );
+    assert_eq!(c.process.groups, Some(vec![]));
+    assert_eq!((c.process.umask, c.process.oom_score_adj), (None, None));
     assert_eq!(c.masked_paths, Some(vec![]));
     assert_eq!(c.readonly_paths, Some(vec![]));
     assert_eq!(c.namespaces.mount, NamespaceMode::Private);
@@ -117,7 +119,12 @@ fn process_fields() {
     assert_eq!(p.env, ["A=1"]);
     assert_eq!(p.cwd, "/tmp");
     assert_eq!(p.user, "1000:100");
-    assert_eq!(p.additional_gids, [5, 6]);
+    assert_eq!(
+        p.groups,
+        Some(vec![5, 6]),
+        "OCI's additionalGids are the exact groups"
+    );
+    assert!(p.additional_gids.is_empty());
     assert!(p.tty && p.no_new_privileges);
     assert_eq!(
         p.console_size,
@@ -237,14 +244,6 @@ fn refused_for_good() {
 #[test]
 fn pending_fields_are_refused_in_one_place() {
     pending(
-        |c| c["process"]["user"]["umask"] = json!(18),
-        "process.user.umask",
-    );
-    pending(
-        |c| c["process"]["oomScoreAdj"] = json!(100),
-        "process.oomScoreAdj",
-    );
-    pending(
         |c| c["linux"]["resources"] = json!({"memory": {"swappiness": 10}}),
         "linux.resources.memory.swappiness",
     );
@@ -340,47 +339,28 @@ fn pending_fields_are_refused_in_one_place() {
         },
         "mounts[0].uidMappings",
     );
-    pending(
-        |c| c["hooks"] = json!({"createContainer": [{"path": "/bin/true"}]}),
-        "hooks.createContainer",
-    );
-    pending(
-        |c| c["hooks"] = json!({"startContainer": [{"path": "/bin/true"}]}),
-        "hooks.startContainer",
-    );
-    pending(
-        |c| c["process"]["capabilities"] = json!({"bounding": ["CAP_KILL"], "effective": []}),
-        "process.capabilities",
-    );
-    pending(
-        |c| c["process"]["capabilities"] = json!({"inheritable": ["CAP_KILL"]}),
-        "process.capabilities",
-    );
-    pending(
-        |c| {
-            c["process"]["user"]["uid"] = json!(1000);
-            c["process"]["capabilities"] = json!({"bounding": ["CAP_KILL"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"]});
-        },
-        "process.capabilities",
-    );
 }
 
 #[test]
-fn capabilities_in_todays_model() {
+fn capabilities_in_five_sets() {
     let caps = json!(["CAP_KILL", "CAP_CHOWN"]);
     let c = command(|c| {
-        c["process"]["capabilities"] = json!({"bounding": caps, "effective": caps, "permitted": caps,
-        // Ambient without inheritable: the kernel cannot raise them (runc skips them).
-        "ambient": ["CAP_KILL"]})
+        c["process"]["capabilities"] = json!({"bounding": caps, "effective": ["CAP_KILL"], "permitted": caps,
+        "inheritable": ["CAP_KILL"], "ambient": ["CAP_KILL"]})
     });
-    assert_eq!(c.process.cap_drop, ["ALL"]);
-    assert_eq!(c.process.cap_add, ["CAP_CHOWN", "CAP_KILL"]);
-    // A non-root user: the bounding set alone, as berth gives it.
-    let c = command(|c| {
-        c["process"]["user"]["uid"] = json!(1000);
-        c["process"]["capabilities"] = json!({"bounding": ["CAP_KILL"]});
-    });
-    assert_eq!(c.process.cap_add, ["CAP_KILL"]);
+    let sets = c.process.capabilities.unwrap();
+    assert_eq!(sets.bounding, ["CAP_CHOWN", "CAP_KILL"]);
+    assert_eq!(sets.effective, ["CAP_KILL"]);
+    assert_eq!(sets.permitted, ["CAP_CHOWN", "CAP_KILL"]);
+    assert_eq!(sets.inheritable, ["CAP_KILL"]);
+    assert_eq!(sets.ambient, ["CAP_KILL"]);
+    assert!(c.process.cap_add.is_empty() && c.process.cap_drop.is_empty());
+    // No `capabilities`: every set empty, as OCI means it.
+    let c = command(|_| {});
+    assert_eq!(
+        c.process.capabilities,
+        Some(runtime_core::CapabilitySets::default())
+    );
 }
 
 #[test]
@@ -799,10 +779,13 @@ fn the_default_specs_map() {
     let spec = spec_from_json(&default_spec(false).to_string()).unwrap();
     let (c, _) = command_from_spec(&spec, Path::new(BUNDLE), "d1").unwrap();
     assert!(c.readonly_rootfs && c.process.tty && c.process.no_new_privileges);
-    assert_eq!(
-        c.process.cap_add,
-        ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
-    );
+    let sets = c.process.capabilities.clone().unwrap();
+    for set in [&sets.bounding, &sets.effective, &sets.permitted] {
+        assert_eq!(
+            set,
+            &["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+        );
+    }
     assert_eq!(c.hostname.as_deref(), Some("berth"));
     assert_eq!(c.namespaces.net, NamespaceMode::None);
     assert_eq!(c.namespaces.cgroup, NamespaceMode::Host);
@@ -852,9 +835,17 @@ fn round_trip() {
     process.env = vec!["PATH=/bin".into(), "HOME=/root".into(), "X=1".into()];
     process.cwd = "/tmp".into();
     process.user = "0:0".into();
-    process.additional_gids = vec![0, 10];
-    process.cap_drop = vec!["ALL".into()];
-    process.cap_add = vec!["CAP_CHOWN".into(), "CAP_KILL".into()];
+    process.groups = Some(vec![0, 10]);
+    process.umask = Some(0o027);
+    process.oom_score_adj = Some(100);
+    let caps: Vec<String> = vec!["CAP_CHOWN".into(), "CAP_KILL".into()];
+    process.capabilities = Some(runtime_core::CapabilitySets {
+        bounding: caps.clone(),
+        effective: caps.clone(),
+        permitted: caps.clone(),
+        inheritable: vec![],
+        ambient: vec![],
+    });
     process.no_new_privileges = true;
     process.rlimits = vec![Rlimit {
         kind: "RLIMIT_NOFILE".into(),

@@ -12,8 +12,8 @@ use oci_spec::runtime::{
     Mount as OciMount, Process, Spec,
 };
 use runtime_core::{
-    Command, ConsoleSize, DeviceRule, IdMapping, Mount, NamespaceMode, Namespaces, ProcessConfig,
-    Resources, Rlimit, SeccompProfile, SeccompSetting,
+    CapabilitySets, Command, ConsoleSize, DeviceRule, IdMapping, Mount, NamespaceMode, Namespaces,
+    ProcessConfig, Resources, Rlimit, SeccompProfile, SeccompSetting,
 };
 
 use crate::{pending, Hook, Hooks, OciError};
@@ -132,7 +132,8 @@ fn process_from_oci_at(process: &Process, at: &str) -> Result<ProcessConfig, Oci
     config.cwd = path_text(process.cwd(), &format!("{at}.cwd"))?;
     let user = process.user();
     config.user = format!("{}:{}", user.uid(), user.gid());
-    config.additional_gids = user.additional_gids().clone().unwrap_or_default();
+    // OCI's additionalGids are the exact supplementary groups (runc sets those alone).
+    config.groups = Some(user.additional_gids().clone().unwrap_or_default());
     config.tty = process.terminal().unwrap_or(false);
     if let Some(size) = process.console_size() {
         let cells = |value: u64, name: &str| {
@@ -162,16 +163,15 @@ fn process_from_oci_at(process: &Process, at: &str) -> Result<ProcessConfig, Oci
             hard: r.hard(),
         })
         .collect();
-    capabilities(process, &mut config, at)?;
+    capabilities(process, &mut config);
+    config.umask = user.umask();
+    config.oom_score_adj = process.oom_score_adj();
     config.seccomp = Some(SeccompSetting::Unconfined);
     Ok(config)
 }
 
-/// The capability sets, in today's model: the bounding, permitted and effective sets are one
-/// set (`cap_drop: ["ALL"]` and `cap_add` its names), which a non-root process keeps as its
-/// bounding set only. Ambient capabilities outside the inheritable set are ignored, as the
-/// kernel cannot raise them (runc skips them too). Anything else waits for the model.
-fn capabilities(process: &Process, config: &mut ProcessConfig, at: &str) -> Result<(), OciError> {
+/// The five capability sets, exactly as given (no `capabilities`: every set empty).
+fn capabilities(process: &Process, config: &mut ProcessConfig) {
     let names = |set: &Option<Capabilities>| -> Vec<String> {
         let mut names: Vec<String> = set
             .iter()
@@ -182,37 +182,16 @@ fn capabilities(process: &Process, config: &mut ProcessConfig, at: &str) -> Resu
         names.sort();
         names
     };
-    let (bounding, effective, permitted, inheritable, ambient) = match process.capabilities() {
-        Some(caps) => (
-            names(caps.bounding()),
-            names(caps.effective()),
-            names(caps.permitted()),
-            names(caps.inheritable()),
-            names(caps.ambient()),
-        ),
-        None => Default::default(),
-    };
-    if !inheritable.is_empty() {
-        return Err(pending::capabilities(at, "an inheritable set"));
-    }
-    let _ineffective_ambient = ambient;
-    let root = process.user().uid() == 0;
-    if root {
-        if effective != bounding || permitted != bounding {
-            return Err(pending::capabilities(
-                at,
-                "bounding, permitted and effective sets that differ",
-            ));
-        }
-    } else if !effective.is_empty() || !permitted.is_empty() {
-        return Err(pending::capabilities(
-            at,
-            "permitted or effective capabilities for a user other than root",
-        ));
-    }
-    config.cap_drop = vec!["ALL".to_string()];
-    config.cap_add = bounding;
-    Ok(())
+    config.capabilities = Some(match process.capabilities() {
+        Some(caps) => CapabilitySets {
+            bounding: names(caps.bounding()),
+            effective: names(caps.effective()),
+            inheritable: names(caps.inheritable()),
+            permitted: names(caps.permitted()),
+            ambient: names(caps.ambient()),
+        },
+        None => CapabilitySets::default(),
+    });
 }
 
 /// `linux.seccomp` as berth's setting: none is no filter at all.

@@ -87,6 +87,7 @@ fn the_default_spec_runs_as_it_says() {
         stdin: None,
         stdout: Some(out.as_raw_fd()),
         stderr: Some(2),
+        extra: Vec::new(),
     };
     let status = driver.run(&command, &stdio, Arc::new(NoHooks));
     drop(driver);
