@@ -4,7 +4,9 @@
 #   make header                regenerate include/berth.h with cbindgen $(CBINDGEN_VERSION)
 #   make check-header          fail if include/berth.h is not what cbindgen generates
 #   make install PREFIX=/usr   lib/libberth.so.1, libberth.so, libberth.a, include/berth.h,
-#                              libexec/berth-init, lib/pkgconfig/berth.pc (DESTDIR honoured)
+#                              libexec/berth-init, lib/pkgconfig/berth.pc, and bin/berth (the
+#                              OCI runtime command line, which finds ../libexec/berth-init)
+#                              (DESTDIR honoured)
 #   make c-test                tests/c against include/berth.h, linked dynamically and
 #                              statically, both run (BERTH_TEST_ROOTFS, BERTH_HELPER)
 #   make c-test-valgrind       the same under valgrind memcheck (valgrind 3.19 lacks pidfd_open
@@ -21,6 +23,7 @@ CBINDGEN ?= cbindgen
 CBINDGEN_VERSION := 0.29.2
 
 PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 LIBEXECDIR ?= $(PREFIX)/libexec
@@ -93,12 +96,13 @@ stage: build
 install: build
 	@test -x $(RELEASE)/berth-init || { echo "$(RELEASE)/berth-init was not built" >&2; exit 1; }
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBEXECDIR) \
-	  $(DESTDIR)$(PKGCONFIGDIR)
+	  $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(BINDIR)
 	install -m 0755 $(RELEASE)/libberth.so $(DESTDIR)$(LIBDIR)/libberth.so.1
 	ln -sf libberth.so.1 $(DESTDIR)$(LIBDIR)/libberth.so
 	install -m 0644 $(RELEASE)/libberth.a $(DESTDIR)$(LIBDIR)/libberth.a
 	install -m 0644 include/berth.h $(DESTDIR)$(INCLUDEDIR)/berth.h
 	install -m 0755 $(RELEASE)/berth-init $(DESTDIR)$(LIBEXECDIR)/berth-init
+	install -m 0755 $(RELEASE)/berth $(DESTDIR)$(BINDIR)/berth
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(call pc_path,$(LIBDIR))|g' \
 	  -e 's|@INCLUDEDIR@|$(call pc_path,$(INCLUDEDIR))|g' \
 	  -e 's|@LIBEXECDIR@|$(call pc_path,$(LIBEXECDIR))|g' \

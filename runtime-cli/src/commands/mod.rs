@@ -1,0 +1,17 @@
+//! One module per group of commands: the container's life (`create`, `start`, `run`,
+//! `delete`), looking at it (`state`, `list`, `ps`, `events`), acting on it (`kill`, `pause`,
+//! `resume`, `update`), `exec`, and what needs no container (`features`, `spec`, `--version`).
+
+pub mod control;
+pub mod exec;
+pub mod info;
+pub mod lifecycle;
+pub mod query;
+
+use crate::args::{self, Flag, Parsed};
+use crate::error::{CliError, CliResult};
+
+/// Parses a command's flags, with the command's name in the error.
+pub fn parse(command: &str, args: &[String], flags: &[Flag]) -> CliResult<Parsed> {
+    args::parse(args, flags).map_err(|message| CliError::new(format!("{command}: {message}")))
+}

@@ -1,0 +1,59 @@
+//! What every command on a container shares: the state root, and a driver opened on one
+//! container's own library root.
+
+use std::path::Path;
+
+use runtime_linux::{DriverOptions, LinuxDriver};
+
+use crate::error::{CliError, CliResult};
+use crate::store::{Locked, Root};
+
+pub struct Context {
+    pub root: Root,
+}
+
+impl Context {
+    pub fn new(root: &Path) -> CliResult<Context> {
+        Ok(Context {
+            root: Root::open(root)?,
+        })
+    }
+
+    /// A driver on the container's own library root: it takes back this container (and no
+    /// other), and leaves it as it is when the invocation ends. It never reaps: a process it
+    /// starts that exits is left a zombie for the caller (a child subreaper, once this
+    /// invocation is gone) to reap with its status, as with runc.
+    pub fn driver(&self, locked: &Locked) -> CliResult<LinuxDriver> {
+        self.open_driver(locked, true)
+    }
+
+    /// A driver for a foreground `run` or `exec`, which waits for its process itself and so
+    /// reaps it.
+    pub fn reaping_driver(&self, locked: &Locked) -> CliResult<LinuxDriver> {
+        self.open_driver(locked, false)
+    }
+
+    fn open_driver(&self, locked: &Locked, leave_zombies: bool) -> CliResult<LinuxDriver> {
+        LinuxDriver::new(DriverOptions {
+            root: Some(locked.driver_root()),
+            keep_containers: true,
+            leave_zombies,
+            ..DriverOptions::default()
+        })
+        .map_err(|error| CliError::new(format!("open the container's driver: {error}")))
+    }
+}
+
+/// The one container id a command takes, as its first argument.
+pub fn one_id<'a>(command: &str, positional: &'a [String]) -> CliResult<&'a str> {
+    match positional.first() {
+        Some(id) => {
+            runtime_core::validate::validate_id("id", id)
+                .map_err(|e| CliError::new(format!("{command}: {e}")))?;
+            Ok(id)
+        }
+        None => Err(CliError::new(format!(
+            "{command}: requires a container id (berth {command} [options] <container-id>)"
+        ))),
+    }
+}
