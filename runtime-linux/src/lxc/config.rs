@@ -99,6 +99,32 @@ pub fn render(command: &Command, inputs: &ConfigInputs<'_>) -> Result<String> {
     for (i, mount) in command.mounts.iter().enumerate() {
         out.key("lxc.mount.entry", mount_entry(i, mount)?);
     }
+    for (field, set, why) in [
+        (
+            "device_nodes",
+            !command.device_nodes.is_empty(),
+            "LXC 5.0.2 makes no device nodes for a configuration entry",
+        ),
+        (
+            "rootfs_propagation",
+            command.rootfs_propagation.is_some(),
+            "berth does not map the root's propagation to LXC's lxc.rootfs.options",
+        ),
+        (
+            "personality",
+            command.personality.is_some(),
+            "berth does not map it to LXC's lxc.arch",
+        ),
+        (
+            "domainname",
+            command.domainname.is_some(),
+            "LXC sets no NIS domain name",
+        ),
+    ] {
+        if set {
+            return Err(unsupported(field, why));
+        }
+    }
     if !command.devices.is_empty() {
         return Err(unsupported(
             "devices",
@@ -360,8 +386,33 @@ fn mount_entry(i: usize, mount: &Mount) -> Result<String> {
     let field = format!("mounts[{i}]");
     // Checks the options as the native driver does (a bind takes no filesystem data).
     MountOptions::parse(&field, mount)?;
+    if mount.uid_mappings.is_some() || mount.gid_mappings.is_some() {
+        return Err(unsupported(
+            &format!("{field}.uid_mappings"),
+            "berth does not give LXC idmapped mounts",
+        ));
+    }
     for (j, option) in mount.options.iter().enumerate() {
         let at = format!("{field}.options[{j}]");
+        if crate::mount_options::is_recursive_option(option)
+            || matches!(
+                option.as_str(),
+                "tmpcopyup"
+                    | "idmap"
+                    | "ridmap"
+                    | "nosymfollow"
+                    | "symfollow"
+                    | "lazytime"
+                    | "nolazytime"
+                    | "mand"
+                    | "nomand"
+            )
+        {
+            return Err(unsupported(
+                &at,
+                &format!("the mount option {option:?} is the native driver's (berth does not pass it to LXC)"),
+            ));
+        }
         fstab_word(&at, option)?;
         if option.contains(',')
             || LXC_OPTIONS
@@ -735,24 +786,32 @@ mod tests {
                 destination: "/data/x/".into(),
                 kind: "bind".into(),
                 options: vec!["rbind".into(), "ro".into(), "nosuid".into()],
+                uid_mappings: None,
+                gid_mappings: None,
             },
             Mount {
                 source: Some(host_file.into()),
                 destination: "//etc/./hostfile".into(),
                 kind: "bind".into(),
                 options: vec![],
+                uid_mappings: None,
+                gid_mappings: None,
             },
             Mount {
                 source: None,
                 destination: "/scratch".into(),
                 kind: "tmpfs".into(),
                 options: vec!["size=16m".into(), "mode=755".into(), "rshared".into()],
+                uid_mappings: None,
+                gid_mappings: None,
             },
             Mount {
                 source: Some("/srv/ro".into()),
                 destination: "/ro".into(),
                 kind: "none".into(),
                 options: vec!["bind".into(), "ro".into()],
+                uid_mappings: None,
+                gid_mappings: None,
             },
         ];
         let text = render(&command, &inputs()).unwrap();
@@ -782,6 +841,8 @@ mod tests {
             destination: destination.into(),
             kind: "tmpfs".into(),
             options: options.iter().map(|o| o.to_string()).collect(),
+            uid_mappings: None,
+            gid_mappings: None,
         };
         let mut command = rootfs.command();
         command.mounts = vec![tmpfs("/with space", &[])];

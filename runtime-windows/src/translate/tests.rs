@@ -160,18 +160,24 @@ fn a_bind_mount_is_a_mapped_directory() {
             destination: r"C:\app\data".into(),
             kind: "bind".into(),
             options: vec!["rbind".into()],
+            uid_mappings: None,
+            gid_mappings: None,
         },
         Mount {
             source: Some(r"C:\config".into()),
             destination: r"C:\app\config".into(),
             kind: "bind".into(),
             options: vec!["ro".into()],
+            uid_mappings: None,
+            gid_mappings: None,
         },
         Mount {
             source: Some(r"C:\logs".into()),
             destination: r"C:\app\logs".into(),
             kind: "bind".into(),
             options: vec!["ro".into(), "rw".into(), "bind".into()],
+            uid_mappings: None,
+            gid_mappings: None,
         },
     ];
     assert_eq!(
@@ -192,6 +198,8 @@ fn a_named_pipe_mount_is_a_mapped_pipe() {
         destination: r"\\.\PIPE\docker_engine".into(),
         kind: "bind".into(),
         options: vec![],
+        uid_mappings: None,
+        gid_mappings: None,
     }];
     assert_eq!(
         system(&command),
@@ -640,6 +648,8 @@ fn a_pipe_mapped_onto_a_directory_is_invalid() {
         destination: r"C:\engine".into(),
         kind: "bind".into(),
         options: vec![],
+        uid_mappings: None,
+        gid_mappings: None,
     }];
     assert_refused(
         plan(&command, &layer_id),
@@ -778,21 +788,33 @@ refused!(tmpfs_mount, "mounts[0].type", |c| c.mounts = vec![Mount {
     destination: r"C:\tmp".into(),
     kind: "tmpfs".into(),
     options: vec![]
+    uid_mappings: None,
+    gid_mappings: None,
 }]);
-refused!(mount_option, "mounts[0].options", |c| c.mounts =
-    vec![Mount {
+refused!(
+    mount_option,
+    "mounts[0].options",
+    |c| c.mounts = vec![Mount {
         source: Some(r"C:\data".into()),
         destination: r"C:\data".into(),
         kind: "bind".into(),
         options: vec!["nosuid".into()]
-    }]);
-refused!(read_only_pipe, "mounts[0].options", |c| c.mounts =
-    vec![Mount {
+        uid_mappings: None,
+        gid_mappings: None,
+    }]
+);
+refused!(
+    read_only_pipe,
+    "mounts[0].options",
+    |c| c.mounts = vec![Mount {
         source: Some(r"\\.\pipe\p".into()),
         destination: r"\\.\pipe\p".into(),
         kind: "bind".into(),
         options: vec!["ro".into()]
-    }]);
+        uid_mappings: None,
+        gid_mappings: None,
+    }]
+);
 
 #[test]
 fn every_namespace_kind_has_its_refusal_test() {
