@@ -932,4 +932,94 @@ mod tests {
         command.rootfs = "/rootfs".into();
         command.validate().unwrap();
     }
+
+    fn refused(command: &Command, wanted: &str) {
+        let err = command.validate().expect_err(wanted);
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+        assert!(err.to_string().contains(wanted), "{err} lacks {wanted}");
+    }
+
+    #[test]
+    fn the_oci_fields_are_checked_by_json_path() {
+        let base = Command::new("c1", "/rootfs", ProcessConfig::new(["/bin/true"]));
+        let node = |path: &str, kind: char, numbers: Option<(u32, u32)>| DeviceNode {
+            path: path.into(),
+            kind,
+            major: numbers.map(|n| n.0),
+            minor: numbers.map(|n| n.1),
+            file_mode: None,
+            uid: None,
+            gid: None,
+        };
+        let mut ok = base.clone();
+        ok.device_nodes = vec![
+            node("/dev/fuse", 'c', Some((10, 229))),
+            node("/dev/null", 'u', Some((1, 3))),
+            node("/run/fifo", 'p', None),
+        ];
+        ok.rootfs_propagation = Some("rshared".into());
+        ok.domainname = Some("example.org".into());
+        ok.validate().unwrap();
+        for (bad, wanted) in [
+            (
+                node("/dev/x", 'c', Some((4096, 0))),
+                "device_nodes[0].major",
+            ),
+            (
+                node("/dev/x", 'c', Some((1, 1 << 20))),
+                "device_nodes[0].minor",
+            ),
+            (node("/dev/x", 'p', Some((1, 3))), "no device numbers"),
+            (node("/dev", 'c', Some((1, 3))), "names no node"),
+            (
+                node("/dev/stdout", 'c', Some((1, 3))),
+                "berth's own /dev/stdout",
+            ),
+            (
+                node("/dev/tty", 'b', Some((5, 0))),
+                "5:0 in every container",
+            ),
+        ] {
+            let mut command = base.clone();
+            command.device_nodes = vec![bad];
+            refused(&command, wanted);
+        }
+        let mut twice = base.clone();
+        twice.device_nodes = vec![
+            node("/dev/a", 'c', Some((1, 3))),
+            node("//dev/./a", 'c', Some((1, 5))),
+        ];
+        refused(&twice, "device_nodes[1].path");
+        let mut mode = base.clone();
+        mode.device_nodes = vec![DeviceNode {
+            file_mode: Some(0o20666),
+            ..node("/dev/a", 'c', Some((1, 3)))
+        }];
+        refused(&mode, "device_nodes[0].file_mode");
+        let mut propagation = base.clone();
+        propagation.rootfs_propagation = Some("rslave".into());
+        propagation.namespaces.mount = NamespaceMode::Path("/proc/1/ns/mnt".into());
+        refused(&propagation, "rootfs_propagation");
+        let mut domain = base.clone();
+        domain.domainname = Some("bad name".into());
+        refused(&domain, "domainname");
+        let mut idmap = base.clone();
+        idmap.mounts = vec![Mount {
+            source: Some("/srv".into()),
+            destination: "/srv".into(),
+            kind: "tmpfs".into(),
+            options: vec!["idmap".into()],
+            uid_mappings: None,
+            gid_mappings: None,
+        }];
+        refused(&idmap, "must be a bind");
+        idmap.mounts[0].kind = "bind".into();
+        refused(&idmap, "namespaces.user");
+        idmap.mounts[0].uid_mappings = Some(vec![crate::command::IdMapping {
+            container_id: 0,
+            host_id: 1,
+            size: 0,
+        }]);
+        refused(&idmap, "mounts[0].uid_mappings[0]");
+    }
 }

@@ -775,6 +775,56 @@ mod tests {
     }
 
     #[test]
+    fn the_oci_fields_of_the_native_driver_are_unsupported() {
+        let rootfs = Rootfs::new("oci");
+        type Set = fn(&mut Command);
+        let sets: [(&str, Set); 4] = [
+            ("device_nodes", |c| {
+                c.device_nodes = vec![runtime_core::DeviceNode {
+                    path: "/dev/x".into(),
+                    kind: 'c',
+                    major: Some(1),
+                    minor: Some(3),
+                    file_mode: None,
+                    uid: None,
+                    gid: None,
+                }]
+            }),
+            ("rootfs_propagation", |c| {
+                c.rootfs_propagation = Some("rslave".into())
+            }),
+            ("personality", |c| {
+                c.personality = Some(runtime_core::Personality {
+                    domain: "LINUX32".into(),
+                    flags: vec![],
+                })
+            }),
+            ("domainname", |c| c.domainname = Some("example.org".into())),
+        ];
+        for (field, set) in sets {
+            let mut command = rootfs.command();
+            set(&mut command);
+            unsupported_naming(render(&command, &inputs()), field);
+        }
+        for option in ["rro", "tmpcopyup", "nosymfollow", "ridmap"] {
+            let mut command = rootfs.command();
+            command.mounts = vec![Mount {
+                source: None,
+                destination: "/t".into(),
+                kind: "tmpfs".into(),
+                options: vec!["nosuid".into(), option.into()],
+                uid_mappings: None,
+                gid_mappings: None,
+            }];
+            if option == "ridmap" {
+                command.mounts[0].kind = "bind".into();
+                command.mounts[0].source = Some("/srv".into());
+            }
+            unsupported_naming(render(&command, &inputs()), "mounts[0].options[1]");
+        }
+    }
+
+    #[test]
     fn mounts_are_fstab_lines_relative_to_the_rootfs() {
         let rootfs = Rootfs::new("mounts");
         let host_file = rootfs.0.join("etc/passwd");
