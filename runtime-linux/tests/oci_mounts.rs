@@ -56,11 +56,18 @@ impl HostDir {
 
 impl Drop for HostDir {
     fn drop(&mut self) {
-        let _ = Host::new("umount")
-            .arg("-R")
-            .arg(&self.0)
-            .stderr(std::process::Stdio::null())
-            .status();
+        // Every mount at or under the directory, deepest first.
+        let top = self.0.to_str().unwrap().to_string();
+        let mut points: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| line.split(' ').nth(4).map(str::to_string))
+            .filter(|point| *point == top || point.starts_with(&format!("{top}/")))
+            .collect();
+        points.sort_by_key(|point| std::cmp::Reverse(point.len()));
+        for point in points {
+            let _ = Host::new("umount").arg(&point).status();
+        }
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
