@@ -56,6 +56,22 @@ pub struct Command {
     /// More device cgroup rules, beyond the standard nodes and `devices`.
     #[serde(default)]
     pub device_cgroup_rules: Vec<DeviceRule>,
+    /// Device nodes made from their numbers (OCI's `linux.devices`), unlike `devices`, which
+    /// copy a host node. They add no device cgroup rule (as runc): allow them with
+    /// `device_cgroup_rules`.
+    #[serde(default)]
+    pub device_nodes: Vec<DeviceNode>,
+    /// The propagation of the container's root mount (OCI's `linux.rootfsPropagation`):
+    /// `private`, `rprivate`, `slave`, `rslave`, `shared`, `rshared`, `unbindable` or
+    /// `runbindable`. None: every mount of the container is private.
+    #[serde(default)]
+    pub rootfs_propagation: Option<String>,
+    /// The execution domain of the init (OCI's `linux.personality`).
+    #[serde(default)]
+    pub personality: Option<Personality>,
+    /// The NIS domain name inside a private UTS namespace (OCI's `domainname`).
+    #[serde(default)]
+    pub domainname: Option<String>,
     /// With a private user namespace: how container uids map to host uids (default
     /// [`DEFAULT_ID_MAPPING`]).
     #[serde(default)]
@@ -69,6 +85,54 @@ pub struct Command {
     /// object. Required by the Windows driver; the Linux drivers refuse it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub windows: Option<WindowsConfig>,
+}
+
+/// A device node made in the container from its numbers (OCI's `linux.devices` entry).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceNode {
+    /// Where the node goes in the container (absolute, no `..`).
+    pub path: String,
+    /// `c` (or `u`, unbuffered: the same), `b`, or `p` (a FIFO).
+    #[serde(rename = "type")]
+    pub kind: char,
+    /// Required for `c`, `u` and `b`; a FIFO has none.
+    #[serde(default)]
+    pub major: Option<u32>,
+    #[serde(default)]
+    pub minor: Option<u32>,
+    /// The permission bits (default `0o666`).
+    #[serde(default)]
+    pub file_mode: Option<u32>,
+    /// The owner (default 0:0), as seen in the container.
+    #[serde(default)]
+    pub uid: Option<u32>,
+    #[serde(default)]
+    pub gid: Option<u32>,
+}
+
+/// The propagation values of [`Command::rootfs_propagation`].
+pub const ROOTFS_PROPAGATIONS: [&str; 8] = [
+    "private",
+    "rprivate",
+    "slave",
+    "rslave",
+    "shared",
+    "rshared",
+    "unbindable",
+    "runbindable",
+];
+
+/// An execution domain (OCI's `linux.personality`), set with `personality(2)` before the
+/// init's exec.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Personality {
+    /// `LINUX` or `LINUX32`.
+    pub domain: String,
+    /// The OCI spec defines none; any is refused.
+    #[serde(default)]
+    pub flags: Vec<String>,
 }
 
 /// The Windows-only part of a [`Command`] (the OCI runtime spec's `windows` object, in
@@ -180,6 +244,10 @@ impl Command {
             gid_mappings: None,
             devices: Vec::new(),
             device_cgroup_rules: Vec::new(),
+            device_nodes: Vec::new(),
+            rootfs_propagation: None,
+            personality: None,
+            domainname: None,
             windows: None,
         }
     }
@@ -360,12 +428,26 @@ pub struct Mount {
     /// `ro`, `rbind`, `nosuid`, ... and filesystem data such as `size=16m`.
     #[serde(default)]
     pub options: Vec<String>,
+    /// With `idmap` or `ridmap`: the mapping of the idmapped bind (OCI's `uidMappings`);
+    /// none: the container's user namespace's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid_mappings: Option<Vec<IdMapping>>,
+    /// The same for gids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gid_mappings: Option<Vec<IdMapping>>,
 }
 
 impl Mount {
     /// Whether this is a bind mount (type `bind`, or a `bind`/`rbind` option).
     pub fn is_bind(&self) -> bool {
         self.kind == "bind" || self.options.iter().any(|o| o == "bind" || o == "rbind")
+    }
+
+    /// Whether this is an idmapped bind (`idmap`, `ridmap`, or mappings given).
+    pub fn is_idmapped(&self) -> bool {
+        self.uid_mappings.is_some()
+            || self.gid_mappings.is_some()
+            || self.options.iter().any(|o| o == "idmap" || o == "ridmap")
     }
 }
 

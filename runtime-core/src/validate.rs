@@ -4,8 +4,8 @@
 use std::collections::HashSet;
 
 use crate::command::{
-    Command, Mount, NamespaceKind, NamespaceMode, Namespaces, Resources, WindowsConfig,
-    MAX_ID_MAPPINGS,
+    Command, DeviceNode, IdMapping, Mount, NamespaceKind, NamespaceMode, Namespaces, Resources,
+    WindowsConfig, MAX_ID_MAPPINGS, ROOTFS_PROPAGATIONS,
 };
 use crate::error::{Error, Result};
 use crate::process::{ProcessConfig, UserSpec};
@@ -48,8 +48,96 @@ impl Command {
                 ));
             }
         }
+        if let Some(domainname) = &self.domainname {
+            validate_hostname(domainname).map_err(|_| {
+                Error::invalid(
+                    "domainname",
+                    format!("{domainname:?} is not a domain name (1 to 64 of letters, digits, '-', '.')"),
+                )
+            })?;
+            if !self.namespaces.is_new(NamespaceKind::Uts) {
+                return Err(Error::invalid(
+                    "domainname",
+                    "setting a domain name needs a private uts namespace",
+                ));
+            }
+        }
         for (i, mount) in self.mounts.iter().enumerate() {
             validate_mount(&format!("mounts[{i}]"), mount)?;
+            let field = format!("mounts[{i}]");
+            for (name, mappings) in [
+                ("uid_mappings", &mount.uid_mappings),
+                ("gid_mappings", &mount.gid_mappings),
+            ] {
+                if let Some(mappings) = mappings {
+                    check_mapping_list(&format!("{field}.{name}"), mappings)?;
+                }
+            }
+            if mount.is_idmapped() {
+                if !mount.is_bind() {
+                    return Err(Error::invalid(
+                        format!("{field}.options"),
+                        "an idmapped mount (idmap, ridmap or mappings) must be a bind",
+                    ));
+                }
+                if mount.uid_mappings.is_none()
+                    && mount.gid_mappings.is_none()
+                    && !self.namespaces.is_new(NamespaceKind::User)
+                {
+                    return Err(Error::invalid(
+                        format!("{field}.options"),
+                        "idmap without mappings of its own maps through the container's user \
+                         namespace: it needs namespaces.user \"private\"",
+                    ));
+                }
+            }
+        }
+        for (i, node) in self.device_nodes.iter().enumerate() {
+            validate_device_node(&format!("device_nodes[{i}]"), node)?;
+            let earlier = self.device_nodes[..i]
+                .iter()
+                .any(|other| same_path(&other.path, &node.path));
+            let host = self
+                .devices
+                .iter()
+                .any(|d| same_path(d.container_path.as_deref().unwrap_or(&d.path), &node.path));
+            if earlier || host {
+                return Err(Error::invalid(
+                    format!("device_nodes[{i}].path"),
+                    format!("{} is given twice (in device_nodes or devices)", node.path),
+                ));
+            }
+        }
+        if let Some(propagation) = &self.rootfs_propagation {
+            if !ROOTFS_PROPAGATIONS.contains(&propagation.as_str()) {
+                return Err(Error::invalid(
+                    "rootfs_propagation",
+                    format!(
+                        "{propagation:?} is none of {}",
+                        ROOTFS_PROPAGATIONS.join(", ")
+                    ),
+                ));
+            }
+            if !self.namespaces.is_new(NamespaceKind::Mount) {
+                return Err(Error::invalid(
+                    "rootfs_propagation",
+                    "the propagation of the root needs a private mount namespace",
+                ));
+            }
+        }
+        if let Some(personality) = &self.personality {
+            if !matches!(personality.domain.as_str(), "LINUX" | "LINUX32") {
+                return Err(Error::invalid(
+                    "personality.domain",
+                    format!("{:?} is neither LINUX nor LINUX32", personality.domain),
+                ));
+            }
+            if let Some(flag) = personality.flags.first() {
+                return Err(Error::invalid(
+                    "personality.flags",
+                    format!("{flag:?}: the OCI runtime spec defines no personality flag"),
+                ));
+            }
         }
         validate_resources("resources", &self.resources)?;
         if let Some(parent) = &self.cgroup_parent {
@@ -116,45 +204,51 @@ fn validate_id_mappings(command: &Command) -> Result<()> {
                 "empty: container root needs a host uid",
             ));
         }
-        if mappings.len() > MAX_ID_MAPPINGS {
-            return Err(Error::invalid(
-                field,
-                format!(
-                    "{} ranges; the kernel takes at most {MAX_ID_MAPPINGS}",
-                    mappings.len()
-                ),
-            ));
+        check_mapping_list(field, mappings)?;
+    }
+    Ok(())
+}
+
+/// The checks of one list of id ranges (`field` names it): at most the kernel's number, no
+/// empty range, none past 2^32 - 1, no overlap on either side.
+fn check_mapping_list(field: &str, mappings: &[IdMapping]) -> Result<()> {
+    if mappings.len() > MAX_ID_MAPPINGS {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "{} ranges; the kernel takes at most {MAX_ID_MAPPINGS}",
+                mappings.len()
+            ),
+        ));
+    }
+    let end = |start: u32, size: u32| u64::from(start) + u64::from(size);
+    for (i, m) in mappings.iter().enumerate() {
+        let at = format!("{field}[{i}]");
+        if m.size == 0 {
+            return Err(Error::invalid(at, "size 0 maps nothing"));
         }
-        let end = |start: u32, size: u32| u64::from(start) + u64::from(size);
-        for (i, m) in mappings.iter().enumerate() {
-            let at = format!("{field}[{i}]");
-            if m.size == 0 {
-                return Err(Error::invalid(at, "size 0 maps nothing"));
+        for (side, start) in [("container_id", m.container_id), ("host_id", m.host_id)] {
+            if end(start, m.size) > u64::from(u32::MAX) {
+                return Err(Error::invalid(
+                    at,
+                    format!("{side} {start} + size {} goes past 2^32 - 1", m.size),
+                ));
             }
-            for (side, start) in [("container_id", m.container_id), ("host_id", m.host_id)] {
-                if end(start, m.size) > u64::from(u32::MAX) {
-                    return Err(Error::invalid(
-                        at,
-                        format!("{side} {start} + size {} goes past 2^32 - 1", m.size),
-                    ));
-                }
+        }
+        for (j, other) in mappings[..i].iter().enumerate() {
+            let overlap =
+                |a: u32, b: u32| u64::from(a) < end(b, other.size) && u64::from(b) < end(a, m.size);
+            if overlap(m.container_id, other.container_id) {
+                return Err(Error::invalid(
+                    at,
+                    format!("its container ids overlap those of {field}[{j}]"),
+                ));
             }
-            for (j, other) in mappings[..i].iter().enumerate() {
-                let overlap = |a: u32, b: u32| {
-                    u64::from(a) < end(b, other.size) && u64::from(b) < end(a, m.size)
-                };
-                if overlap(m.container_id, other.container_id) {
-                    return Err(Error::invalid(
-                        at,
-                        format!("its container ids overlap those of {field}[{j}]"),
-                    ));
-                }
-                if overlap(m.host_id, other.host_id) {
-                    return Err(Error::invalid(
-                        at,
-                        format!("its host ids overlap those of {field}[{j}]"),
-                    ));
-                }
+            if overlap(m.host_id, other.host_id) {
+                return Err(Error::invalid(
+                    at,
+                    format!("its host ids overlap those of {field}[{j}]"),
+                ));
             }
         }
     }
@@ -404,6 +498,130 @@ fn validate_namespaces(namespaces: &Namespaces, own_id: &str) -> Result<()> {
                     ));
                 }
             }
+        }
+    }
+    Ok(())
+}
+
+/// Whether two absolute paths name the same place, by their components.
+fn same_path(a: &str, b: &str) -> bool {
+    let parts = |p: &'_ str| -> Vec<String> {
+        p.split('/')
+            .filter(|c| !c.is_empty() && *c != ".")
+            .map(str::to_string)
+            .collect()
+    };
+    parts(a) == parts(b)
+}
+
+/// The largest major and minor numbers the kernel's `dev_t` holds (12 and 20 bits).
+const MAX_MAJOR: u32 = (1 << 12) - 1;
+const MAX_MINOR: u32 = (1 << 20) - 1;
+
+fn validate_device_node(field: &str, node: &DeviceNode) -> Result<()> {
+    validate_abs_path(&format!("{field}.path"), &node.path)?;
+    let parts: Vec<&str> = node
+        .path
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
+    if parts.contains(&"..") {
+        return Err(Error::invalid(
+            format!("{field}.path"),
+            format!("{}: a '..' component is refused", node.path),
+        ));
+    }
+    if parts.is_empty() || parts == ["dev"] {
+        return Err(Error::invalid(
+            format!("{field}.path"),
+            format!("{} names no node", node.path),
+        ));
+    }
+    if parts[0] == "dev" {
+        // berth's own entries in /dev: links, mounts and the console it binds a terminal on.
+        const RESERVED: [&str; 9] = [
+            "fd", "stdin", "stdout", "stderr", "ptmx", "pts", "shm", "mqueue", "console",
+        ];
+        if parts.len() >= 2 && RESERVED.contains(&parts[1]) {
+            return Err(Error::invalid(
+                format!("{field}.path"),
+                format!(
+                    "{} is berth's own /dev/{} (a link, a mount or the console)",
+                    node.path, parts[1]
+                ),
+            ));
+        }
+        // The standard nodes may be given again with their own numbers (another mode or
+        // owner), never as another device: masks and programs rely on them.
+        const STANDARD: [(&str, u32, u32); 6] = [
+            ("null", 1, 3),
+            ("zero", 1, 5),
+            ("full", 1, 7),
+            ("random", 1, 8),
+            ("urandom", 1, 9),
+            ("tty", 5, 0),
+        ];
+        if let (2, Some((name, major, minor))) = (
+            parts.len(),
+            STANDARD.iter().find(|(name, _, _)| *name == parts[1]),
+        ) {
+            let same = matches!(node.kind, 'c' | 'u')
+                && node.major == Some(*major)
+                && node.minor == Some(*minor);
+            if !same {
+                return Err(Error::invalid(
+                    format!("{field}.path"),
+                    format!(
+                        "/dev/{name} is the character device {major}:{minor} in every container"
+                    ),
+                ));
+            }
+        }
+    }
+    match node.kind {
+        'c' | 'u' | 'b' => {
+            for (name, number, max) in [
+                ("major", node.major, MAX_MAJOR),
+                ("minor", node.minor, MAX_MINOR),
+            ] {
+                match number {
+                    None => {
+                        return Err(Error::invalid(
+                            format!("{field}.{name}"),
+                            format!("required for a device of type {}", node.kind),
+                        ))
+                    }
+                    Some(n) if n > max => {
+                        return Err(Error::invalid(
+                            format!("{field}.{name}"),
+                            format!("{n} is above the kernel's {max}"),
+                        ))
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        'p' => {
+            if node.major.unwrap_or(0) != 0 || node.minor.unwrap_or(0) != 0 {
+                return Err(Error::invalid(
+                    format!("{field}.major"),
+                    "a FIFO (type p) has no device numbers",
+                ));
+            }
+        }
+        other => {
+            return Err(Error::invalid(
+                format!("{field}.type"),
+                format!("{other:?} is not a node type (c, u, b or p)"),
+            ))
+        }
+    }
+    if let Some(mode) = node.file_mode {
+        if mode & !0o7777 != 0 {
+            return Err(Error::invalid(
+                format!("{field}.file_mode"),
+                format!("{mode:#o} has bits beyond the permission bits (0o7777)"),
+            ));
         }
     }
     Ok(())
@@ -837,5 +1055,95 @@ mod tests {
                 .starts_with("invalid process.groups: exclusive with process.additional_gids"),
             "{process:?}"
         );
+    }
+
+    fn refused(command: &Command, wanted: &str) {
+        let err = command.validate().expect_err(wanted);
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+        assert!(err.to_string().contains(wanted), "{err} lacks {wanted}");
+    }
+
+    #[test]
+    fn the_oci_fields_are_checked_by_json_path() {
+        let base = Command::new("c1", "/rootfs", ProcessConfig::new(["/bin/true"]));
+        let node = |path: &str, kind: char, numbers: Option<(u32, u32)>| DeviceNode {
+            path: path.into(),
+            kind,
+            major: numbers.map(|n| n.0),
+            minor: numbers.map(|n| n.1),
+            file_mode: None,
+            uid: None,
+            gid: None,
+        };
+        let mut ok = base.clone();
+        ok.device_nodes = vec![
+            node("/dev/fuse", 'c', Some((10, 229))),
+            node("/dev/null", 'u', Some((1, 3))),
+            node("/run/fifo", 'p', None),
+        ];
+        ok.rootfs_propagation = Some("rshared".into());
+        ok.domainname = Some("example.org".into());
+        ok.validate().unwrap();
+        for (bad, wanted) in [
+            (
+                node("/dev/x", 'c', Some((4096, 0))),
+                "device_nodes[0].major",
+            ),
+            (
+                node("/dev/x", 'c', Some((1, 1 << 20))),
+                "device_nodes[0].minor",
+            ),
+            (node("/dev/x", 'p', Some((1, 3))), "no device numbers"),
+            (node("/dev", 'c', Some((1, 3))), "names no node"),
+            (
+                node("/dev/stdout", 'c', Some((1, 3))),
+                "berth's own /dev/stdout",
+            ),
+            (
+                node("/dev/tty", 'b', Some((5, 0))),
+                "5:0 in every container",
+            ),
+        ] {
+            let mut command = base.clone();
+            command.device_nodes = vec![bad];
+            refused(&command, wanted);
+        }
+        let mut twice = base.clone();
+        twice.device_nodes = vec![
+            node("/dev/a", 'c', Some((1, 3))),
+            node("//dev/./a", 'c', Some((1, 5))),
+        ];
+        refused(&twice, "device_nodes[1].path");
+        let mut mode = base.clone();
+        mode.device_nodes = vec![DeviceNode {
+            file_mode: Some(0o20666),
+            ..node("/dev/a", 'c', Some((1, 3)))
+        }];
+        refused(&mode, "device_nodes[0].file_mode");
+        let mut propagation = base.clone();
+        propagation.rootfs_propagation = Some("rslave".into());
+        propagation.namespaces.mount = NamespaceMode::Path("/proc/1/ns/mnt".into());
+        refused(&propagation, "rootfs_propagation");
+        let mut domain = base.clone();
+        domain.domainname = Some("bad name".into());
+        refused(&domain, "domainname");
+        let mut idmap = base.clone();
+        idmap.mounts = vec![Mount {
+            source: Some("/srv".into()),
+            destination: "/srv".into(),
+            kind: "tmpfs".into(),
+            options: vec!["idmap".into()],
+            uid_mappings: None,
+            gid_mappings: None,
+        }];
+        refused(&idmap, "must be a bind");
+        idmap.mounts[0].kind = "bind".into();
+        refused(&idmap, "namespaces.user");
+        idmap.mounts[0].uid_mappings = Some(vec![crate::command::IdMapping {
+            container_id: 0,
+            host_id: 1,
+            size: 0,
+        }]);
+        refused(&idmap, "mounts[0].uid_mappings[0]");
     }
 }

@@ -21,6 +21,101 @@ pub struct MountOptions {
     pub propagation: Option<MsFlags>,
     /// Options the filesystem itself reads (`size=16m,mode=755`).
     pub data: Option<String>,
+    /// The flags of the recursive options (`rro`, `rnosuid`, `rnoatime`, ...), set on the
+    /// mount and every mount under it, after the others.
+    pub recursive_flags: MsFlags,
+    /// The flags the recursive options clear (`rrw`, `rsuid`, `ratime`, ...).
+    pub recursive_cleared: MsFlags,
+    /// `tmpcopyup`: a tmpfs gets a copy of what its destination held.
+    pub copy_up: bool,
+    /// `idmap` (`Some(false)`) or `ridmap` (`Some(true)`, the submounts too).
+    pub idmap: Option<bool>,
+}
+
+/// `MS_NOSYMFOLLOW` (Linux 5.10), which nix does not name.
+pub const MS_NOSYMFOLLOW: MsFlags = MsFlags::from_bits_retain(0x100);
+
+/// A plain option: the flags it sets and those it clears (runc's table, without the ones
+/// that mean nothing to a new mount).
+fn plain_option(option: &str) -> Option<(MsFlags, MsFlags)> {
+    let none = MsFlags::empty();
+    Some(match option {
+        "ro" => (MsFlags::MS_RDONLY, none),
+        "rw" => (none, MsFlags::MS_RDONLY),
+        "nosuid" => (MsFlags::MS_NOSUID, none),
+        "suid" => (none, MsFlags::MS_NOSUID),
+        "nodev" => (MsFlags::MS_NODEV, none),
+        "dev" => (none, MsFlags::MS_NODEV),
+        "noexec" => (MsFlags::MS_NOEXEC, none),
+        "exec" => (none, MsFlags::MS_NOEXEC),
+        "sync" => (MsFlags::MS_SYNCHRONOUS, none),
+        "async" => (none, MsFlags::MS_SYNCHRONOUS),
+        "dirsync" => (MsFlags::MS_DIRSYNC, none),
+        "lazytime" => (MsFlags::MS_LAZYTIME, none),
+        "nolazytime" => (none, MsFlags::MS_LAZYTIME),
+        "mand" => (MsFlags::MS_MANDLOCK, none),
+        "nomand" => (none, MsFlags::MS_MANDLOCK),
+        "noatime" => (MsFlags::MS_NOATIME, none),
+        "atime" => (none, MsFlags::MS_NOATIME),
+        "nodiratime" => (MsFlags::MS_NODIRATIME, none),
+        "diratime" => (none, MsFlags::MS_NODIRATIME),
+        "relatime" => (MsFlags::MS_RELATIME, none),
+        "norelatime" => (none, MsFlags::MS_RELATIME),
+        "strictatime" => (MsFlags::MS_STRICTATIME, none),
+        "nostrictatime" => (none, MsFlags::MS_STRICTATIME),
+        "nosymfollow" => (MS_NOSYMFOLLOW, none),
+        "symfollow" => (none, MS_NOSYMFOLLOW),
+        _ => return None,
+    })
+}
+
+/// A recursive option (`rro`, ...: `r` and a per-mount plain option) as the plain option.
+fn recursive_option(option: &str) -> Option<(MsFlags, MsFlags)> {
+    let plain = option.strip_prefix('r')?;
+    const PER_MOUNT: [&str; 18] = [
+        "ro",
+        "rw",
+        "nosuid",
+        "suid",
+        "nodev",
+        "dev",
+        "noexec",
+        "exec",
+        "nodiratime",
+        "diratime",
+        "relatime",
+        "norelatime",
+        "noatime",
+        "atime",
+        "strictatime",
+        "nostrictatime",
+        "nosymfollow",
+        "symfollow",
+    ];
+    PER_MOUNT
+        .contains(&plain)
+        .then(|| plain_option(plain))
+        .flatten()
+}
+
+/// Whether `option` is a recursive one (`rro`, `rnosuid`, ...).
+pub fn is_recursive_option(option: &str) -> bool {
+    recursive_option(option).is_some()
+}
+
+/// Options runc knows that berth refuses, and why.
+fn refused_option(option: &str) -> Option<&'static str> {
+    Some(match option {
+        "remount" => "remounting is not a mount a container is made of",
+        "iversion" | "noiversion" => {
+            "i_version is a superblock flag the new mount API does not set"
+        }
+        "silent" | "loud" => "MS_SILENT is not a flag of the new mount API",
+        _ if option.starts_with("X-") || option.starts_with("x-") => {
+            "X-* options are for mount(8) and its helpers, not the kernel"
+        }
+        _ => return None,
+    })
 }
 
 impl MountOptions {
@@ -28,48 +123,41 @@ impl MountOptions {
     pub fn parse(field: &str, mount: &Mount) -> Result<MountOptions> {
         let mut flags = MsFlags::empty();
         let mut cleared = MsFlags::empty();
+        let mut recursive_flags = MsFlags::empty();
+        let mut recursive_cleared = MsFlags::empty();
         let mut recursive = false;
         let mut propagation = None;
+        let mut copy_up = false;
+        let mut idmap = None;
         let mut data = Vec::new();
-        for option in &mount.options {
-            let (set, clear) = match option.as_str() {
-                "ro" => (MsFlags::MS_RDONLY, MsFlags::empty()),
-                "rw" => (MsFlags::empty(), MsFlags::MS_RDONLY),
-                "nosuid" => (MsFlags::MS_NOSUID, MsFlags::empty()),
-                "suid" => (MsFlags::empty(), MsFlags::MS_NOSUID),
-                "nodev" => (MsFlags::MS_NODEV, MsFlags::empty()),
-                "dev" => (MsFlags::empty(), MsFlags::MS_NODEV),
-                "noexec" => (MsFlags::MS_NOEXEC, MsFlags::empty()),
-                "exec" => (MsFlags::empty(), MsFlags::MS_NOEXEC),
-                "sync" => (MsFlags::MS_SYNCHRONOUS, MsFlags::empty()),
-                "async" => (MsFlags::empty(), MsFlags::MS_SYNCHRONOUS),
-                "dirsync" => (MsFlags::MS_DIRSYNC, MsFlags::empty()),
-                "noatime" => (MsFlags::MS_NOATIME, MsFlags::empty()),
-                "atime" => (MsFlags::empty(), MsFlags::MS_NOATIME),
-                "nodiratime" => (MsFlags::MS_NODIRATIME, MsFlags::empty()),
-                "diratime" => (MsFlags::empty(), MsFlags::MS_NODIRATIME),
-                "relatime" => (MsFlags::MS_RELATIME, MsFlags::empty()),
-                "norelatime" => (MsFlags::empty(), MsFlags::MS_RELATIME),
-                "strictatime" => (MsFlags::MS_STRICTATIME, MsFlags::empty()),
-                "nostrictatime" => (MsFlags::empty(), MsFlags::MS_STRICTATIME),
-                "bind" => (MsFlags::empty(), MsFlags::empty()),
-                "rbind" => {
-                    recursive = true;
-                    (MsFlags::empty(), MsFlags::empty())
+        for (j, option) in mount.options.iter().enumerate() {
+            if let Some((set, clear)) = plain_option(option) {
+                flags.insert(set);
+                flags.remove(clear);
+                cleared.insert(clear);
+                cleared.remove(set);
+            } else if let Some((set, clear)) = recursive_option(option) {
+                recursive_flags.insert(set);
+                recursive_flags.remove(clear);
+                recursive_cleared.insert(clear);
+                recursive_cleared.remove(set);
+            } else if let Some(why) = refused_option(option) {
+                return Err(Error::Unsupported(format!(
+                    "{field}.options[{j}]: the mount option {option:?} ({why})"
+                )));
+            } else {
+                match option.as_str() {
+                    "defaults" | "bind" => {}
+                    "rbind" => recursive = true,
+                    "tmpcopyup" => copy_up = true,
+                    "idmap" => idmap = Some(false),
+                    "ridmap" => idmap = Some(true),
+                    other => match propagation_of(other) {
+                        Some(kind) => propagation = Some(kind),
+                        None => data.push(other.to_string()),
+                    },
                 }
-                other => {
-                    if let Some(kind) = propagation_of(other) {
-                        propagation = Some(kind);
-                    } else {
-                        data.push(other.to_string());
-                    }
-                    (MsFlags::empty(), MsFlags::empty())
-                }
-            };
-            flags.insert(set);
-            flags.remove(clear);
-            cleared.insert(clear);
-            cleared.remove(set);
+            }
         }
         if mount.is_bind() && !data.is_empty() {
             return Err(Error::invalid(
@@ -80,12 +168,25 @@ impl MountOptions {
                 ),
             ));
         }
+        if copy_up && (mount.is_bind() || mount.kind != "tmpfs") {
+            return Err(Error::invalid(
+                format!("{field}.options"),
+                "tmpcopyup is for a tmpfs mount only",
+            ));
+        }
+        if idmap.is_none() && (mount.uid_mappings.is_some() || mount.gid_mappings.is_some()) {
+            idmap = Some(false);
+        }
         Ok(MountOptions {
             flags,
             cleared,
             recursive,
             propagation,
             data: (!data.is_empty()).then(|| data.join(",")),
+            recursive_flags,
+            recursive_cleared,
+            copy_up,
+            idmap,
         })
     }
 }
@@ -94,28 +195,40 @@ impl MountOptions {
     /// The per-mount attributes to set and clear (`mount_setattr`, `fsmount`). The access-time
     /// mode changes only when an option names one.
     pub fn attrs(&self) -> MountAttrs {
-        const PLAIN: [(MsFlags, u64); 5] = [
+        attrs_of(self.flags, self.cleared)
+    }
+
+    /// The attributes of the recursive options, for `mount_setattr` with `AT_RECURSIVE`.
+    pub fn recursive_attrs(&self) -> MountAttrs {
+        attrs_of(self.recursive_flags, self.recursive_cleared)
+    }
+}
+
+fn attrs_of(flags: MsFlags, cleared: MsFlags) -> MountAttrs {
+    {
+        const PLAIN: [(MsFlags, u64); 6] = [
             (MsFlags::MS_RDONLY, libc::MOUNT_ATTR_RDONLY),
             (MsFlags::MS_NOSUID, libc::MOUNT_ATTR_NOSUID),
             (MsFlags::MS_NODEV, libc::MOUNT_ATTR_NODEV),
             (MsFlags::MS_NOEXEC, libc::MOUNT_ATTR_NOEXEC),
             (MsFlags::MS_NODIRATIME, libc::MOUNT_ATTR_NODIRATIME),
+            (MS_NOSYMFOLLOW, libc::MOUNT_ATTR_NOSYMFOLLOW),
         ];
         let mut attrs = MountAttrs::default();
         for (flag, attr) in PLAIN {
-            if self.flags.contains(flag) {
+            if flags.contains(flag) {
                 attrs.set |= attr;
             }
-            if self.cleared.contains(flag) {
+            if cleared.contains(flag) {
                 attrs.clear |= attr;
             }
         }
         let atime = MsFlags::MS_NOATIME | MsFlags::MS_STRICTATIME | MsFlags::MS_RELATIME;
-        if self.flags.intersects(atime) || self.cleared.intersects(atime) {
+        if flags.intersects(atime) || cleared.intersects(atime) {
             attrs.clear |= libc::MOUNT_ATTR__ATIME;
-            attrs.set |= if self.flags.contains(MsFlags::MS_NOATIME) {
+            attrs.set |= if flags.contains(MsFlags::MS_NOATIME) {
                 libc::MOUNT_ATTR_NOATIME
-            } else if self.flags.contains(MsFlags::MS_STRICTATIME) {
+            } else if flags.contains(MsFlags::MS_STRICTATIME) {
                 libc::MOUNT_ATTR_STRICTATIME
             } else {
                 libc::MOUNT_ATTR_RELATIME
@@ -123,13 +236,18 @@ impl MountOptions {
         }
         attrs
     }
+}
 
-    /// The superblock flags a new filesystem takes as `fsconfig` flags (`sync`, `dirsync`).
+impl MountOptions {
+    /// The superblock flags a new filesystem takes as `fsconfig` flags (`sync`, `dirsync`,
+    /// `lazytime`, `mand`).
     /// A bind shares its source's superblock: they do not apply there.
     pub fn superblock_flags(&self) -> Vec<&'static str> {
         [
             (MsFlags::MS_SYNCHRONOUS, "sync"),
             (MsFlags::MS_DIRSYNC, "dirsync"),
+            (MsFlags::MS_LAZYTIME, "lazytime"),
+            (MsFlags::MS_MANDLOCK, "mand"),
         ]
         .into_iter()
         .filter(|(flag, _)| self.flags.contains(*flag))
@@ -173,6 +291,8 @@ mod tests {
             destination: "/dst".into(),
             kind: kind.into(),
             options: options.iter().map(|o| o.to_string()).collect(),
+            uid_mappings: None,
+            gid_mappings: None,
         }
     }
 
@@ -227,5 +347,72 @@ mod tests {
     fn a_bind_mount_rejects_filesystem_data() {
         let err = MountOptions::parse("mounts[0]", &mount("bind", &["size=1m"])).unwrap_err();
         assert!(err.to_string().contains("mounts[0].options"), "{err}");
+    }
+
+    #[test]
+    fn recursive_options_are_kept_apart_and_set_the_atime_mode() {
+        let parsed = MountOptions::parse(
+            "m",
+            &mount("bind", &["rbind", "rro", "rnosuid", "rnoatime"]),
+        )
+        .unwrap();
+        assert_eq!(parsed.attrs(), MountAttrs::default());
+        let attrs = parsed.recursive_attrs();
+        assert_eq!(
+            attrs.set,
+            libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NOATIME
+        );
+        assert_eq!(attrs.clear, libc::MOUNT_ATTR__ATIME);
+        let parsed = MountOptions::parse("m", &mount("bind", &["rro", "rrw", "ratime"])).unwrap();
+        let attrs = parsed.recursive_attrs();
+        assert_eq!(attrs.set, libc::MOUNT_ATTR_RELATIME);
+        assert_eq!(
+            attrs.clear,
+            libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR__ATIME
+        );
+        assert!(is_recursive_option("rnosymfollow"));
+        assert!(!is_recursive_option("rbind"));
+        assert!(!is_recursive_option("rshared"));
+        assert!(!is_recursive_option("rsize=8192"));
+    }
+
+    #[test]
+    fn nosymfollow_lazytime_copy_up_and_idmap() {
+        let parsed = MountOptions::parse(
+            "m",
+            &mount("tmpfs", &["nosymfollow", "lazytime", "tmpcopyup"]),
+        )
+        .unwrap();
+        assert_eq!(parsed.attrs().set, libc::MOUNT_ATTR_NOSYMFOLLOW);
+        assert_eq!(parsed.superblock_flags(), ["lazytime"]);
+        assert!(parsed.copy_up);
+        assert_eq!(parsed.data, None);
+        let err = MountOptions::parse("mounts[1]", &mount("proc", &["tmpcopyup"])).unwrap_err();
+        assert!(err.to_string().contains("mounts[1].options"), "{err}");
+        let parsed = MountOptions::parse("m", &mount("bind", &["rbind", "ridmap"])).unwrap();
+        assert_eq!(parsed.idmap, Some(true));
+        let mut mapped = mount("bind", &["defaults"]);
+        mapped.uid_mappings = Some(vec![runtime_core::DEFAULT_ID_MAPPING]);
+        assert_eq!(
+            MountOptions::parse("m", &mapped).unwrap().idmap,
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn options_berth_cannot_honour_are_refused_by_name() {
+        for option in [
+            "remount",
+            "iversion",
+            "silent",
+            "X-mount.mkdir",
+            "x-systemd.automount",
+        ] {
+            let err =
+                MountOptions::parse("mounts[0]", &mount("tmpfs", &["ro", option])).unwrap_err();
+            assert_eq!(err.kind(), runtime_core::ErrorKind::Unsupported, "{err}");
+            assert!(err.to_string().contains("mounts[0].options[1]"), "{err}");
+            assert!(err.to_string().contains(option), "{err}");
+        }
     }
 }

@@ -59,6 +59,7 @@ pub fn check(
         }
     }
     check_supported(command)?;
+    check_idmapped_mounts(command)?;
     platform.cgroups.check(&command.resources)?;
     let confinement = confinement(&platform.seccomp, &command.process, "process")?;
     let mut devices = Vec::new();
@@ -130,6 +131,27 @@ fn check_supported(command: &Command) -> Result<()> {
         return Err(Error::Unsupported(
             "joining an existing user namespace (namespaces.user path or container)".into(),
         ));
+    }
+    Ok(())
+}
+
+/// An idmapped bind maps through the container's own user namespace: mappings of its own are
+/// taken only when they are the container's (a user namespace of their own is not made).
+fn check_idmapped_mounts(command: &Command) -> Result<()> {
+    let (uids, gids) = command.effective_id_mappings();
+    for (i, mount) in command.mounts.iter().enumerate() {
+        for (name, given, container) in [
+            ("uid_mappings", &mount.uid_mappings, &uids),
+            ("gid_mappings", &mount.gid_mappings, &gids),
+        ] {
+            let Some(given) = given else { continue };
+            if !command.namespaces.is_new(NamespaceKind::User) || given != container {
+                return Err(Error::Unsupported(format!(
+                    "mounts[{i}].{name}: an idmapped mount with mappings other than the \
+                     container's own user namespace's"
+                )));
+            }
+        }
     }
     Ok(())
 }

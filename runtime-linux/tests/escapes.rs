@@ -484,6 +484,8 @@ fn symlink_target(env: &Env, link: &str, kind: &str) -> Verdict {
         destination: format!("/{name}/x"),
         kind: kind.into(),
         options: vec![],
+        uid_mappings: None,
+        gid_mappings: None,
     });
     let outcome = expect_blocked_in(env, command);
     let host_after = std::fs::read_to_string("/proc/self/mountinfo").unwrap();

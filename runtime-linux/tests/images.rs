@@ -520,6 +520,8 @@ impl Sources {
             destination: spec.destination.clone(),
             kind: kind.into(),
             options,
+            uid_mappings: None,
+            gid_mappings: None,
         }
     }
 }

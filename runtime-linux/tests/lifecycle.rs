@@ -106,6 +106,8 @@ fn bad_input_is_rejected_before_anything_is_created() {
         destination: "relative".into(),
         kind: "tmpfs".into(),
         options: vec![],
+        uid_mappings: None,
+        gid_mappings: None,
     });
     cases.push((c, "invalid mounts[0].destination"));
     let mut c = shell("bad", "true");
@@ -114,6 +116,8 @@ fn bad_input_is_rejected_before_anything_is_created() {
         destination: "/data".into(),
         kind: "bind".into(),
         options: vec![],
+        uid_mappings: None,
+        gid_mappings: None,
     });
     cases.push((c, "invalid mounts[0].source"));
     let mut c = shell("bad", "true");

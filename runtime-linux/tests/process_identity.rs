@@ -193,6 +193,8 @@ fn with_tmpfs(mut command: Command) -> Command {
         destination: "/tmp".into(),
         kind: "tmpfs".into(),
         options: vec![],
+        uid_mappings: None,
+        gid_mappings: None,
     });
     command
 }

@@ -170,6 +170,8 @@ fn a_read_only_bind_mount_cannot_be_written() {
         destination: "/data".into(),
         kind: "bind".into(),
         options: vec!["rbind".into(), "ro".into()],
+        uid_mappings: None,
+        gid_mappings: None,
     });
     let out = run_output(&driver, &command).unwrap();
     assert_eq!(out.stdout, "from the host\nrefused\n", "{out:?}");
@@ -187,6 +189,8 @@ fn a_writable_bind_mount_writes_through_to_the_host() {
         destination: "/deep/er".into(),
         kind: "bind".into(),
         options: vec![],
+        uid_mappings: None,
+        gid_mappings: None,
     });
     run_output(&driver, &command).unwrap();
     assert_eq!(
@@ -219,6 +223,8 @@ fn a_file_bind_goes_where_an_image_symlink_inside_the_root_leads() {
         destination: format!("/{name}"),
         kind: "bind".into(),
         options: vec!["ro".into()],
+        uid_mappings: None,
+        gid_mappings: None,
     });
     let out = run_output(&driver, &command);
     let _ = std::fs::remove_file(in_image.join(&name));
@@ -242,6 +248,8 @@ fn tmpfs_gets_its_size() {
         destination: "/scratch".into(),
         kind: "tmpfs".into(),
         options: vec!["size=16m".into(), "nosuid".into()],
+        uid_mappings: None,
+        gid_mappings: None,
     });
     let out = run_output(&driver, &command).unwrap();
     let mut lines = out.stdout.lines();

@@ -107,6 +107,8 @@ fn a_read_only_bind_stays_read_only_when_its_destination_would_resolve_anew() {
         destination: format!("/{dir}/l"),
         kind: "bind".into(),
         options: vec!["ro".into()],
+        uid_mappings: None,
+        gid_mappings: None,
     });
     let out = run_output(&driver, &command);
     let wrote = source.join("w").exists();
@@ -233,6 +235,8 @@ fn a_read_only_rbind_is_read_only_all_the_way_down_and_keeps_the_sources_flags()
         destination: "/rbind".into(),
         kind: "bind".into(),
         options: vec!["rbind".into(), "ro".into()],
+        uid_mappings: None,
+        gid_mappings: None,
     });
     let out = run_output(&driver, &command);
     drop(submount);

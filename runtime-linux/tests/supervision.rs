@@ -104,6 +104,8 @@ fn a_paused_container_stops_counting_and_a_resumed_one_goes_on() {
         destination: "/out".into(),
         kind: "bind".into(),
         options: vec![],
+        uid_mappings: None,
+        gid_mappings: None,
     });
     let count = || -> u64 {
         std::fs::read_to_string(dir.join("count"))

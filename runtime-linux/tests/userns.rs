@@ -126,6 +126,8 @@ fn container_root_cannot_write_a_host_file_its_uid_does_not_own() {
         destination: "/data".into(),
         kind: "bind".into(),
         options: vec![],
+        uid_mappings: None,
+        gid_mappings: None,
     });
     let out = run_output(&driver, &command).unwrap();
     assert_eq!(out.stdout, "host\nrefused\nwrote-own\n", "{out:?}");

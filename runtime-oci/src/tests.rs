@@ -500,7 +500,9 @@ fn standard_mounts_are_berths_own() {
             kind: "cgroup2".into(),
             options: ["nosuid", "noexec", "nodev", "relatime", "ro"]
                 .map(String::from)
-                .to_vec()
+                .to_vec(),
+            uid_mappings: None,
+            gid_mappings: None,
         }]
     );
     // Docker's /dev/shm of 64m goes on top of berth's.
@@ -552,7 +554,9 @@ fn user_mounts() {
             source: Some("/bundles/b1/data".into()),
             destination: "/data".into(),
             kind: "bind".into(),
-            options: vec!["rbind".into(), "ro".into()]
+            options: vec!["rbind".into(), "ro".into()],
+            uid_mappings: None,
+            gid_mappings: None,
         }
     );
     assert_eq!(c.mounts[1].kind, "tmpfs");
@@ -873,12 +877,16 @@ fn round_trip() {
             destination: "/data".into(),
             kind: "bind".into(),
             options: vec!["rbind".into(), "ro".into()],
+            uid_mappings: None,
+            gid_mappings: None,
         },
         Mount {
             source: Some("tmpfs".into()),
             destination: "/scratch".into(),
             kind: "tmpfs".into(),
             options: vec!["size=16m".into()],
+            uid_mappings: None,
+            gid_mappings: None,
         },
     ];
     command.resources.memory_limit = Some(64 << 20);

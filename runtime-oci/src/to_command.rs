@@ -481,6 +481,8 @@ fn mounts(list: &[OciMount], bundle_dir: &Path) -> Result<(Vec<Mount>, Vec<usize
             destination: destination.clone(),
             kind,
             options,
+            uid_mappings: None,
+            gid_mappings: None,
         };
         match standard(&mapped, &at)? {
             Standard::Covered => {}

@@ -338,6 +338,12 @@ fn mounts(mounts: &[Mount], mut container: Container) -> Result<Container> {
                 ),
             ));
         }
+        if mount.uid_mappings.is_some() || mount.gid_mappings.is_some() {
+            return Err(unsupported(
+                &format!("{at}.uid_mappings"),
+                "an idmapped mount (Linux user namespaces)",
+            ));
+        }
         let mut read_only = false;
         let mut read_only_option = None;
         for (j, option) in mount.options.iter().enumerate() {
@@ -567,6 +573,26 @@ fn refuse_linux_only(command: &Command) -> Result<()> {
             "sysctls (Linux kernel parameters)",
         ),
         ("devices", !command.devices.is_empty(), "Linux device nodes"),
+        (
+            "device_nodes",
+            !command.device_nodes.is_empty(),
+            "Linux device nodes",
+        ),
+        (
+            "rootfs_propagation",
+            command.rootfs_propagation.is_some(),
+            "the propagation of the root mount (Linux mount namespaces)",
+        ),
+        (
+            "personality",
+            command.personality.is_some(),
+            "a personality (a Linux execution domain)",
+        ),
+        (
+            "domainname",
+            command.domainname.is_some(),
+            "a NIS domain name (Linux UTS namespaces)",
+        ),
         (
             "device_cgroup_rules",
             !command.device_cgroup_rules.is_empty(),

@@ -18,7 +18,7 @@ use runtime_core::{NamespaceKind, ProcessConfig, Result};
 
 use super::identity::{Prepared, Program};
 use super::report_failure;
-use super::rootfs::{self, Mounted};
+use super::rootfs::{self, IdmappedTrees, Mounted};
 use super::terminal::Terminal;
 use crate::channel::{Channel, Listener};
 use crate::error::StepExt;
@@ -27,15 +27,15 @@ use crate::sys;
 
 /// Builds the container, reports ready, waits for start (from the host, or from a later
 /// driver through the start socket's `listener`) and execs. Never returns.
-/// `rootfs_tree` is an idmapped copy of the rootfs to use instead of a plain bind.
+/// `idmapped` holds the idmapped trees (rootfs, bind sources) to use instead of plain binds.
 pub fn run(
     channel: &Channel,
     listener: Listener,
     plan: &CreatePlan,
-    rootfs_tree: Option<OwnedFd>,
+    idmapped: IdmappedTrees,
     extra: Vec<OwnedFd>,
 ) -> ! {
-    go_when_told(channel, Some(listener), set_up(plan, rootfs_tree), extra)
+    go_when_told(channel, Some(listener), set_up(plan, idmapped), extra)
 }
 
 /// A process ready to exec, and the master of its terminal if it has one.
@@ -276,18 +276,26 @@ fn says_start(channel: &Channel) -> bool {
     matches!(channel.recv::<Request>(), Ok(Some((Request::Start, _))))
 }
 
-fn set_up(plan: &CreatePlan, rootfs_tree: Option<OwnedFd>) -> Result<Ready> {
+fn set_up(plan: &CreatePlan, idmapped: IdmappedTrees) -> Result<Ready> {
     let command = &plan.command;
     // Modes of the nodes and directories made here must be exactly the ones asked for.
     umask(Mode::empty());
     let mounted = if command.namespaces.is_new(NamespaceKind::Mount) {
-        Some(rootfs::build(command, &plan.devices, rootfs_tree)?)
+        Some(rootfs::build(command, &plan.devices, idmapped)?)
     } else {
         None
     };
     if command.namespaces.is_new(NamespaceKind::Uts) {
         nix::unistd::sethostname(command.effective_hostname())
             .step(|| format!("set hostname {:?}", command.effective_hostname()))?;
+    }
+    if let Some(domainname) = &command.domainname {
+        // The UTS namespace's own value (validated: a private one), as setdomainname sets it.
+        match &mounted {
+            Some(mounted) => mounted.write_sysctl("kernel.domainname", domainname)?,
+            None => std::fs::write("/proc/sys/kernel/domainname", domainname)
+                .step(|| format!("set the domain name {domainname:?}"))?,
+        }
     }
     if command.namespaces.is_new(NamespaceKind::Net) {
         sys::net::loopback_up().step(|| "bring up lo")?;
@@ -304,6 +312,10 @@ fn set_up(plan: &CreatePlan, rootfs_tree: Option<OwnedFd>) -> Result<Ready> {
     }
     if let Some(mounted) = &mounted {
         mounted.protect(command)?;
+        mounted.finish_propagation(command)?;
+    }
+    if let Some(personality) = &command.personality {
+        set_personality(&personality.domain)?;
     }
     let (_, gids) = command.effective_id_mappings();
     let groups_locked = command.namespaces.is_new(NamespaceKind::User) && gids.is_empty();
@@ -314,4 +326,21 @@ fn set_up(plan: &CreatePlan, rootfs_tree: Option<OwnedFd>) -> Result<Ready> {
     prepared.become_user()?;
     sys::fds::cloexec_from(3).step(|| "mark inherited fds close-on-exec")?;
     Ok((prepared, console))
+}
+
+/// `personality(2)` with the domain (validated: `LINUX` or `LINUX32`), keeping the flags the
+/// process has; the exec keeps it.
+fn set_personality(domain: &str) -> Result<()> {
+    use nix::sys::personality::{self, Persona};
+    const PER_MASK: i32 = 0xff;
+    const PER_LINUX32: i32 = 0x0008;
+    let current = personality::get().step(|| "read the personality")?;
+    let value = match domain {
+        "LINUX32" => PER_LINUX32,
+        _ => 0,
+    };
+    let persona = Persona::from_bits_retain((current.bits() & !PER_MASK) | value);
+    personality::set(persona)
+        .map(drop)
+        .step(|| format!("set the personality {domain}"))
 }

@@ -208,15 +208,15 @@ fn create(
     };
     match parent_side(enter_and_clone(single, plan, fds)) {
         None => {
-            let mut rootfs_tree = None;
+            let mut idmapped = rootfs::IdmappedTrees::default();
             if let Some((open_when_mapped, writer)) = gate {
                 drop(writer);
-                match userns::wait_until_mapped(open_when_mapped) {
-                    Ok(tree) => rootfs_tree = tree,
+                match userns::wait_until_mapped(open_when_mapped, &plan.command) {
+                    Ok(trees) => idmapped = trees,
                     Err(_) => exit(1),
                 }
             }
-            init::run(channel, listener, plan, rootfs_tree, extra)
+            init::run(channel, listener, plan, idmapped, extra)
         }
         Some(outcome) => {
             drop((listener, extra));

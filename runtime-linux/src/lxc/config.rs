@@ -99,6 +99,32 @@ pub fn render(command: &Command, inputs: &ConfigInputs<'_>) -> Result<String> {
     for (i, mount) in command.mounts.iter().enumerate() {
         out.key("lxc.mount.entry", mount_entry(i, mount)?);
     }
+    for (field, set, why) in [
+        (
+            "device_nodes",
+            !command.device_nodes.is_empty(),
+            "LXC 5.0.2 makes no device nodes for a configuration entry",
+        ),
+        (
+            "rootfs_propagation",
+            command.rootfs_propagation.is_some(),
+            "berth does not map the root's propagation to LXC's lxc.rootfs.options",
+        ),
+        (
+            "personality",
+            command.personality.is_some(),
+            "berth does not map it to LXC's lxc.arch",
+        ),
+        (
+            "domainname",
+            command.domainname.is_some(),
+            "LXC sets no NIS domain name",
+        ),
+    ] {
+        if set {
+            return Err(unsupported(field, why));
+        }
+    }
     if !command.devices.is_empty() {
         return Err(unsupported(
             "devices",
@@ -387,8 +413,33 @@ fn mount_entry(i: usize, mount: &Mount) -> Result<String> {
     let field = format!("mounts[{i}]");
     // Checks the options as the native driver does (a bind takes no filesystem data).
     MountOptions::parse(&field, mount)?;
+    if mount.uid_mappings.is_some() || mount.gid_mappings.is_some() {
+        return Err(unsupported(
+            &format!("{field}.uid_mappings"),
+            "berth does not give LXC idmapped mounts",
+        ));
+    }
     for (j, option) in mount.options.iter().enumerate() {
         let at = format!("{field}.options[{j}]");
+        if crate::mount_options::is_recursive_option(option)
+            || matches!(
+                option.as_str(),
+                "tmpcopyup"
+                    | "idmap"
+                    | "ridmap"
+                    | "nosymfollow"
+                    | "symfollow"
+                    | "lazytime"
+                    | "nolazytime"
+                    | "mand"
+                    | "nomand"
+            )
+        {
+            return Err(unsupported(
+                &at,
+                &format!("the mount option {option:?} is the native driver's (berth does not pass it to LXC)"),
+            ));
+        }
         fstab_word(&at, option)?;
         if option.contains(',')
             || LXC_OPTIONS
@@ -782,6 +833,56 @@ mod tests {
     }
 
     #[test]
+    fn the_oci_fields_of_the_native_driver_are_unsupported() {
+        let rootfs = Rootfs::new("oci");
+        type Set = fn(&mut Command);
+        let sets: [(&str, Set); 4] = [
+            ("device_nodes", |c| {
+                c.device_nodes = vec![runtime_core::DeviceNode {
+                    path: "/dev/x".into(),
+                    kind: 'c',
+                    major: Some(1),
+                    minor: Some(3),
+                    file_mode: None,
+                    uid: None,
+                    gid: None,
+                }]
+            }),
+            ("rootfs_propagation", |c| {
+                c.rootfs_propagation = Some("rslave".into())
+            }),
+            ("personality", |c| {
+                c.personality = Some(runtime_core::Personality {
+                    domain: "LINUX32".into(),
+                    flags: vec![],
+                })
+            }),
+            ("domainname", |c| c.domainname = Some("example.org".into())),
+        ];
+        for (field, set) in sets {
+            let mut command = rootfs.command();
+            set(&mut command);
+            unsupported_naming(render(&command, &inputs()), field);
+        }
+        for option in ["rro", "tmpcopyup", "nosymfollow", "ridmap"] {
+            let mut command = rootfs.command();
+            command.mounts = vec![Mount {
+                source: None,
+                destination: "/t".into(),
+                kind: "tmpfs".into(),
+                options: vec!["nosuid".into(), option.into()],
+                uid_mappings: None,
+                gid_mappings: None,
+            }];
+            if option == "ridmap" {
+                command.mounts[0].kind = "bind".into();
+                command.mounts[0].source = Some("/srv".into());
+            }
+            unsupported_naming(render(&command, &inputs()), "mounts[0].options[1]");
+        }
+    }
+
+    #[test]
     fn mounts_are_fstab_lines_relative_to_the_rootfs() {
         let rootfs = Rootfs::new("mounts");
         let host_file = rootfs.0.join("etc/passwd");
@@ -793,24 +894,32 @@ mod tests {
                 destination: "/data/x/".into(),
                 kind: "bind".into(),
                 options: vec!["rbind".into(), "ro".into(), "nosuid".into()],
+                uid_mappings: None,
+                gid_mappings: None,
             },
             Mount {
                 source: Some(host_file.into()),
                 destination: "//etc/./hostfile".into(),
                 kind: "bind".into(),
                 options: vec![],
+                uid_mappings: None,
+                gid_mappings: None,
             },
             Mount {
                 source: None,
                 destination: "/scratch".into(),
                 kind: "tmpfs".into(),
                 options: vec!["size=16m".into(), "mode=755".into(), "rshared".into()],
+                uid_mappings: None,
+                gid_mappings: None,
             },
             Mount {
                 source: Some("/srv/ro".into()),
                 destination: "/ro".into(),
                 kind: "none".into(),
                 options: vec!["bind".into(), "ro".into()],
+                uid_mappings: None,
+                gid_mappings: None,
             },
         ];
         let text = render(&command, &inputs()).unwrap();
@@ -840,6 +949,8 @@ mod tests {
             destination: destination.into(),
             kind: "tmpfs".into(),
             options: options.iter().map(|o| o.to_string()).collect(),
+            uid_mappings: None,
+            gid_mappings: None,
         };
         let mut command = rootfs.command();
         command.mounts = vec![tmpfs("/with space", &[])];

@@ -343,6 +343,8 @@ mod tests {
             destination: destination.into(),
             kind: "bind".into(),
             options: vec!["rbind".into()],
+            uid_mappings: None,
+            gid_mappings: None,
         }
     }
 
@@ -352,6 +354,8 @@ mod tests {
             destination: destination.into(),
             kind: "tmpfs".into(),
             options: vec![],
+            uid_mappings: None,
+            gid_mappings: None,
         }
     }
 

@@ -239,6 +239,31 @@ pub fn idmapped_clone(path: &str, userns: BorrowedFd<'_>) -> nix::Result<OwnedFd
     Ok(tree)
 }
 
+/// A detached copy of the tree at `path` (its submounts too with `recursive`), private, and
+/// idmapped through the user namespace `userns`: its top alone, or every mount of it with
+/// `idmap_all` (`ridmap`).
+pub fn idmapped_bind(
+    path: &str,
+    recursive: bool,
+    idmap_all: bool,
+    userns: BorrowedFd<'_>,
+) -> nix::Result<OwnedFd> {
+    let tree = clone_path(path, recursive)?;
+    // A copy of a shared mount would join its peer group: nothing of it may reach the host.
+    let private = MountAttrs {
+        propagation: libc::MS_PRIVATE,
+        ..MountAttrs::default()
+    };
+    set_attrs(tree.as_fd(), private, true)?;
+    set_attrs_with(
+        tree.as_fd(),
+        MountAttrs::set(libc::MOUNT_ATTR_IDMAP),
+        idmap_all,
+        Some(userns),
+    )?;
+    Ok(tree)
+}
+
 /// The kernel's id of the mount `fd` is on (`statx`'s `STATX_MNT_ID`, Linux 5.8), or `None`
 /// where the kernel does not say.
 pub fn mount_id(fd: BorrowedFd<'_>) -> nix::Result<Option<u64>> {

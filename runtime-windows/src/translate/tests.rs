@@ -161,18 +161,24 @@ fn a_bind_mount_is_a_mapped_directory() {
             destination: r"C:\app\data".into(),
             kind: "bind".into(),
             options: vec!["rbind".into()],
+            uid_mappings: None,
+            gid_mappings: None,
         },
         Mount {
             source: Some(r"C:\config".into()),
             destination: r"C:\app\config".into(),
             kind: "bind".into(),
             options: vec!["ro".into()],
+            uid_mappings: None,
+            gid_mappings: None,
         },
         Mount {
             source: Some(r"C:\logs".into()),
             destination: r"C:\app\logs".into(),
             kind: "bind".into(),
             options: vec!["ro".into(), "rw".into(), "bind".into()],
+            uid_mappings: None,
+            gid_mappings: None,
         },
     ];
     assert_eq!(
@@ -193,6 +199,8 @@ fn a_named_pipe_mount_is_a_mapped_pipe() {
         destination: r"\\.\PIPE\docker_engine".into(),
         kind: "bind".into(),
         options: vec![],
+        uid_mappings: None,
+        gid_mappings: None,
     }];
     assert_eq!(
         system(&command),
@@ -643,6 +651,8 @@ fn a_pipe_mapped_onto_a_directory_is_invalid() {
         destination: r"C:\engine".into(),
         kind: "bind".into(),
         options: vec![],
+        uid_mappings: None,
+        gid_mappings: None,
     }];
     assert_refused(
         plan(&command, &layer_id),
@@ -724,6 +734,26 @@ refused!(devices, "devices", |c| c.devices = vec![HostDevice {
     container_path: None,
     access: "rwm".into()
 }]);
+refused!(device_nodes, "device_nodes", |c| c.device_nodes =
+    vec![runtime_core::DeviceNode {
+        path: "/dev/x".into(),
+        kind: 'c',
+        major: Some(1),
+        minor: Some(3),
+        file_mode: None,
+        uid: None,
+        gid: None,
+    }]);
+refused!(rootfs_propagation, "rootfs_propagation", |c| c
+    .rootfs_propagation =
+    Some("rslave".into()));
+refused!(personality, "personality", |c| c.personality =
+    Some(runtime_core::Personality {
+        domain: "LINUX".into(),
+        flags: vec![],
+    }));
+refused!(domainname, "domainname", |c| c.domainname =
+    Some("example.org".into()));
 refused!(device_cgroup_rules, "device_cgroup_rules", |c| c
     .device_cgroup_rules =
     vec![DeviceRule::char(Some(10), Some(229), "rwm")]);
@@ -791,21 +821,40 @@ refused!(tmpfs_mount, "mounts[0].type", |c| c.mounts = vec![Mount {
     source: None,
     destination: r"C:\tmp".into(),
     kind: "tmpfs".into(),
-    options: vec![]
+    options: vec![],
+    uid_mappings: None,
+    gid_mappings: None,
 }]);
 refused!(mount_option, "mounts[0].options", |c| c.mounts =
     vec![Mount {
         source: Some(r"C:\data".into()),
         destination: r"C:\data".into(),
         kind: "bind".into(),
-        options: vec!["nosuid".into()]
+        options: vec!["nosuid".into()],
+        uid_mappings: None,
+        gid_mappings: None,
+    }]);
+refused!(idmapped_mount, "mounts[0].uid_mappings", |c| c.mounts =
+    vec![Mount {
+        source: Some(r"C:\data".into()),
+        destination: r"C:\data".into(),
+        kind: "bind".into(),
+        options: vec![],
+        uid_mappings: Some(vec![IdMapping {
+            container_id: 0,
+            host_id: 1,
+            size: 1,
+        }]),
+        gid_mappings: None,
     }]);
 refused!(read_only_pipe, "mounts[0].options", |c| c.mounts =
     vec![Mount {
         source: Some(r"\\.\pipe\p".into()),
         destination: r"\\.\pipe\p".into(),
         kind: "bind".into(),
-        options: vec!["ro".into()]
+        options: vec!["ro".into()],
+        uid_mappings: None,
+        gid_mappings: None,
     }]);
 
 #[test]

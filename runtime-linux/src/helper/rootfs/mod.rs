@@ -9,6 +9,7 @@
 //! what berth puts in `/dev` it creates in its own tmpfs. After `pivot_root`, `/proc`,
 //! `/sys` and `/dev` are reached only through the fds kept in [`Mounted`], never by a path.
 
+mod copy;
 mod protect;
 pub(crate) mod resolve;
 mod standard;
@@ -64,23 +65,69 @@ pub fn check_image(rootfs: &str) -> Result<()> {
     Ok(())
 }
 
+/// The idmapped trees the helper made through the container's user namespace: the rootfs
+/// (with `idmapped_rootfs`) and the sources of the `idmap` and `ridmap` binds, by index.
+#[derive(Default)]
+pub struct IdmappedTrees {
+    pub rootfs: Option<OwnedFd>,
+    pub mounts: std::collections::BTreeMap<usize, OwnedFd>,
+}
+
+/// `rootfs_propagation` as mount flags (validated: one of the eight names).
+pub fn propagation_flags(name: &str) -> MsFlags {
+    let (base, recursive) = match name.strip_prefix('r') {
+        Some(rest) => (rest, MsFlags::MS_REC),
+        None => (name, MsFlags::empty()),
+    };
+    recursive
+        | match base {
+            "shared" => MsFlags::MS_SHARED,
+            "slave" => MsFlags::MS_SLAVE,
+            "unbindable" => MsFlags::MS_UNBINDABLE,
+            _ => MsFlags::MS_PRIVATE,
+        }
+}
+
 /// Mounts the rootfs and everything in it, then makes it the process's root.
-/// `idmapped_tree` is an idmapped copy of the rootfs to use instead of a plain bind.
+/// `idmapped` holds the idmapped trees to use instead of plain binds.
 pub fn build(
     command: &Command,
     devices: &[ResolvedDevice],
-    idmapped_tree: Option<OwnedFd>,
+    mut idmapped: IdmappedTrees,
 ) -> Result<Mounted> {
-    // Nothing mounted from here on may propagate back to the host.
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .step(|| "make / private (MS_REC|MS_PRIVATE)")?;
-    let root = attach_rootfs(command, idmapped_tree)?;
+    match command.rootfs_propagation.as_deref().map(propagation_flags) {
+        // Nothing mounted from here on may propagate back to the host.
+        None => mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .step(|| "make / private (MS_REC|MS_PRIVATE)")?,
+        // As runc: / takes the propagation asked for, and the mount the rootfs lies on is
+        // made private (slave, for a slave propagation), so that attaching the rootfs onto
+        // itself is not seen by the host. The root itself takes it after pivot_root.
+        Some(flags) => {
+            mount(None::<&str>, "/", None::<&str>, flags, None::<&str>)
+                .step(|| format!("make / {:?}", command.rootfs_propagation))?;
+            let parent = if flags.contains(MsFlags::MS_SLAVE) {
+                MsFlags::MS_SLAVE
+            } else {
+                MsFlags::MS_PRIVATE
+            };
+            let holder = mount_root_of(&command.rootfs)?;
+            mount(
+                None::<&str>,
+                holder.as_str(),
+                None::<&str>,
+                parent,
+                None::<&str>,
+            )
+            .step(|| format!("make {holder}, the mount the rootfs lies on, {parent:?}"))?;
+        }
+    }
+    let root = attach_rootfs(command, idmapped.rootfs.take())?;
     let image = Base {
         fd: root.as_fd(),
         lookup: Lookup::InRoot,
@@ -90,13 +137,28 @@ pub fn build(
     for device in devices {
         user::host_device(&image, standard.dev.as_fd(), device)?;
     }
+    for (i, node) in command.device_nodes.iter().enumerate() {
+        user::device_node(
+            &image,
+            standard.dev.as_fd(),
+            node,
+            &format!("device_nodes[{i}]"),
+        )?;
+    }
     let kernel = user::KernelMounts {
         proc: standard.proc.as_fd(),
         sys: standard.sys.as_fd(),
     };
     for (i, spec) in command.mounts.iter().enumerate() {
         let options = MountOptions::parse(&format!("mounts[{i}]"), spec)?;
-        user::mount(&image, &kernel, i, spec, &options)?;
+        user::mount(
+            &image,
+            &kernel,
+            i,
+            spec,
+            &options,
+            idmapped.mounts.remove(&i),
+        )?;
     }
     enter(root.as_fd(), &command.rootfs)?;
     let mounted = Mounted {
@@ -140,11 +202,52 @@ fn attach_rootfs(command: &Command, idmapped_tree: Option<OwnedFd>) -> Result<Ow
     Ok(tree)
 }
 
+/// The mount point of the host mount the directory `path` lies on: the last directory on the
+/// way up with the same mount id (a host path, the caller's, looked at before pivot_root).
+fn mount_root_of(path: &str) -> Result<String> {
+    let id_of = |path: &str| -> Result<Option<u64>> {
+        let fd = nix::fcntl::open(
+            path,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .step(|| format!("open {path}"))?;
+        mount_api::mount_id(fd.as_fd()).step(|| format!("statx {path}"))
+    };
+    let mut here = std::path::PathBuf::from(path);
+    let id = id_of(path)?;
+    while let Some(parent) = here.parent().map(std::path::Path::to_path_buf) {
+        let shown = parent.to_string_lossy().into_owned();
+        if id_of(&shown)? != id {
+            break;
+        }
+        here = parent;
+    }
+    Ok(here.to_string_lossy().into_owned())
+}
+
 /// `pivot_root` into the rootfs and drop the old root, without a directory to put it in:
 /// both roots are stacked on `.` and the old one is detached from under the new one.
 fn enter(root: BorrowedFd<'_>, rootfs: &str) -> Result<()> {
+    let old_root = nix::fcntl::open(
+        "/",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .step(|| "open the old root")?;
     fchdir(root).step(|| format!("chdir into the rootfs {rootfs}"))?;
     pivot_root(".", ".").step(|| format!("pivot_root into {rootfs}"))?;
+    // The old root may be shared (a shared rootfs_propagation): its detach must not reach
+    // the host. From inside it, "." is the old root's own mount.
+    fchdir(&old_root).step(|| "chdir into the old root")?;
+    mount(
+        None::<&str>,
+        ".",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .step(|| "make the old root private (MS_REC|MS_PRIVATE)")?;
     umount2(".", MntFlags::MNT_DETACH).step(|| "detach the old root")?;
     nix::unistd::chdir("/").step(|| "chdir to / of the container")
 }
@@ -187,6 +290,28 @@ impl Mounted {
             sys,
             dev,
             null,
+        })
+    }
+
+    /// The last step of the rootfs, after the masks: the root takes `rootfs_propagation`
+    /// (with the `r` forms, every mount of the container), unless it is a private one, which
+    /// every mount has already.
+    pub fn finish_propagation(&self, command: &Command) -> Result<()> {
+        let Some(flags) = command.rootfs_propagation.as_deref().map(propagation_flags) else {
+            return Ok(());
+        };
+        if flags.contains(MsFlags::MS_PRIVATE) {
+            return Ok(());
+        }
+        let attrs = MountAttrs {
+            propagation: (flags - MsFlags::MS_REC).bits(),
+            ..MountAttrs::default()
+        };
+        mount_api::set_attrs(self.root.as_fd(), attrs, flags.contains(MsFlags::MS_REC)).step(|| {
+            format!(
+                "make the root {:?} (rootfs_propagation)",
+                command.rootfs_propagation
+            )
         })
     }
 

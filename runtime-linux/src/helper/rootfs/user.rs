@@ -3,12 +3,13 @@
 //! inside the root, never into a kernel interface such as `/proc` or `/sys` unless the
 //! destination names it, and each is mounted through the fd it resolved to.
 
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use nix::errno::Errno;
-use nix::sys::stat::{makedev, mknodat, Mode, SFlag};
+use nix::fcntl::AtFlags;
+use nix::sys::stat::{fchmodat, fstatat, makedev, mknodat, FchmodatFlags, Mode, SFlag};
 use nix::unistd::{fchownat, unlinkat, Gid, Uid, UnlinkatFlags};
-use runtime_core::{Error, Mount, Result};
+use runtime_core::{DeviceNode, Error, Mount, Result};
 
 use super::resolve::{beneath_which, components, is_under, Base, Kind};
 use super::standard::{bind_host_node, dev_base, new_filesystem, FsOption};
@@ -23,20 +24,30 @@ pub struct KernelMounts<'a> {
     pub sys: BorrowedFd<'a>,
 }
 
-/// Mounts `spec` (the `index`th of the command's mounts) in the rootfs `image`.
+/// Mounts `spec` (the `index`th of the command's mounts) in the rootfs `image`. `idmapped`
+/// is the idmapped copy of its source the helper made, for an `idmap` or `ridmap` bind.
 pub fn mount(
     image: &Base<'_>,
     kernel: &KernelMounts<'_>,
     index: usize,
     spec: &Mount,
     options: &MountOptions,
+    idmapped: Option<OwnedFd>,
 ) -> Result<()> {
     let field = format!("mounts[{index}]");
     let dest = spec.destination.as_str();
     let (tree, kind, what) = if spec.is_bind() {
         let source = spec.source.as_deref().unwrap_or_default();
-        let tree = mount_api::clone_path(source, options.recursive)
-            .step(|| format!("copy the bind source {source} of {field} (open_tree)"))?;
+        let tree = match idmapped {
+            Some(tree) => tree,
+            None if options.idmap.is_some() => {
+                return Err(Error::Internal(format!(
+                    "no idmapped copy of {source} came for {field}"
+                )))
+            }
+            None => mount_api::clone_path(source, options.recursive)
+                .step(|| format!("copy the bind source {source} of {field} (open_tree)"))?,
+        };
         // On the copy, before it is attached: the flags go exactly onto this mount (and its
         // submounts with rbind), and the source's other flags (nosuid, nodev) stay.
         let attrs = options.attrs();
@@ -71,6 +82,12 @@ pub fn mount(
         let tree = new_filesystem(&spec.kind, source, &data, options.attrs().set, dest)?;
         (tree, Kind::Directory, spec.kind.clone())
     };
+    let recursive = options.recursive_attrs();
+    if recursive != MountAttrs::default() {
+        mount_api::set_attrs(tree.as_fd(), recursive, true).step(|| {
+            format!("set the recursive options of {field} on {dest} (mount_setattr, AT_RECURSIVE)")
+        })?;
+    }
     let target = image.find_or_create(dest, kind)?;
     let found = Kind::of(target.as_fd()).step(|| image.describe("stat", dest))?;
     if found != kind {
@@ -84,6 +101,9 @@ pub fn mount(
         ));
     }
     refuse_kernel_interface(kernel, target.as_fd(), dest, &field)?;
+    if options.copy_up {
+        super::copy::copy_up(target.as_fd(), tree.as_fd(), dest)?;
+    }
     mount_api::attach_at(tree.as_fd(), target.as_fd())
         .step(|| format!("mount {what} on {dest} in {} ({field})", image.shown))?;
     if let Some((propagation, recursive)) = options.propagation_attr() {
@@ -123,17 +143,86 @@ fn refuse_kernel_interface(
     }
 }
 
+/// What a node is made of, wherever it comes from.
+struct NodeSpec<'a> {
+    /// Where it goes in the container.
+    path: &'a str,
+    /// The host's node of the same numbers, bound where no node may be made.
+    host_path: &'a str,
+    kind: SFlag,
+    major: u32,
+    minor: u32,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    /// The JSON path in errors (`devices`, `device_nodes[0]`).
+    field: &'a str,
+}
+
 /// A node for a host device the command asked for, like the host's (numbers, mode, owner);
 /// bound from the host's node where no node may be made (a user namespace). Under `/dev` it
 /// goes into berth's tmpfs (`dev`), through no symlink; elsewhere into the image.
 pub fn host_device(image: &Base<'_>, dev: BorrowedFd<'_>, device: &ResolvedDevice) -> Result<()> {
-    let path = device.container_path.as_str();
+    make_node(
+        image,
+        dev,
+        &NodeSpec {
+            path: &device.container_path,
+            host_path: &device.host_path,
+            kind: if device.kind == 'b' {
+                SFlag::S_IFBLK
+            } else {
+                SFlag::S_IFCHR
+            },
+            major: device.major,
+            minor: device.minor,
+            mode: device.mode,
+            uid: device.uid,
+            gid: device.gid,
+            field: "devices",
+        },
+    )
+}
+
+/// A node made from its numbers (OCI's `linux.devices`): `mknod`, or in a user namespace,
+/// where the kernel denies it, a bind of the host's node at the same path, checked to be the
+/// same device (as runc). A FIFO is made in a user namespace too.
+pub fn device_node(
+    image: &Base<'_>,
+    dev: BorrowedFd<'_>,
+    node: &DeviceNode,
+    field: &str,
+) -> Result<()> {
+    make_node(
+        image,
+        dev,
+        &NodeSpec {
+            path: &node.path,
+            host_path: &node.path,
+            kind: match node.kind {
+                'b' => SFlag::S_IFBLK,
+                'p' => SFlag::S_IFIFO,
+                _ => SFlag::S_IFCHR,
+            },
+            major: node.major.unwrap_or(0),
+            minor: node.minor.unwrap_or(0),
+            mode: node.file_mode.unwrap_or(0o666),
+            uid: node.uid.unwrap_or(0),
+            gid: node.gid.unwrap_or(0),
+            field,
+        },
+    )
+}
+
+fn make_node(image: &Base<'_>, dev: BorrowedFd<'_>, node: &NodeSpec<'_>) -> Result<()> {
+    let path = node.path;
+    let field = node.field;
     let parts = components(path);
     let (name, parent) = match parts.split_last() {
         Some((name, parent)) if !matches!(*name, "..") => (*name, parent),
         _ => {
             return Err(Error::invalid(
-                "devices",
+                field,
                 format!("{path} names no node in the container"),
             ))
         }
@@ -146,33 +235,57 @@ pub fn host_device(image: &Base<'_>, dev: BorrowedFd<'_>, device: &ResolvedDevic
     };
     if Kind::of(dir.as_fd()).step(|| format!("stat the directory of {path}"))? != Kind::Directory {
         return Err(Error::invalid(
-            "devices",
+            field,
             format!("the parent of {path} is not a directory in the container"),
         ));
     }
-    let kind = if device.kind == 'b' {
-        SFlag::S_IFBLK
-    } else {
-        SFlag::S_IFCHR
-    };
-    let number = makedev(u64::from(device.major), u64::from(device.minor));
+    let number = makedev(u64::from(node.major), u64::from(node.minor));
+    // One of berth's standard nodes given again (validated: with its own numbers) keeps its
+    // inode, which the masks are bound from: only its mode and owner change. In a user
+    // namespace it is the host's node, bound, and stays the host's, mode and owner too.
+    if let Ok(found) = fstatat(dir.as_fd(), name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+        let found_kind = SFlag::from_bits_truncate(found.st_mode & SFlag::S_IFMT.bits());
+        if found_kind == node.kind && found.st_rdev == number && node.kind != SFlag::S_IFIFO {
+            let changed = fchmodat(
+                dir.as_fd(),
+                name,
+                Mode::from_bits_truncate(node.mode),
+                FchmodatFlags::FollowSymlink,
+            )
+            .and_then(|()| {
+                fchownat(
+                    dir.as_fd(),
+                    name,
+                    Some(Uid::from_raw(node.uid)),
+                    Some(Gid::from_raw(node.gid)),
+                    AtFlags::AT_SYMLINK_NOFOLLOW,
+                )
+            });
+            return match changed {
+                Ok(()) | Err(Errno::EPERM) => Ok(()),
+                Err(errno) => Err(errno).step(|| format!("chmod and chown {path}")),
+            };
+        }
+    }
     let _ = unlinkat(dir.as_fd(), name, UnlinkatFlags::NoRemoveDir);
     match mknodat(
         dir.as_fd(),
         name,
-        kind,
-        Mode::from_bits_truncate(device.mode),
+        node.kind,
+        Mode::from_bits_truncate(node.mode),
         number,
     ) {
         Ok(()) => fchownat(
             dir.as_fd(),
             name,
-            Some(Uid::from_raw(device.uid)),
-            Some(Gid::from_raw(device.gid)),
-            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+            Some(Uid::from_raw(node.uid)),
+            Some(Gid::from_raw(node.gid)),
+            AtFlags::AT_SYMLINK_NOFOLLOW,
         )
         .step(|| format!("chown {path} in the container")),
-        Err(Errno::EPERM) => bind_host_node(&device.host_path, kind, number, dir.as_fd(), name),
+        Err(Errno::EPERM) if node.kind != SFlag::S_IFIFO => {
+            bind_host_node(node.host_path, node.kind, number, dir.as_fd(), name)
+        }
         Err(errno) => Err(errno).step(|| format!("mknod {path} in the container")),
     }
 }
