@@ -27,8 +27,8 @@ pub mod validate;
 pub mod validated;
 
 pub use command::{
-    Command, HyperV, IdMapping, Mount, NamespaceKind, NamespaceMode, Namespaces, Resources,
-    WindowsConfig, DEFAULT_ID_MAPPING,
+    Command, HugepageLimit, HyperV, IdMapping, Mount, NamespaceKind, NamespaceMode, Namespaces,
+    NetworkPriority, Resources, ThrottleDevice, WeightDevice, WindowsConfig, DEFAULT_ID_MAPPING,
 };
 pub use driver::Driver;
 pub use error::{Error, ErrorKind, OsFailure, Result};
