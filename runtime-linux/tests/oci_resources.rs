@@ -505,9 +505,7 @@ fn an_existing_cgroup_is_joined_when_empty_and_refused_with_processes() {
         .spawn()
         .expect("spawn");
     let primary = common::cgroup_roots()
-        .into_iter()
-        .rev()
-        .next()
+        .pop()
         .expect("a hierarchy")
         .join(&path);
     fs::OpenOptions::new()

@@ -190,6 +190,16 @@ pub(crate) fn check(manager: &CgroupManager, resources: &Resources) -> Result<()
     Ok(())
 }
 
+/// Whether a field is set, its name, its controller, its v1 file, and its v2 file with the v2
+/// file that marks a cgroup with the controller enabled.
+type FileCheck<'a> = (
+    bool,
+    &'a str,
+    Controller,
+    &'a str,
+    Option<(&'a str, &'a str)>,
+);
+
 /// The files of the newer fields: on v1 the hierarchy's root has them where the kernel does;
 /// on v2 a child cgroup with the controller tells (none: `create` finds out).
 fn files(manager: &CgroupManager, r: &Resources) -> Result<()> {
@@ -204,8 +214,7 @@ fn files(manager: &CgroupManager, r: &Resources) -> Result<()> {
     ]
     .iter()
     .any(|list| !list.is_empty());
-    // (set, field, controller, v1 file, v2 file and the v2 file that marks the controller)
-    let wanted: [(bool, &str, Controller, &str, Option<(&str, &str)>); 9] = [
+    let wanted: [FileCheck<'_>; 9] = [
         (
             r.memory_swappiness.is_some(),
             "memory_swappiness",

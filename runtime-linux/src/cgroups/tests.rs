@@ -1230,11 +1230,13 @@ fn v1_writes_the_oci_extras_in_order() {
         ]
     );
     // A page size the host lacks is invalid, naming it; unified is v2's.
-    let mut bad = Resources::default();
-    bad.hugepage_limits = vec![runtime_core::HugepageLimit {
-        page_size: "64KB".into(),
-        limit: 0,
-    }];
+    let bad = Resources {
+        hugepage_limits: vec![runtime_core::HugepageLimit {
+            page_size: "64KB".into(),
+            limit: 0,
+        }],
+        ..Default::default()
+    };
     let err = manager.check(&bad).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);
     assert_eq!(
