@@ -409,10 +409,11 @@ pub struct Resources {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory_disable_oom_killer: Option<bool>,
     /// Kernel memory limit in bytes: accepted and ignored, as runc does since 1.1 (the kernel
-    /// counts kernel memory in `memory_limit` and no longer limits it apart).
+    /// charges kernel memory to `memory_limit` too, and has deprecated the separate limit).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory_kernel: Option<i64>,
-    /// TCP buffer memory limit in bytes: accepted and ignored, like `memory_kernel`.
+    /// TCP buffer memory limit in bytes: accepted and ignored, as runc does (v2 charges socket
+    /// buffers to `memory_limit`; on v1 the system's `tcp_mem` bounds them).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory_kernel_tcp: Option<i64>,
     /// Hierarchical memory accounting: `true` is what every cgroup has (the kernel no longer
