@@ -48,6 +48,7 @@ START=$(date +%s)
 # 5 runs, which emulation cannot meet).
 SELECTION=(
   "cgroups_host *"
+  "oci_resources *"
   "run exit_codes_come_back_exactly
        the_memory_limit_kills_a_hog
        the_pids_limit_stops_a_fork_bomb

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 )
 
 // Command describes one container. It marshals to the JSON wire form of docs/command.md,
@@ -34,6 +35,9 @@ type Command struct {
 	// CgroupParent is the relative cgroup path the container's cgroup goes under; empty
 	// means the driver's.
 	CgroupParent string `json:"cgroup_parent,omitempty"`
+	// CgroupPath is the container's cgroup itself, relative to each hierarchy's root (OCI's
+	// linux.cgroupsPath); its last component need not be the id. Not with CgroupParent.
+	CgroupPath string `json:"cgroup_path,omitempty"`
 	// MaskedPaths are covered inside the container. nil means Docker's list; an empty,
 	// non-nil slice masks nothing.
 	MaskedPaths []string `json:"masked_paths"`
@@ -58,7 +62,7 @@ func (c Command) MarshalJSON() ([]byte, error) {
 	if c.Namespaces != (Namespaces{}) {
 		out.Namespaces = &c.Namespaces
 	}
-	if c.Resources != (Resources{}) {
+	if !reflect.DeepEqual(c.Resources, Resources{}) {
 		out.Resources = &c.Resources
 	}
 	if c.MaskedPaths != nil {
@@ -153,7 +157,8 @@ type Mount struct {
 }
 
 // Resources are cgroup limits. A zero field sets no limit (it is omitted and berth leaves
-// the kernel's default); zero is never a meaningful limit for any of them.
+// the kernel's default); where zero is a meaningful value (MemorySwappiness, CPUIdle, the
+// bools), the field is a pointer and nil is the default.
 type Resources struct {
 	// MemoryLimit is the hard memory limit in bytes.
 	MemoryLimit int64 `json:"memory_limit,omitempty"`
@@ -161,12 +166,30 @@ type Resources struct {
 	MemoryReservation int64 `json:"memory_reservation,omitempty"`
 	// MemorySwap is memory plus swap in bytes, at least MemoryLimit, or -1 for unlimited.
 	MemorySwap int64 `json:"memory_swap,omitempty"`
+	// MemorySwappiness is 0 to 100 (cgroup v1 only).
+	MemorySwappiness *uint64 `json:"memory_swappiness,omitempty"`
+	// MemoryDisableOOMKiller turns the OOM killer off for the container (cgroup v1 only).
+	MemoryDisableOOMKiller *bool `json:"memory_disable_oom_killer,omitempty"`
+	// MemoryKernel and MemoryKernelTCP are accepted and ignored, as runc does.
+	MemoryKernel    int64 `json:"memory_kernel,omitempty"`
+	MemoryKernelTCP int64 `json:"memory_kernel_tcp,omitempty"`
+	// MemoryUseHierarchy may only be true: every cgroup is hierarchical.
+	MemoryUseHierarchy *bool `json:"memory_use_hierarchy,omitempty"`
+	// MemoryCheckBeforeUpdate makes Update refuse a memory limit at or below the usage.
+	MemoryCheckBeforeUpdate bool `json:"memory_check_before_update,omitempty"`
 	// CPUShares is a relative weight, 2 to 262144.
 	CPUShares uint64 `json:"cpu_shares,omitempty"`
 	// CPUQuota is CPU time in µs per CPUPeriod (at least 1000), or -1 for no limit.
 	CPUQuota int64 `json:"cpu_quota,omitempty"`
 	// CPUPeriod is the accounting period in µs, 1000 to 1000000.
 	CPUPeriod uint64 `json:"cpu_period,omitempty"`
+	// CPURealtimeRuntime and CPURealtimePeriod are real-time µs per period (cgroup v1).
+	CPURealtimeRuntime int64  `json:"cpu_realtime_runtime,omitempty"`
+	CPURealtimePeriod  uint64 `json:"cpu_realtime_period,omitempty"`
+	// CPUIdle is 0 or 1: the cgroup's tasks at the scheduler's idle weight.
+	CPUIdle *int64 `json:"cpu_idle,omitempty"`
+	// CPUBurst is µs banked beyond the quota, at most CPUQuota.
+	CPUBurst uint64 `json:"cpu_burst,omitempty"`
 	// CpusetCpus and CpusetMems are lists such as "0-2,4".
 	CpusetCpus string `json:"cpuset_cpus,omitempty"`
 	CpusetMems string `json:"cpuset_mems,omitempty"`
@@ -174,6 +197,49 @@ type Resources struct {
 	PidsLimit int64 `json:"pids_limit,omitempty"`
 	// BlkioWeight is a relative block I/O weight, 10 to 1000.
 	BlkioWeight uint16 `json:"blkio_weight,omitempty"`
+	// BlkioLeafWeight is the weight of the cgroup's own tasks, 10 to 1000 (cgroup v1, CFQ).
+	BlkioLeafWeight uint16 `json:"blkio_leaf_weight,omitempty"`
+	// BlkioWeightDevice are per-device weights.
+	BlkioWeightDevice []WeightDevice `json:"blkio_weight_device,omitempty"`
+	// The throttles: bytes or operations per second, per device.
+	BlkioThrottleReadBpsDevice   []ThrottleDevice `json:"blkio_throttle_read_bps_device,omitempty"`
+	BlkioThrottleWriteBpsDevice  []ThrottleDevice `json:"blkio_throttle_write_bps_device,omitempty"`
+	BlkioThrottleReadIOPSDevice  []ThrottleDevice `json:"blkio_throttle_read_iops_device,omitempty"`
+	BlkioThrottleWriteIOPSDevice []ThrottleDevice `json:"blkio_throttle_write_iops_device,omitempty"`
+	// HugepageLimits limit huge pages per size ("2MB").
+	HugepageLimits []HugepageLimit `json:"hugepage_limits,omitempty"`
+	// NetworkClassID and NetworkPriorities are net_cls and net_prio (cgroup v1).
+	NetworkClassID    uint32            `json:"network_class_id,omitempty"`
+	NetworkPriorities []NetworkPriority `json:"network_priorities,omitempty"`
+	// Unified maps cgroup v2 interface files of the container's cgroup to their values.
+	Unified map[string]string `json:"unified,omitempty"`
+}
+
+// WeightDevice is one block device's weights (10 to 1000; zero: not set).
+type WeightDevice struct {
+	Major      uint32 `json:"major"`
+	Minor      uint32 `json:"minor"`
+	Weight     uint16 `json:"weight,omitempty"`
+	LeafWeight uint16 `json:"leaf_weight,omitempty"`
+}
+
+// ThrottleDevice is one block device's rate limit.
+type ThrottleDevice struct {
+	Major uint32 `json:"major"`
+	Minor uint32 `json:"minor"`
+	Rate  uint64 `json:"rate"`
+}
+
+// HugepageLimit limits the huge pages of one size, in bytes.
+type HugepageLimit struct {
+	PageSize string `json:"page_size"`
+	Limit    uint64 `json:"limit"`
+}
+
+// NetworkPriority is the priority of the traffic on one interface.
+type NetworkPriority struct {
+	Name     string `json:"name"`
+	Priority uint32 `json:"priority"`
 }
 
 // Namespaces says how each namespace of a container is provided. A zero field is omitted

@@ -241,3 +241,38 @@ func TestProcessJSONOCIFields(t *testing.T) {
 		t.Errorf("got %s", got)
 	}
 }
+
+func TestOCIResourcesJSON(t *testing.T) {
+	zero := uint64(0)
+	idle := int64(1)
+	no := false
+	r := berth.Resources{
+		MemorySwappiness:       &zero,
+		MemoryDisableOOMKiller: &no,
+		CPUIdle:                &idle,
+		CPUBurst:               20000,
+		BlkioWeightDevice:      []berth.WeightDevice{{Major: 8, Minor: 0, Weight: 300}},
+		BlkioThrottleReadBpsDevice: []berth.ThrottleDevice{
+			{Major: 8, Minor: 0, Rate: 1 << 20},
+		},
+		HugepageLimits: []berth.HugepageLimit{{PageSize: "2MB", Limit: 0}},
+		Unified:        map[string]string{"memory.high": "1000000"},
+	}
+	cmd := berth.Command{ID: "a", Rootfs: "/r", Process: berth.Process{Args: []string{"sh"}},
+		Resources: r, CgroupPath: "pod/a"}
+	want := `{"id":"a","rootfs":"/r","process":{"args":["sh"]},"cgroup_path":"pod/a",` +
+		`"resources":{"memory_swappiness":0,"memory_disable_oom_killer":false,"cpu_idle":1,` +
+		`"cpu_burst":20000,"blkio_weight_device":[{"major":8,"minor":0,"weight":300}],` +
+		`"blkio_throttle_read_bps_device":[{"major":8,"minor":0,"rate":1048576}],` +
+		`"hugepage_limits":[{"page_size":"2MB","limit":0}],"unified":{"memory.high":"1000000"}}}`
+	if got := marshal(t, cmd); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	var back berth.Command
+	if err := json.Unmarshal([]byte(want), &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, cmd) {
+		t.Errorf("round trip:\n got %+v\nwant %+v", back, cmd)
+	}
+}

@@ -41,6 +41,11 @@ pub struct Command {
     /// Parent of the container's cgroup, relative to each hierarchy's root (default `berth`).
     #[serde(default)]
     pub cgroup_parent: Option<String>,
+    /// The container's cgroup itself, relative to each hierarchy's root, used instead of
+    /// `<cgroup_parent>/<id>` (OCI's `linux.cgroupsPath`); its last component need not be the
+    /// id. Exclusive with `cgroup_parent`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_path: Option<String>,
     /// Paths made unreadable inside the container. `None`: the default list.
     #[serde(default)]
     pub masked_paths: Option<Vec<String>>,
@@ -237,6 +242,7 @@ impl Command {
             mounts: Vec::new(),
             resources: Resources::default(),
             cgroup_parent: None,
+            cgroup_path: None,
             masked_paths: None,
             readonly_paths: None,
             sysctls: BTreeMap::new(),
@@ -276,6 +282,21 @@ impl Command {
         self.cgroup_parent
             .as_deref()
             .unwrap_or(DEFAULT_CGROUP_PARENT)
+    }
+
+    /// The container's cgroup, relative to each hierarchy's root: `cgroup_path` when given,
+    /// else `<parent>/<id>` with the command's `cgroup_parent` or, without one,
+    /// `default_parent` (a driver's own default).
+    pub fn effective_cgroup_path(&self, default_parent: Option<&str>) -> String {
+        if let Some(path) = &self.cgroup_path {
+            return path.trim_matches('/').to_string();
+        }
+        let parent = self
+            .cgroup_parent
+            .as_deref()
+            .or(default_parent)
+            .unwrap_or(DEFAULT_CGROUP_PARENT);
+        format!("{}/{}", parent.trim_matches('/'), self.id)
     }
 
     /// The masked paths that apply: the given list, or the default one.
@@ -451,7 +472,8 @@ impl Mount {
     }
 }
 
-/// Cgroup limits. Every field is optional; `None` leaves the kernel's default.
+/// Cgroup limits. Every field is optional; `None` (or an empty list) leaves the kernel's
+/// default. The fields follow OCI's `linux.resources`, in snake case.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Resources {
@@ -461,12 +483,48 @@ pub struct Resources {
     pub memory_reservation: Option<i64>,
     /// Memory plus swap in bytes; -1 for unlimited swap.
     pub memory_swap: Option<i64>,
+    /// How eagerly the kernel swaps the container's memory, 0 to 100 (cgroup v1 only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_swappiness: Option<u64>,
+    /// Turn the OOM killer off for the container: a task that hits the limit waits for memory
+    /// instead (cgroup v1 only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_disable_oom_killer: Option<bool>,
+    /// Kernel memory limit in bytes: accepted and ignored, as runc does since 1.1 (the kernel
+    /// charges kernel memory to `memory_limit` too, and has deprecated the separate limit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_kernel: Option<i64>,
+    /// TCP buffer memory limit in bytes: accepted and ignored, as runc does (v2 charges socket
+    /// buffers to `memory_limit`; on v1 the system's `tcp_mem` bounds them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_kernel_tcp: Option<i64>,
+    /// Hierarchical memory accounting: `true` is what every cgroup has (the kernel no longer
+    /// lets it be turned off); `false` is refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_use_hierarchy: Option<bool>,
+    /// On `update`, refuse a `memory_limit` (or `memory_swap`) at or below what the container
+    /// uses now instead of making the kernel reclaim or OOM-kill.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_check_before_update: Option<bool>,
     /// Relative CPU weight, 2 to 262144 (cgroup v1 shares).
     pub cpu_shares: Option<u64>,
     /// CPU time in microseconds per `cpu_period`; -1 for no limit.
     pub cpu_quota: Option<i64>,
     /// Length of a CPU accounting period in microseconds, 1000 to 1000000.
     pub cpu_period: Option<u64>,
+    /// Real-time CPU time in microseconds per `cpu_realtime_period`; -1 for no limit (cgroup
+    /// v1 with `CONFIG_RT_GROUP_SCHED`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_realtime_runtime: Option<i64>,
+    /// Real-time accounting period in microseconds (cgroup v1, as `cpu_realtime_runtime`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_realtime_period: Option<u64>,
+    /// 1: the container's tasks run at the scheduler's idle priority (`SCHED_IDLE`); 0: not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_idle: Option<i64>,
+    /// CPU time in microseconds the container may bank beyond `cpu_quota`, at most the quota.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_burst: Option<u64>,
     /// CPUs the container may use, `0-2,4`.
     pub cpuset_cpus: Option<String>,
     /// Memory nodes the container may use, `0-1`.
@@ -475,4 +533,137 @@ pub struct Resources {
     pub pids_limit: Option<i64>,
     /// Relative block I/O weight, 10 to 1000.
     pub blkio_weight: Option<u16>,
+    /// The weight of the container's own tasks against its child cgroups', 10 to 1000 (cgroup
+    /// v1 with CFQ).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blkio_leaf_weight: Option<u16>,
+    /// Per-device block I/O weights.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub blkio_weight_device: Vec<WeightDevice>,
+    /// Per-device read limits in bytes per second.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub blkio_throttle_read_bps_device: Vec<ThrottleDevice>,
+    /// Per-device write limits in bytes per second.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub blkio_throttle_write_bps_device: Vec<ThrottleDevice>,
+    /// Per-device read limits in I/O operations per second.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub blkio_throttle_read_iops_device: Vec<ThrottleDevice>,
+    /// Per-device write limits in I/O operations per second.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub blkio_throttle_write_iops_device: Vec<ThrottleDevice>,
+    /// Huge page limits, per page size this host has.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hugepage_limits: Vec<HugepageLimit>,
+    /// The class id tagged on the container's network packets (cgroup v1 `net_cls`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network_class_id: Option<u32>,
+    /// The priority of the container's traffic per network interface (cgroup v1 `net_prio`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub network_priorities: Vec<NetworkPriority>,
+    /// cgroup v2 only: interface files of the container's cgroup and the values written to
+    /// them, after every other resource (OCI's `unified`): `{"memory.high": "50000000"}`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub unified: BTreeMap<String, String>,
+}
+
+impl Resources {
+    /// The names of the fields that are set, as in JSON.
+    pub fn set_fields(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        let mut add = |set: bool, name: &'static str| {
+            if set {
+                out.push(name);
+            }
+        };
+        add(self.memory_limit.is_some(), "memory_limit");
+        add(self.memory_reservation.is_some(), "memory_reservation");
+        add(self.memory_swap.is_some(), "memory_swap");
+        add(self.memory_swappiness.is_some(), "memory_swappiness");
+        add(
+            self.memory_disable_oom_killer.is_some(),
+            "memory_disable_oom_killer",
+        );
+        add(self.memory_kernel.is_some(), "memory_kernel");
+        add(self.memory_kernel_tcp.is_some(), "memory_kernel_tcp");
+        add(self.memory_use_hierarchy.is_some(), "memory_use_hierarchy");
+        add(
+            self.memory_check_before_update.is_some(),
+            "memory_check_before_update",
+        );
+        add(self.cpu_shares.is_some(), "cpu_shares");
+        add(self.cpu_quota.is_some(), "cpu_quota");
+        add(self.cpu_period.is_some(), "cpu_period");
+        add(self.cpu_realtime_runtime.is_some(), "cpu_realtime_runtime");
+        add(self.cpu_realtime_period.is_some(), "cpu_realtime_period");
+        add(self.cpu_idle.is_some(), "cpu_idle");
+        add(self.cpu_burst.is_some(), "cpu_burst");
+        add(self.cpuset_cpus.is_some(), "cpuset_cpus");
+        add(self.cpuset_mems.is_some(), "cpuset_mems");
+        add(self.pids_limit.is_some(), "pids_limit");
+        add(self.blkio_weight.is_some(), "blkio_weight");
+        add(self.blkio_leaf_weight.is_some(), "blkio_leaf_weight");
+        add(!self.blkio_weight_device.is_empty(), "blkio_weight_device");
+        add(
+            !self.blkio_throttle_read_bps_device.is_empty(),
+            "blkio_throttle_read_bps_device",
+        );
+        add(
+            !self.blkio_throttle_write_bps_device.is_empty(),
+            "blkio_throttle_write_bps_device",
+        );
+        add(
+            !self.blkio_throttle_read_iops_device.is_empty(),
+            "blkio_throttle_read_iops_device",
+        );
+        add(
+            !self.blkio_throttle_write_iops_device.is_empty(),
+            "blkio_throttle_write_iops_device",
+        );
+        add(!self.hugepage_limits.is_empty(), "hugepage_limits");
+        add(self.network_class_id.is_some(), "network_class_id");
+        add(!self.network_priorities.is_empty(), "network_priorities");
+        add(!self.unified.is_empty(), "unified");
+        out
+    }
+}
+
+/// A block device's I/O weight (OCI's `weightDevice`): `weight` and `leaf_weight` 10 to
+/// 1000, at least one of them given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeightDevice {
+    pub major: u32,
+    pub minor: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leaf_weight: Option<u16>,
+}
+
+/// A block device's throttle: `rate` bytes or operations per second.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThrottleDevice {
+    pub major: u32,
+    pub minor: u32,
+    pub rate: u64,
+}
+
+/// A limit on the huge pages of one size, in bytes: `{"page_size": "2MB", "limit": 0}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HugepageLimit {
+    /// As the kernel names it in cgroup files: `64KB`, `2MB`, `1GB`.
+    pub page_size: String,
+    pub limit: u64,
+}
+
+/// The priority of the traffic on one network interface.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkPriority {
+    /// The interface, `eth0`.
+    pub name: String,
+    pub priority: u32,
 }

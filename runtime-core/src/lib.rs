@@ -27,8 +27,9 @@ pub mod validate;
 pub mod validated;
 
 pub use command::{
-    Command, DeviceNode, HyperV, IdMapping, Mount, NamespaceKind, NamespaceMode, Namespaces,
-    Personality, Resources, WindowsConfig, DEFAULT_ID_MAPPING, ROOTFS_PROPAGATIONS,
+    Command, DeviceNode, HugepageLimit, HyperV, IdMapping, Mount, NamespaceKind, NamespaceMode,
+    Namespaces, NetworkPriority, Personality, Resources, ThrottleDevice, WeightDevice,
+    WindowsConfig, DEFAULT_ID_MAPPING, ROOTFS_PROPAGATIONS,
 };
 pub use driver::Driver;
 pub use error::{Error, ErrorKind, OsFailure, Result};

@@ -159,11 +159,21 @@ pub struct SyscallArg {
     pub op: String,
 }
 
-/// A rule of the device cgroup: access `access` (some of `r`, `w`, `m`) to devices of `kind`
-/// (`c`, `b`, or `a` for both) with this major and minor (`None`: any).
+/// A rule of the device cgroup: allow (or, with `allow: false`, deny) access `access` (some
+/// of `r`, `w`, `m`) to devices of `kind` (`c`, `b`, or `a` for every device) with this major
+/// and minor (`None`: any).
+///
+/// A list of rules is read in order, as cgroup v1's `devices.allow` and `devices.deny` read
+/// the lines written to them (and OCI's `linux.resources.devices`): type `a` resets the list
+/// to allow (or deny) every device, whatever its access says; another rule adds an exception
+/// to the default of the moment, or takes back (part of) the exception of exactly the same
+/// type, major and minor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceRule {
+    /// Allow (the default) or deny.
+    #[serde(default = "default_allow", skip_serializing_if = "is_true")]
+    pub allow: bool,
     #[serde(rename = "type")]
     pub kind: char,
     #[serde(default)]
@@ -173,10 +183,19 @@ pub struct DeviceRule {
     pub access: String,
 }
 
+fn default_allow() -> bool {
+    true
+}
+
+fn is_true(value: &bool) -> bool {
+    *value
+}
+
 impl DeviceRule {
     /// A rule for a character device.
     pub fn char(major: Option<u32>, minor: Option<u32>, access: &str) -> DeviceRule {
         DeviceRule {
+            allow: true,
             kind: 'c',
             major,
             minor,
@@ -187,6 +206,7 @@ impl DeviceRule {
     /// A rule for a block device.
     pub fn block(major: Option<u32>, minor: Option<u32>, access: &str) -> DeviceRule {
         DeviceRule {
+            allow: true,
             kind: 'b',
             major,
             minor,
@@ -194,7 +214,13 @@ impl DeviceRule {
         }
     }
 
-    /// The v1 `devices.allow` line: `c 1:3 rwm`, `a *:* rwm`.
+    /// The same rule denying what it allowed.
+    pub fn denied(mut self) -> DeviceRule {
+        self.allow = false;
+        self
+    }
+
+    /// The v1 `devices.allow` (or `devices.deny`) line: `c 1:3 rwm`, `a *:* rwm`.
     pub fn to_v1_line(&self) -> String {
         let number = |n: Option<u32>| n.map_or_else(|| "*".to_string(), |n| n.to_string());
         format!(

@@ -141,7 +141,16 @@ impl Command {
         }
         validate_resources("resources", &self.resources)?;
         if let Some(parent) = &self.cgroup_parent {
-            validate_cgroup_parent(parent)?;
+            validate_cgroup_parent("cgroup_parent", parent)?;
+        }
+        if let Some(path) = &self.cgroup_path {
+            if self.cgroup_parent.is_some() {
+                return Err(Error::invalid(
+                    "cgroup_path",
+                    "given together with cgroup_parent; give one of them",
+                ));
+            }
+            validate_cgroup_parent("cgroup_path", path)?;
         }
         for (field, paths) in [
             ("masked_paths", &self.masked_paths),
@@ -746,6 +755,191 @@ pub(crate) fn validate_resources(at: &str, r: &Resources) -> Result<()> {
             parse_id_list(list).map_err(|why| Error::invalid(format!("{at}.{field}"), why))?;
         }
     }
+    validate_more_resources(at, r)
+}
+
+/// A weight of blkio: 10 to 1000.
+fn weight_in_range(field: String, weight: Option<u16>) -> Result<()> {
+    match weight {
+        Some(w) if !(10..=1000).contains(&w) => {
+            Err(Error::invalid(field, format!("{w}: must be 10 to 1000")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The kernel's limits on device numbers (12 bits of major, 20 of minor).
+fn device_numbers(field: &str, major: u32, minor: u32) -> Result<()> {
+    if major >= 1 << 12 {
+        return Err(Error::invalid(
+            format!("{field}.major"),
+            format!("{major} is out of range (0 to 4095)"),
+        ));
+    }
+    if minor >= 1 << 20 {
+        return Err(Error::invalid(
+            format!("{field}.minor"),
+            format!("{minor} is out of range (0 to 1048575)"),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `size` is a huge page size as cgroup files name it: digits and `KB`, `MB`, `GB`
+/// (`2MB`, `1GB`).
+pub fn is_page_size_name(size: &str) -> bool {
+    let digits = size.trim_end_matches(['K', 'M', 'G', 'T', 'B']);
+    let unit = &size[digits.len()..];
+    !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0')
+        && matches!(unit, "KB" | "MB" | "GB" | "TB")
+}
+
+/// The fields beyond the first ten (memory and CPU extras, per-device block I/O, huge
+/// pages, network classes and priorities, unified).
+fn validate_more_resources(at: &str, r: &Resources) -> Result<()> {
+    if let Some(swappiness) = r.memory_swappiness {
+        if swappiness > 100 {
+            return Err(Error::invalid(
+                format!("{at}.memory_swappiness"),
+                format!("{swappiness}: must be 0 to 100"),
+            ));
+        }
+    }
+    if r.memory_use_hierarchy == Some(false) {
+        return Err(Error::invalid(
+            format!("{at}.memory_use_hierarchy"),
+            "false: the kernel accounts memory hierarchically in every cgroup, and no longer \
+             lets it be turned off",
+        ));
+    }
+    if let Some(runtime) = r.cpu_realtime_runtime {
+        if runtime < -1 {
+            return Err(Error::invalid(
+                format!("{at}.cpu_realtime_runtime"),
+                format!("{runtime}: must be 0 or more microseconds, or -1 for no limit"),
+            ));
+        }
+    }
+    if let Some(period) = r.cpu_realtime_period {
+        if !(1..=1_000_000_000).contains(&period) {
+            return Err(Error::invalid(
+                format!("{at}.cpu_realtime_period"),
+                format!("{period}: must be 1 to 1000000000 microseconds"),
+            ));
+        }
+        if let Some(runtime) = r.cpu_realtime_runtime {
+            if runtime > 0 && runtime as u64 > period {
+                return Err(Error::invalid(
+                    format!("{at}.cpu_realtime_runtime"),
+                    format!("{runtime} is above cpu_realtime_period {period}"),
+                ));
+            }
+        }
+    }
+    if let Some(idle) = r.cpu_idle {
+        if !(0..=1).contains(&idle) {
+            return Err(Error::invalid(
+                format!("{at}.cpu_idle"),
+                format!("{idle}: must be 0 or 1"),
+            ));
+        }
+    }
+    if let (Some(burst), Some(quota)) = (r.cpu_burst, r.cpu_quota) {
+        if quota > 0 && burst > quota as u64 {
+            return Err(Error::invalid(
+                format!("{at}.cpu_burst"),
+                format!("{burst} is above cpu_quota {quota}"),
+            ));
+        }
+    }
+    weight_in_range(format!("{at}.blkio_leaf_weight"), r.blkio_leaf_weight)?;
+    for (i, device) in r.blkio_weight_device.iter().enumerate() {
+        let field = format!("{at}.blkio_weight_device[{i}]");
+        device_numbers(&field, device.major, device.minor)?;
+        if device.weight.is_none() && device.leaf_weight.is_none() {
+            return Err(Error::invalid(
+                field,
+                "gives neither weight nor leaf_weight",
+            ));
+        }
+        weight_in_range(format!("{field}.weight"), device.weight)?;
+        weight_in_range(format!("{field}.leaf_weight"), device.leaf_weight)?;
+    }
+    for (name, list) in [
+        (
+            "blkio_throttle_read_bps_device",
+            &r.blkio_throttle_read_bps_device,
+        ),
+        (
+            "blkio_throttle_write_bps_device",
+            &r.blkio_throttle_write_bps_device,
+        ),
+        (
+            "blkio_throttle_read_iops_device",
+            &r.blkio_throttle_read_iops_device,
+        ),
+        (
+            "blkio_throttle_write_iops_device",
+            &r.blkio_throttle_write_iops_device,
+        ),
+    ] {
+        for (i, device) in list.iter().enumerate() {
+            device_numbers(&format!("{at}.{name}[{i}]"), device.major, device.minor)?;
+        }
+    }
+    for (i, limit) in r.hugepage_limits.iter().enumerate() {
+        if !is_page_size_name(&limit.page_size) {
+            return Err(Error::invalid(
+                format!("{at}.hugepage_limits[{i}].page_size"),
+                format!("{:?} is no page size like 2MB or 1GB", limit.page_size),
+            ));
+        }
+        if r.hugepage_limits[..i]
+            .iter()
+            .any(|other| other.page_size == limit.page_size)
+        {
+            return Err(Error::invalid(
+                format!("{at}.hugepage_limits[{i}].page_size"),
+                format!("{} is given twice", limit.page_size),
+            ));
+        }
+    }
+    for (i, priority) in r.network_priorities.iter().enumerate() {
+        let name = &priority.name;
+        if name.is_empty()
+            || name.len() > 15
+            || name == "."
+            || name == ".."
+            || name.contains(['/', ' ', '\n', '\0'])
+        {
+            return Err(Error::invalid(
+                format!("{at}.network_priorities[{i}].name"),
+                format!("{name:?} is no network interface name"),
+            ));
+        }
+    }
+    for (key, value) in &r.unified {
+        let field = format!("{at}.unified");
+        let plain = !key.is_empty()
+            && key != "."
+            && key != ".."
+            && !key.contains(['/', '\0'])
+            && key
+                .split_once('.')
+                .is_some_and(|(c, p)| !c.is_empty() && !p.is_empty());
+        if !plain {
+            return Err(Error::invalid(
+                field,
+                format!(
+                    "{key:?} is no interface file name like memory.high (a file of the \
+                     container's own cgroup: no '/', '.' or '..')"
+                ),
+            ));
+        }
+        no_nul(&format!("{field}.{key}"), value)?;
+    }
     Ok(())
 }
 
@@ -774,8 +968,7 @@ pub fn parse_id_list(list: &str) -> std::result::Result<Vec<u32>, String> {
     Ok(ids)
 }
 
-fn validate_cgroup_parent(parent: &str) -> Result<()> {
-    let field = "cgroup_parent";
+fn validate_cgroup_parent(field: &str, parent: &str) -> Result<()> {
     no_nul(field, parent)?;
     let trimmed = parent.trim_matches('/');
     if trimmed.is_empty() {

@@ -333,3 +333,150 @@ fn the_oci_process_fields_parse_and_default_to_none() {
         "{err}"
     );
 }
+
+/// Every field of OCI's `linux.resources` in berth's snake case, and the ordered device rules.
+const OCI_RESOURCES: &str = r#"{
+  "memory_limit": 67108864, "memory_reservation": 33554432, "memory_swap": -1,
+  "memory_swappiness": 10, "memory_disable_oom_killer": true, "memory_kernel": 1048576,
+  "memory_kernel_tcp": 1048576, "memory_use_hierarchy": true, "memory_check_before_update": true,
+  "cpu_shares": 512, "cpu_quota": 50000, "cpu_period": 100000,
+  "cpu_realtime_runtime": 10000, "cpu_realtime_period": 1000000, "cpu_idle": 1, "cpu_burst": 20000,
+  "cpuset_cpus": "0", "cpuset_mems": "0", "pids_limit": 64,
+  "blkio_weight": 500, "blkio_leaf_weight": 300,
+  "blkio_weight_device": [{"major": 8, "minor": 0, "weight": 200, "leaf_weight": 100}, {"major": 8, "minor": 16, "weight": 10}],
+  "blkio_throttle_read_bps_device": [{"major": 8, "minor": 0, "rate": 1048576}],
+  "blkio_throttle_write_bps_device": [{"major": 8, "minor": 0, "rate": 1048576}],
+  "blkio_throttle_read_iops_device": [{"major": 8, "minor": 0, "rate": 100}],
+  "blkio_throttle_write_iops_device": [{"major": 8, "minor": 0, "rate": 100}],
+  "hugepage_limits": [{"page_size": "2MB", "limit": 0}, {"page_size": "1GB", "limit": 0}],
+  "network_class_id": 1048577, "network_priorities": [{"name": "eth0", "priority": 5}],
+  "unified": {"memory.high": "50000000", "cgroup.max.depth": "3"}
+}"#;
+
+#[test]
+fn every_oci_resource_parses_validates_and_round_trips() {
+    let json = minimal(&format!(
+        r#", "resources": {OCI_RESOURCES}, "cgroup_path": "libpod_parent/libpod-c1",
+        "device_cgroup_rules": [{{"allow": false, "type": "a", "access": "rwm"}},
+                                {{"type": "c", "major": 10, "minor": 229, "access": "rwm"}}]"#
+    ));
+    let cmd = Command::from_json(&json).unwrap();
+    let r = &cmd.resources;
+    assert_eq!(r.memory_swappiness, Some(10));
+    assert_eq!(r.blkio_weight_device[1].leaf_weight, None);
+    assert_eq!(r.hugepage_limits[1].page_size, "1GB");
+    assert_eq!(r.unified["memory.high"], "50000000");
+    assert_eq!(r.set_fields().len(), 30);
+    assert!(!cmd.device_cgroup_rules[0].allow);
+    assert!(cmd.device_cgroup_rules[1].allow, "allow defaults to true");
+    assert_eq!(
+        cmd.effective_cgroup_path(Some("ignored")),
+        "libpod_parent/libpod-c1"
+    );
+    let again = Command::from_json(&serde_json::to_string(&cmd).unwrap()).unwrap();
+    assert_eq!(again, cmd);
+    // An allow rule serializes as before: without `allow`.
+    let rule = serde_json::to_string(&cmd.device_cgroup_rules[1]).unwrap();
+    assert!(!rule.contains("allow"), "{rule}");
+    // Without cgroup_path: <parent>/<id>, the command's parent first, then the driver's.
+    let plain = Command::from_json(&minimal("")).unwrap();
+    assert_eq!(plain.effective_cgroup_path(None), "berth/c1");
+    assert_eq!(plain.effective_cgroup_path(Some("/d/")), "d/c1");
+}
+
+#[test]
+fn each_oci_resource_rule_names_its_field() {
+    let resources = |r: &str| minimal(&format!(r#", "resources": {{{r}}}"#));
+    let cases = [
+        (
+            resources(r#""memory_swappiness": 101"#),
+            "resources.memory_swappiness: 101",
+        ),
+        (
+            resources(r#""memory_use_hierarchy": false"#),
+            "resources.memory_use_hierarchy",
+        ),
+        (
+            resources(r#""cpu_realtime_runtime": -2"#),
+            "resources.cpu_realtime_runtime",
+        ),
+        (
+            resources(r#""cpu_realtime_period": 0"#),
+            "resources.cpu_realtime_period",
+        ),
+        (
+            resources(r#""cpu_realtime_period": 1000, "cpu_realtime_runtime": 2000"#),
+            "resources.cpu_realtime_runtime: 2000 is above cpu_realtime_period 1000",
+        ),
+        (resources(r#""cpu_idle": 2"#), "resources.cpu_idle: 2"),
+        (
+            resources(r#""cpu_quota": 10000, "cpu_burst": 20000"#),
+            "resources.cpu_burst: 20000 is above cpu_quota 10000",
+        ),
+        (
+            resources(r#""blkio_leaf_weight": 5"#),
+            "resources.blkio_leaf_weight: 5",
+        ),
+        (
+            resources(r#""blkio_weight_device": [{"major": 8, "minor": 0}]"#),
+            "resources.blkio_weight_device[0]: gives neither",
+        ),
+        (
+            resources(r#""blkio_weight_device": [{"major": 8, "minor": 0, "weight": 2000}]"#),
+            "resources.blkio_weight_device[0].weight: 2000",
+        ),
+        (
+            resources(
+                r#""blkio_throttle_write_iops_device": [{"major": 5000, "minor": 0, "rate": 1}]"#,
+            ),
+            "resources.blkio_throttle_write_iops_device[0].major: 5000",
+        ),
+        (
+            resources(r#""hugepage_limits": [{"page_size": "2M", "limit": 0}]"#),
+            "resources.hugepage_limits[0].page_size: \"2M\"",
+        ),
+        (
+            resources(
+                r#""hugepage_limits": [{"page_size": "2MB", "limit": 0}, {"page_size": "2MB", "limit": 1}]"#,
+            ),
+            "resources.hugepage_limits[1].page_size: 2MB is given twice",
+        ),
+        (
+            resources(r#""network_priorities": [{"name": "a/b", "priority": 1}]"#),
+            "resources.network_priorities[0].name",
+        ),
+        (
+            resources(r#""unified": {"../memory.high": "1"}"#),
+            "invalid resources.unified: \"../memory.high\"",
+        ),
+        (
+            resources(r#""unified": {"memory": "1"}"#),
+            "invalid resources.unified: \"memory\"",
+        ),
+        (
+            resources(r#""unified": {"..": "1"}"#),
+            "invalid resources.unified",
+        ),
+        (
+            minimal(r#", "cgroup_path": "a/../b""#),
+            "invalid cgroup_path",
+        ),
+        (
+            minimal(r#", "cgroup_path": "/""#),
+            "invalid cgroup_path: empty",
+        ),
+        (minimal(r#", "cgroup_path": "a//b""#), "invalid cgroup_path"),
+        (
+            minimal(r#", "cgroup_path": "a/b", "cgroup_parent": "p""#),
+            "invalid cgroup_path: given together with cgroup_parent",
+        ),
+    ];
+    for (json, expected) in cases {
+        let (kind, message) = reject(&json);
+        assert_eq!(kind, ErrorKind::InvalidArgument, "{json}");
+        assert!(
+            message.contains(expected),
+            "{json}\n  gave {message:?}\n  expected it to contain {expected:?}"
+        );
+    }
+}

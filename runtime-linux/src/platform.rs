@@ -77,14 +77,8 @@ impl Platform for NativePlatform {
             devices,
             device_rules,
         } = checked;
-        let parent = command
-            .cgroup_parent
-            .as_deref()
-            .or(self.cgroup_parent.as_deref())
-            .unwrap_or(runtime_core::command::DEFAULT_CGROUP_PARENT);
-        let cgroup = self
-            .cgroups
-            .create(parent, &command.id, &command.resources)?;
+        let path = command.effective_cgroup_path(self.cgroup_parent.as_deref());
+        let cgroup = self.cgroups.create_at(&path, &command.resources)?;
         if let Err(error) = self.cgroups.restrict_devices(&cgroup, &device_rules) {
             let _ = cgroup.destroy();
             return Err(error);
@@ -310,9 +304,14 @@ impl Platform for NativePlatform {
     }
 
     fn adopt(&self, saved: &Saved<NativeSaved>, state_dir: &Path) -> Option<Instance> {
-        let cgroup_path = &saved.platform.cgroup_path;
-        let (parent, _) = cgroup_path.rsplit_once('/').unwrap_or(("", cgroup_path));
-        let cgroup = self.cgroups.open(parent, &saved.id);
+        // Exactly the path saved: with `cgroup_path` its last component need not be the id.
+        let saved_path = saved.platform.cgroup_path.trim_matches('/');
+        let cgroup = if saved_path.is_empty() {
+            // Never the root cgroup, whatever a damaged state says.
+            self.cgroups.open("", &saved.id)
+        } else {
+            self.cgroups.open_at(saved_path)
+        };
         let alive = saved.status != Status::Stopped;
         let pidfd = alive
             .then(|| recovery::adopt(saved.pid, saved.platform.pid_start_time))

@@ -63,20 +63,26 @@ pub fn check(
     platform.cgroups.check(&command.resources)?;
     let confinement = confinement(&platform.seccomp, &command.process, "process")?;
     let mut devices = Vec::new();
-    let mut device_rules = command.device_cgroup_rules.clone();
-    for (i, rule) in device_rules.iter().enumerate() {
+    for (i, rule) in command.device_cgroup_rules.iter().enumerate() {
         security::devices::validate(rule, &format!("device_cgroup_rules[{i}]"))?;
     }
+    let mut device_rules = Vec::new();
     for (i, device) in command.devices.iter().enumerate() {
         let resolved = security::devices::resolve_host_device(device, &format!("devices[{i}]"))?;
         device_rules.push(resolved.rule.clone());
         devices.push(resolved);
     }
+    let device_rules = security::devices::rules(
+        command.process.privileged,
+        &command.device_cgroup_rules,
+        &device_rules,
+    );
+    security::devices::policy(&device_rules)?;
     Ok(Checked {
         join: namespaces_to_join(command, peers)?,
         confinement,
         devices,
-        device_rules: security::devices::rules(command.process.privileged, &device_rules),
+        device_rules,
     })
 }
 

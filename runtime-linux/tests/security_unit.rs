@@ -301,7 +301,7 @@ fn the_v2_device_program_allows_only_its_rules() {
     };
     let cgroup = TestCgroup::new(&root, "v2");
     let extra = [DeviceRule::char(Some(1), Some(11), "w")];
-    let prog = devices::apply_v2(&cgroup.0, &devices::rules(false, &extra)).unwrap();
+    let prog = devices::apply_v2(&cgroup.0, &devices::rules(false, &[], &extra)).unwrap();
     // The cgroup keeps the program attached once its fd is closed.
     drop(prog);
 
@@ -321,7 +321,7 @@ fn a_privileged_v2_program_allows_everything() {
         return;
     };
     let cgroup = TestCgroup::new(&root, "v2-all");
-    devices::apply_v2(&cgroup.0, &devices::rules(true, &[])).unwrap();
+    devices::apply_v2(&cgroup.0, &devices::rules(true, &[], &[])).unwrap();
     let (stdout, stderr) = device_probe(&cgroup.0);
     assert_eq!(
         stdout, "null-ok\nzero-ok\nkmsg-ok\nmknod-ok\nnode-ok\n",

@@ -93,15 +93,6 @@ pub fn resources(resources: &LinuxResources, at: &str) -> Result<(), OciError> {
     Ok(())
 }
 
-/// A device cgroup rule berth's `DeviceRule` (allow only) cannot say: a deny rule other
-/// than the leading "deny everything", which is berth's own starting point.
-pub fn device_rule(at: &str) -> OciError {
-    OciError::unsupported(
-        at,
-        format!("{NOT_YET}: a deny rule other than a leading \"deny all\""),
-    )
-}
-
 /// `linux.cgroupsPath` that is not `/<parent>/<id>` (berth's own layout, which
 /// `cgroup_parent` expresses).
 pub fn cgroups_path(at: &str, path: &str, id: &str) -> OciError {

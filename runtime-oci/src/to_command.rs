@@ -299,20 +299,14 @@ fn device_rules(rules: &[LinuxDeviceCgroup], at: &str) -> Result<Vec<DeviceRule>
         };
         let major = number(rule.major(), "major")?;
         let minor = number(rule.minor(), "minor")?;
-        if !rule.allow() {
-            let denies_all = kind == 'a' && major.is_none() && minor.is_none() && access == "rwm";
-            if i == 0 && denies_all {
-                // berth's device cgroup starts from "deny all" (with the standard nodes, as
-                // runc adds them): this rule says nothing more.
-                continue;
-            }
-            return Err(pending::device_rule(&here));
-        }
+        // In order, denies included: berth reads the list from "deny all", then adds its
+        // standard nodes after it, as runc does.
         out.push(DeviceRule {
             kind,
             major,
             minor,
             access,
+            allow: rule.allow(),
         });
     }
     Ok(out)

@@ -558,6 +558,11 @@ fn refuse_linux_only(command: &Command) -> Result<()> {
             "a cgroup parent (Windows containers have job objects, not cgroups)",
         ),
         (
+            "cgroup_path",
+            command.cgroup_path.is_some(),
+            "a cgroup path (Windows containers have job objects, not cgroups)",
+        ),
+        (
             "masked_paths",
             command.masked_paths.is_some(),
             "masked paths (they mask Linux's /proc and /sys)",
@@ -674,8 +679,34 @@ fn refuse_resources(at: &str, r: &Resources) -> Result<()> {
             ));
         }
     }
+    // The rest of OCI's linux.resources: Linux cgroup files all.
+    if let Some(field) = r
+        .set_fields()
+        .into_iter()
+        .find(|field| !HCS_RESOURCES.contains(field) && !REFUSED_ABOVE.contains(field))
+    {
+        return Err(unsupported(
+            &format!("{at}.{field}"),
+            "a Linux cgroup setting (HCS has no counterpart for it)",
+        ));
+    }
     Ok(())
 }
+
+/// The `resources` fields HCS maps: memory_limit, cpu_shares.
+const HCS_RESOURCES: &[&str] = &["memory_limit", "cpu_shares"];
+
+/// The fields `refuse_resources` names with a reason of their own.
+const REFUSED_ABOVE: &[&str] = &[
+    "memory_reservation",
+    "memory_swap",
+    "cpu_quota",
+    "cpu_period",
+    "cpuset_cpus",
+    "cpuset_mems",
+    "pids_limit",
+    "blkio_weight",
+];
 
 fn refuse_process_linux_only(process: &ProcessConfig, field: &str) -> Result<()> {
     let refusals = [

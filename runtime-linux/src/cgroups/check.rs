@@ -7,7 +7,7 @@ use runtime_core::{Error, Resources, Result};
 
 use super::fs::CgFs;
 use super::layout::{CgroupMode, Controller};
-use super::resources::fields_and_controllers;
+use super::resources::{fields_and_controllers, unified_controller};
 use super::CgroupManager;
 
 /// How many children of a v2 root to look at to learn what non-root cgroups offer.
@@ -21,8 +21,64 @@ pub(crate) fn missing_controller(field: &str, controller: Controller) -> Error {
     ))
 }
 
-/// Every set field has its controller: no I/O.
+/// The fields this cgroup version has no file for, and `unified` keys of controllers berth
+/// does not know: no I/O.
+pub(crate) fn version(manager: &CgroupManager, r: &Resources) -> Result<()> {
+    let v2 = manager.mode() == CgroupMode::Unified;
+    let refuse =
+        |field: &str, why: &str| Err(Error::Unsupported(format!("resources.{field} {why}")));
+    if !v2 {
+        if !r.unified.is_empty() {
+            return refuse(
+                "unified",
+                "on a cgroup v1 host (its keys are cgroup v2 interface files)",
+            );
+        }
+        return Ok(());
+    }
+    let v1_only = [
+        (r.memory_swappiness.is_some(), "memory_swappiness"),
+        (
+            r.memory_disable_oom_killer == Some(true),
+            "memory_disable_oom_killer",
+        ),
+        (r.cpu_realtime_runtime.is_some(), "cpu_realtime_runtime"),
+        (r.cpu_realtime_period.is_some(), "cpu_realtime_period"),
+        (r.blkio_leaf_weight.is_some(), "blkio_leaf_weight"),
+        (
+            r.blkio_weight_device
+                .iter()
+                .any(|d| d.leaf_weight.is_some()),
+            "blkio_weight_device",
+        ),
+        (r.network_class_id.is_some(), "network_class_id"),
+        (!r.network_priorities.is_empty(), "network_priorities"),
+    ];
+    for (set, field) in v1_only {
+        if set {
+            let what = if field == "blkio_weight_device" {
+                "with a leaf_weight on cgroup v2 (which has no leaf weights)"
+            } else {
+                "on cgroup v2 (which has no such file)"
+            };
+            return refuse(field, what);
+        }
+    }
+    for file in r.unified.keys() {
+        let (prefix, _) = file.split_once('.').unwrap_or((file, ""));
+        if prefix != "cgroup" && unified_controller(file).is_none() {
+            return refuse(
+                "unified",
+                &format!("{file}: the {prefix} controller is not one berth can enable"),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Every set field has its controller, and this cgroup version a file for it: no I/O.
 pub(crate) fn controllers(manager: &CgroupManager, resources: &Resources) -> Result<()> {
+    version(manager, resources)?;
     let v2 = manager.mode() == CgroupMode::Unified;
     for (field, controller) in fields_and_controllers(resources, v2) {
         if !manager.has_controller(controller) {
@@ -84,8 +140,27 @@ pub(crate) fn check(manager: &CgroupManager, resources: &Resources) -> Result<()
             )));
         }
     }
-    if resources.blkio_weight.is_some() {
-        let supported = if unified {
+    files(manager, resources)?;
+    hugepage_sizes(manager, resources)?;
+    if resources.blkio_weight.is_some()
+        || resources
+            .blkio_weight_device
+            .iter()
+            .any(|d| d.weight.is_some())
+    {
+        let field = if resources.blkio_weight.is_some() {
+            "blkio_weight"
+        } else {
+            "blkio_weight_device"
+        };
+        let supported = if unified && field == "blkio_weight_device" {
+            // A device's weight is BFQ's alone.
+            manager
+                .controller_root(Controller::Io)
+                .map(|root| probe_children(fs, root, "io.stat", &["io.bfq.weight"]))
+                .transpose()?
+                .flatten()
+        } else if unified {
             let root = manager.controller_root(Controller::Io);
             match root {
                 // iocost's root-only file: its io.weight is in every child.
@@ -107,12 +182,228 @@ pub(crate) fn check(manager: &CgroupManager, resources: &Resources) -> Result<()
                 "blkio.weight or blkio.bfq.weight"
             };
             return Err(Error::Unsupported(format!(
-                "resources.blkio_weight on a host without {files} (no I/O scheduler with \
+                "resources.{field} on a host without {files} (no I/O scheduler with \
                  cgroup weights: BFQ, or CFQ before Linux 5.0)"
             )));
         }
     }
     Ok(())
+}
+
+/// Whether a field is set, its name, its controller, its v1 file, and its v2 file with the v2
+/// file that marks a cgroup with the controller enabled.
+type FileCheck<'a> = (
+    bool,
+    &'a str,
+    Controller,
+    &'a str,
+    Option<(&'a str, &'a str)>,
+);
+
+/// The files of the newer fields: on v1 the hierarchy's root has them where the kernel does;
+/// on v2 a child cgroup with the controller tells (none: `create` finds out).
+fn files(manager: &CgroupManager, r: &Resources) -> Result<()> {
+    let fs = &manager.fs;
+    let unified = manager.mode() == CgroupMode::Unified;
+    use Controller::*;
+    let throttled = [
+        &r.blkio_throttle_read_bps_device,
+        &r.blkio_throttle_write_bps_device,
+        &r.blkio_throttle_read_iops_device,
+        &r.blkio_throttle_write_iops_device,
+    ]
+    .iter()
+    .any(|list| !list.is_empty());
+    let wanted: [FileCheck<'_>; 9] = [
+        (
+            r.memory_swappiness.is_some(),
+            "memory_swappiness",
+            Memory,
+            "memory.swappiness",
+            None,
+        ),
+        (
+            r.memory_disable_oom_killer.is_some(),
+            "memory_disable_oom_killer",
+            Memory,
+            "memory.oom_control",
+            None,
+        ),
+        (
+            r.cpu_realtime_runtime.is_some() || r.cpu_realtime_period.is_some(),
+            if r.cpu_realtime_runtime.is_some() {
+                "cpu_realtime_runtime"
+            } else {
+                "cpu_realtime_period"
+            },
+            Cpu,
+            "cpu.rt_runtime_us",
+            None,
+        ),
+        (
+            r.cpu_burst.is_some(),
+            "cpu_burst",
+            Cpu,
+            "cpu.cfs_burst_us",
+            Some(("cpu.max.burst", "cpu.max")),
+        ),
+        (
+            r.cpu_idle.is_some(),
+            "cpu_idle",
+            Cpu,
+            "cpu.idle",
+            Some(("cpu.idle", "cpu.max")),
+        ),
+        (
+            r.blkio_leaf_weight.is_some()
+                || r.blkio_weight_device
+                    .iter()
+                    .any(|d| d.leaf_weight.is_some()),
+            if r.blkio_leaf_weight.is_some() {
+                "blkio_leaf_weight"
+            } else {
+                "blkio_weight_device"
+            },
+            Blkio,
+            "blkio.leaf_weight",
+            None,
+        ),
+        (
+            throttled,
+            "blkio_throttle_read_bps_device",
+            Blkio,
+            "blkio.throttle.read_bps_device",
+            Some(("io.max", "io.stat")),
+        ),
+        (
+            r.network_class_id.is_some(),
+            "network_class_id",
+            NetCls,
+            "net_cls.classid",
+            None,
+        ),
+        (
+            !r.network_priorities.is_empty(),
+            "network_priorities",
+            NetPrio,
+            "net_prio.ifpriomap",
+            None,
+        ),
+    ];
+    for (set, field, controller, v1_file, v2) in wanted {
+        if !set {
+            continue;
+        }
+        let controller = match (unified, controller) {
+            (true, Blkio) => Io,
+            (_, c) => c,
+        };
+        let Some(root) = manager.controller_root(controller) else {
+            continue;
+        };
+        let (supported, file) = match (unified, v2) {
+            (false, _) => (Some(fs.exists(&root.join(v1_file))), v1_file),
+            (true, Some((file, marker))) => (probe_children(fs, root, marker, &[file])?, file),
+            (true, None) => (None, ""),
+        };
+        if supported == Some(false) {
+            let field = if field.starts_with("blkio_throttle") {
+                throttle_field(r)
+            } else {
+                field
+            };
+            return Err(Error::Unsupported(format!(
+                "resources.{field} on a host without {file} (the kernel lacks the feature)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The first throttle field that is set.
+fn throttle_field(r: &Resources) -> &'static str {
+    [
+        (
+            &r.blkio_throttle_read_bps_device,
+            "blkio_throttle_read_bps_device",
+        ),
+        (
+            &r.blkio_throttle_write_bps_device,
+            "blkio_throttle_write_bps_device",
+        ),
+        (
+            &r.blkio_throttle_read_iops_device,
+            "blkio_throttle_read_iops_device",
+        ),
+        (
+            &r.blkio_throttle_write_iops_device,
+            "blkio_throttle_write_iops_device",
+        ),
+    ]
+    .iter()
+    .find(|(list, _)| !list.is_empty())
+    .map_or("blkio_throttle_read_bps_device", |(_, name)| name)
+}
+
+/// Each `hugepage_limits` size must be one this host has (`/sys/kernel/mm/hugepages`).
+fn hugepage_sizes(manager: &CgroupManager, r: &Resources) -> Result<()> {
+    if r.hugepage_limits.is_empty() {
+        return Ok(());
+    }
+    let sizes = host_page_sizes(&manager.fs, &manager.hugepages)?;
+    for (i, limit) in r.hugepage_limits.iter().enumerate() {
+        if !sizes.contains(&limit.page_size) {
+            return Err(Error::invalid(
+                format!("resources.hugepage_limits[{i}].page_size"),
+                format!(
+                    "{}: this host has huge pages of {}",
+                    limit.page_size,
+                    if sizes.is_empty() {
+                        "no size".to_string()
+                    } else {
+                        sizes.join(", ")
+                    }
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The huge page sizes under `dir` (`hugepages-2048kB`), named as the hugetlb controller's
+/// files name them (`2MB`).
+pub(crate) fn host_page_sizes(fs: &CgFs, dir: &Path) -> Result<Vec<String>> {
+    let mut sizes = Vec::new();
+    for sub in fs.subdirs(dir)? {
+        let name = sub.file_name().unwrap_or_default().to_string_lossy();
+        let Some(kb) = name
+            .strip_prefix("hugepages-")
+            .and_then(|rest| rest.strip_suffix("kB"))
+            .and_then(|n| n.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        sizes.push(kb);
+    }
+    sizes.sort_unstable();
+    Ok(sizes
+        .into_iter()
+        .map(|kb| page_size_name(kb * 1024))
+        .collect())
+}
+
+/// The kernel's name of a page size in the hugetlb files (`mem_fmt`: whole GB, MB or KB).
+pub(crate) fn page_size_name(bytes: u64) -> String {
+    const KB: u64 = 1 << 10;
+    const MB: u64 = 1 << 20;
+    const GB: u64 = 1 << 30;
+    if bytes >= GB {
+        format!("{}GB", bytes / GB)
+    } else if bytes >= MB {
+        format!("{}MB", bytes / MB)
+    } else {
+        format!("{}KB", bytes / KB)
+    }
 }
 
 /// `requested` (a kernel list) must be inside `host`: `7: this host has CPUs 0-1`.
@@ -164,6 +455,14 @@ fn probe_children(fs: &CgFs, root: &Path, marker: &str, wanted: &[&str]) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn page_sizes_are_named_as_the_kernel_names_them() {
+        assert_eq!(page_size_name(2048 * 1024), "2MB");
+        assert_eq!(page_size_name(1 << 30), "1GB");
+        assert_eq!(page_size_name(64 << 10), "64KB");
+        assert_eq!(page_size_name(32 << 20), "32MB");
+    }
 
     #[test]
     fn cpu_lists() {

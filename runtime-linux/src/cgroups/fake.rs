@@ -51,6 +51,8 @@ fn v1_files(controller: &str) -> &'static [(&'static str, &'static str)] {
             ("memory.soft_limit_in_bytes", UNLIMITED),
             ("memory.memsw.limit_in_bytes", UNLIMITED),
             ("memory.usage_in_bytes", "0\n"),
+            ("memory.memsw.usage_in_bytes", "0\n"),
+            ("memory.swappiness", "60\n"),
             ("memory.max_usage_in_bytes", "0\n"),
             ("memory.stat", "cache 0\nrss 0\n"),
             (
@@ -62,6 +64,10 @@ fn v1_files(controller: &str) -> &'static [(&'static str, &'static str)] {
             ("cpu.shares", "1024\n"),
             ("cpu.cfs_period_us", "100000\n"),
             ("cpu.cfs_quota_us", "-1\n"),
+            ("cpu.cfs_burst_us", "0\n"),
+            ("cpu.rt_period_us", "1000000\n"),
+            ("cpu.rt_runtime_us", "0\n"),
+            ("cpu.idle", "0\n"),
             (
                 "cpu.stat",
                 "nr_periods 0\nnr_throttled 0\nthrottled_time 0\n",
@@ -76,8 +82,19 @@ fn v1_files(controller: &str) -> &'static [(&'static str, &'static str)] {
         "pids" => &[("pids.max", "max\n"), ("pids.current", "0\n")],
         "blkio" => &[
             ("blkio.bfq.weight", "100\n"),
+            ("blkio.bfq.weight_device", ""),
             ("blkio.throttle.io_service_bytes", "Total 0\n"),
+            ("blkio.throttle.read_bps_device", ""),
+            ("blkio.throttle.write_bps_device", ""),
+            ("blkio.throttle.read_iops_device", ""),
+            ("blkio.throttle.write_iops_device", ""),
         ],
+        "hugetlb" => &[
+            ("hugetlb.2MB.limit_in_bytes", UNLIMITED),
+            ("hugetlb.1GB.limit_in_bytes", UNLIMITED),
+        ],
+        "net_cls" => &[("net_cls.classid", "0\n")],
+        "net_prio" => &[("net_prio.ifpriomap", "lo 0\n")],
         "devices" => &[("devices.list", "a *:* rwm\n")],
         "freezer" => &[("freezer.state", "THAWED\n")],
         _ => &[],
@@ -91,6 +108,8 @@ fn v2_files(controller: &str) -> &'static [(&'static str, &'static str)] {
             ("memory.low", "0\n"),
             ("memory.swap.max", "max\n"),
             ("memory.current", "0\n"),
+            ("memory.swap.current", "0\n"),
+            ("memory.high", "max\n"),
             ("memory.peak", "0\n"),
             ("memory.stat", "anon 0\nfile 0\n"),
             (
@@ -98,15 +117,27 @@ fn v2_files(controller: &str) -> &'static [(&'static str, &'static str)] {
                 "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n",
             ),
         ],
-        "cpu" => &[("cpu.weight", "100\n"), ("cpu.max", "max 100000\n")],
+        "cpu" => &[
+            ("cpu.weight", "100\n"),
+            ("cpu.max", "max 100000\n"),
+            ("cpu.max.burst", "0\n"),
+            ("cpu.idle", "0\n"),
+        ],
         "cpuset" => &[("cpuset.cpus", "\n"), ("cpuset.mems", "\n")],
         "pids" => &[("pids.max", "max\n"), ("pids.current", "0\n")],
-        "io" => &[("io.stat", ""), ("io.weight", "default 100\n")],
+        "io" => &[
+            ("io.stat", ""),
+            ("io.weight", "default 100\n"),
+            ("io.max", ""),
+        ],
+        "hugetlb" => &[("hugetlb.2MB.max", "max\n"), ("hugetlb.1GB.max", "max\n")],
         _ => &[],
     }
 }
 
-const V2_ORDER: [&str; 5] = ["cpuset", "cpu", "io", "memory", "pids"];
+const V2_ORDER: [&str; 8] = [
+    "cpuset", "cpu", "io", "memory", "hugetlb", "pids", "rdma", "misc",
+];
 
 impl State {
     fn mount_of(&self, path: &Path) -> Option<(PathBuf, Kind)> {
@@ -144,6 +175,7 @@ impl State {
                 self.add_file(dir, "cgroup.events", "populated 0\nfrozen 0\n");
                 self.add_file(dir, "cgroup.freeze", "0\n");
                 self.add_file(dir, "cgroup.kill", "");
+                self.add_file(dir, "cgroup.max.depth", "max\n");
                 self.add_file(
                     dir,
                     "cpu.stat",
@@ -369,6 +401,16 @@ impl Fake {
             s.files.insert(root.join(name), content);
         }
         s.mounts.push((root, Kind::V2));
+    }
+
+    /// The kernel has huge pages of these sizes (`2048kB`) under /sys/kernel/mm/hugepages.
+    pub fn hugepages(&self, sizes: &[&str]) {
+        let mut s = self.state.lock().unwrap();
+        let dir = PathBuf::from("/sys/kernel/mm/hugepages");
+        s.dirs.insert(dir.clone());
+        for size in sizes {
+            s.dirs.insert(dir.join(format!("hugepages-{size}")));
+        }
     }
 
     /// New cgroups will lack `file`.

@@ -17,7 +17,8 @@ pub enum CgroupMode {
 }
 
 /// The controllers berth uses. v1 and v2 share the names except v1 `blkio`, which v2 calls
-/// `io`, and `cpuacct`, `devices` and `freezer`, which exist in v1 only.
+/// `io`, and `cpuacct`, `devices`, `freezer`, `net_cls` and `net_prio`, which exist in v1
+/// only; `rdma` and `misc` berth knows on v2 only (for `unified` keys).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Controller {
     Cpuset,
@@ -29,11 +30,16 @@ pub enum Controller {
     Pids,
     Devices,
     Freezer,
+    Hugetlb,
+    NetCls,
+    NetPrio,
+    Rdma,
+    Misc,
 }
 
 impl Controller {
     /// The v1 controllers a container's cgroup is created under, where they are mounted.
-    pub const V1: [Controller; 8] = [
+    pub const V1: [Controller; 11] = [
         Controller::Memory,
         Controller::Pids,
         Controller::Cpu,
@@ -42,6 +48,9 @@ impl Controller {
         Controller::Blkio,
         Controller::Devices,
         Controller::Freezer,
+        Controller::Hugetlb,
+        Controller::NetCls,
+        Controller::NetPrio,
     ];
 
     /// The name the kernel uses in mount options and `cgroup.controllers`.
@@ -56,6 +65,11 @@ impl Controller {
             Controller::Pids => "pids",
             Controller::Devices => "devices",
             Controller::Freezer => "freezer",
+            Controller::Hugetlb => "hugetlb",
+            Controller::NetCls => "net_cls",
+            Controller::NetPrio => "net_prio",
+            Controller::Rdma => "rdma",
+            Controller::Misc => "misc",
         }
     }
 
@@ -72,6 +86,9 @@ impl Controller {
             Controller::Io,
             Controller::Memory,
             Controller::Pids,
+            Controller::Hugetlb,
+            Controller::Rdma,
+            Controller::Misc,
         ]
         .into_iter()
         .find(|c| c.name() == name)
@@ -247,13 +264,19 @@ mod tests {
         let layout = Layout::parse(LEGACY).unwrap();
         assert_eq!(layout.mode().unwrap(), CgroupMode::Legacy);
         let mounts: Vec<_> = layout.v1.iter().map(|h| h.mount.clone()).collect();
-        // net_cls,net_prio carries no controller berth uses; the chroot's memory is a repeat.
+        // The chroot's memory is a repeat.
         assert_eq!(
             mounts,
-            ["cpu,cpuacct", "memory", "pids", "freezer"]
-                .iter()
-                .map(|m| PathBuf::from("/sys/fs/cgroup").join(m))
-                .collect::<Vec<_>>()
+            [
+                "cpu,cpuacct",
+                "net_cls,net_prio",
+                "memory",
+                "pids",
+                "freezer"
+            ]
+            .iter()
+            .map(|m| PathBuf::from("/sys/fs/cgroup").join(m))
+            .collect::<Vec<_>>()
         );
         let cpu = layout.v1_hierarchy(Controller::Cpuacct).unwrap();
         assert_eq!(cpu.controllers, vec![Controller::Cpu, Controller::Cpuacct]);

@@ -57,6 +57,8 @@ pub struct CgroupManager {
     /// Controllers the cgroup2 root offers (unified mode only: in hybrid mode berth uses no
     /// v2 controller).
     v2_controllers: Vec<Controller>,
+    /// Where the kernel lists the huge page sizes it has.
+    hugepages: PathBuf,
     fs: CgFs,
 }
 
@@ -87,6 +89,7 @@ impl CgroupManager {
             layout,
             mode,
             v2_controllers,
+            hugepages: PathBuf::from("/sys/kernel/mm/hugepages"),
             fs,
         })
     }
@@ -163,11 +166,36 @@ impl CgroupManager {
     /// applies `resources`. On failure, removes whatever it created before returning the
     /// error.
     pub fn create(&self, parent: &str, id: &str, resources: &Resources) -> Result<ContainerCgroup> {
-        let components = path_components(parent, id)?;
+        path_components(parent, id)?;
+        self.create_at(&format!("{}/{id}", parent.trim_matches('/')), resources)
+    }
+
+    /// Creates the cgroup `path` (relative to each hierarchy's root; its parents too if
+    /// missing) in every hierarchy in use and applies `resources`. A cgroup that exists
+    /// already is used if it holds no process, as runc does, and is then not removed on
+    /// failure; one with processes is refused. On failure, removes whatever it created
+    /// before returning the error.
+    pub fn create_at(&self, path: &str, resources: &Resources) -> Result<ContainerCgroup> {
+        let all = cgroup_path_components(path)?;
+        let (id, parent) = all.split_last().expect("at least one component");
         check::controllers(self, resources)?;
+        let cgroup = self.open_at(path);
+        if cgroup.exists() {
+            let pids = cgroup.pids()?;
+            if !pids.is_empty() {
+                return Err(Error::invalid(
+                    "cgroup_path",
+                    format!(
+                        "the cgroup {} exists and holds processes {pids:?}: a container's \
+                         cgroup must be new or empty",
+                        cgroup.primary().display()
+                    ),
+                ));
+            }
+        }
         let mut created = Vec::new();
-        match self.create_dirs(&components, id, resources, &mut created) {
-            Ok(()) => Ok(self.open(parent, id)),
+        match self.create_dirs(parent, id, resources, &mut created) {
+            Ok(()) => Ok(cgroup),
             Err(err) => {
                 for dir in created.iter().rev() {
                     let _ = self.fs.try_rmdir(dir);
@@ -227,8 +255,13 @@ impl CgroupManager {
 
     /// The container cgroup `<parent>/<id>`, which may or may not exist; no I/O.
     pub fn open(&self, parent: &str, id: &str) -> ContainerCgroup {
-        let mut relative = PathBuf::from(parent.trim_matches('/'));
-        relative.push(id);
+        self.open_at(&format!("{}/{id}", parent.trim_matches('/')))
+    }
+
+    /// The container cgroup at `path` below each hierarchy's root, which may or may not
+    /// exist; no I/O.
+    pub fn open_at(&self, path: &str) -> ContainerCgroup {
+        let relative = PathBuf::from(path.trim_matches('/'));
         let v1 = match self.mode {
             CgroupMode::Unified => Vec::new(),
             _ => self
@@ -297,6 +330,32 @@ fn path_components<'a>(parent: &'a str, id: &str) -> Result<Vec<&'a str>> {
     Ok(components)
 }
 
+/// The components of a container's cgroup path, after checking that it stays inside the
+/// hierarchy (the runtime-core validation should have caught it; this is the last line).
+fn cgroup_path_components(path: &str) -> Result<Vec<&str>> {
+    let components: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+    if components.is_empty() || components.iter().any(|c| *c == "." || *c == "..") {
+        return Err(Error::invalid(
+            "cgroup_path",
+            format!("{path:?}: must name a cgroup below the root, without '.' or '..'"),
+        ));
+    }
+    Ok(components)
+}
+
+/// Makes the container's own directory `dir`: one that exists already is used (`create_at`
+/// checked it holds no process) and is not `created`.
+fn mkdir_own(fs: &CgFs, dir: &Path, created: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    match fs.try_mkdir(dir) {
+        Ok(()) => {
+            created.push(dir.to_path_buf());
+            Ok(())
+        }
+        Err(err) if errno_of(&err) == Errno::EEXIST => Ok(()),
+        Err(err) => Err(err),
+    }
+}
+
 /// Creates `<root>/<components...>` level by level; levels that exist are fine.
 fn mkdir_chain(
     fs: &CgFs,
@@ -325,7 +384,7 @@ fn apply(fs: &CgFs, dir: &Path, setting: &Setting) -> Result<()> {
             .iter()
             .find(|(file, _)| fs.exists(&dir.join(file)))
             .ok_or_else(|| {
-                let files: Vec<&str> = choices.iter().map(|(f, _)| *f).collect();
+                let files: Vec<&str> = choices.iter().map(|(f, _)| f.as_str()).collect();
                 Error::Unsupported(format!(
                     "resources.{} on a host without {} in {}",
                     setting.field,

@@ -4,7 +4,7 @@
 //! documentation and the OCI conversions decide: `memory.low` for the soft limit,
 //! `memory.swap.max` counting swap alone, `cpu.weight` from shares.
 
-use runtime_core::Resources;
+use runtime_core::{Resources, ThrottleDevice};
 
 use super::layout::Controller;
 
@@ -16,17 +16,63 @@ pub(crate) struct Setting {
     pub controller: Controller,
     /// The file and the value to write to it. With more than one, the first file that exists
     /// is written (the weight file depends on the I/O scheduler).
-    pub choices: Vec<(&'static str, String)>,
+    pub choices: Vec<(String, String)>,
 }
 
 impl Setting {
-    fn one(field: &'static str, controller: Controller, file: &'static str, value: String) -> Self {
+    fn one(
+        field: &'static str,
+        controller: Controller,
+        file: impl Into<String>,
+        value: String,
+    ) -> Self {
         Setting {
             field,
             controller,
-            choices: vec![(file, value)],
+            choices: vec![(file.into(), value)],
         }
     }
+
+    fn first_of(field: &'static str, controller: Controller, choices: &[(&str, String)]) -> Self {
+        Setting {
+            field,
+            controller,
+            choices: choices
+                .iter()
+                .map(|(file, value)| (file.to_string(), value.clone()))
+                .collect(),
+        }
+    }
+}
+
+/// The per-device throttles, each with its v1 file and its v2 `io.max` key.
+fn throttles(r: &Resources) -> [(&'static str, &[ThrottleDevice], &'static str, &'static str); 4] {
+    [
+        (
+            "blkio_throttle_read_bps_device",
+            &r.blkio_throttle_read_bps_device,
+            "blkio.throttle.read_bps_device",
+            "rbps",
+        ),
+        (
+            "blkio_throttle_write_bps_device",
+            &r.blkio_throttle_write_bps_device,
+            "blkio.throttle.write_bps_device",
+            "wbps",
+        ),
+        (
+            "blkio_throttle_read_iops_device",
+            &r.blkio_throttle_read_iops_device,
+            "blkio.throttle.read_iops_device",
+            "riops",
+        ),
+        (
+            "blkio_throttle_write_iops_device",
+            &r.blkio_throttle_write_iops_device,
+            "blkio.throttle.write_iops_device",
+            "wiops",
+        ),
+    ]
 }
 
 /// The v2 `cpu.weight` (1 to 10000, default 100) for v1 shares (2 to 262144, default 1024),
@@ -129,8 +175,41 @@ pub(crate) fn v1_settings(r: &Resources) -> Vec<Setting> {
             limit_or(v, "-1"),
         ));
     }
+    if let Some(v) = r.memory_swappiness {
+        out.push(Setting::one(
+            "memory_swappiness",
+            Memory,
+            "memory.swappiness",
+            v.to_string(),
+        ));
+    }
+    if let Some(v) = r.memory_disable_oom_killer {
+        out.push(Setting::one(
+            "memory_disable_oom_killer",
+            Memory,
+            "memory.oom_control",
+            u8::from(v).to_string(),
+        ));
+    }
     if let Some(v) = r.cpu_shares {
         out.push(Setting::one("cpu_shares", Cpu, "cpu.shares", v.to_string()));
+    }
+    // The real-time period first: the kernel checks the runtime against it.
+    if let Some(v) = r.cpu_realtime_period {
+        out.push(Setting::one(
+            "cpu_realtime_period",
+            Cpu,
+            "cpu.rt_period_us",
+            v.to_string(),
+        ));
+    }
+    if let Some(v) = r.cpu_realtime_runtime {
+        out.push(Setting::one(
+            "cpu_realtime_runtime",
+            Cpu,
+            "cpu.rt_runtime_us",
+            v.to_string(),
+        ));
     }
     if let Some(v) = r.cpu_period {
         out.push(Setting::one(
@@ -148,16 +227,92 @@ pub(crate) fn v1_settings(r: &Resources) -> Vec<Setting> {
             limit_or(v, "-1"),
         ));
     }
+    // After the quota: the kernel keeps the burst at or below it.
+    if let Some(v) = r.cpu_burst {
+        out.push(Setting::one(
+            "cpu_burst",
+            Cpu,
+            "cpu.cfs_burst_us",
+            v.to_string(),
+        ));
+    }
+    if let Some(v) = r.cpu_idle {
+        out.push(Setting::one("cpu_idle", Cpu, "cpu.idle", v.to_string()));
+    }
     out.extend(same_in_v1_and_v2(r));
     if let Some(v) = r.blkio_weight {
-        out.push(Setting {
-            field: "blkio_weight",
-            controller: Blkio,
-            choices: vec![
+        out.push(Setting::first_of(
+            "blkio_weight",
+            Blkio,
+            &[
                 ("blkio.weight", v.to_string()),
                 ("blkio.bfq.weight", v.to_string()),
             ],
-        });
+        ));
+    }
+    if let Some(v) = r.blkio_leaf_weight {
+        out.push(Setting::one(
+            "blkio_leaf_weight",
+            Blkio,
+            "blkio.leaf_weight",
+            v.to_string(),
+        ));
+    }
+    for device in &r.blkio_weight_device {
+        let number = format!("{}:{}", device.major, device.minor);
+        if let Some(weight) = device.weight {
+            let line = format!("{number} {weight}");
+            out.push(Setting::first_of(
+                "blkio_weight_device",
+                Blkio,
+                &[
+                    ("blkio.weight_device", line.clone()),
+                    ("blkio.bfq.weight_device", line),
+                ],
+            ));
+        }
+        if let Some(leaf) = device.leaf_weight {
+            out.push(Setting::one(
+                "blkio_weight_device",
+                Blkio,
+                "blkio.leaf_weight_device",
+                format!("{number} {leaf}"),
+            ));
+        }
+    }
+    for (field, devices, file, _) in throttles(r) {
+        for device in devices {
+            out.push(Setting::one(
+                field,
+                Blkio,
+                file,
+                format!("{}:{} {}", device.major, device.minor, device.rate),
+            ));
+        }
+    }
+    for limit in &r.hugepage_limits {
+        out.push(Setting::one(
+            "hugepage_limits",
+            Hugetlb,
+            format!("hugetlb.{}.limit_in_bytes", limit.page_size),
+            limit.limit.to_string(),
+        ));
+    }
+    if let Some(v) = r.network_class_id {
+        out.push(Setting::one(
+            "network_class_id",
+            NetCls,
+            "net_cls.classid",
+            v.to_string(),
+        ));
+    }
+    for priority in &r.network_priorities {
+        out.push(Setting::one(
+            "network_priorities",
+            NetPrio,
+            "net_prio.ifpriomap",
+            format!("{} {}", priority.name, priority.priority),
+        ));
     }
     out
 }
@@ -224,19 +379,79 @@ pub(crate) fn v2_settings_keeping(r: &Resources, current: Current) -> Vec<Settin
         };
         out.push(Setting::one(field, Cpu, "cpu.max", v));
     }
+    // After cpu.max: the kernel keeps the burst at or below the quota.
+    if let Some(v) = r.cpu_burst {
+        out.push(Setting::one(
+            "cpu_burst",
+            Cpu,
+            "cpu.max.burst",
+            v.to_string(),
+        ));
+    }
+    if let Some(v) = r.cpu_idle {
+        out.push(Setting::one("cpu_idle", Cpu, "cpu.idle", v.to_string()));
+    }
     out.extend(same_in_v1_and_v2(r));
     if let Some(v) = r.blkio_weight {
         // BFQ's own file first: with BFQ as scheduler, io.weight (iocost) has no effect.
-        out.push(Setting {
-            field: "blkio_weight",
-            controller: Io,
-            choices: vec![
+        out.push(Setting::first_of(
+            "blkio_weight",
+            Io,
+            &[
                 ("io.bfq.weight", v.to_string()),
                 ("io.weight", format!("default {v}")),
             ],
-        });
+        ));
+    }
+    // A device's weight is BFQ's alone, as runc writes it (leaf weights are refused on v2).
+    for device in &r.blkio_weight_device {
+        if let Some(weight) = device.weight {
+            out.push(Setting::one(
+                "blkio_weight_device",
+                Io,
+                "io.bfq.weight",
+                format!("{}:{} {weight}", device.major, device.minor),
+            ));
+        }
+    }
+    for (field, devices, _, key) in throttles(r) {
+        for device in devices {
+            out.push(Setting::one(
+                field,
+                Io,
+                "io.max",
+                format!("{}:{} {key}={}", device.major, device.minor, device.rate),
+            ));
+        }
+    }
+    for limit in &r.hugepage_limits {
+        out.push(Setting::one(
+            "hugepage_limits",
+            Hugetlb,
+            format!("hugetlb.{}.max", limit.page_size),
+            limit.limit.to_string(),
+        ));
+    }
+    // Last, as runc does: a unified value overrides what the fields above wrote.
+    for (file, value) in &r.unified {
+        // A cgroup.* file has no controller; on v2, where this list is written, every
+        // setting goes into the one directory and the controller only names what to enable.
+        let controller = unified_controller(file).unwrap_or(Controller::Pids);
+        out.push(Setting::one(
+            "unified",
+            controller,
+            file.clone(),
+            value.clone(),
+        ));
     }
     out
+}
+
+/// The controller of a `unified` key (`memory.high`: memory); `None` for `cgroup.*` files,
+/// which every cgroup has, and for controllers berth does not know.
+pub(crate) fn unified_controller(file: &str) -> Option<Controller> {
+    let (prefix, _) = file.split_once('.')?;
+    Controller::from_v2_name(prefix)
 }
 
 /// The v2 controllers a container's cgroup gets, before intersecting with what the host
@@ -252,6 +467,17 @@ pub(crate) fn v2_wanted(r: &Resources) -> Vec<Controller> {
     if r.cpuset_cpus.is_some() || r.cpuset_mems.is_some() {
         wanted.insert(0, Controller::Cpuset);
     }
+    if !r.hugepage_limits.is_empty() {
+        wanted.push(Controller::Hugetlb);
+    }
+    for file in r.unified.keys() {
+        if let Some(controller) = unified_controller(file) {
+            if !wanted.contains(&controller) {
+                wanted.push(controller);
+            }
+        }
+    }
+    wanted.sort();
     wanted
 }
 
@@ -282,6 +508,60 @@ pub(crate) fn fields_and_controllers(r: &Resources, v2: bool) -> Vec<(&'static s
     need(r.cpuset_mems.is_some(), "cpuset_mems", Controller::Cpuset);
     need(r.pids_limit.is_some(), "pids_limit", Controller::Pids);
     need(r.blkio_weight.is_some(), "blkio_weight", io);
+    need(
+        r.memory_swappiness.is_some(),
+        "memory_swappiness",
+        Controller::Memory,
+    );
+    need(
+        r.memory_disable_oom_killer.is_some(),
+        "memory_disable_oom_killer",
+        Controller::Memory,
+    );
+    need(
+        r.memory_check_before_update == Some(true),
+        "memory_check_before_update",
+        Controller::Memory,
+    );
+    need(
+        r.cpu_realtime_runtime.is_some(),
+        "cpu_realtime_runtime",
+        Controller::Cpu,
+    );
+    need(
+        r.cpu_realtime_period.is_some(),
+        "cpu_realtime_period",
+        Controller::Cpu,
+    );
+    need(r.cpu_idle.is_some(), "cpu_idle", Controller::Cpu);
+    need(r.cpu_burst.is_some(), "cpu_burst", Controller::Cpu);
+    need(r.blkio_leaf_weight.is_some(), "blkio_leaf_weight", io);
+    need(!r.blkio_weight_device.is_empty(), "blkio_weight_device", io);
+    for (field, devices, _, _) in throttles(r) {
+        need(!devices.is_empty(), field, io);
+    }
+    need(
+        !r.hugepage_limits.is_empty(),
+        "hugepage_limits",
+        Controller::Hugetlb,
+    );
+    need(
+        r.network_class_id.is_some(),
+        "network_class_id",
+        Controller::NetCls,
+    );
+    need(
+        !r.network_priorities.is_empty(),
+        "network_priorities",
+        Controller::NetPrio,
+    );
+    if v2 {
+        for file in r.unified.keys() {
+            if let Some(controller) = unified_controller(file) {
+                need(true, "unified", controller);
+            }
+        }
+    }
     out
 }
 
@@ -289,10 +569,10 @@ pub(crate) fn fields_and_controllers(r: &Resources, v2: bool) -> Vec<(&'static s
 mod tests {
     use super::*;
 
-    fn files(settings: &[Setting]) -> Vec<(&'static str, String)> {
+    fn files(settings: &[Setting]) -> Vec<(&str, String)> {
         settings
             .iter()
-            .map(|s| (s.choices[0].0, s.choices[0].1.clone()))
+            .map(|s| (s.choices[0].0.as_str(), s.choices[0].1.clone()))
             .collect()
     }
 
@@ -369,6 +649,7 @@ mod tests {
             cpuset_mems: Some("0".into()),
             pids_limit: Some(-1),
             blkio_weight: Some(300),
+            ..Default::default()
         }
     }
 
@@ -390,7 +671,10 @@ mod tests {
                 ("blkio.weight", "300".into()),
             ]
         );
-        assert_eq!(settings[9].choices[1], ("blkio.bfq.weight", "300".into()));
+        assert_eq!(
+            settings[9].choices[1],
+            ("blkio.bfq.weight".into(), "300".into())
+        );
         assert_eq!(settings[9].controller, Controller::Blkio);
     }
 
@@ -411,7 +695,10 @@ mod tests {
                 ("io.bfq.weight", "300".into()),
             ]
         );
-        assert_eq!(settings[8].choices[1], ("io.weight", "default 300".into()));
+        assert_eq!(
+            settings[8].choices[1],
+            ("io.weight".into(), "default 300".into())
+        );
         assert!(v2_settings(&Resources::default()).is_empty());
         assert!(v1_settings(&Resources::default()).is_empty());
     }

@@ -352,21 +352,40 @@ fn failed_create_removes_what_it_created_and_only_that() {
 }
 
 #[test]
-fn existing_container_dir_is_an_error_and_is_kept() {
+fn an_existing_empty_cgroup_is_used_and_one_with_processes_refused() {
     let fake = hybrid();
     let manager = fake.manager();
     manager
         .create("berth", "c1", &Resources::default())
         .unwrap();
-    let err = manager
-        .create("berth", "c1", &Resources::default())
-        .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "create cgroup /v1/memory/berth/c1: EEXIST: File exists"
+    // Empty: used as it is, as runc does, and the resources written into it.
+    fake.clear_log();
+    let limits = Resources {
+        pids_limit: Some(5),
+        ..Default::default()
+    };
+    let cg = manager.create_at("berth/c1", &limits).unwrap();
+    assert!(
+        !fake.log().iter().any(|l| l.starts_with("mkdir")),
+        "{:?}",
+        fake.log()
     );
+    assert_eq!(fake.get("/v1/pids/berth/c1/pids.max").as_deref(), Some("5"));
+    // A failure leaves it, since berth did not make it.
+    fake.fail("/v1/pids/berth/c1/pids.max", libc::EINVAL);
+    manager.create_at("berth/c1", &limits).unwrap_err();
     assert!(fake.is_dir("/v1/memory/berth/c1"));
     assert!(fake.is_dir("/v1/unified/berth/c1"));
+    // With a process in it: refused before anything is written.
+    fake.set("/v1/unified/berth/c1/cgroup.procs", "42\n");
+    fake.clear_log();
+    let err = manager
+        .create_at("berth/c1", &Resources::default())
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    assert!(err.to_string().contains("holds processes [42]"), "{err}");
+    assert!(!fake.log().iter().any(|l| l.starts_with("write")));
+    drop(cg);
 }
 
 #[test]
@@ -1130,4 +1149,281 @@ fn a_failed_update_write_says_what_was_written_before_it() {
         err.to_string(),
         "write 10 to /v1/pids/berth/c1/pids.max: EINVAL: Invalid argument"
     );
+}
+
+fn oci_extras() -> Resources {
+    use runtime_core::{HugepageLimit, NetworkPriority, ThrottleDevice, WeightDevice};
+    let throttle = |rate| {
+        vec![ThrottleDevice {
+            major: 8,
+            minor: 0,
+            rate,
+        }]
+    };
+    Resources {
+        memory_swappiness: Some(10),
+        memory_disable_oom_killer: Some(true),
+        memory_kernel: Some(1 << 20),
+        memory_use_hierarchy: Some(true),
+        cpu_quota: Some(50_000),
+        cpu_burst: Some(20_000),
+        cpu_idle: Some(1),
+        cpu_realtime_period: Some(500_000),
+        cpu_realtime_runtime: Some(10_000),
+        blkio_weight_device: vec![WeightDevice {
+            major: 8,
+            minor: 0,
+            weight: Some(300),
+            leaf_weight: None,
+        }],
+        blkio_throttle_read_bps_device: throttle(1_000_000),
+        blkio_throttle_write_bps_device: throttle(2_000_000),
+        blkio_throttle_read_iops_device: throttle(100),
+        blkio_throttle_write_iops_device: throttle(200),
+        hugepage_limits: vec![HugepageLimit {
+            page_size: "2MB".into(),
+            limit: 4 << 20,
+        }],
+        network_class_id: Some(0x10001),
+        network_priorities: vec![NetworkPriority {
+            name: "eth0".into(),
+            priority: 5,
+        }],
+        ..Default::default()
+    }
+}
+
+#[test]
+fn v1_writes_the_oci_extras_in_order() {
+    let fake = hybrid();
+    fake.mount_v1("/v1/hugetlb", &["hugetlb"]);
+    fake.mount_v1("/v1/net_cls,net_prio", &["net_cls", "net_prio"]);
+    fake.hugepages(&["2048kB", "1048576kB"]);
+    let manager = fake.manager();
+    let r = oci_extras();
+    manager.check(&r).unwrap();
+    manager.create("berth", "c1", &r).unwrap();
+    let writes: Vec<String> = fake
+        .log()
+        .into_iter()
+        .filter(|l| l.starts_with("write /v1/") && !l.contains("cpuset"))
+        .collect();
+    assert_eq!(
+        writes,
+        [
+            "write /v1/memory/berth/c1/memory.swappiness 10",
+            "write /v1/memory/berth/c1/memory.oom_control 1",
+            "write /v1/cpu,cpuacct/berth/c1/cpu.rt_period_us 500000",
+            "write /v1/cpu,cpuacct/berth/c1/cpu.rt_runtime_us 10000",
+            "write /v1/cpu,cpuacct/berth/c1/cpu.cfs_quota_us 50000",
+            "write /v1/cpu,cpuacct/berth/c1/cpu.cfs_burst_us 20000",
+            "write /v1/cpu,cpuacct/berth/c1/cpu.idle 1",
+            // BFQ's file: blkio.weight_device is CFQ's, gone since Linux 5.0.
+            "write /v1/blkio/berth/c1/blkio.bfq.weight_device 8:0 300",
+            "write /v1/blkio/berth/c1/blkio.throttle.read_bps_device 8:0 1000000",
+            "write /v1/blkio/berth/c1/blkio.throttle.write_bps_device 8:0 2000000",
+            "write /v1/blkio/berth/c1/blkio.throttle.read_iops_device 8:0 100",
+            "write /v1/blkio/berth/c1/blkio.throttle.write_iops_device 8:0 200",
+            "write /v1/hugetlb/berth/c1/hugetlb.2MB.limit_in_bytes 4194304",
+            "write /v1/net_cls,net_prio/berth/c1/net_cls.classid 65537",
+            "write /v1/net_cls,net_prio/berth/c1/net_prio.ifpriomap eth0 5",
+        ]
+    );
+    // A page size the host lacks is invalid, naming it; unified is v2's.
+    let bad = Resources {
+        hugepage_limits: vec![runtime_core::HugepageLimit {
+            page_size: "64KB".into(),
+            limit: 0,
+        }],
+        ..Default::default()
+    };
+    let err = manager.check(&bad).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    assert_eq!(
+        err.to_string(),
+        "invalid resources.hugepage_limits[0].page_size: 64KB: this host has huge pages of \
+         2MB, 1GB"
+    );
+    let mut unified = Resources::default();
+    unified.unified.insert("memory.high".into(), "1".into());
+    let err = manager.create("berth", "c2", &unified).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported);
+    assert!(
+        err.to_string()
+            .starts_with("resources.unified on a cgroup v1 host"),
+        "{err}"
+    );
+    assert!(!fake.is_dir("/v1/memory/berth/c2"));
+}
+
+#[test]
+fn v1_refuses_what_the_kernel_lacks_naming_the_field() {
+    let fake = hybrid();
+    let manager = fake.manager();
+    for (r, field) in [
+        (
+            Resources {
+                blkio_leaf_weight: Some(100),
+                ..Default::default()
+            },
+            "resources.blkio_leaf_weight on a host without blkio.leaf_weight",
+        ),
+        (
+            Resources {
+                network_class_id: Some(1),
+                ..Default::default()
+            },
+            "resources.network_class_id on a host without the net_cls cgroup controller",
+        ),
+        (
+            Resources {
+                hugepage_limits: vec![runtime_core::HugepageLimit {
+                    page_size: "2MB".into(),
+                    limit: 0,
+                }],
+                ..Default::default()
+            },
+            "resources.hugepage_limits on a host without the hugetlb cgroup controller",
+        ),
+    ] {
+        let err = manager.check(&r).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
+        assert!(err.to_string().starts_with(field), "{err}");
+    }
+    fake.remove("/v1/cpu,cpuacct/cpu.rt_runtime_us");
+    let err = manager
+        .check(&Resources {
+            cpu_realtime_runtime: Some(1),
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("resources.cpu_realtime_runtime on a host without cpu.rt_runtime_us"),
+        "{err}"
+    );
+}
+
+#[test]
+fn v2_writes_the_oci_extras_and_unified_last() {
+    let fake = unified("cpuset cpu io memory hugetlb pids");
+    fake.hugepages(&["2048kB"]);
+    let manager = fake.manager();
+    let mut r = oci_extras();
+    // v1-only fields are refused on v2, naming them.
+    for field in [
+        "memory_swappiness",
+        "memory_disable_oom_killer",
+        "cpu_realtime_runtime",
+        "network_class_id",
+    ] {
+        let err = manager.check(&r).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unsupported);
+        assert!(
+            err.to_string()
+                .starts_with(&format!("resources.{field} on cgroup v2")),
+            "{err}"
+        );
+        match field {
+            "memory_swappiness" => r.memory_swappiness = None,
+            "memory_disable_oom_killer" => r.memory_disable_oom_killer = Some(false),
+            "cpu_realtime_runtime" => {
+                r.cpu_realtime_runtime = None;
+                r.cpu_realtime_period = None;
+            }
+            _ => {
+                r.network_class_id = None;
+                r.network_priorities.clear();
+            }
+        }
+    }
+    // A device weight is BFQ's: no io.bfq.weight in new cgroups here.
+    r.blkio_weight_device.clear();
+    r.unified.insert("memory.high".into(), "50000000".into());
+    r.unified.insert("cgroup.max.depth".into(), "3".into());
+    manager.check(&r).unwrap();
+    fake.set("/cg/berth/unrelated", "");
+    manager.create("berth", "c1", &r).unwrap();
+    let writes: Vec<String> = fake
+        .log()
+        .into_iter()
+        .filter(|l| l.starts_with("write /cg/berth/c1/"))
+        .collect();
+    assert_eq!(
+        writes,
+        [
+            "write /cg/berth/c1/cpu.max 50000",
+            "write /cg/berth/c1/cpu.max.burst 20000",
+            "write /cg/berth/c1/cpu.idle 1",
+            "write /cg/berth/c1/io.max 8:0 rbps=1000000",
+            "write /cg/berth/c1/io.max 8:0 wbps=2000000",
+            "write /cg/berth/c1/io.max 8:0 riops=100",
+            "write /cg/berth/c1/io.max 8:0 wiops=200",
+            "write /cg/berth/c1/hugetlb.2MB.max 4194304",
+            "write /cg/berth/c1/cgroup.max.depth 3",
+            "write /cg/berth/c1/memory.high 50000000",
+        ]
+    );
+    assert!(fake.log().contains(
+        &"write /cg/berth/cgroup.subtree_control +cpu +io +memory +pids +hugetlb".into()
+    ));
+    // A unified key of a controller the host lacks, or berth does not know.
+    let mut missing = Resources::default();
+    missing.unified.insert("misc.max".into(), "x 1".into());
+    let err = manager.check(&missing).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "resources.unified on a host without the misc cgroup controller is not supported by \
+         this driver"
+    );
+    let mut unknown = Resources::default();
+    unknown.unified.insert("dmem.max".into(), "1".into());
+    let err = manager.check(&unknown).unwrap_err();
+    assert!(
+        err.to_string().contains("dmem.max: the dmem controller"),
+        "{err}"
+    );
+}
+
+#[test]
+fn update_checks_usage_before_lowering_memory_when_asked() {
+    let fake = hybrid();
+    let manager = fake.manager();
+    let cg = manager
+        .create("berth", "c1", &Resources::default())
+        .unwrap();
+    fake.set("/v1/memory/berth/c1/memory.usage_in_bytes", "1048576\n");
+    fake.clear_log();
+    let lower = Resources {
+        memory_limit: Some(1 << 20),
+        memory_check_before_update: Some(true),
+        ..Default::default()
+    };
+    let err = manager.update(&cg, &lower).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    assert!(
+        err.to_string()
+            .starts_with("invalid resources.memory_limit: 1048576 is not above"),
+        "{err}"
+    );
+    assert!(writes_to(&fake.log(), "memory").is_empty());
+    // Without the check the kernel decides; above the usage the check passes.
+    manager
+        .update(
+            &cg,
+            &Resources {
+                memory_limit: Some(2 << 20),
+                ..lower.clone()
+            },
+        )
+        .unwrap();
+    manager
+        .update(
+            &cg,
+            &Resources {
+                memory_check_before_update: None,
+                ..lower
+            },
+        )
+        .unwrap();
 }

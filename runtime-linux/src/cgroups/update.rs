@@ -37,6 +37,9 @@ pub(crate) fn update(
 ) -> Result<()> {
     manager.check(resources)?;
     cgroup.require_exists()?;
+    if resources.memory_check_before_update == Some(true) {
+        check_usage(cgroup, resources)?;
+    }
     let plan = match cgroup.mode {
         CgroupMode::Unified => v2_plan(manager, cgroup, resources)?,
         CgroupMode::Legacy | CgroupMode::Hybrid => v1_plan(cgroup, resources)?,
@@ -44,6 +47,59 @@ pub(crate) fn update(
     // A container that exits meanwhile takes its cgroup along: its files are missing then
     // because it is gone, not for want of a kernel feature.
     write_all(&cgroup.fs, &plan).map_err(|err| cgroup.require_exists().err().unwrap_or(err))
+}
+
+/// `memory_check_before_update`: a memory (or memory+swap) limit at or below what the
+/// container uses now is refused before any write, as runc refuses it.
+fn check_usage(cgroup: &ContainerCgroup, r: &Resources) -> Result<()> {
+    let fs = &cgroup.fs;
+    let (memory, memsw) = match cgroup.mode {
+        CgroupMode::Unified => {
+            let Some(dir) = cgroup.unified.as_deref() else {
+                return Ok(());
+            };
+            let memory = usage(fs, &dir.join("memory.current"))?;
+            let swap = usage(fs, &dir.join("memory.swap.current"))?;
+            (memory, memory.zip(swap).map(|(m, s)| m + s))
+        }
+        _ => {
+            let Some(dir) = cgroup.v1_dir(Controller::Memory) else {
+                return Ok(());
+            };
+            (
+                usage(fs, &dir.join("memory.usage_in_bytes"))?,
+                usage(fs, &dir.join("memory.memsw.usage_in_bytes"))?,
+            )
+        }
+    };
+    for (field, limit, used) in [
+        ("memory_limit", r.memory_limit, memory),
+        ("memory_swap", r.memory_swap.filter(|s| *s > 0), memsw),
+    ] {
+        if let (Some(limit), Some(used)) = (limit, used) {
+            if u64::try_from(limit).unwrap_or(0) <= used {
+                return Err(Error::invalid(
+                    format!("resources.{field}"),
+                    format!(
+                        "{limit} is not above what the container uses now, {used} bytes \
+                         (memory_check_before_update)"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A usage counter in bytes; `None` if the kernel has no such file (no swap accounting).
+fn usage(fs: &CgFs, path: &Path) -> Result<Option<u64>> {
+    let Some(text) = fs.read_opt(path)? else {
+        return Ok(None);
+    };
+    text.trim()
+        .parse::<u64>()
+        .map(Some)
+        .map_err(|_| Error::Internal(format!("{}: {text:?} is not a number", path.display())))
 }
 
 fn v2_plan(manager: &CgroupManager, cgroup: &ContainerCgroup, r: &Resources) -> Result<Vec<Write>> {
@@ -186,11 +242,20 @@ fn is_einval(err: &Error) -> bool {
 /// `err` of the write of `failed`, saying which fields of the plan were written before it
 /// (and kept) and which were not.
 fn with_progress(err: Error, failed: &str, done: &[&str], plan: &[Write]) -> Error {
-    let left: Vec<&str> = plan
-        .iter()
-        .map(|(_, s)| s.field)
-        .filter(|field| *field != failed && !done.contains(field))
-        .collect();
+    let mut left: Vec<&str> = Vec::new();
+    for (_, setting) in plan {
+        let field = setting.field;
+        if field != failed && !done.contains(&field) && !left.contains(&field) {
+            left.push(field);
+        }
+    }
+    let mut written: Vec<&str> = Vec::new();
+    for field in done {
+        if !written.contains(field) {
+            written.push(field);
+        }
+    }
+    let done = written.as_slice();
     if done.is_empty() && left.is_empty() {
         return err;
     }

@@ -9,7 +9,7 @@ use runtime_core::{Resources, Result};
 use super::fs::{errno_of, CgFs};
 use super::layout::{Controller, V1Hierarchy};
 use super::resources::Setting;
-use super::{apply, mkdir_chain};
+use super::{apply, mkdir_chain, mkdir_own};
 use crate::error::{io_error, os_error};
 
 /// Creates `<mount>/<parent>/<id>` in one hierarchy and writes its settings. Every directory
@@ -27,13 +27,12 @@ pub(crate) fn create(
     dir.extend(parent);
     dir.push(id);
     // The parent usually exists: one mkdir on the hot path, the chain only when it fails.
-    match fs.try_mkdir(&dir) {
-        Ok(()) => created.push(dir.clone()),
+    match mkdir_own(fs, &dir, created) {
+        Ok(()) => {}
         Err(err) if err.raw_os_error() == Some(libc::ENOENT) => {
             mkdir_chain(fs, &hierarchy.mount, parent, created)?;
-            fs.try_mkdir(&dir)
+            mkdir_own(fs, &dir, created)
                 .map_err(|err| io_error(format!("create cgroup {}", dir.display()), &err))?;
-            created.push(dir.clone());
         }
         Err(err) => return Err(io_error(format!("create cgroup {}", dir.display()), &err)),
     }

@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use runtime_core::Result;
 
-use super::apply;
 use super::fs::{errno_of, CgFs};
 use super::layout::Controller;
 use super::resources::Setting;
 use super::stats::flat_key;
+use super::{apply, mkdir_own};
 use crate::error::{io_error, os_error};
 
 /// Creates `<root>/<parent>/<id>` with `controllers` enabled for it and writes `settings`.
@@ -41,9 +41,8 @@ pub(crate) fn create(
         enable(fs, &level, controllers)?;
     }
     let dir = level.join(id);
-    fs.try_mkdir(&dir)
+    mkdir_own(fs, &dir, created)
         .map_err(|err| io_error(format!("create cgroup {}", dir.display()), &err))?;
-    created.push(dir.clone());
     for setting in settings {
         apply(fs, &dir, setting)?;
     }
@@ -208,8 +207,8 @@ mod tests {
     #[test]
     fn controllers_list() {
         assert_eq!(
-            parse_controllers("cpuset cpu io memory hugetlb pids rdma misc\n"),
-            vec![Cpuset, Cpu, Io, Memory, Pids]
+            parse_controllers("cpuset cpu io memory hugetlb pids rdma misc dmem\n"),
+            vec![Cpuset, Cpu, Io, Memory, Pids, Hugetlb, Rdma, Misc]
         );
         assert!(parse_controllers("\n").is_empty());
     }

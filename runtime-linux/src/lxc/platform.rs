@@ -168,7 +168,15 @@ impl Platform for LxcPlatform {
                 "devices: nodes in the container's /dev (the LXC driver)".into(),
             ));
         }
-        device_rules = security::devices::rules(command.process.privileged, &device_rules);
+        if command.cgroup_path.is_some() {
+            return Err(Error::Unsupported(
+                "cgroup_path: a cgroup not named by the id (the LXC driver, whose cgroups \
+                 LXC names <cgroup_parent>/<id>)"
+                    .into(),
+            ));
+        }
+        device_rules = security::devices::rules(command.process.privileged, &device_rules, &[]);
+        security::devices::policy(&device_rules)?;
         let capabilities = CapabilitySet::for_process(&command.process, "process")?;
         let seccomp = seccomp::render(&command.process, capabilities, "process.seccomp")?;
         let shares = namespace_shares(command, peers)?;

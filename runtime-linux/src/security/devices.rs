@@ -5,9 +5,16 @@
 //! `console`, `ptmx` and `/dev/pts/*`. Host devices given to the container add their own
 //! rule; a privileged container may use every device.
 //!
-//! - cgroup v1: `a` into `devices.deny` (deny all), then one line per rule into
-//!   `devices.allow`, in the container's `devices` directory ([`apply_v1`]).
-//! - cgroup v2: a `BPF_PROG_TYPE_CGROUP_DEVICE` program, assembled here
+//! A container's list ([`rules`]) is read in order from "deny every device", as cgroup v1
+//! reads what is written to `devices.allow` and `devices.deny`, and as runc's emulator does
+//! for cgroup v2 ([`policy`]): a type `a` rule resets to allow (or deny) everything; another
+//! rule adds an exception to the default of the moment, or takes back access from the
+//! exception of exactly its type and numbers. Taking access out of a wildcard exception (deny
+//! `c 1:3 r` after allow `c *:* rwm`) is refused, as runc refuses it: v1 would ignore it.
+//!
+//! - cgroup v1: the resulting default (`a` into `devices.deny` or `devices.allow`), then each
+//!   exception into the other file, in the container's `devices` directory ([`apply_v1`]).
+//! - cgroup v2: a `BPF_PROG_TYPE_CGROUP_DEVICE` program of the same policy, assembled here
 //!   ([`assemble`]), loaded with `bpf(BPF_PROG_LOAD)` and attached to the container's cgroup
 //!   directory with `BPF_PROG_ATTACH` and `BPF_F_ALLOW_MULTI` ([`apply_v2`]). The kernel runs
 //!   every program attached on the path to the root, and also the v1 controller where it is
@@ -58,6 +65,7 @@ pub fn default_rules() -> Vec<DeviceRule> {
 /// The rule that allows every device.
 pub fn allow_all() -> DeviceRule {
     DeviceRule {
+        allow: true,
         kind: 'a',
         major: None,
         minor: None,
@@ -65,19 +73,109 @@ pub fn allow_all() -> DeviceRule {
     }
 }
 
-/// The rules of a container: every device when privileged, else the default ones and
-/// `extra` (host devices and added rules), without duplicates.
-pub fn rules(privileged: bool, extra: &[DeviceRule]) -> Vec<DeviceRule> {
+/// The ordered rules of a container: the command's own `given` rules (after allow-all when
+/// privileged), then the default ones, then those of its host devices. The default nodes come
+/// after the command's rules, as runc appends its own: an OCI list that starts with "deny
+/// everything" keeps `/dev/null` and the rest usable, and no rule takes them away. A
+/// privileged container's rules can deny.
+pub fn rules(privileged: bool, given: &[DeviceRule], devices: &[DeviceRule]) -> Vec<DeviceRule> {
+    let mut rules = Vec::new();
     if privileged {
-        return vec![allow_all()];
+        rules.push(allow_all());
     }
-    let mut rules = default_rules();
-    for rule in extra {
+    rules.extend(given.iter().cloned());
+    if !privileged {
+        rules.extend(default_rules());
+    }
+    for rule in devices {
         if !rules.contains(rule) {
             rules.push(rule.clone());
         }
     }
     rules
+}
+
+/// What an ordered list of rules comes to: a default and its exceptions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DevicePolicy {
+    /// What an access no exception matches gets.
+    pub default_allow: bool,
+    /// Rules of type `c` or `b`, each the opposite of the default (`allow` is
+    /// `!default_allow`), in the order they were first added, their access in `rwm` order.
+    pub exceptions: Vec<DeviceRule>,
+}
+
+/// Reads `rules` in order from "deny every device" (see the module's documentation).
+pub fn policy(rules: &[DeviceRule]) -> Result<DevicePolicy> {
+    let mut policy = DevicePolicy {
+        default_allow: false,
+        exceptions: Vec::new(),
+    };
+    for (i, rule) in rules.iter().enumerate() {
+        validate(rule, &format!("devices rule {i}"))?;
+        if rule.kind == 'a' {
+            policy.default_allow = rule.allow;
+            policy.exceptions.clear();
+            continue;
+        }
+        let bits = access_bits(&rule.access).expect("validated");
+        let same =
+            |e: &DeviceRule| e.kind == rule.kind && e.major == rule.major && e.minor == rule.minor;
+        if rule.allow != policy.default_allow {
+            match policy.exceptions.iter_mut().find(|e| same(e)) {
+                Some(existing) => {
+                    let merged = access_bits(&existing.access).expect("made here") | bits;
+                    existing.access = access_string(merged);
+                }
+                None => policy.exceptions.push(DeviceRule {
+                    allow: rule.allow,
+                    kind: rule.kind,
+                    major: rule.major,
+                    minor: rule.minor,
+                    access: access_string(bits),
+                }),
+            }
+            continue;
+        }
+        // Taking access back: only from the exception of exactly these numbers.
+        for wider in policy.exceptions.iter().filter(|e| {
+            e.kind == rule.kind
+                && !same(e)
+                && (e.major.is_none() || e.major == rule.major)
+                && (e.minor.is_none() || e.minor == rule.minor)
+        }) {
+            if access_bits(&wider.access).expect("made here") & bits != 0 {
+                return Err(Error::invalid(
+                    "device_cgroup_rules",
+                    format!(
+                        "{} {:?} cannot take access out of the wider rule {} that comes \
+                         before it (cgroup v1 would ignore it): give the devices one by one",
+                        if rule.allow { "allow" } else { "deny" },
+                        rule.to_v1_line(),
+                        wider.to_v1_line()
+                    ),
+                ));
+            }
+        }
+        if let Some(at) = policy.exceptions.iter().position(same) {
+            let left = access_bits(&policy.exceptions[at].access).expect("made here") & !bits;
+            if left == 0 {
+                policy.exceptions.remove(at);
+            } else {
+                policy.exceptions[at].access = access_string(left);
+            }
+        }
+    }
+    Ok(policy)
+}
+
+/// The `BPF_DEVCG_ACC_*` bits as an access string, in `rwm` order.
+fn access_string(bits: u32) -> String {
+    [(2, 'r'), (4, 'w'), (1, 'm')]
+        .iter()
+        .filter(|(bit, _)| bits & bit != 0)
+        .map(|(_, c)| *c)
+        .collect()
 }
 
 /// Checks one rule; `field` names it in errors (`devices[2]`).
@@ -188,6 +286,7 @@ pub fn resolve_host_device(device: &HostDevice, field: &str) -> Result<ResolvedD
         uid: meta.uid(),
         gid: meta.gid(),
         rule: DeviceRule {
+            allow: true,
             kind,
             major: Some(major),
             minor: Some(minor),
@@ -196,19 +295,31 @@ pub fn resolve_host_device(device: &HostDevice, field: &str) -> Result<ResolvedD
     })
 }
 
-/// Host side, cgroup v1: denies every device to the cgroup `devices_dir` (which must have no
-/// child cgroup yet), then allows each rule.
-pub fn apply_v1(devices_dir: &Path, rules: &[DeviceRule]) -> Result<()> {
-    for (i, rule) in rules.iter().enumerate() {
-        validate(rule, &format!("devices rule {i}"))?;
-    }
-    let write = |file: &str, line: &str| {
-        let path = devices_dir.join(file);
-        std::fs::write(&path, line).step(|| format!("write {line:?} to {}", path.display()))
+/// The v1 writes of `rules`: the default (`a` into `devices.deny` or `devices.allow`), then
+/// each exception into the other file.
+pub fn v1_lines(rules: &[DeviceRule]) -> Result<Vec<(&'static str, String)>> {
+    let policy = policy(rules)?;
+    let (default_file, exception_file) = if policy.default_allow {
+        ("devices.allow", "devices.deny")
+    } else {
+        ("devices.deny", "devices.allow")
     };
-    write("devices.deny", "a")?;
-    for rule in rules {
-        write("devices.allow", &rule.to_v1_line())?;
+    let mut lines = vec![(default_file, "a".to_string())];
+    lines.extend(
+        policy
+            .exceptions
+            .iter()
+            .map(|rule| (exception_file, rule.to_v1_line())),
+    );
+    Ok(lines)
+}
+
+/// Host side, cgroup v1: sets the cgroup `devices_dir` (which must have no child cgroup yet)
+/// to the policy of `rules`.
+pub fn apply_v1(devices_dir: &Path, rules: &[DeviceRule]) -> Result<()> {
+    for (file, line) in v1_lines(rules)? {
+        let path = devices_dir.join(file);
+        std::fs::write(&path, &line).step(|| format!("write {line:?} to {}", path.display()))?;
     }
     Ok(())
 }
@@ -264,6 +375,7 @@ const BPF_ALU32_AND_K: u8 = 0x54; // BPF_ALU | BPF_AND | BPF_K
 const BPF_ALU32_RSH_K: u8 = 0x74; // BPF_ALU | BPF_RSH | BPF_K
 const BPF_ALU32_MOV_X: u8 = 0xbc; // BPF_ALU | BPF_MOV | BPF_X
 const BPF_ALU64_MOV_K: u8 = 0xb7; // BPF_ALU64 | BPF_MOV | BPF_K
+const BPF_JMP_JEQ_K: u8 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
 const BPF_JMP_JNE_K: u8 = 0x55; // BPF_JMP | BPF_JNE | BPF_K
 const BPF_JMP_JNE_X: u8 = 0x5d; // BPF_JMP | BPF_JNE | BPF_X
 const BPF_JMP_EXIT: u8 = 0x95; // BPF_JMP | BPF_EXIT
@@ -294,14 +406,20 @@ pub fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> u64 {
     u64::from_ne_bytes(bytes)
 }
 
-/// The device program for `rules`: allow (return 1) on the first rule that matches the
-/// access, deny (return 0) when none does.
+/// The device program for `rules`: their [`policy`]'s exceptions in order, each returning
+/// the opposite of the default when it matches, then the default.
+///
+/// An access matches an allowing exception when the type and numbers match and the
+/// exception has every bit asked for (v1's rule in deny-by-default mode); it matches a
+/// denying one when the type and numbers match and they share any bit (v1's in
+/// allow-by-default mode).
 ///
 /// The context is `struct bpf_cgroup_dev_ctx { u32 access_type; u32 major; u32 minor; }`,
 /// `access_type` being the device type in the low 16 bits and the access in the high ones.
-/// Registers: r2 type, r3 access, r4 major, r5 minor; each rule is a block of "jump to the
-/// next block unless ..." tests ending in `r0 = 1; exit`.
+/// Registers: r2 type, r3 access, r4 major, r5 minor; each exception is a block of "jump to
+/// the next block unless ..." tests ending in `r0 = verdict; exit`.
 pub fn assemble(rules: &[DeviceRule]) -> Result<Vec<u64>> {
+    let policy = policy(rules)?;
     let mut prog = vec![
         insn(BPF_LDX_MEM_W, R2, R1, 0, 0),
         insn(BPF_ALU32_AND_K, R2, 0, 0, 0xffff),
@@ -310,49 +428,41 @@ pub fn assemble(rules: &[DeviceRule]) -> Result<Vec<u64>> {
         insn(BPF_LDX_MEM_W, R4, R1, 4, 0),
         insn(BPF_LDX_MEM_W, R5, R1, 8, 0),
     ];
-    for (i, rule) in rules.iter().enumerate() {
-        validate(rule, &format!("devices rule {i}"))?;
-        let access = access_bits(&rule.access).expect("validated");
-        // Each test: (code, dst, src, imm); all jump past the block when they hold.
-        let mut tests: Vec<(u8, u8, u8, i32)> = Vec::new();
-        match rule.kind {
-            'c' => tests.push((BPF_JMP_JNE_K, R2, 0, DEV_CHAR)),
-            'b' => tests.push((BPF_JMP_JNE_K, R2, 0, DEV_BLOCK)),
-            _ => {}
-        }
-        let mut access_test = Vec::new();
-        if access != 0b111 {
-            // r1 = access & allowed; the access must have no bit outside the allowed ones.
-            access_test.push(insn(BPF_ALU32_MOV_X, R1, R3, 0, 0));
-            access_test.push(insn(BPF_ALU32_AND_K, R1, 0, 0, access as i32));
-        }
-        if let Some(major) = rule.major {
-            tests.push((BPF_JMP_JNE_K, R4, 0, major as i32));
-        }
-        if let Some(minor) = rule.minor {
-            tests.push((BPF_JMP_JNE_K, R5, 0, minor as i32));
-        }
-        // Layout: the type test, the access test (2 moves + a jump), the number tests, then
-        // the allow.
+    let verdict = i32::from(!policy.default_allow);
+    for rule in &policy.exceptions {
+        let access = access_bits(&rule.access).expect("made by policy");
+        // Layout: the type test, the access test (2 instructions and a jump), the number
+        // tests, then the verdict. Each test jumps past the block when it fails.
         let mut block: Vec<Option<u64>> = Vec::new();
         let mut jumps: Vec<(usize, u8, u8, u8, i32)> = Vec::new();
         let mut push_test = |block: &mut Vec<Option<u64>>, test: (u8, u8, u8, i32)| {
             jumps.push((block.len(), test.0, test.1, test.2, test.3));
             block.push(None);
         };
-        let mut rest = tests.into_iter();
-        if matches!(rule.kind, 'c' | 'b') {
-            push_test(&mut block, rest.next().expect("the type test"));
-        }
-        if !access_test.is_empty() {
-            block.extend(access_test.into_iter().map(Some));
+        let kind = if rule.kind == 'c' {
+            DEV_CHAR
+        } else {
+            DEV_BLOCK
+        };
+        push_test(&mut block, (BPF_JMP_JNE_K, R2, 0, kind));
+        if policy.default_allow {
+            // Denied when any bit asked for is the exception's.
+            block.push(Some(insn(BPF_ALU32_MOV_X, R1, R3, 0, 0)));
+            block.push(Some(insn(BPF_ALU32_AND_K, R1, 0, 0, access as i32)));
+            push_test(&mut block, (BPF_JMP_JEQ_K, R1, 0, 0));
+        } else if access != 0b111 {
+            // Allowed when no bit asked for is outside the exception's.
+            block.push(Some(insn(BPF_ALU32_MOV_X, R1, R3, 0, 0)));
+            block.push(Some(insn(BPF_ALU32_AND_K, R1, 0, 0, access as i32)));
             push_test(&mut block, (BPF_JMP_JNE_X, R1, R3, 0));
         }
-        for test in rest {
-            push_test(&mut block, test);
+        if let Some(major) = rule.major {
+            push_test(&mut block, (BPF_JMP_JNE_K, R4, 0, major as i32));
         }
-        let unconditional = jumps.is_empty();
-        block.push(Some(insn(BPF_ALU64_MOV_K, R0, 0, 0, 1)));
+        if let Some(minor) = rule.minor {
+            push_test(&mut block, (BPF_JMP_JNE_K, R5, 0, minor as i32));
+        }
+        block.push(Some(insn(BPF_ALU64_MOV_K, R0, 0, 0, verdict)));
         block.push(Some(insn(BPF_JMP_EXIT, 0, 0, 0, 0)));
         let len = block.len();
         for (at, code, dst, src, imm) in jumps {
@@ -360,13 +470,14 @@ pub fn assemble(rules: &[DeviceRule]) -> Result<Vec<u64>> {
             block[at] = Some(insn(code, dst, src, off, imm));
         }
         prog.extend(block.into_iter().map(|i| i.expect("every slot filled")));
-        if unconditional {
-            // Every access matches: what follows could never run, and the verifier refuses
-            // unreachable instructions.
-            return Ok(prog);
-        }
     }
-    prog.push(insn(BPF_ALU64_MOV_K, R0, 0, 0, 0));
+    prog.push(insn(
+        BPF_ALU64_MOV_K,
+        R0,
+        0,
+        0,
+        i32::from(policy.default_allow),
+    ));
     prog.push(insn(BPF_JMP_EXIT, 0, 0, 0, 0));
     Ok(prog)
 }
@@ -394,14 +505,111 @@ mod tests {
                 "c 136:* rwm"
             ]
         );
-        assert_eq!(rules(true, &[]), [allow_all()]);
+        assert_eq!(rules(true, &[], &[]), [allow_all()]);
         let fuse = DeviceRule::char(Some(10), Some(229), "rw");
         let with = rules(
             false,
+            &[],
             &[fuse.clone(), fuse.clone(), default_rules()[2].clone()],
         );
         assert_eq!(with.len(), default_rules().len() + 1);
         assert_eq!(with.last(), Some(&fuse));
+    }
+
+    fn deny_all() -> DeviceRule {
+        allow_all().denied()
+    }
+
+    #[test]
+    fn the_command_rules_come_first_in_their_order_then_the_defaults() {
+        let kvm = DeviceRule::char(Some(10), Some(232), "rwm");
+        let given = [deny_all(), kvm.clone(), kvm.clone().denied()];
+        let fuse = DeviceRule::char(Some(10), Some(229), "rw");
+        let list = rules(false, &given, std::slice::from_ref(&fuse));
+        assert_eq!(&list[..3], &given);
+        assert_eq!(&list[3..list.len() - 1], default_rules().as_slice());
+        assert_eq!(list.last(), Some(&fuse));
+        // The kvm allow is taken back, the defaults and the host device stay.
+        let p = policy(&list).unwrap();
+        assert!(!p.default_allow);
+        assert_eq!(p.exceptions.len(), default_rules().len() + 1);
+        assert!(!p
+            .exceptions
+            .iter()
+            .any(|e| e.major == Some(10) && e.minor == Some(232)));
+        // Privileged: allow-all first, so that the command's denies count.
+        let list = rules(true, &[kvm.clone().denied()], &[]);
+        assert_eq!(list, [allow_all(), kvm.clone().denied()]);
+        let p = policy(&list).unwrap();
+        assert!(p.default_allow);
+        assert_eq!(p.exceptions, [kvm.denied()]);
+    }
+
+    #[test]
+    fn a_policy_reads_the_rules_as_cgroup_v1_does() {
+        let null = |access| DeviceRule::char(Some(1), Some(3), access);
+        // Access is merged, and taken back bit by bit from the same numbers.
+        let p = policy(&[null("r"), null("wm"), null("w").denied()]).unwrap();
+        assert_eq!(p.exceptions, [null("rm")]);
+        // Type a resets whatever its access says.
+        let p = policy(&[
+            null("rwm"),
+            DeviceRule {
+                access: "m".into(),
+                ..allow_all()
+            },
+        ])
+        .unwrap();
+        assert!(p.default_allow && p.exceptions.is_empty());
+        // In allow-by-default mode a deny is the exception, an allow takes it back.
+        let p = policy(&[allow_all(), null("rw").denied(), null("w")]).unwrap();
+        assert_eq!(p.exceptions, [null("r").denied()]);
+        // Taking a bit out of a wider exception is refused (v1 would ignore it) ...
+        let err =
+            policy(&[DeviceRule::char(Some(1), None, "rwm"), null("r").denied()]).unwrap_err();
+        assert!(err.to_string().contains("device_cgroup_rules"), "{err}");
+        assert!(err.to_string().contains("c 1:* rwm"), "{err}");
+        // ... but not a bit it does not have.
+        assert!(policy(&[DeviceRule::char(Some(1), None, "m"), null("r").denied()]).is_ok());
+        // The v1 writes: the default, then the exceptions in the other file.
+        assert_eq!(
+            v1_lines(&[allow_all(), null("rw").denied()]).unwrap(),
+            [
+                ("devices.allow", "a".to_string()),
+                ("devices.deny", "c 1:3 rw".to_string())
+            ]
+        );
+        assert_eq!(
+            v1_lines(&[null("rwm")]).unwrap(),
+            [
+                ("devices.deny", "a".to_string()),
+                ("devices.allow", "c 1:3 rwm".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn a_deny_exception_matches_any_shared_bit() {
+        let prog = assemble(&[
+            allow_all(),
+            DeviceRule::char(Some(1), Some(3), "w").denied(),
+        ])
+        .unwrap();
+        assert_eq!(
+            &prog[6..],
+            &[
+                insn(BPF_JMP_JNE_K, R2, 0, 7, DEV_CHAR),
+                insn(BPF_ALU32_MOV_X, R1, R3, 0, 0),
+                insn(BPF_ALU32_AND_K, R1, 0, 0, 4),
+                insn(BPF_JMP_JEQ_K, R1, 0, 4, 0),
+                insn(BPF_JMP_JNE_K, R4, 0, 3, 1),
+                insn(BPF_JMP_JNE_K, R5, 0, 2, 3),
+                insn(BPF_ALU64_MOV_K, R0, 0, 0, 0),
+                insn(BPF_JMP_EXIT, 0, 0, 0, 0),
+                insn(BPF_ALU64_MOV_K, R0, 0, 0, 1),
+                insn(BPF_JMP_EXIT, 0, 0, 0, 0),
+            ]
+        );
     }
 
     #[test]

@@ -972,3 +972,32 @@ fn extra_fds_are_refused_naming_them() {
         "stdio.extra",
     );
 }
+
+refused!(cgroup_path, "cgroup_path", |c| c.cgroup_path =
+    Some("pods/c1".into()));
+refused!(memory_swappiness, "resources.memory_swappiness", |c| c
+    .resources
+    .memory_swappiness =
+    Some(10));
+refused!(cpu_idle, "resources.cpu_idle", |c| c.resources.cpu_idle =
+    Some(1));
+refused!(hugepage_limits, "resources.hugepage_limits", |c| c
+    .resources
+    .hugepage_limits =
+    vec![runtime_core::HugepageLimit {
+        page_size: "2MB".into(),
+        limit: 0
+    }]);
+refused!(unified, "resources.unified", |c| c
+    .resources
+    .unified
+    .insert("memory.high".into(), "1000000".into()));
+refused!(
+    blkio_throttle,
+    "resources.blkio_throttle_read_bps_device",
+    |c| c.resources.blkio_throttle_read_bps_device = vec![runtime_core::ThrottleDevice {
+        major: 8,
+        minor: 0,
+        rate: 1
+    }]
+);
