@@ -194,14 +194,15 @@ pub fn events(ctx: &Context, args: &[String]) -> CliResult<()> {
     let mut ooms = cgroup.oom_kill_count().unwrap_or(0);
     let mut next_stats = Instant::now();
     loop {
-        let (status, _) = state::current(&ctx.root.path().join(id).join("driver"), id)?;
-        if status == Status::Stopped || !cgroup.exists() {
-            return Ok(());
-        }
+        // The OOM count first: the kill that ends the container is reported before its end.
         let now_ooms = cgroup.oom_kill_count().unwrap_or(ooms);
         if now_ooms > ooms {
             println!("{}", json!({"type": "oom", "id": id}));
             ooms = now_ooms;
+        }
+        let (status, _) = state::current(&ctx.root.path().join(id).join("driver"), id)?;
+        if status == Status::Stopped || !cgroup.exists() {
+            return Ok(());
         }
         if Instant::now() >= next_stats {
             if let Ok(stats) = cgroup.stats() {
