@@ -10,9 +10,10 @@
 # 1. installs the guest (bash ../shared/vm/setup.sh, idempotent);
 # 2. builds on the host, since the guest sees the host's / read-only: the busybox rootfs
 #    (scripts/build-rootfs.sh) and the release test binaries with the berth-init helper they
-#    locate through CARGO_BIN_EXE_berth-init;
+#    locate through CARGO_BIN_EXE_berth-init (and the `berth` CLI, for the CLI's tests);
 # 3. boots the guest once and runs, test binary by test binary, the tests that need v2: every
-#    cgroup, resource, OOM, freezer, stats, kill-all and clean-up test, and a plain run;
+#    cgroup, resource, OOM, freezer, stats, kill-all and clean-up test, a plain run, and the
+#    CLI's state machine across processes;
 # 4. prints each binary's result lines, a summary line, and exits non-zero if anything failed.
 #
 # Settings (environment):
@@ -77,6 +78,11 @@ SELECTION=(
   "exec exec_shares_the_namespaces_of_the_init"
   "setup_hardening *"
   "update *"
+  "cli_lifecycle *"
+  "cli_commands update_and_events
+       the_terminal_master_arrives_over_the_console_socket"
+  "cli_fields a_memory_limit_reaches_the_cgroup_and_an_oom_kill_is_an_event
+       namespaces_joined_by_path_and_user_namespace_mappings"
 )
 for extra in ${VM_TESTS_EXTRA:-}; do
   SELECTION+=("${extra%%:*} ${extra#*:}")
@@ -106,7 +112,7 @@ scripts/build-rootfs.sh build/rootfs >/dev/null
 OUT=$TOP/target/vm-tests
 rm -rf "$OUT"
 mkdir -p "$OUT"
-cargo test --release -p runtime-linux --no-run --message-format=json >"$OUT/build.json" \
+cargo test --release -p runtime-linux -p runtime-cli --no-run --message-format=json >"$OUT/build.json" \
   2> >(grep -vE '^\s*(Compiling|Finished|Executable|Blocking|Downloaded|Downloading)' >&2 || true)
 python3 - "$OUT/build.json" >"$OUT/binaries" <<'PY'
 import json, sys
@@ -119,6 +125,7 @@ for line in open(sys.argv[1]):
         print(j["target"]["name"], j["executable"])
 PY
 [ -x target/release/berth-init ] || die "no target/release/berth-init after the build"
+[ -x target/release/berth ] || die "no target/release/berth after the build"
 
 # Check the selection against the binaries (a renamed test must not silently drop out) and
 # write the guest's script.
