@@ -246,3 +246,21 @@ fn fields_berth_cannot_honour_are_refused_by_name() {
         c["process"]["cwd"] = json!("relative")
     });
 }
+
+#[test]
+fn a_session_keyring_of_its_own_unless_no_new_keyring() {
+    let cli = Cli::new("f-keyring");
+    for (flag, expected) in [(None, "1"), (Some("--no-new-keyring"), "0")] {
+        let id = common::unique("k");
+        let mut bundle = cli.bundle(
+            &id,
+            &["sh", "-c", &format!("grep -c _ses.{id} /proc/keys || true")],
+        );
+        bundle.config["linux"]["maskedPaths"] = json!([]);
+        bundle.save();
+        let mut args = vec!["run", "-b", bundle.path()];
+        args.extend(flag);
+        args.push(&id);
+        assert_eq!(cli.ok(&args).trim(), expected, "{flag:?}");
+    }
+}

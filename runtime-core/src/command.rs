@@ -77,6 +77,10 @@ pub struct Command {
     /// The NIS domain name inside a private UTS namespace (OCI's `domainname`).
     #[serde(default)]
     pub domainname: Option<String>,
+    /// Let the container's processes keep the session keyring of whoever started them,
+    /// instead of a new one of their own, named `_ses.<id>` (runc's `--no-new-keyring`).
+    #[serde(default)]
+    pub share_session_keyring: bool,
     /// With a private user namespace: how container uids map to host uids (default
     /// [`DEFAULT_ID_MAPPING`]).
     #[serde(default)]
@@ -254,6 +258,7 @@ impl Command {
             rootfs_propagation: None,
             personality: None,
             domainname: None,
+            share_session_keyring: false,
             windows: None,
         }
     }

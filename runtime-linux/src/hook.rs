@@ -104,6 +104,7 @@ pub(crate) fn run(
         cgroup_procs: procs_files(&instance.cgroup),
         extra_fds: 0,
         hook: Some(plan_program),
+        session_keyring: (!instance.share_session_keyring).then(|| instance.id.clone()),
     };
 
     let (stdin_read, stdin_write) = pipe("stdin")?;

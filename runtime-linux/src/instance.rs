@@ -27,6 +27,9 @@ pub struct NativeSaved {
     /// The namespaces an exec joins.
     #[serde(default)]
     pub exec_namespaces: NamespaceSet,
+    /// The processes keep their starter's session keyring (no new one: `--no-new-keyring`).
+    #[serde(default)]
+    pub share_session_keyring: bool,
 }
 
 pub struct Instance {
@@ -37,6 +40,8 @@ pub struct Instance {
     pub cgroup: ContainerCgroup,
     /// The namespaces an exec joins: every one not shared with the host.
     pub exec_namespaces: NamespaceSet,
+    /// An exec'd process keeps the session keyring of the helper instead of a new one.
+    pub share_session_keyring: bool,
     /// The way to an init that waits for start.
     pub start_channel: Mutex<Option<Starter>>,
     pub oom_watch: Mutex<Option<OomWatch>>,
@@ -53,6 +58,7 @@ impl Instance {
         pid_start_time: u64,
         cgroup: ContainerCgroup,
         exec_namespaces: NamespaceSet,
+        share_session_keyring: bool,
         start_channel: Option<Starter>,
     ) -> Instance {
         Instance {
@@ -62,6 +68,7 @@ impl Instance {
             pid_start_time,
             cgroup,
             exec_namespaces,
+            share_session_keyring,
             start_channel: Mutex::new(start_channel),
             oom_watch: Mutex::new(None),
             consoles: Mutex::new(Vec::new()),
@@ -102,6 +109,7 @@ impl Instance {
             pid_start_time: self.pid_start_time,
             cgroup_path: self.cgroup.relative_path(),
             exec_namespaces: self.exec_namespaces,
+            share_session_keyring: self.share_session_keyring,
         }
     }
 }

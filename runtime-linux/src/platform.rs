@@ -118,6 +118,7 @@ impl Platform for NativePlatform {
             process_start_time(pid),
             cgroup,
             exec_namespaces(&command.namespaces),
+            command.share_session_keyring,
             Some(Starter::Channel(launched.channel)),
         );
         if let Some(master) = console {
@@ -240,6 +241,7 @@ impl Platform for NativePlatform {
             cgroup_procs: procs_files(&instance.cgroup),
             extra_fds: stdio.extra.len(),
             hook: None,
+            session_keyring: (!instance.share_session_keyring).then(|| instance.id.clone()),
         };
         let request = Request::Exec(Box::new(plan));
         let launched = launcher::launch(&self.helper, stdio, &request, &[instance.pidfd.as_fd()])?;
@@ -328,6 +330,7 @@ impl Platform for NativePlatform {
                 saved.platform.pid_start_time,
                 cgroup,
                 saved.platform.exec_namespaces,
+                saved.platform.share_session_keyring,
                 starter,
             )),
             pidfd => {

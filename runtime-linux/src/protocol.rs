@@ -83,6 +83,9 @@ pub struct ExecPlan {
     /// `env` are taken exactly as they are (no `PATH` added, no lookup, no `HOME`), and its
     /// program is this.
     pub hook: Option<HookProgramPlan>,
+    /// The container's id when the process gets a new session keyring of its own
+    /// (`_ses.<id>`, as the init's); `None`: it keeps the helper's.
+    pub session_keyring: Option<String>,
 }
 
 /// Where a hook's program is.

@@ -390,3 +390,50 @@ fn an_exec_takes_its_own_sets_umask_oom_score_adj_and_groups() {
     assert!(err.to_string().contains("process.oom_score_adj"), "{err}");
     driver.delete(&command.id, true).unwrap();
 }
+
+/// The init and an exec'd process each get a new session keyring, `_ses.<id>`, as runc gives them
+/// (none of the starter's session keys are theirs); `share_session_keyring` keeps the
+/// starter's, as runc's `--no-new-keyring`. `/proc/keys` lists the keys the reader possesses.
+#[test]
+fn the_container_gets_a_session_keyring_of_its_own() {
+    let driver = driver();
+    let mut command = shell("keyring", "grep -c \"_ses.$ID\" /proc/keys; sleep 100");
+    command.masked_paths = Some(vec![]);
+    command.process.env.push(format!("ID={}", command.id));
+    let keyring = format!("_ses.{}", command.id);
+    let (read, write) = common::pipe();
+    let stdio = Stdio {
+        stdin: None,
+        stdout: Some(write.as_raw_fd()),
+        stderr: None,
+        extra: Vec::new(),
+    };
+    driver.create(&command, &stdio, Arc::new(NoHooks)).unwrap();
+    drop(write);
+    driver.start(&command.id).unwrap();
+    let mut reader = std::io::BufReader::new(std::fs::File::from(read));
+    assert_eq!(
+        common::read_line(&mut reader),
+        "1",
+        "the init possesses {keyring}"
+    );
+    let mut exec = ProcessConfig::new(["sh", "-c", &format!("grep -c {keyring} /proc/keys")]);
+    exec.env = vec!["PATH=/bin".into()];
+    // Its own, of the same name (berth grants no search permission, which would let any
+    // process of the uid join a container's keyring by name), and the init's, which it can
+    // view.
+    assert_eq!(exec_output(&driver, &command.id, &exec).trim(), "2");
+    driver.delete(&command.id, true).unwrap();
+
+    let mut shared = shell("keyring-shared", "grep -c \"_ses.$ID\" /proc/keys || true");
+    shared.process.env.push(format!("ID={}", shared.id));
+    shared.masked_paths = Some(vec![]);
+    shared.share_session_keyring = true;
+    let out = run_output(&*driver, &shared).unwrap();
+    assert_eq!(out.stdout.trim(), "0", "{out:?}");
+    let left = leftovers(&driver);
+    assert!(
+        left.cgroups.is_empty() && left.state_entries.is_empty(),
+        "{left:?}"
+    );
+}

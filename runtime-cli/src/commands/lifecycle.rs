@@ -82,6 +82,9 @@ fn request(command: &str, parsed: &crate::args::Parsed, foreground: bool) -> Cli
         (false, None) => ConsoleTarget::None,
     };
     let preserve_fds = preserve_fds(parsed)?;
+    let mut bundle = bundle;
+    // runc's default: the container's own session keyring, unless --no-new-keyring.
+    bundle.command.share_session_keyring = parsed.is_set("no-new-keyring");
     Ok(Request {
         bundle,
         console,

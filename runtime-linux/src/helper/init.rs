@@ -101,6 +101,10 @@ pub fn run_exec(
             "no fd for the hook's program".into(),
         )),
     };
+    let prepared = prepared.and_then(|prepared| match &plan.session_keyring {
+        Some(id) => join_session_keyring(id).map(|()| prepared),
+        None => Ok(prepared),
+    });
     let prepared = prepared.and_then(|prepared| {
         let console = terminal_for(&plan.process, None)?;
         prepared.become_user()?;
@@ -310,6 +314,9 @@ fn set_up(plan: &CreatePlan, idmapped: IdmappedTrees) -> Result<Ready> {
             }
         }
     }
+    if !command.share_session_keyring {
+        join_session_keyring(&command.id)?;
+    }
     if let Some(mounted) = &mounted {
         mounted.protect(command)?;
         mounted.finish_propagation(command)?;
@@ -326,6 +333,14 @@ fn set_up(plan: &CreatePlan, idmapped: IdmappedTrees) -> Result<Ready> {
     prepared.become_user()?;
     sys::fds::cloexec_from(3).step(|| "mark inherited fds close-on-exec")?;
     Ok((prepared, console))
+}
+
+/// A new session keyring for the container's processes, `_ses.<id>`, so that none of the
+/// host's session keys are theirs (a kernel without keyrings has nothing to share).
+pub(crate) fn join_session_keyring(id: &str) -> Result<()> {
+    sys::keyring::join_new_session(&format!("_ses.{id}"))
+        .map(drop)
+        .step(|| "join a new session keyring")
 }
 
 /// `personality(2)` with the domain (validated: `LINUX` or `LINUX32`), keeping the flags the

@@ -125,6 +125,10 @@ pub fn render(command: &Command, inputs: &ConfigInputs<'_>) -> Result<String> {
             return Err(unsupported(field, why));
         }
     }
+    // LXC gives its init a new session keyring by default, as berth's native driver does.
+    if command.share_session_keyring {
+        out.key("lxc.keyring.session", "0".to_string());
+    }
     if !command.devices.is_empty() {
         return Err(unsupported(
             "devices",

@@ -8,6 +8,7 @@
 pub mod clone;
 pub mod fds;
 pub mod image;
+pub mod keyring;
 pub mod mount_api;
 pub mod net;
 pub mod pidfd;
