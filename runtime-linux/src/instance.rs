@@ -57,10 +57,13 @@ impl Instance {
         pidfd: OwnedFd,
         pid_start_time: u64,
         cgroup: ContainerCgroup,
-        exec_namespaces: NamespaceSet,
-        share_session_keyring: bool,
+        exec: ExecContext,
         start_channel: Option<Starter>,
     ) -> Instance {
+        let ExecContext {
+            namespaces: exec_namespaces,
+            share_session_keyring,
+        } = exec;
         Instance {
             id,
             pid,
@@ -110,6 +113,32 @@ impl Instance {
             cgroup_path: self.cgroup.relative_path(),
             exec_namespaces: self.exec_namespaces,
             share_session_keyring: self.share_session_keyring,
+        }
+    }
+}
+
+/// What an exec'd process takes from its container: the namespaces it joins and whether it
+/// keeps its starter's session keyring.
+#[derive(Debug, Clone, Copy)]
+pub struct ExecContext {
+    pub namespaces: NamespaceSet,
+    pub share_session_keyring: bool,
+}
+
+impl ExecContext {
+    /// The exec context of a container made from `command`.
+    pub fn of(command: &runtime_core::Command) -> ExecContext {
+        ExecContext {
+            namespaces: exec_namespaces(&command.namespaces),
+            share_session_keyring: command.share_session_keyring,
+        }
+    }
+
+    /// The exec context recorded in a state file.
+    pub fn saved(saved: &NativeSaved) -> ExecContext {
+        ExecContext {
+            namespaces: saved.exec_namespaces,
+            share_session_keyring: saved.share_session_keyring,
         }
     }
 }

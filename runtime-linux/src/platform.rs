@@ -18,7 +18,7 @@ use runtime_core::{
 use crate::cgroups::CgroupManager;
 use crate::channel::START_SOCKET;
 use crate::error::{os_error, StepExt};
-use crate::instance::{exec_namespaces, Instance, NativeSaved, Starter};
+use crate::instance::{ExecContext, Instance, NativeSaved, Starter};
 use crate::launcher::{self, Helper};
 use crate::preflight::{self, Checked};
 use crate::protocol::{CreatePlan, ExecPlan, Request};
@@ -117,8 +117,7 @@ impl Platform for NativePlatform {
             launched.pidfd,
             process_start_time(pid),
             cgroup,
-            exec_namespaces(&command.namespaces),
-            command.share_session_keyring,
+            ExecContext::of(command),
             Some(Starter::Channel(launched.channel)),
         );
         if let Some(master) = console {
@@ -329,8 +328,7 @@ impl Platform for NativePlatform {
                 pidfd,
                 saved.platform.pid_start_time,
                 cgroup,
-                saved.platform.exec_namespaces,
-                saved.platform.share_session_keyring,
+                ExecContext::saved(&saved.platform),
                 starter,
             )),
             pidfd => {

@@ -127,7 +127,7 @@ pub fn render(command: &Command, inputs: &ConfigInputs<'_>) -> Result<String> {
     }
     // LXC gives its init a new session keyring by default, as berth's native driver does.
     if command.share_session_keyring {
-        out.key("lxc.keyring.session", "0".to_string());
+        out.key("lxc.keyring.session", "0");
     }
     if !command.devices.is_empty() {
         return Err(unsupported(

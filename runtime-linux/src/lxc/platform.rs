@@ -27,7 +27,7 @@ use crate::cgroups::ContainerCgroup;
 use crate::channel::START_SOCKET;
 use crate::error::{os_error, StepExt};
 use crate::helper::lxc_hook::{HOOK_ARGUMENT, PLAN_FILE};
-use crate::instance::{exec_namespaces, Instance, NativeSaved, Starter};
+use crate::instance::{ExecContext, Instance, NativeSaved, Starter};
 use crate::platform::{hand_console, release_console, ExecProcess, NativePlatform};
 use crate::recovery::{self, process_start_time};
 use crate::security::{self, CapabilitySet};
@@ -253,8 +253,7 @@ impl Platform for LxcPlatform {
                 init,
                 process_start_time(init_pid),
                 cgroup,
-                exec_namespaces(&command.namespaces),
-                command.share_session_keyring,
+                ExecContext::of(command),
                 Some(Starter::Channel(channel)),
             ),
             monitor_pid,
@@ -489,8 +488,7 @@ impl Platform for LxcPlatform {
                     init,
                     saved.platform.init.pid_start_time,
                     cgroup,
-                    saved.platform.init.exec_namespaces,
-                    saved.platform.init.share_session_keyring,
+                    ExecContext::saved(&saved.platform.init),
                     starter,
                 ),
                 monitor_pid: saved.platform.monitor_pid,
