@@ -2,8 +2,10 @@
 
 use serde_json::{json, Value};
 
-/// The mount options the mapping passes to berth's mounts (`defaults` is accepted and means
-/// nothing). Filesystem data (`size=`, `mode=`) is not listed, as the spec says.
+/// The mount options the mapping passes to berth's mounts, which apply them all (runtime-linux
+/// `mount_options.rs`): the flags and their recursive (`mount_setattr`) forms, the
+/// propagation, `bind` and `rbind`, `tmpcopyup`, `idmap` and `ridmap`, and `defaults`, which
+/// means nothing. Filesystem data (`size=`, `mode=`) is not listed, as the spec says.
 pub const MOUNT_OPTIONS: &[&str] = &[
     "async",
     "atime",
@@ -13,27 +15,54 @@ pub const MOUNT_OPTIONS: &[&str] = &[
     "diratime",
     "dirsync",
     "exec",
+    "idmap",
+    "lazytime",
+    "mand",
     "noatime",
     "nodev",
     "nodiratime",
     "noexec",
+    "nolazytime",
+    "nomand",
     "norelatime",
     "nostrictatime",
     "nosuid",
+    "nosymfollow",
     "private",
+    "ratime",
     "rbind",
+    "rdev",
+    "rdiratime",
     "relatime",
+    "rexec",
+    "ridmap",
+    "rnoatime",
+    "rnodev",
+    "rnodiratime",
+    "rnoexec",
+    "rnorelatime",
+    "rnostrictatime",
+    "rnosuid",
+    "rnosymfollow",
+    "ro",
     "rprivate",
+    "rrelatime",
+    "rro",
+    "rrw",
     "rshared",
     "rslave",
+    "rstrictatime",
+    "rsuid",
+    "rsymfollow",
     "runbindable",
-    "ro",
     "rw",
     "shared",
     "slave",
     "strictatime",
     "suid",
+    "symfollow",
     "sync",
+    "tmpcopyup",
     "unbindable",
 ];
 
@@ -83,8 +112,8 @@ pub const CAPABILITIES: &[&str] = &[
 ];
 
 /// The `berth features` document (runtime-spec `features.md`), true to what the mapping and
-/// berth honour today: the mount extensions, AppArmor, SELinux and Intel RDT are not there yet
-/// or at all.
+/// berth honour: idmapped mounts are; AppArmor, SELinux, Intel RDT, the systemd cgroup driver
+/// and rdma limits are not.
 pub fn features() -> Value {
     json!({
         "ociVersionMin": "1.0.0",
@@ -124,7 +153,7 @@ pub fn features() -> Value {
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},
             "intelRdt": {"enabled": false},
-            "mountExtensions": {"idmap": {"enabled": false}}
+            "mountExtensions": {"idmap": {"enabled": true}}
         },
         "annotations": {
             "io.github.berth.version": env!("CARGO_PKG_VERSION"),

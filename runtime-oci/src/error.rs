@@ -10,7 +10,7 @@ pub enum OciError {
     /// A value berth understands but that is malformed or out of range.
     #[error("config.json: {field}: {reason}")]
     Invalid { field: String, reason: String },
-    /// A field runc honours and berth does not (yet, or ever): refused, never dropped.
+    /// A field runc honours and berth does not: refused, never dropped.
     #[error("config.json: {field}: not supported: {reason}")]
     Unsupported { field: String, reason: String },
     /// The file could not be read.

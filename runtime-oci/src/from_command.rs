@@ -2,7 +2,10 @@
 //! runs, with the confinement berth computes for it (which the bench computes with
 //! runtime-linux's own functions and passes in [`Confinement`]).
 
-use runtime_core::{Command, Mount, NamespaceKind, NamespaceMode, ProcessConfig, Resources};
+use runtime_core::{
+    Command, DeviceNode, IdMapping, Mount, NamespaceKind, NamespaceMode, ProcessConfig, Resources,
+    ThrottleDevice,
+};
 use serde_json::{json, Map, Value};
 
 use crate::OciError;
@@ -44,15 +47,8 @@ pub fn spec_from_command(command: &Command, confinement: &Confinement) -> Result
     linux.insert("namespaces".into(), Value::Array(namespaces(command)?));
     if command.namespaces.user == NamespaceMode::Private {
         let (uids, gids) = command.effective_id_mappings();
-        let list = |maps: Vec<runtime_core::IdMapping>| -> Value {
-            maps.iter()
-                .map(
-                    |m| json!({"containerID": m.container_id, "hostID": m.host_id, "size": m.size}),
-                )
-                .collect()
-        };
-        linux.insert("uidMappings".into(), list(uids));
-        linux.insert("gidMappings".into(), list(gids));
+        linux.insert("uidMappings".into(), id_mappings(&uids));
+        linux.insert("gidMappings".into(), id_mappings(&gids));
     }
     linux.insert("cgroupsPath".into(), json!(confinement.cgroups_path));
     let mut resources = resources_to_oci(&command.resources);
@@ -75,6 +71,20 @@ pub fn spec_from_command(command: &Command, confinement: &Confinement) -> Result
     if !command.sysctls.is_empty() {
         linux.insert("sysctl".into(), json!(command.sysctls));
     }
+    if !command.device_nodes.is_empty() {
+        let nodes: Vec<Value> = command.device_nodes.iter().map(device_node).collect();
+        linux.insert("devices".into(), Value::Array(nodes));
+    }
+    if let Some(propagation) = &command.rootfs_propagation {
+        linux.insert("rootfsPropagation".into(), json!(propagation));
+    }
+    if let Some(personality) = &command.personality {
+        let mut value = json!({"domain": personality.domain});
+        if !personality.flags.is_empty() {
+            value["flags"] = json!(personality.flags);
+        }
+        linux.insert("personality".into(), value);
+    }
     let mut mounts = standard_mounts(command);
     mounts.extend(command.mounts.iter().map(user_mount));
     let mut spec = json!({
@@ -86,6 +96,9 @@ pub fn spec_from_command(command: &Command, confinement: &Confinement) -> Result
     });
     if command.namespaces.is_new(NamespaceKind::Uts) {
         spec["hostname"] = json!(command.effective_hostname());
+    }
+    if let Some(domainname) = &command.domainname {
+        spec["domainname"] = json!(domainname);
     }
     Ok(spec)
 }
@@ -207,54 +220,192 @@ fn user_mount(mount: &Mount) -> Value {
             options.push("bind".into());
         }
     }
-    json!({
+    let mut value = json!({
         "destination": mount.destination,
         "type": kind,
         "source": mount.source.clone().unwrap_or_else(|| mount.kind.clone()),
         "options": options,
-    })
+    });
+    if let Some(maps) = &mount.uid_mappings {
+        value["uidMappings"] = id_mappings(maps);
+    }
+    if let Some(maps) = &mount.gid_mappings {
+        value["gidMappings"] = id_mappings(maps);
+    }
+    value
+}
+
+fn id_mappings(maps: &[IdMapping]) -> Value {
+    maps.iter()
+        .map(|m| json!({"containerID": m.container_id, "hostID": m.host_id, "size": m.size}))
+        .collect()
+}
+
+/// A device node as a `linux.devices` entry (a FIFO's numbers are 0).
+fn device_node(node: &DeviceNode) -> Value {
+    let mut value = json!({
+        "path": node.path,
+        "type": node.kind.to_string(),
+        "major": node.major.unwrap_or(0),
+        "minor": node.minor.unwrap_or(0),
+    });
+    for (name, given) in [
+        ("fileMode", node.file_mode),
+        ("uid", node.uid),
+        ("gid", node.gid),
+    ] {
+        if let Some(n) = given {
+            value[name] = json!(n);
+        }
+    }
+    value
 }
 
 /// berth's limits as OCI's `linux.resources` (without `devices`).
-pub fn resources_to_oci(resources: &Resources) -> Map<String, Value> {
-    let mut out = Map::new();
-    let mut memory = Map::new();
-    for (name, value) in [
-        ("limit", resources.memory_limit),
-        ("reservation", resources.memory_reservation),
-        ("swap", resources.memory_swap),
-    ] {
+pub fn resources_to_oci(r: &Resources) -> Map<String, Value> {
+    fn put(object: &mut Map<String, Value>, name: &str, value: Option<Value>) {
         if let Some(value) = value {
-            memory.insert(name.into(), json!(value));
+            object.insert(name.into(), value);
         }
     }
-    if !memory.is_empty() {
-        out.insert("memory".into(), Value::Object(memory));
+    fn group(out: &mut Map<String, Value>, name: &str, object: Map<String, Value>) {
+        if !object.is_empty() {
+            out.insert(name.into(), Value::Object(object));
+        }
     }
+    let mut out = Map::new();
+    let mut memory = Map::new();
+    put(&mut memory, "limit", r.memory_limit.map(|v| json!(v)));
+    put(
+        &mut memory,
+        "reservation",
+        r.memory_reservation.map(|v| json!(v)),
+    );
+    put(&mut memory, "swap", r.memory_swap.map(|v| json!(v)));
+    put(&mut memory, "kernel", r.memory_kernel.map(|v| json!(v)));
+    put(
+        &mut memory,
+        "kernelTCP",
+        r.memory_kernel_tcp.map(|v| json!(v)),
+    );
+    put(
+        &mut memory,
+        "swappiness",
+        r.memory_swappiness.map(|v| json!(v)),
+    );
+    put(
+        &mut memory,
+        "disableOOMKiller",
+        r.memory_disable_oom_killer.map(|v| json!(v)),
+    );
+    put(
+        &mut memory,
+        "useHierarchy",
+        r.memory_use_hierarchy.map(|v| json!(v)),
+    );
+    put(
+        &mut memory,
+        "checkBeforeUpdate",
+        r.memory_check_before_update.map(|v| json!(v)),
+    );
+    group(&mut out, "memory", memory);
     let mut cpu = Map::new();
-    if let Some(shares) = resources.cpu_shares {
-        cpu.insert("shares".into(), json!(shares));
-    }
-    if let Some(quota) = resources.cpu_quota {
-        cpu.insert("quota".into(), json!(quota));
-    }
-    if let Some(period) = resources.cpu_period {
-        cpu.insert("period".into(), json!(period));
-    }
-    if let Some(cpus) = &resources.cpuset_cpus {
-        cpu.insert("cpus".into(), json!(cpus));
-    }
-    if let Some(mems) = &resources.cpuset_mems {
-        cpu.insert("mems".into(), json!(mems));
-    }
-    if !cpu.is_empty() {
-        out.insert("cpu".into(), Value::Object(cpu));
-    }
-    if let Some(pids) = resources.pids_limit {
+    put(&mut cpu, "shares", r.cpu_shares.map(|v| json!(v)));
+    put(&mut cpu, "quota", r.cpu_quota.map(|v| json!(v)));
+    put(&mut cpu, "burst", r.cpu_burst.map(|v| json!(v)));
+    put(&mut cpu, "period", r.cpu_period.map(|v| json!(v)));
+    put(
+        &mut cpu,
+        "realtimeRuntime",
+        r.cpu_realtime_runtime.map(|v| json!(v)),
+    );
+    put(
+        &mut cpu,
+        "realtimePeriod",
+        r.cpu_realtime_period.map(|v| json!(v)),
+    );
+    put(&mut cpu, "cpus", r.cpuset_cpus.as_ref().map(|v| json!(v)));
+    put(&mut cpu, "mems", r.cpuset_mems.as_ref().map(|v| json!(v)));
+    put(&mut cpu, "idle", r.cpu_idle.map(|v| json!(v)));
+    group(&mut out, "cpu", cpu);
+    if let Some(pids) = r.pids_limit {
         out.insert("pids".into(), json!({"limit": pids}));
     }
-    if let Some(weight) = resources.blkio_weight {
-        out.insert("blockIO".into(), json!({"weight": weight}));
+    let throttles = |list: &[ThrottleDevice]| {
+        (!list.is_empty()).then(|| {
+            list.iter()
+                .map(|d| json!({"major": d.major, "minor": d.minor, "rate": d.rate}))
+                .collect::<Value>()
+        })
+    };
+    let mut io = Map::new();
+    put(&mut io, "weight", r.blkio_weight.map(|v| json!(v)));
+    put(&mut io, "leafWeight", r.blkio_leaf_weight.map(|v| json!(v)));
+    put(
+        &mut io,
+        "weightDevice",
+        (!r.blkio_weight_device.is_empty()).then(|| {
+            r.blkio_weight_device
+                .iter()
+                .map(|d| {
+                    let mut value = json!({"major": d.major, "minor": d.minor});
+                    if let Some(w) = d.weight {
+                        value["weight"] = json!(w);
+                    }
+                    if let Some(w) = d.leaf_weight {
+                        value["leafWeight"] = json!(w);
+                    }
+                    value
+                })
+                .collect()
+        }),
+    );
+    put(
+        &mut io,
+        "throttleReadBpsDevice",
+        throttles(&r.blkio_throttle_read_bps_device),
+    );
+    put(
+        &mut io,
+        "throttleWriteBpsDevice",
+        throttles(&r.blkio_throttle_write_bps_device),
+    );
+    put(
+        &mut io,
+        "throttleReadIOPSDevice",
+        throttles(&r.blkio_throttle_read_iops_device),
+    );
+    put(
+        &mut io,
+        "throttleWriteIOPSDevice",
+        throttles(&r.blkio_throttle_write_iops_device),
+    );
+    group(&mut out, "blockIO", io);
+    if !r.hugepage_limits.is_empty() {
+        let limits: Vec<Value> = r
+            .hugepage_limits
+            .iter()
+            .map(|l| json!({"pageSize": l.page_size, "limit": l.limit}))
+            .collect();
+        out.insert("hugepageLimits".into(), Value::Array(limits));
+    }
+    let mut network = Map::new();
+    put(
+        &mut network,
+        "classID",
+        r.network_class_id.map(|v| json!(v)),
+    );
+    if !r.network_priorities.is_empty() {
+        let priorities: Vec<Value> = r
+            .network_priorities
+            .iter()
+            .map(|p| json!({"name": p.name, "priority": p.priority}))
+            .collect();
+        network.insert("priorities".into(), Value::Array(priorities));
+    }
+    group(&mut out, "network", network);
+    if !r.unified.is_empty() {
+        out.insert("unified".into(), json!(r.unified));
     }
     out
 }

@@ -12,7 +12,6 @@
 mod defaults;
 mod error;
 mod from_command;
-mod pending;
 mod strict;
 mod to_command;
 
@@ -27,7 +26,6 @@ use runtime_core::Command;
 pub use defaults::{default_spec, features, rootless_spec};
 pub use error::OciError;
 pub use from_command::{process_to_oci, spec_from_command, Confinement, Identity};
-pub use pending::NOT_YET;
 pub use to_command::{command_from_spec, process_from_oci, resources_from_oci, seccomp_from_oci};
 
 /// One bundle: its directory, its config as read, and the container berth runs for it.

@@ -4,7 +4,8 @@
 use std::path::Path;
 
 use runtime_core::{
-    Command, DeviceRule, IdMapping, Mount, NamespaceMode, ProcessConfig, Rlimit, SeccompSetting,
+    Command, DeviceNode, DeviceRule, IdMapping, Mount, NamespaceMode, Personality, ProcessConfig,
+    Rlimit, SeccompSetting,
 };
 use serde_json::{json, Value};
 
@@ -46,12 +47,14 @@ fn refused(edit: impl FnOnce(&mut Value), field: &str) -> OciError {
     err
 }
 
-fn pending(edit: impl FnOnce(&mut Value), field: &str) {
-    let err = refused(edit, field);
-    assert!(
-        matches!(&err, OciError::Unsupported { reason, .. } if reason.starts_with(NOT_YET)),
-        "{err}"
-    );
+/// `linux.resources` set to `resources`, mapped.
+fn resources_of(resources: Value) -> runtime_core::Resources {
+    command(|c| c["linux"]["resources"] = resources).resources
+}
+
+/// The error of `linux.resources` set to `resources`, checked to name `field`.
+fn bad_resources(resources: Value, field: &str) -> OciError {
+    refused(|c| c["linux"]["resources"] = resources, field)
 }
 
 #[test]
@@ -242,102 +245,505 @@ fn refused_for_good() {
 }
 
 #[test]
-fn pending_fields_are_refused_in_one_place() {
-    pending(
-        |c| c["linux"]["resources"] = json!({"memory": {"swappiness": 10}}),
+fn memory_swappiness() {
+    let r = resources_of(json!({"memory": {"swappiness": 10}}));
+    assert_eq!(r.memory_swappiness, Some(10));
+    // runc: -1 as a uint64 leaves it alone.
+    let r = resources_of(json!({"memory": {"swappiness": u64::MAX}}));
+    assert_eq!(r.memory_swappiness, None);
+    let err = bad_resources(
+        json!({"memory": {"swappiness": 101}}),
         "linux.resources.memory.swappiness",
     );
-    pending(
-        |c| c["linux"]["resources"] = json!({"memory": {"kernel": 1000000}}),
+    assert!(err.to_string().contains("0 to 100"), "{err}");
+}
+
+#[test]
+fn memory_kernel() {
+    let r = resources_of(json!({"memory": {"kernel": 1 << 20}}));
+    assert_eq!(r.memory_kernel, Some(1 << 20));
+    bad_resources(
+        json!({"memory": {"kernel": "1m"}}),
         "linux.resources.memory.kernel",
     );
-    pending(
-        |c| c["linux"]["resources"] = json!({"memory": {"disableOOMKiller": true}}),
+}
+
+#[test]
+fn memory_kernel_tcp() {
+    let r = resources_of(json!({"memory": {"kernelTCP": 1 << 20}}));
+    assert_eq!(r.memory_kernel_tcp, Some(1 << 20));
+    bad_resources(
+        json!({"memory": {"kernelTCP": true}}),
+        "linux.resources.memory.kernelTCP",
+    );
+}
+
+#[test]
+fn memory_disable_oom_killer() {
+    let r = resources_of(json!({"memory": {"disableOOMKiller": true}}));
+    assert_eq!(r.memory_disable_oom_killer, Some(true));
+    bad_resources(
+        json!({"memory": {"disableOOMKiller": 1}}),
         "linux.resources.memory.disableOOMKiller",
     );
-    pending(
-        |c| c["linux"]["resources"] = json!({"cpu": {"realtimeRuntime": 1000}}),
+}
+
+#[test]
+fn memory_use_hierarchy() {
+    let r = resources_of(json!({"memory": {"useHierarchy": true}}));
+    assert_eq!(r.memory_use_hierarchy, Some(true));
+    bad_resources(
+        json!({"memory": {"useHierarchy": false}}),
+        "linux.resources.memory.useHierarchy",
+    );
+}
+
+#[test]
+fn memory_check_before_update() {
+    let r = resources_of(json!({"memory": {"checkBeforeUpdate": true}}));
+    assert_eq!(r.memory_check_before_update, Some(true));
+    bad_resources(
+        json!({"memory": {"checkBeforeUpdate": "yes"}}),
+        "linux.resources.memory.checkBeforeUpdate",
+    );
+}
+
+#[test]
+fn cpu_realtime() {
+    let r = resources_of(json!({"cpu": {"realtimeRuntime": 950000, "realtimePeriod": 1000000}}));
+    assert_eq!(
+        (r.cpu_realtime_runtime, r.cpu_realtime_period),
+        (Some(950000), Some(1000000))
+    );
+    bad_resources(
+        json!({"cpu": {"realtimeRuntime": -2}}),
         "linux.resources.cpu.realtimeRuntime",
     );
-    pending(
-        |c| c["linux"]["resources"] = json!({"cpu": {"idle": 1}}),
-        "linux.resources.cpu.idle",
+    bad_resources(
+        json!({"cpu": {"realtimePeriod": 0}}),
+        "linux.resources.cpu.realtimePeriod",
     );
-    pending(
-        |c| c["linux"]["resources"] = json!({"cpu": {"burst": 1000}}),
+}
+
+#[test]
+fn cpu_idle() {
+    assert_eq!(resources_of(json!({"cpu": {"idle": 1}})).cpu_idle, Some(1));
+    bad_resources(json!({"cpu": {"idle": 2}}), "linux.resources.cpu.idle");
+}
+
+#[test]
+fn cpu_burst() {
+    let r = resources_of(json!({"cpu": {"quota": 50000, "period": 100000, "burst": 20000}}));
+    assert_eq!(r.cpu_burst, Some(20000));
+    bad_resources(
+        json!({"cpu": {"quota": 50000, "burst": 60000}}),
         "linux.resources.cpu.burst",
     );
-    pending(
-        |c| {
-            c["linux"]["resources"] =
-                json!({"blockIO": {"weightDevice": [{"major": 8, "minor": 0, "weight": 100}]}})
-        },
-        "linux.resources.blockIO.weightDevice",
+}
+
+#[test]
+fn blkio_leaf_weight() {
+    let r = resources_of(json!({"blockIO": {"leafWeight": 300}}));
+    assert_eq!(r.blkio_leaf_weight, Some(300));
+    bad_resources(
+        json!({"blockIO": {"leafWeight": 5}}),
+        "linux.resources.blockIO.leafWeight",
     );
-    pending(
-        |c| {
-            c["linux"]["resources"] = json!({"blockIO": {"throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 100}]}})
-        },
-        "linux.resources.blockIO.throttleReadBpsDevice",
+}
+
+#[test]
+fn blkio_weight_device() {
+    let r = resources_of(json!({"blockIO": {"weightDevice": [
+        {"major": 8, "minor": 0, "weight": 100},
+        {"major": 8, "minor": 16, "leafWeight": 200}
+    ]}}));
+    assert_eq!(
+        r.blkio_weight_device,
+        [
+            runtime_core::WeightDevice {
+                major: 8,
+                minor: 0,
+                weight: Some(100),
+                leaf_weight: None
+            },
+            runtime_core::WeightDevice {
+                major: 8,
+                minor: 16,
+                weight: None,
+                leaf_weight: Some(200)
+            }
+        ]
     );
-    pending(
-        |c| c["linux"]["resources"] = json!({"hugepageLimits": [{"pageSize": "2MB", "limit": 0}]}),
-        "linux.resources.hugepageLimits",
+    bad_resources(
+        json!({"blockIO": {"weightDevice": [{"major": 8, "minor": 0, "leafWeight": 5}]}}),
+        "linux.resources.blockIO.weightDevice[0].leafWeight",
     );
-    pending(
-        |c| c["linux"]["resources"] = json!({"network": {"classID": 1}}),
-        "linux.resources.network",
+    bad_resources(
+        json!({"blockIO": {"weightDevice": [{"major": -1, "minor": 0, "weight": 100}]}}),
+        "linux.resources.blockIO.weightDevice[0].major",
     );
-    pending(
-        |c| c["linux"]["resources"] = json!({"unified": {"memory.high": "1G"}}),
+    bad_resources(
+        json!({"blockIO": {"weightDevice": [{"major": 8, "minor": 0}]}}),
+        "linux.resources.blockIO.weightDevice[0]",
+    );
+}
+
+#[test]
+fn blkio_throttle_devices() {
+    let r = resources_of(json!({"blockIO": {
+        "throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 1000}],
+        "throttleWriteBpsDevice": [{"major": 8, "minor": 1, "rate": 2000}],
+        "throttleReadIOPSDevice": [{"major": 8, "minor": 2, "rate": 30}],
+        "throttleWriteIOPSDevice": [{"major": 8, "minor": 3, "rate": 40}]
+    }}));
+    let t = |minor, rate| {
+        vec![runtime_core::ThrottleDevice {
+            major: 8,
+            minor,
+            rate,
+        }]
+    };
+    assert_eq!(r.blkio_throttle_read_bps_device, t(0, 1000));
+    assert_eq!(r.blkio_throttle_write_bps_device, t(1, 2000));
+    assert_eq!(r.blkio_throttle_read_iops_device, t(2, 30));
+    assert_eq!(r.blkio_throttle_write_iops_device, t(3, 40));
+    bad_resources(
+        json!({"blockIO": {"throttleWriteIOPSDevice": [{"major": 5000, "minor": 0, "rate": 1}]}}),
+        "linux.resources.blockIO.throttleWriteIOPSDevice[0].major",
+    );
+    bad_resources(
+        json!({"blockIO": {"throttleReadBpsDevice": [{"major": 8, "minor": -1, "rate": 1}]}}),
+        "linux.resources.blockIO.throttleReadBpsDevice[0].minor",
+    );
+}
+
+#[test]
+fn hugepage_limits() {
+    let r = resources_of(json!({"hugepageLimits": [{"pageSize": "2MB", "limit": 1 << 21}]}));
+    assert_eq!(
+        r.hugepage_limits,
+        [runtime_core::HugepageLimit {
+            page_size: "2MB".into(),
+            limit: 1 << 21
+        }]
+    );
+    bad_resources(
+        json!({"hugepageLimits": [{"pageSize": "2M", "limit": 0}]}),
+        "linux.resources.hugepageLimits[0].pageSize",
+    );
+    bad_resources(
+        json!({"hugepageLimits": [{"pageSize": "2MB", "limit": -1}]}),
+        "linux.resources.hugepageLimits[0].limit",
+    );
+}
+
+#[test]
+fn network_class_id_and_priorities() {
+    let r = resources_of(json!({"network": {"classID": 1048577,
+        "priorities": [{"name": "eth0", "priority": 5}]}}));
+    assert_eq!(r.network_class_id, Some(1048577));
+    assert_eq!(
+        r.network_priorities,
+        [runtime_core::NetworkPriority {
+            name: "eth0".into(),
+            priority: 5
+        }]
+    );
+    bad_resources(
+        json!({"network": {"classID": -1}}),
+        "linux.resources.network.classID",
+    );
+    bad_resources(
+        json!({"network": {"priorities": [{"name": "a/b", "priority": 1}]}}),
+        "linux.resources.network.priorities[0].name",
+    );
+}
+
+#[test]
+fn unified() {
+    let r = resources_of(json!({"unified": {"memory.high": "50000000", "pids.max": "10"}}));
+    assert_eq!(
+        r.unified.get("memory.high").map(String::as_str),
+        Some("50000000")
+    );
+    assert_eq!(r.unified.len(), 2);
+    bad_resources(
+        json!({"unified": {"../memory.high": "1"}}),
         "linux.resources.unified",
     );
-    pending(
-        |c| c["linux"]["resources"] = json!({"devices": [{"allow": true, "type": "c", "major": 1, "minor": 3, "access": "r"}, {"allow": false, "type": "c", "major": 1, "minor": 3, "access": "w"}]}),
-        "linux.resources.devices[1]",
+}
+
+#[test]
+fn rdma_is_refused() {
+    let err = bad_resources(
+        json!({"rdma": {"mlx5_0": {"hcaHandles": 1}}}),
+        "linux.resources.rdma",
     );
-    pending(
+    assert!(matches!(err, OciError::Unsupported { .. }), "{err}");
+    // An empty one asks for nothing.
+    assert_eq!(
+        resources_of(json!({"rdma": {}})),
+        runtime_core::Resources::default()
+    );
+}
+
+#[test]
+fn device_rules_in_order_with_denies() {
+    let c = command(|c| {
+        c["linux"]["resources"] = json!({"devices": [
+            {"allow": false, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rw"},
+            {"allow": false, "type": "c", "major": 1, "minor": 3, "access": "w"}
+        ]})
+    });
+    assert_eq!(
+        c.device_cgroup_rules,
+        [
+            DeviceRule {
+                allow: false,
+                kind: 'a',
+                major: None,
+                minor: None,
+                access: "rwm".into()
+            },
+            DeviceRule::char(Some(1), Some(3), "rw"),
+            DeviceRule {
+                allow: false,
+                ..DeviceRule::char(Some(1), Some(3), "w")
+            }
+        ]
+    );
+}
+
+#[test]
+fn linux_devices() {
+    let c = command(|c| {
+        c["linux"]["devices"] = json!([
+            {"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 438, "uid": 0, "gid": 0},
+            {"path": "/dev/fifo", "type": "p"}
+        ])
+    });
+    assert_eq!(
+        c.device_nodes,
+        [
+            DeviceNode {
+                path: "/dev/fuse".into(),
+                kind: 'c',
+                major: Some(10),
+                minor: Some(229),
+                file_mode: Some(0o666),
+                uid: Some(0),
+                gid: Some(0)
+            },
+            DeviceNode {
+                path: "/dev/fifo".into(),
+                kind: 'p',
+                major: None,
+                minor: None,
+                file_mode: None,
+                uid: None,
+                gid: None
+            }
+        ]
+    );
+    refused(
+        |c| c["linux"]["devices"] = json!([{"path": "/dev/x", "type": "a"}]),
+        "linux.devices[0].type",
+    );
+    refused(
+        |c| {
+            c["linux"]["devices"] =
+                json!([{"path": "/dev/x", "type": "c", "major": 1, "minor": 1, "fileMode": 4096}])
+        },
+        "linux.devices[0].fileMode",
+    );
+    refused(
+        |c| {
+            c["linux"]["devices"] = json!([{"path": "/dev/null", "type": "c", "major": 1, "minor": 3},
+            {"path": "/dev/x", "type": "b", "major": -1, "minor": 0}])
+        },
+        "linux.devices[1].major",
+    );
+}
+
+#[test]
+fn rootfs_propagation() {
+    assert_eq!(
+        command(|c| c["linux"]["rootfsPropagation"] = json!("rslave"))
+            .rootfs_propagation
+            .as_deref(),
+        Some("rslave")
+    );
+    assert_eq!(
+        command(|c| c["linux"]["rootfsPropagation"] = json!("")).rootfs_propagation,
+        None
+    );
+    refused(
+        |c| c["linux"]["rootfsPropagation"] = json!("bogus"),
+        "linux.rootfsPropagation",
+    );
+}
+
+#[test]
+fn personality() {
+    assert_eq!(
+        command(|c| c["linux"]["personality"] = json!({"domain": "LINUX32"})).personality,
+        Some(Personality {
+            domain: "LINUX32".into(),
+            flags: vec![]
+        })
+    );
+    refused(
+        |c| c["linux"]["personality"] = json!({"domain": "LINUX", "flags": ["X"]}),
+        "linux.personality.flags",
+    );
+    refused(
+        |c| c["linux"]["personality"] = json!({"domain": "LINUX64"}),
+        "linux.personality.domain",
+    );
+}
+
+#[test]
+fn domainname() {
+    let uts =
+        |c: &mut Value| c["linux"]["namespaces"] = json!([{"type": "mount"}, {"type": "uts"}]);
+    let c = command(|c| {
+        uts(c);
+        c["domainname"] = json!("example.org");
+    });
+    assert_eq!(c.domainname.as_deref(), Some("example.org"));
+    assert_eq!(command(|c| c["domainname"] = json!("")).domainname, None);
+    refused(
+        |c| {
+            uts(c);
+            c["domainname"] = json!("not a name");
+        },
+        "domainname",
+    );
+    refused(|c| c["domainname"] = json!("example.org"), "domainname");
+}
+
+#[test]
+fn cgroups_path() {
+    let path = |p: &str| {
+        let c = command(|c| c["linux"]["cgroupsPath"] = json!(p));
+        assert_eq!(c.cgroup_parent, None, "exclusive with cgroup_path");
+        c.cgroup_path
+    };
+    assert_eq!(
+        path("/machine/berth/c1").as_deref(),
+        Some("machine/berth/c1")
+    );
+    assert_eq!(path("/c1").as_deref(), Some("c1"));
+    assert_eq!(path("mine/other").as_deref(), Some("mine/other"));
+    assert_eq!(path(""), None);
+    let err = refused(
         |c| c["linux"]["cgroupsPath"] = json!("system.slice:berth:c1"),
         "linux.cgroupsPath",
     );
-    pending(
-        |c| c["linux"]["cgroupsPath"] = json!("/p/other"),
+    assert!(
+        matches!(&err, OciError::Unsupported { reason, .. } if reason.contains("systemd")),
+        "{err}"
+    );
+    refused(
+        |c| c["linux"]["cgroupsPath"] = json!("/"),
         "linux.cgroupsPath",
     );
-    pending(
+    refused(
+        |c| c["linux"]["cgroupsPath"] = json!("/a/../b"),
+        "linux.cgroupsPath",
+    );
+}
+
+#[test]
+fn mount_id_mappings() {
+    let map = json!([{"containerID": 0, "hostID": 1000, "size": 10}]);
+    let userns = |c: &mut Value| {
+        c["linux"]["namespaces"] = json!([{"type": "mount"}, {"type": "user"}]);
+        c["linux"]["uidMappings"] = map.clone();
+        c["linux"]["gidMappings"] = map.clone();
+    };
+    let c = command(|c| {
+        userns(c);
+        c["mounts"] = json!([{"destination": "/d", "type": "bind", "source": "/s",
+            "options": ["rbind", "idmap"], "uidMappings": map, "gidMappings": map}])
+    });
+    let ten = Some(vec![IdMapping {
+        container_id: 0,
+        host_id: 1000,
+        size: 10,
+    }]);
+    assert_eq!(c.mounts[0].uid_mappings, ten);
+    assert_eq!(c.mounts[0].gid_mappings, ten);
+    assert_eq!(c.mounts[0].options, ["rbind", "idmap"]);
+    // Mappings of their own (not the container's): refused, by the config's index past a
+    // standard mount left to berth.
+    let err = refused(
         |c| {
-            c["linux"]["devices"] =
-                json!([{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}])
+            userns(c);
+            c["mounts"] = json!([{"destination": "/proc", "type": "proc"},
+            {"destination": "/d", "type": "bind", "source": "/s", "options": ["rbind"],
+            "gidMappings": [{"containerID": 0, "hostID": 5000, "size": 1}]}])
         },
-        "linux.devices",
+        "mounts[1].gidMappings",
     );
-    pending(
-        |c| c["linux"]["rootfsPropagation"] = json!("rslave"),
-        "linux.rootfsPropagation",
+    assert!(matches!(err, OciError::Unsupported { .. }), "{err}");
+    refused(
+        |c| {
+            userns(c);
+            c["mounts"] = json!([{"destination": "/proc", "type": "proc"},
+            {"destination": "/d", "type": "bind", "source": "/s", "options": ["rbind"],
+            "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 10},
+                            {"containerID": 5, "hostID": 2000, "size": 1}]}])
+        },
+        "mounts[1].uidMappings[1]",
     );
-    pending(
-        |c| c["linux"]["personality"] = json!({"domain": "LINUX32"}),
-        "linux.personality",
+    refused(
+        |c| {
+            userns(c);
+            c["mounts"] = json!([{"destination": "/d", "type": "tmpfs", "gidMappings": map}]);
+        },
+        "mounts[0].options",
     );
-    pending(|c| c["domainname"] = json!("example.org"), "domainname");
-    pending(
-        |c| c["mounts"] = json!([{"destination": "/d", "type": "bind", "source": "/s", "options": ["rbind", "idmap"]}]),
-        "mounts[0].options[1]",
+}
+
+#[test]
+fn mount_options_pass_through() {
+    let c = command(|c| {
+        c["mounts"] = json!([
+            {"destination": "/d", "type": "bind", "source": "/s",
+             "options": ["rbind", "rro", "rnosuid", "nosymfollow", "defaults"]},
+            {"destination": "/t", "type": "tmpfs", "options": ["tmpcopyup", "lazytime", "mand", "size=1m"]}
+        ])
+    });
+    assert_eq!(
+        c.mounts[0].options,
+        ["rbind", "rro", "rnosuid", "nosymfollow", "defaults"]
     );
-    pending(
-        |c| c["mounts"] = json!([{"destination": "/d", "type": "tmpfs", "options": ["tmpcopyup"]}]),
+    assert_eq!(
+        c.mounts[1].options,
+        ["tmpcopyup", "lazytime", "mand", "size=1m"]
+    );
+    // What berth's mounts refuse, named by the config's index (`defaults` counts).
+    let err = refused(
+        |c| {
+            c["mounts"] = json!([{"destination": "/proc", "type": "proc"},
+            {"destination": "/d", "type": "tmpfs", "options": ["defaults", "remount"]}])
+        },
+        "mounts[1].options[1]",
+    );
+    assert!(matches!(err, OciError::Unsupported { .. }), "{err}");
+    refused(
+        |c| c["mounts"] = json!([{"destination": "/d", "type": "ext4", "source": "/dev/sda", "options": ["acl"]}]),
         "mounts[0].options[0]",
     );
-    pending(
-        |c| c["mounts"] = json!([{"destination": "/d", "type": "bind", "source": "/s", "options": ["rbind", "rro"]}]),
+    refused(
+        |c| c["mounts"] = json!([{"destination": "/d", "type": "bind", "source": "/s", "options": ["rbind", "size=1m"]}]),
         "mounts[0].options[1]",
     );
-    pending(
-        |c| {
-            c["mounts"] = json!([{"destination": "/d", "type": "bind", "source": "/s", "options": ["rbind"],
-        "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}], "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}])
-        },
-        "mounts[0].uidMappings",
+    refused(
+        |c| c["mounts"] = json!([{"destination": "/d", "type": "bind", "source": "/s", "options": ["bind", "tmpcopyup"]}]),
+        "mounts[0].options[1]",
     );
 }
 
@@ -554,7 +960,7 @@ fn user_mounts() {
             source: Some("/bundles/b1/data".into()),
             destination: "/data".into(),
             kind: "bind".into(),
-            options: vec!["rbind".into(), "ro".into()],
+            options: vec!["rbind".into(), "ro".into(), "defaults".into()],
             uid_mappings: None,
             gid_mappings: None,
         }
@@ -570,7 +976,7 @@ fn user_mounts() {
         "mounts[0].type",
     );
     refused(
-        |c| c["mounts"] = json!([{"destination": "/d", "type": "ext4", "source": "/dev/sda", "options": ["lazytime"]}]),
+        |c| c["mounts"] = json!([{"destination": "/d", "type": "ext4", "source": "/dev/sda", "options": ["iversion"]}]),
         "mounts[0].options[0]",
     );
 }
@@ -601,9 +1007,17 @@ fn resources() {
         (Some("0"), Some("0"))
     );
     assert_eq!((r.pids_limit, r.blkio_weight), (Some(64), Some(500)));
+    // In order, the leading "deny all" included (berth reads the list from it anyway).
     assert_eq!(
         c.device_cgroup_rules,
         [
+            DeviceRule {
+                allow: false,
+                kind: 'a',
+                major: None,
+                minor: None,
+                access: "rwm".into()
+            },
             DeviceRule::char(Some(10), Some(200), "rwm"),
             DeviceRule::block(None, None, "m")
         ]
@@ -645,6 +1059,26 @@ fn resources_for_update() {
     )
     .unwrap();
     assert_eq!((r.memory_limit, r.pids_limit), (Some(1 << 20), Some(10)));
+    let r = resources_from_oci(
+        &resources_from_json(
+            r#"{"cpu": {"idle": 1}, "memory": {"checkBeforeUpdate": true},
+            "blockIO": {"throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 5}]},
+            "unified": {"memory.high": "1000000"}}"#,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        (r.cpu_idle, r.memory_check_before_update),
+        (Some(1), Some(true))
+    );
+    assert_eq!(r.blkio_throttle_read_bps_device[0].rate, 5);
+    assert_eq!(r.unified.len(), 1);
+    let err = resources_from_oci(
+        &resources_from_json(r#"{"rdma": {"mlx5_0": {"hcaObjects": 1}}}"#).unwrap(),
+    )
+    .unwrap_err();
+    assert_eq!(err.field(), "linux.resources.rdma", "{err}");
     let err = resources_from_oci(&resources_from_json(r#"{"cpu": {"period": 10}}"#).unwrap())
         .unwrap_err();
     assert_eq!(err.field(), "linux.resources.cpu.period", "{err}");
@@ -710,20 +1144,6 @@ fn sysctls_masked_and_readonly_paths() {
     refused(
         |c| c["linux"]["maskedPaths"] = json!(["proc/kcore"]),
         "linux.maskedPaths[0]",
-    );
-}
-
-#[test]
-fn cgroups_path() {
-    assert_eq!(
-        command(|c| c["linux"]["cgroupsPath"] = json!("/machine/berth/c1"))
-            .cgroup_parent
-            .as_deref(),
-        Some("machine/berth")
-    );
-    pending(
-        |c| c["linux"]["cgroupsPath"] = json!("/c1"),
-        "linux.cgroupsPath",
     );
 }
 
@@ -816,18 +1236,57 @@ fn features_say_what_is_honoured() {
     let parsed: oci_spec::runtime::Features = serde_json::from_value(f.clone()).unwrap();
     assert_eq!(parsed.oci_version_min(), "1.0.0");
     let hooks = f["hooks"].as_array().unwrap();
-    assert!(!hooks.contains(&json!("createContainer")) && hooks.contains(&json!("poststop")));
+    for hook in [
+        "prestart",
+        "createRuntime",
+        "createContainer",
+        "startContainer",
+        "poststart",
+        "poststop",
+    ] {
+        assert!(hooks.contains(&json!(hook)), "{hook}");
+    }
     assert_eq!(f["linux"]["apparmor"]["enabled"], json!(false));
+    assert_eq!(f["linux"]["cgroup"]["systemd"], json!(false));
+    assert_eq!(f["linux"]["cgroup"]["rdma"], json!(false));
     assert_eq!(
         f["linux"]["mountExtensions"]["idmap"]["enabled"],
-        json!(false)
+        json!(true)
     );
-    for option in f["mountOptions"].as_array().unwrap() {
-        let option = option.as_str().unwrap();
-        assert!(
-            !crate::pending::PENDING_MOUNT_OPTIONS.contains(&option),
-            "{option}"
-        );
+    // Every option listed is taken on a mount it fits (a bind, or a tmpfs for tmpcopyup).
+    let options: Vec<&str> = f["mountOptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o.as_str().unwrap())
+        .collect();
+    for option in [
+        "idmap",
+        "ridmap",
+        "tmpcopyup",
+        "rro",
+        "rnosymfollow",
+        "nosymfollow",
+        "lazytime",
+        "mand",
+    ] {
+        assert!(options.contains(&option), "{option}");
+    }
+    for option in &options {
+        let (kind, source, base) = match *option {
+            "tmpcopyup" => ("tmpfs", None, vec![]),
+            _ => ("bind", Some("/s"), vec!["rbind"]),
+        };
+        let mut list = base;
+        list.push(option);
+        map(|c| {
+            c["linux"]["namespaces"] = json!([{"type": "mount"}, {"type": "user"}]);
+            c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 1000, "size": 1}]);
+            c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 1000, "size": 1}]);
+            c["mounts"] =
+                json!([{"destination": "/d", "type": kind, "source": source, "options": list}]);
+        })
+        .unwrap_or_else(|e| panic!("{option}: {e}"));
     }
 }
 
@@ -876,8 +1335,13 @@ fn round_trip() {
             source: Some("/host/data".into()),
             destination: "/data".into(),
             kind: "bind".into(),
-            options: vec!["rbind".into(), "ro".into()],
-            uid_mappings: None,
+            options: vec!["rbind".into(), "ro".into(), "idmap".into()],
+            // The container's own mapping, the one berth takes.
+            uid_mappings: Some(vec![IdMapping {
+                container_id: 0,
+                host_id: 100000,
+                size: 65536,
+            }]),
             gid_mappings: None,
         },
         Mount {
@@ -892,13 +1356,91 @@ fn round_trip() {
     command.resources.memory_limit = Some(64 << 20);
     command.resources.pids_limit = Some(32);
     command.resources.cpu_shares = Some(1024);
-    command.cgroup_parent = Some("bench/oci".into());
+    let r = &mut command.resources;
+    r.memory_swappiness = Some(60);
+    r.memory_kernel = Some(1 << 20);
+    r.memory_kernel_tcp = Some(1 << 20);
+    r.memory_disable_oom_killer = Some(false);
+    r.memory_use_hierarchy = Some(true);
+    r.memory_check_before_update = Some(true);
+    r.cpu_quota = Some(50000);
+    r.cpu_period = Some(100000);
+    r.cpu_realtime_runtime = Some(1000);
+    r.cpu_realtime_period = Some(100000);
+    r.cpu_idle = Some(0);
+    r.cpu_burst = Some(10000);
+    r.blkio_leaf_weight = Some(100);
+    r.blkio_weight_device = vec![runtime_core::WeightDevice {
+        major: 8,
+        minor: 0,
+        weight: Some(200),
+        leaf_weight: Some(300),
+    }];
+    let throttle = |rate| {
+        vec![runtime_core::ThrottleDevice {
+            major: 8,
+            minor: 0,
+            rate,
+        }]
+    };
+    r.blkio_throttle_read_bps_device = throttle(1);
+    r.blkio_throttle_write_bps_device = throttle(2);
+    r.blkio_throttle_read_iops_device = throttle(3);
+    r.blkio_throttle_write_iops_device = throttle(4);
+    r.hugepage_limits = vec![runtime_core::HugepageLimit {
+        page_size: "2MB".into(),
+        limit: 0,
+    }];
+    r.network_class_id = Some(7);
+    r.network_priorities = vec![runtime_core::NetworkPriority {
+        name: "eth0".into(),
+        priority: 1,
+    }];
+    r.unified.insert("memory.high".into(), "50000000".into());
+    // cgroupsPath is the cgroup itself.
+    command.cgroup_path = Some("bench/oci/rt1".into());
+    command.device_nodes = vec![
+        DeviceNode {
+            path: "/dev/fuse".into(),
+            kind: 'c',
+            major: Some(10),
+            minor: Some(229),
+            file_mode: Some(0o660),
+            uid: Some(0),
+            gid: Some(5),
+        },
+        DeviceNode {
+            path: "/dev/fifo".into(),
+            kind: 'p',
+            major: None,
+            minor: None,
+            file_mode: None,
+            uid: None,
+            gid: None,
+        },
+    ];
+    command.rootfs_propagation = Some("rslave".into());
+    command.personality = Some(Personality {
+        domain: "LINUX32".into(),
+        flags: vec![],
+    });
+    command.domainname = Some("example.org".into());
     command.masked_paths = Some(vec!["/proc/kcore".into()]);
     command.readonly_paths = Some(vec!["/proc/sys".into()]);
     command
         .sysctls
         .insert("net.ipv4.ip_forward".into(), "1".into());
-    command.device_cgroup_rules = vec![DeviceRule::char(Some(1), Some(3), "rwm")];
+    // As the config writes it: deny all, then allow.
+    command.device_cgroup_rules = vec![
+        DeviceRule {
+            allow: false,
+            kind: 'a',
+            major: None,
+            minor: None,
+            access: "rwm".into(),
+        },
+        DeviceRule::char(Some(1), Some(3), "rwm"),
+    ];
     let confinement = Confinement {
         cgroups_path: "/bench/oci/rt1".into(),
         identity: Identity {

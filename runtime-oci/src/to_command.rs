@@ -8,15 +8,18 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use oci_spec::runtime::{
-    Capabilities, LinuxDeviceCgroup, LinuxNamespaceType, LinuxResources, LinuxSeccomp,
-    Mount as OciMount, Process, Spec,
+    Capabilities, LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType, LinuxIdMapping,
+    LinuxNamespaceType, LinuxResources, LinuxSeccomp, LinuxThrottleDevice, Mount as OciMount,
+    Process, Spec,
 };
 use runtime_core::{
-    CapabilitySets, Command, ConsoleSize, DeviceRule, IdMapping, Mount, NamespaceMode, Namespaces,
-    ProcessConfig, Resources, Rlimit, SeccompProfile, SeccompSetting,
+    CapabilitySets, Command, ConsoleSize, DeviceNode, DeviceRule, HugepageLimit, IdMapping, Mount,
+    NamespaceMode, Namespaces, NetworkPriority, Personality, ProcessConfig, Resources, Rlimit,
+    SeccompProfile, SeccompSetting, ThrottleDevice, WeightDevice,
 };
 
-use crate::{pending, Hook, Hooks, OciError};
+use crate::defaults::MOUNT_OPTIONS;
+use crate::{Hook, Hooks, OciError};
 
 /// The reason of the fields refused for good because this host has no such LSM.
 const NO_APPARMOR: &str = "this host has no AppArmor";
@@ -31,7 +34,6 @@ pub fn command_from_spec(
 ) -> Result<(Command, Hooks), OciError> {
     version(spec.version())?;
     refused(spec)?;
-    pending::spec(spec)?;
 
     let root = spec
         .root()
@@ -52,14 +54,7 @@ pub fn command_from_spec(
     if command.namespaces.user == NamespaceMode::Private {
         let maps = |given: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>, field: &str| match given
         {
-            Some(list) if !list.is_empty() || field == "linux.gidMappings" => Ok(list
-                .iter()
-                .map(|m| IdMapping {
-                    container_id: m.container_id(),
-                    host_id: m.host_id(),
-                    size: m.size(),
-                })
-                .collect::<Vec<_>>()),
+            Some(list) if !list.is_empty() || field == "linux.gidMappings" => Ok(id_mappings(list)),
             _ => Err(OciError::invalid(
                 field,
                 "required with a new user namespace (runc needs it too)",
@@ -91,8 +86,15 @@ pub fn command_from_spec(
         )?;
     }
     if let Some(path) = linux.cgroups_path() {
-        command.cgroup_parent = Some(cgroup_parent(path, id)?);
+        command.cgroup_path = cgroup_path(path)?;
     }
+    command.device_nodes = device_nodes(linux.devices().as_deref().unwrap_or(&[]))?;
+    command.rootfs_propagation = linux.rootfs_propagation().clone().filter(|p| !p.is_empty());
+    command.personality = linux.personality().as_ref().map(|p| Personality {
+        domain: p.domain().to_string(),
+        flags: p.flags().clone().unwrap_or_default(),
+    });
+    command.domainname = spec.domainname().clone().filter(|d| !d.is_empty());
     command.masked_paths = Some(linux.masked_paths().clone().unwrap_or_default());
     command.readonly_paths = Some(linux.readonly_paths().clone().unwrap_or_default());
     command.sysctls = linux
@@ -104,6 +106,7 @@ pub fn command_from_spec(
     command
         .validate()
         .map_err(|e| from_berth(e, &mount_index))?;
+    idmapped_mounts(&command, &mount_index)?;
     let hooks = hooks(spec)?;
     Ok((command, hooks))
 }
@@ -119,7 +122,6 @@ pub fn process_from_oci(process: &Process) -> Result<ProcessConfig, OciError> {
 
 fn process_from_oci_at(process: &Process, at: &str) -> Result<ProcessConfig, OciError> {
     refused_process(process, at)?;
-    pending::process(process, at)?;
     let args = process.args().clone().unwrap_or_default();
     if args.is_empty() {
         return Err(OciError::invalid(
@@ -234,17 +236,35 @@ pub fn resources_from_oci(resources: &LinuxResources) -> Result<Resources, OciEr
 }
 
 fn resources_from_oci_at(resources: &LinuxResources, at: &str) -> Result<Resources, OciError> {
-    pending::resources(resources, at)?;
+    if resources.rdma().as_ref().is_some_and(|r| !r.is_empty()) {
+        return Err(OciError::unsupported(
+            format!("{at}.rdma"),
+            "berth has no rdma cgroup limits",
+        ));
+    }
     let mut out = Resources::default();
     if let Some(memory) = resources.memory() {
         out.memory_limit = memory.limit();
         out.memory_reservation = memory.reservation();
         out.memory_swap = memory.swap();
+        // runc: a swappiness of -1 (as a uint64) leaves it alone.
+        out.memory_swappiness = memory.swappiness().filter(|s| *s != u64::MAX);
+        #[allow(deprecated)]
+        let kernel = memory.kernel();
+        out.memory_kernel = kernel;
+        out.memory_kernel_tcp = memory.kernel_tcp();
+        out.memory_disable_oom_killer = memory.disable_oom_killer();
+        out.memory_use_hierarchy = memory.use_hierarchy();
+        out.memory_check_before_update = memory.check_before_update();
     }
     if let Some(cpu) = resources.cpu() {
         out.cpu_shares = cpu.shares();
         out.cpu_quota = cpu.quota();
         out.cpu_period = cpu.period();
+        out.cpu_realtime_runtime = cpu.realtime_runtime();
+        out.cpu_realtime_period = cpu.realtime_period();
+        out.cpu_idle = cpu.idle();
+        out.cpu_burst = cpu.burst();
         out.cpuset_cpus = cpu.cpus().clone().filter(|c| !c.is_empty());
         out.cpuset_mems = cpu.mems().clone().filter(|m| !m.is_empty());
     }
@@ -257,7 +277,122 @@ fn resources_from_oci_at(resources: &LinuxResources, at: &str) -> Result<Resourc
         };
     }
     if let Some(io) = resources.block_io() {
+        let at = format!("{at}.blockIO");
         out.blkio_weight = io.weight();
+        out.blkio_leaf_weight = io.leaf_weight();
+        for (i, device) in io.weight_device().iter().flatten().enumerate() {
+            let here = format!("{at}.weightDevice[{i}]");
+            out.blkio_weight_device.push(WeightDevice {
+                major: device_number(device.major(), &format!("{here}.major"))?,
+                minor: device_number(device.minor(), &format!("{here}.minor"))?,
+                weight: device.weight(),
+                leaf_weight: device.leaf_weight(),
+            });
+        }
+        out.blkio_throttle_read_bps_device = throttles(
+            io.throttle_read_bps_device(),
+            &format!("{at}.throttleReadBpsDevice"),
+        )?;
+        out.blkio_throttle_write_bps_device = throttles(
+            io.throttle_write_bps_device(),
+            &format!("{at}.throttleWriteBpsDevice"),
+        )?;
+        out.blkio_throttle_read_iops_device = throttles(
+            io.throttle_read_iops_device(),
+            &format!("{at}.throttleReadIOPSDevice"),
+        )?;
+        out.blkio_throttle_write_iops_device = throttles(
+            io.throttle_write_iops_device(),
+            &format!("{at}.throttleWriteIOPSDevice"),
+        )?;
+    }
+    for (i, limit) in resources.hugepage_limits().iter().flatten().enumerate() {
+        let bytes = u64::try_from(limit.limit()).map_err(|_| {
+            OciError::invalid(
+                format!("{at}.hugepageLimits[{i}].limit"),
+                format!("{}: must be 0 or more bytes", limit.limit()),
+            )
+        })?;
+        out.hugepage_limits.push(HugepageLimit {
+            page_size: limit.page_size().clone(),
+            limit: bytes,
+        });
+    }
+    if let Some(network) = resources.network() {
+        out.network_class_id = network.class_id();
+        out.network_priorities = network
+            .priorities()
+            .iter()
+            .flatten()
+            .map(|p| NetworkPriority {
+                name: p.name().clone(),
+                priority: p.priority(),
+            })
+            .collect();
+    }
+    out.unified = resources
+        .unified()
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    Ok(out)
+}
+
+/// A device's major or minor number, which berth holds in 32 bits.
+fn device_number(n: i64, field: &str) -> Result<u32, OciError> {
+    u32::try_from(n).map_err(|_| OciError::invalid(field, format!("{n} is out of range")))
+}
+
+fn throttles(
+    list: &Option<Vec<LinuxThrottleDevice>>,
+    at: &str,
+) -> Result<Vec<ThrottleDevice>, OciError> {
+    list.iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, device)| {
+            Ok(ThrottleDevice {
+                major: device_number(device.major(), &format!("{at}[{i}].major"))?,
+                minor: device_number(device.minor(), &format!("{at}[{i}].minor"))?,
+                rate: device.rate(),
+            })
+        })
+        .collect()
+}
+
+fn id_mappings(list: &[LinuxIdMapping]) -> Vec<IdMapping> {
+    list.iter()
+        .map(|m| IdMapping {
+            container_id: m.container_id(),
+            host_id: m.host_id(),
+            size: m.size(),
+        })
+        .collect()
+}
+
+/// `linux.devices`: nodes made from their numbers, in order (a FIFO's zero numbers are
+/// none).
+fn device_nodes(list: &[LinuxDevice]) -> Result<Vec<DeviceNode>, OciError> {
+    let mut out = Vec::new();
+    for (i, device) in list.iter().enumerate() {
+        let at = format!("linux.devices[{i}]");
+        let fifo = device.typ() == LinuxDeviceType::P;
+        let number = |n: i64, name: &str| -> Result<Option<u32>, OciError> {
+            if fifo && n == 0 {
+                return Ok(None);
+            }
+            device_number(n, &format!("{at}.{name}")).map(Some)
+        };
+        out.push(DeviceNode {
+            path: path_text(device.path(), &format!("{at}.path"))?,
+            kind: device.typ().as_str().chars().next().unwrap_or('a'),
+            major: number(device.major(), "major")?,
+            minor: number(device.minor(), "minor")?,
+            file_mode: device.file_mode(),
+            uid: device.uid(),
+            gid: device.gid(),
+        });
     }
     Ok(out)
 }
@@ -312,21 +447,25 @@ fn device_rules(rules: &[LinuxDeviceCgroup], at: &str) -> Result<Vec<DeviceRule>
     Ok(out)
 }
 
-/// `linux.cgroupsPath` `/<parent>/<id>` is berth's layout: `cgroup_parent` `<parent>`.
-fn cgroup_parent(path: &Path, id: &str) -> Result<String, OciError> {
+/// `linux.cgroupsPath`: the container's cgroup, absolute or not, from each hierarchy's root
+/// (`cgroup_path`); empty is none. systemd's `slice:prefix:name` is refused: berth has no
+/// systemd cgroup driver.
+fn cgroup_path(path: &Path) -> Result<Option<String>, OciError> {
     let at = "linux.cgroupsPath";
     let text = path_text(path, at)?;
-    let trimmed = text.trim_end_matches('/');
-    if let Some(parent) = trimmed
-        .strip_prefix('/')
-        .and_then(|rest| rest.strip_suffix(id))
-        .and_then(|rest| rest.strip_suffix('/'))
-    {
-        if !parent.trim_matches('/').is_empty() {
-            return Ok(parent.to_string());
-        }
+    if text.is_empty() {
+        return Ok(None);
     }
-    Err(pending::cgroups_path(at, &text, id))
+    if !text.contains('/') && text.split(':').count() == 3 {
+        return Err(OciError::unsupported(
+            at,
+            format!(
+                "{text:?} is systemd's slice:prefix:name form: berth has no systemd cgroup \
+                 driver (give a cgroup path)"
+            ),
+        ));
+    }
+    Ok(Some(text.trim_start_matches('/').to_string()))
 }
 
 fn namespaces(spec: &Spec) -> Result<Namespaces, OciError> {
@@ -421,26 +560,13 @@ fn mounts(list: &[OciMount], bundle_dir: &Path) -> Result<(Vec<Mount>, Vec<usize
     let mut index = Vec::new();
     for (i, mount) in list.iter().enumerate() {
         let at = format!("mounts[{i}]");
-        pending::mount(mount, &at)?;
         let destination = normal_path(&path_text(
             mount.destination(),
             &format!("{at}.destination"),
         )?);
-        let options: Vec<String> = mount
-            .options()
-            .iter()
-            .flatten()
-            .filter(|o| o.as_str() != "defaults")
-            .cloned()
-            .collect();
-        for (j, option) in options.iter().enumerate() {
-            if REFUSED_MOUNT_OPTIONS.contains(&option.as_str()) {
-                return Err(OciError::unsupported(
-                    format!("{at}.options[{j}]"),
-                    format!("{option:?} is not a mount option berth applies"),
-                ));
-            }
-        }
+        // As given (`defaults` too, which berth's mounts take and ignore), so that berth's
+        // errors name the config's option by its index.
+        let options: Vec<String> = mount.options().clone().unwrap_or_default();
         let bind_option = options.iter().any(|o| o == "bind" || o == "rbind");
         let kind = match mount.typ().as_deref() {
             Some("") | None if bind_option => "bind".to_string(),
@@ -470,14 +596,21 @@ fn mounts(list: &[OciMount], bundle_dir: &Path) -> Result<(Vec<Mount>, Vec<usize
                 }
             }
         };
+        let maps = |given: &Option<Vec<LinuxIdMapping>>| {
+            given
+                .as_deref()
+                .filter(|list| !list.is_empty())
+                .map(id_mappings)
+        };
         let mapped = Mount {
             source,
             destination: destination.clone(),
             kind,
             options,
-            uid_mappings: None,
-            gid_mappings: None,
+            uid_mappings: maps(mount.uid_mappings()),
+            gid_mappings: maps(mount.gid_mappings()),
         };
+        mount_options(&mapped, &at)?;
         match standard(&mapped, &at)? {
             Standard::Covered => {}
             Standard::NotStandard => {
@@ -489,23 +622,77 @@ fn mounts(list: &[OciMount], bundle_dir: &Path) -> Result<(Vec<Mount>, Vec<usize
     Ok((out, index))
 }
 
-/// The mount options of runc's list that berth's mounts do not apply, and that are no
-/// filesystem's data either.
-pub(crate) const REFUSED_MOUNT_OPTIONS: &[&str] = &[
-    "acl",
-    "noacl",
-    "iversion",
-    "noiversion",
-    "lazytime",
-    "nolazytime",
-    "mand",
-    "nomand",
-    "loud",
-    "silent",
-    "remount",
-    "nosymfollow",
-    "symfollow",
-];
+/// berth maps an idmapped bind through the container's own user namespace: mappings of a
+/// mount's own are taken only when they are the container's (runc would make a user
+/// namespace for others). berth's driver refuses the others too, with its own mount index.
+fn idmapped_mounts(command: &Command, mount_index: &[usize]) -> Result<(), OciError> {
+    let (uids, gids) = command.effective_id_mappings();
+    let private = command.namespaces.user == NamespaceMode::Private;
+    for (n, mount) in command.mounts.iter().enumerate() {
+        for (name, given, container) in [
+            ("uidMappings", &mount.uid_mappings, &uids),
+            ("gidMappings", &mount.gid_mappings, &gids),
+        ] {
+            let Some(given) = given else { continue };
+            if !private || given != container {
+                let i = mount_index.get(n).copied().unwrap_or(n);
+                return Err(OciError::unsupported(
+                    format!("mounts[{i}].{name}"),
+                    "mappings other than the container's own user namespace's (berth maps an \
+                     idmapped mount through the container's user namespace)",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// runc's `acl` and `noacl` (`MS_POSIXACL`), which berth's mounts do not set: the library
+/// would take them for the filesystem's data.
+const POSIX_ACL_OPTIONS: &[&str] = &["acl", "noacl"];
+
+/// The options berth's mounts refuse (runtime-linux `mount_options.rs`), with its reasons,
+/// checked here to name the config's option; and the mistakes its mounts find later: data on
+/// a bind, `tmpcopyup` off a tmpfs.
+fn mount_options(mount: &Mount, at: &str) -> Result<(), OciError> {
+    for (j, option) in mount.options.iter().enumerate() {
+        let here = format!("{at}.options[{j}]");
+        let refused = match option.as_str() {
+            "remount" => Some("remounting is not a mount a container is made of"),
+            "iversion" | "noiversion" => {
+                Some("i_version is a superblock flag the new mount API does not set")
+            }
+            "silent" | "loud" => Some("MS_SILENT is not a flag of the new mount API"),
+            o if o.starts_with("X-") || o.starts_with("x-") => {
+                Some("X-* options are for mount(8) and its helpers, not the kernel")
+            }
+            o if POSIX_ACL_OPTIONS.contains(&o) => {
+                Some("MS_POSIXACL is not a flag berth's mounts set")
+            }
+            _ => None,
+        };
+        if let Some(why) = refused {
+            return Err(OciError::unsupported(
+                here,
+                format!("the mount option {option:?} ({why})"),
+            ));
+        }
+        let flag = MOUNT_OPTIONS.contains(&option.as_str());
+        if mount.is_bind() && !flag {
+            return Err(OciError::invalid(
+                here,
+                format!("unknown option {option:?}; a bind mount takes only mount flags"),
+            ));
+        }
+        if option == "tmpcopyup" && (mount.is_bind() || mount.kind != "tmpfs") {
+            return Err(OciError::invalid(
+                here,
+                "tmpcopyup is for a tmpfs mount only",
+            ));
+        }
+    }
+    Ok(())
+}
 
 enum Standard {
     /// berth's own standard mount is this one.
@@ -569,6 +756,7 @@ fn standard(mount: &Mount, at: &str) -> Result<Standard, OciError> {
         .options
         .iter()
         .map(String::as_str)
+        .filter(|o| *o != "defaults")
         // devpts's gid=5 (the tty group): berth's pty slaves keep the process's group.
         .filter(|o| !(mount.destination == "/dev/pts" && o.starts_with("gid=")))
         .collect();
@@ -830,7 +1018,7 @@ fn oci_field(field: &str, mount_index: &[usize]) -> String {
         if let Some((n, tail)) = rest.split_once(']') {
             if let Ok(n) = n.parse::<usize>() {
                 let i = mount_index.get(n).copied().unwrap_or(n);
-                return format!("mounts[{i}]{tail}");
+                return format!("mounts[{i}]{}", camel_tail(tail));
             }
         }
     }
@@ -856,8 +1044,81 @@ fn oci_field(field: &str, mount_index: &[usize]) -> String {
         ("resources.cpuset_mems", "linux.resources.cpu.mems"),
         ("resources.pids_limit", "linux.resources.pids.limit"),
         ("resources.blkio_weight", "linux.resources.blockIO.weight"),
+        (
+            "resources.memory_swappiness",
+            "linux.resources.memory.swappiness",
+        ),
+        (
+            "resources.memory_disable_oom_killer",
+            "linux.resources.memory.disableOOMKiller",
+        ),
+        ("resources.memory_kernel", "linux.resources.memory.kernel"),
+        (
+            "resources.memory_kernel_tcp",
+            "linux.resources.memory.kernelTCP",
+        ),
+        (
+            "resources.memory_use_hierarchy",
+            "linux.resources.memory.useHierarchy",
+        ),
+        (
+            "resources.memory_check_before_update",
+            "linux.resources.memory.checkBeforeUpdate",
+        ),
+        (
+            "resources.cpu_realtime_runtime",
+            "linux.resources.cpu.realtimeRuntime",
+        ),
+        (
+            "resources.cpu_realtime_period",
+            "linux.resources.cpu.realtimePeriod",
+        ),
+        ("resources.cpu_idle", "linux.resources.cpu.idle"),
+        ("resources.cpu_burst", "linux.resources.cpu.burst"),
+        (
+            "resources.blkio_leaf_weight",
+            "linux.resources.blockIO.leafWeight",
+        ),
+        (
+            "resources.blkio_weight_device",
+            "linux.resources.blockIO.weightDevice",
+        ),
+        (
+            "resources.blkio_throttle_read_bps_device",
+            "linux.resources.blockIO.throttleReadBpsDevice",
+        ),
+        (
+            "resources.blkio_throttle_write_bps_device",
+            "linux.resources.blockIO.throttleWriteBpsDevice",
+        ),
+        (
+            "resources.blkio_throttle_read_iops_device",
+            "linux.resources.blockIO.throttleReadIOPSDevice",
+        ),
+        (
+            "resources.blkio_throttle_write_iops_device",
+            "linux.resources.blockIO.throttleWriteIOPSDevice",
+        ),
+        (
+            "resources.hugepage_limits",
+            "linux.resources.hugepageLimits",
+        ),
+        (
+            "resources.network_class_id",
+            "linux.resources.network.classID",
+        ),
+        (
+            "resources.network_priorities",
+            "linux.resources.network.priorities",
+        ),
+        ("resources.unified", "linux.resources.unified"),
         ("device_cgroup_rules", "linux.resources.devices"),
         ("cgroup_parent", "linux.cgroupsPath"),
+        ("cgroup_path", "linux.cgroupsPath"),
+        ("device_nodes", "linux.devices"),
+        ("rootfs_propagation", "linux.rootfsPropagation"),
+        ("personality", "linux.personality"),
+        ("domainname", "domainname"),
         ("masked_paths", "linux.maskedPaths"),
         ("readonly_paths", "linux.readonlyPaths"),
         ("sysctls", "linux.sysctl"),
@@ -879,11 +1140,33 @@ fn oci_field(field: &str, mount_index: &[usize]) -> String {
                     };
                     return format!("linux.namespaces ({kind}){rest}");
                 }
-                return format!("{oci}{tail}");
+                return format!("{oci}{}", camel_tail(tail));
             }
         }
     }
     field.to_string()
+}
+
+/// The members of berth's objects inside a field (`[0].leaf_weight`) as `config.json` names
+/// them (`[0].leafWeight`).
+fn camel_tail(tail: &str) -> String {
+    const MEMBERS: &[(&str, &str)] = &[
+        (".leaf_weight", ".leafWeight"),
+        (".page_size", ".pageSize"),
+        (".file_mode", ".fileMode"),
+        (".uid_mappings", ".uidMappings"),
+        (".gid_mappings", ".gidMappings"),
+    ];
+    let mut out = tail.to_string();
+    for (berth, oci) in MEMBERS {
+        if let Some(at) = out.find(berth) {
+            let end = at + berth.len();
+            if out[end..].is_empty() || out[end..].starts_with(['.', '[']) {
+                out.replace_range(at..end, oci);
+            }
+        }
+    }
+    out
 }
 
 /// The annotations, in order.
