@@ -349,3 +349,115 @@ fn preserved_fds_reach_the_container_at_three_and_up() {
     assert!(error.contains("fd 3 is not open"), "{error}");
     assert_eq!(cli.leftovers(), Vec::<String>::new());
 }
+
+#[test]
+fn exec_with_a_terminal_sends_its_master_and_takes_the_user() {
+    use std::io::Read;
+    let cli = Cli::new("exec-tty");
+    let id = common::unique("et");
+    let bundle = cli.bundle(&id, &["sleep", "100"]);
+    let pid_file = cli.scratch.join("pid");
+    cli.ok(&[
+        "run",
+        "-d",
+        "-b",
+        bundle.path(),
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &id,
+    ]);
+    let pid: i32 = fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let socket = cli.scratch.join("exec.sock");
+    let listener = UnixListener::bind(&socket).unwrap();
+    let receiver = std::thread::spawn(move || receive_fd(&listener));
+    let exec_pid_file = cli.scratch.join("exec.pid");
+    cli.ok(&[
+        "exec",
+        "--detach",
+        "--tty",
+        "--user",
+        "1000:1000",
+        "--console-socket",
+        socket.to_str().unwrap(),
+        "--pid-file",
+        exec_pid_file.to_str().unwrap(),
+        &id,
+        "sh",
+        "-c",
+        "tty; id -u; echo done",
+    ]);
+    let mut master = fs::File::from(receiver.join().unwrap());
+    let mut output = String::new();
+    let mut buf = [0u8; 256];
+    while !output.contains("done") {
+        match master.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => output.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    assert!(output.contains("/dev/pts/"), "{output:?}");
+    assert!(output.contains("1000"), "{output:?}");
+    let exec_pid: i32 = fs::read_to_string(&exec_pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(reap(exec_pid), 0);
+    let error = cli.fails(&["exec", "--detach", "--tty", &id, "true"]);
+    assert!(error.contains("--console-socket"), "{error}");
+    cli.ok(&["delete", "-f", &id]);
+    reap(pid);
+}
+
+#[test]
+fn a_foreground_run_forwards_signals_and_relays_a_terminal() {
+    let cli = Cli::new("fg");
+    let id = common::unique("sig");
+    let bundle = cli.bundle(
+        &id,
+        &[
+            "sh",
+            "-c",
+            "trap 'echo got-term; exit 3' TERM; echo ready; while true; do sleep 0.1; done",
+        ],
+    );
+    let out_path = cli.scratch.join("fg.out");
+    let mut child = cli
+        .command(&["run", "--no-pivot", "-b", bundle.path(), &id])
+        .stdout(fs::File::create(&out_path).unwrap())
+        .spawn()
+        .unwrap();
+    common::eventually("the program to start", || {
+        fs::read_to_string(&out_path)
+            .unwrap_or_default()
+            .contains("ready")
+    });
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(3));
+    assert_eq!(fs::read_to_string(&out_path).unwrap(), "ready\ngot-term\n");
+
+    // A terminal and no console socket, in the foreground: the CLI relays it.
+    let id = common::unique("relay");
+    let mut bundle = cli.bundle(&id, &["sh", "-c", "tty; echo relayed"]);
+    bundle.config["process"]["terminal"] = serde_json::json!(true);
+    bundle.save();
+    let out = cli.run(&["run", "-b", bundle.path(), &id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("/dev/"), "{text:?}");
+    assert!(text.contains("relayed"), "{text:?}");
+    assert_eq!(cli.leftovers(), Vec::<String>::new());
+}

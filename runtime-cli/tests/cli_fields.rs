@@ -264,3 +264,51 @@ fn a_session_keyring_of_its_own_unless_no_new_keyring() {
         assert_eq!(cli.ok(&args).trim(), expected, "{flag:?}");
     }
 }
+
+#[test]
+fn devices_personality_domainname_propagation_and_a_cgroup_path_of_any_form() {
+    let cli = Cli::new("f-linux");
+    let cgroup = format!("{}/libpod-x", cli.cgroup_parent);
+    let out = output(
+        &cli,
+        "ls -l /dev/xnull | cut -c1-10; echo > /dev/xnull && echo wrote; uname -m; \
+         cat /proc/sys/kernel/domainname; awk '$5 == \"/\"' /proc/self/mountinfo | grep -c shared:; \
+         touch /etc/new && head -1 /etc/passwd; grep -c libpod-x /proc/self/cgroup",
+        |c| {
+            c["linux"]["devices"] = json!([{"path": "/dev/xnull", "type": "c", "major": 1, "minor": 3, "fileMode": 0o620}]);
+            c["linux"]["resources"] = json!({"devices": [
+                {"allow": false, "access": "rwm"},
+                {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rw"},
+            ]});
+            c["linux"]["personality"] = json!({"domain": "LINUX32"});
+            c["domainname"] = json!("example.org");
+            c["linux"]["rootfsPropagation"] = json!("shared");
+            c["linux"]["cgroupsPath"] = json!(cgroup);
+            // /etc holds files in the (read-only) image: tmpcopyup brings them into a tmpfs.
+            c["mounts"].as_array_mut().unwrap().push(
+                json!({"destination": "/etc", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup"]}),
+            );
+        },
+    );
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("crw--w----"), "{out}");
+    assert_eq!(lines.next(), Some("wrote"), "{out}");
+    assert_eq!(lines.next(), Some("i686"), "{out}");
+    assert_eq!(lines.next(), Some("example.org"), "{out}");
+    assert_eq!(lines.next(), Some("1"), "the root mount is shared: {out}");
+    assert_eq!(lines.next(), Some("root:x:0:0:root:/root:/bin/sh"), "{out}");
+    assert_ne!(lines.next(), Some("0"), "in {cgroup}: {out}");
+    // A device the rules do not allow (kmsg, 1:11; berth's standard nodes such as 1:3 are
+    // always allowed, as runc's are) is there, and cannot be opened.
+    let out = output(
+        &cli,
+        "ls /dev/xkmsg; echo > /dev/xkmsg 2>/dev/null || echo denied",
+        |c| {
+            c["linux"]["devices"] =
+                json!([{"path": "/dev/xkmsg", "type": "c", "major": 1, "minor": 11}]);
+            c["linux"]["resources"] = json!({"devices": [{"allow": false, "access": "rwm"}]});
+        },
+    );
+    assert_eq!(out, "/dev/xkmsg\ndenied\n");
+    assert_eq!(cli.leftovers(), Vec::<String>::new());
+}
