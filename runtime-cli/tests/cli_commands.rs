@@ -123,9 +123,23 @@ fn receive_fd(listener: &UnixListener) -> OwnedFd {
     panic!("no fd arrived on the console socket");
 }
 
+/// What a terminal master gives until `end` (or its end).
+fn read_until(master: OwnedFd, end: &str) -> String {
+    use std::io::Read;
+    let mut master = fs::File::from(master);
+    let mut output = String::new();
+    let mut buf = [0u8; 256];
+    while !output.contains(end) {
+        match master.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => output.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    output
+}
+
 #[test]
 fn the_terminal_master_arrives_over_the_console_socket() {
-    use std::io::Read;
     let cli = Cli::new("console");
     let id = common::unique("tty");
     let mut bundle = cli.bundle(&id, &["sh", "-c", "tty; stty size; echo done"]);
@@ -135,33 +149,17 @@ fn the_terminal_master_arrives_over_the_console_socket() {
     let socket = cli.scratch.join("console.sock");
     let listener = UnixListener::bind(&socket).unwrap();
     let receiver = std::thread::spawn(move || receive_fd(&listener));
-    let pid_file = cli.scratch.join("pid");
-    cli.ok(&[
+    let pid = cli.ok_with_pid(&[
         "create",
         "-b",
         bundle.path(),
         "--console-socket",
         socket.to_str().unwrap(),
-        "--pid-file",
-        pid_file.to_str().unwrap(),
         &id,
     ]);
     let master = receiver.join().unwrap();
-    let pid: i32 = fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
     cli.ok(&["start", &id]);
-    let mut master = fs::File::from(master);
-    let mut output = String::new();
-    let mut buf = [0u8; 256];
-    while !output.contains("done") {
-        match master.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => output.push_str(&String::from_utf8_lossy(&buf[..n])),
-        }
-    }
+    let output = read_until(master, "done");
     assert!(
         output.contains("/dev/console") || output.contains("/dev/pts/"),
         "{output:?}"
@@ -184,21 +182,7 @@ fn exec_in_the_foreground_detached_and_from_a_process_file() {
     let cli = Cli::new("exec");
     let id = common::unique("e");
     let bundle = cli.bundle(&id, &["sleep", "100"]);
-    let pid_file = cli.scratch.join("pid");
-    cli.ok(&[
-        "run",
-        "-d",
-        "-b",
-        bundle.path(),
-        "--pid-file",
-        pid_file.to_str().unwrap(),
-        &id,
-    ]);
-    let pid: i32 = fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = cli.ok_with_pid(&["run", "-d", "-b", bundle.path(), &id]);
 
     let out = cli.run(&[
         "exec",
@@ -229,22 +213,7 @@ fn exec_in_the_foreground_detached_and_from_a_process_file() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "1000\n");
 
-    let exec_pid_file = cli.scratch.join("exec.pid");
-    cli.ok(&[
-        "exec",
-        "--detach",
-        "--pid-file",
-        exec_pid_file.to_str().unwrap(),
-        &id,
-        "sh",
-        "-c",
-        "exit 9",
-    ]);
-    let exec_pid: i32 = fs::read_to_string(&exec_pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let exec_pid = cli.ok_with_pid(&["exec", "--detach", &id, "sh", "-c", "exit 9"]);
     assert_eq!(
         reap(exec_pid),
         9,
@@ -264,21 +233,7 @@ fn update_and_events() {
     let cli = Cli::new("update");
     let id = common::unique("u");
     let bundle = cli.bundle(&id, &["sleep", "100"]);
-    let pid_file = cli.scratch.join("pid");
-    cli.ok(&[
-        "run",
-        "-d",
-        "-b",
-        bundle.path(),
-        "--pid-file",
-        pid_file.to_str().unwrap(),
-        &id,
-    ]);
-    let pid: i32 = fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = cli.ok_with_pid(&["run", "-d", "-b", bundle.path(), &id]);
     cli.ok(&["update", "--pids-limit", "42", "--memory", "64m", &id]);
     let resources = cli.scratch.join("resources.json");
     fs::write(&resources, r#"{"pids": {"limit": 43}}"#).unwrap();
@@ -352,25 +307,10 @@ fn preserved_fds_reach_the_container_at_three_and_up() {
 
 #[test]
 fn exec_with_a_terminal_sends_its_master_and_takes_the_user() {
-    use std::io::Read;
     let cli = Cli::new("exec-tty");
     let id = common::unique("et");
     let bundle = cli.bundle(&id, &["sleep", "100"]);
-    let pid_file = cli.scratch.join("pid");
-    cli.ok(&[
-        "run",
-        "-d",
-        "-b",
-        bundle.path(),
-        "--pid-file",
-        pid_file.to_str().unwrap(),
-        &id,
-    ]);
-    let pid: i32 = fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = cli.ok_with_pid(&["run", "-d", "-b", bundle.path(), &id]);
     let socket = cli.scratch.join("exec.sock");
     let listener = UnixListener::bind(&socket).unwrap();
     let receiver = std::thread::spawn(move || receive_fd(&listener));
@@ -390,15 +330,7 @@ fn exec_with_a_terminal_sends_its_master_and_takes_the_user() {
         "-c",
         "tty; id -u; echo done",
     ]);
-    let mut master = fs::File::from(receiver.join().unwrap());
-    let mut output = String::new();
-    let mut buf = [0u8; 256];
-    while !output.contains("done") {
-        match master.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => output.push_str(&String::from_utf8_lossy(&buf[..n])),
-        }
-    }
+    let output = read_until(receiver.join().unwrap(), "done");
     assert!(output.contains("/dev/pts/"), "{output:?}");
     assert!(output.contains("1000"), "{output:?}");
     let exec_pid: i32 = fs::read_to_string(&exec_pid_file)

@@ -140,21 +140,7 @@ fn namespaces_joined_by_path_and_user_namespace_mappings() {
     // A container whose net namespace the next one joins.
     let first = common::unique("ns-a");
     let bundle = cli.bundle(&first, &["sleep", "100"]);
-    let pid_file = cli.scratch.join("pid");
-    cli.ok(&[
-        "run",
-        "-d",
-        "-b",
-        bundle.path(),
-        "--pid-file",
-        pid_file.to_str().unwrap(),
-        &first,
-    ]);
-    let pid: i32 = fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = cli.ok_with_pid(&["run", "-d", "-b", bundle.path(), &first]);
     let net = fs::read_link(format!("/proc/{pid}/ns/net")).unwrap();
     let out = output(
         &cli,
@@ -198,21 +184,7 @@ fn a_memory_limit_reaches_the_cgroup_and_an_oom_kill_is_an_event() {
     );
     bundle.config["linux"]["resources"] = json!({"memory": {"limit": 16777216, "swap": 16777216}});
     bundle.save();
-    let pid_file = cli.scratch.join("pid");
-    cli.ok(&[
-        "run",
-        "-d",
-        "-b",
-        bundle.path(),
-        "--pid-file",
-        pid_file.to_str().unwrap(),
-        &id,
-    ]);
-    let pid: i32 = fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = cli.ok_with_pid(&["run", "-d", "-b", bundle.path(), &id]);
     let stats: Value = serde_json::from_str(&cli.ok(&["events", "--stats", &id])).unwrap();
     assert_eq!(stats["data"]["memory"]["usage"]["limit"], 16777216);
     let events = cli.run(&["events", "--interval", "100ms", &id]);

@@ -29,20 +29,7 @@ fn each_stage_gets_the_state_on_stdin_with_its_args_and_env() {
         "poststop": entry("poststop"),
     });
     bundle.save();
-    let pid_file = cli.scratch.join("pid");
-    cli.ok(&[
-        "create",
-        "-b",
-        bundle.path(),
-        "--pid-file",
-        pid_file.to_str().unwrap(),
-        &id,
-    ]);
-    let pid: i32 = fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = cli.ok_with_pid(&["create", "-b", bundle.path(), &id]);
     cli.ok(&["start", &id]);
     cli.ok(&["kill", &id, "KILL"]);
     reap(pid);
@@ -116,8 +103,7 @@ fn a_failing_poststart_hook_is_a_warning_and_the_container_runs_on() {
     bundle.config["hooks"] = json!({"poststart": [{"path": failing}]});
     bundle.save();
     let log = cli.scratch.join("log.json");
-    let pid_file = cli.scratch.join("pid");
-    cli.ok(&[
+    let pid = cli.ok_with_pid(&[
         "--log",
         log.to_str().unwrap(),
         "--log-format",
@@ -126,15 +112,8 @@ fn a_failing_poststart_hook_is_a_warning_and_the_container_runs_on() {
         "-d",
         "-b",
         bundle.path(),
-        "--pid-file",
-        pid_file.to_str().unwrap(),
         &id,
     ]);
-    let pid: i32 = fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
     assert_eq!(cli.status(&id), "running");
     let text = fs::read_to_string(&log).unwrap();
     let line: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();

@@ -14,20 +14,7 @@ fn create_start_state_kill_delete_across_processes() {
     let cli = Cli::new("machine");
     let id = common::unique("m");
     let bundle = cli.bundle(&id, &["sleep", "100"]);
-    let pid_file = cli.scratch.join("init.pid");
-    cli.ok(&[
-        "create",
-        "--bundle",
-        bundle.path(),
-        "--pid-file",
-        pid_file.to_str().unwrap(),
-        &id,
-    ]);
-    let pid: i32 = fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = cli.ok_with_pid(&["create", "--bundle", bundle.path(), &id]);
     // The creating process is gone; the init waits, our child now.
     let state = cli.state(&id);
     assert_eq!(state["status"], "created");
@@ -83,20 +70,7 @@ fn a_created_container_is_deleted_without_force_and_its_init_dies() {
     let cli = Cli::new("created-delete");
     let id = common::unique("cd");
     let bundle = cli.bundle(&id, &["sleep", "100"]);
-    let pid_file = cli.scratch.join("pid");
-    cli.ok(&[
-        "create",
-        "-b",
-        bundle.path(),
-        "--pid-file",
-        pid_file.to_str().unwrap(),
-        &id,
-    ]);
-    let pid: i32 = fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = cli.ok_with_pid(&["create", "-b", bundle.path(), &id]);
     cli.ok(&["delete", &id]);
     assert_eq!(reap(pid), 128 + 9);
     assert_eq!(cli.leftovers(), Vec::<String>::new());
@@ -107,20 +81,7 @@ fn the_exit_of_the_program_is_the_shims_to_reap_and_state_says_stopped() {
     let cli = Cli::new("exit");
     let id = common::unique("ex");
     let bundle = cli.bundle(&id, &["sh", "-c", "exit 7"]);
-    let pid_file = cli.scratch.join("pid");
-    cli.ok(&[
-        "create",
-        "--bundle",
-        bundle.path(),
-        "--pid-file",
-        pid_file.to_str().unwrap(),
-        &id,
-    ]);
-    let pid: i32 = fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = cli.ok_with_pid(&["create", "--bundle", bundle.path(), &id]);
     cli.ok(&["start", &id]);
     assert_eq!(reap(pid), 7);
     assert_eq!(cli.status(&id), "stopped");
@@ -147,21 +108,7 @@ fn run_detached_returns_at_once_and_the_container_runs_on() {
     let cli = Cli::new("run-d");
     let id = common::unique("rd");
     let bundle = cli.bundle(&id, &["sleep", "100"]);
-    let pid_file = cli.scratch.join("pid");
-    cli.ok(&[
-        "run",
-        "-d",
-        "--bundle",
-        bundle.path(),
-        "--pid-file",
-        pid_file.to_str().unwrap(),
-        &id,
-    ]);
-    let pid: i32 = fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = cli.ok_with_pid(&["run", "-d", "--bundle", bundle.path(), &id]);
     assert_eq!(cli.status(&id), "running");
     let list: serde_json::Value =
         serde_json::from_str(&cli.ok(&["list", "--format", "json"])).unwrap();
@@ -182,20 +129,7 @@ fn two_creates_of_one_id_conflict_and_a_bad_bundle_leaves_nothing() {
     let cli = Cli::new("conflict");
     let id = common::unique("c");
     let bundle = cli.bundle(&id, &["sleep", "100"]);
-    let pid_file = cli.scratch.join("pid");
-    cli.ok(&[
-        "create",
-        "-b",
-        bundle.path(),
-        "--pid-file",
-        pid_file.to_str().unwrap(),
-        &id,
-    ]);
-    let pid: i32 = fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = cli.ok_with_pid(&["create", "-b", bundle.path(), &id]);
     let error = cli.fails(&["create", "-b", bundle.path(), &id]);
     assert!(error.contains("exists"), "{error}");
     cli.ok(&["delete", "--force", &id]);
@@ -219,21 +153,7 @@ fn kill_all_reaches_every_process_of_the_container() {
         &id,
         &["sh", "-c", "trap '' TERM; sleep 100 & sleep 100 & wait"],
     );
-    let pid_file = cli.scratch.join("pid");
-    cli.ok(&[
-        "run",
-        "-d",
-        "-b",
-        bundle.path(),
-        "--pid-file",
-        pid_file.to_str().unwrap(),
-        &id,
-    ]);
-    let pid: i32 = fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = cli.ok_with_pid(&["run", "-d", "-b", bundle.path(), &id]);
     let mut pids: Vec<i32> = Vec::new();
     eventually("three processes", || {
         pids = serde_json::from_str(&cli.ok(&["ps", "--format", "json", &id])).unwrap();
@@ -259,20 +179,7 @@ fn the_lock_serialises_two_invocations_on_one_container() {
     let cli = Cli::new("lock");
     let id = common::unique("l");
     let bundle = cli.bundle(&id, &["sleep", "100"]);
-    let pid_file = cli.scratch.join("pid");
-    cli.ok(&[
-        "create",
-        "-b",
-        bundle.path(),
-        "--pid-file",
-        pid_file.to_str().unwrap(),
-        &id,
-    ]);
-    let pid: i32 = fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = cli.ok_with_pid(&["create", "-b", bundle.path(), &id]);
     let lock_path = cli.root.join(&id).join("lock");
     let held = Flock::lock(fs::File::open(&lock_path).unwrap(), FlockArg::LockExclusive).unwrap();
     let mut waiting = cli

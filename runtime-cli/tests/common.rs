@@ -130,6 +130,27 @@ impl Cli {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Runs berth with `args` and `--pid-file` right after the command (`create`, `run` or
+    /// `exec`), expects success, and returns the pid the file names.
+    pub fn ok_with_pid(&self, args: &[&str]) -> i32 {
+        let pid_file = self.scratch.join(unique("pid"));
+        let at = args
+            .iter()
+            .position(|a| matches!(*a, "create" | "run" | "exec"))
+            .expect("a create, run or exec");
+        let mut all = args[..=at].to_vec();
+        all.extend(["--pid-file", pid_file.to_str().unwrap()]);
+        all.extend(&args[at + 1..]);
+        self.ok(&all);
+        let pid = fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let _ = fs::remove_file(&pid_file);
+        pid
+    }
+
     /// Runs berth and expects failure with exit code 1; returns its stderr.
     pub fn fails(&self, args: &[&str]) -> String {
         let out = self.run(args);
