@@ -32,13 +32,8 @@ const CREATE_FLAGS: &[Flag] = &[
     switch(&["no-new-keyring"]),
 ];
 
-const RUN_FLAGS: &[Flag] = &[
-    value(&["bundle", "b"]),
-    value(&["pid-file"]),
-    value(&["console-socket"]),
-    value(&["preserve-fds"]),
-    switch(&["no-pivot"]),
-    switch(&["no-new-keyring"]),
+/// `run` takes `create`'s flags and these.
+const RUN_ONLY_FLAGS: &[Flag] = &[
     switch(&["detach", "d"]),
     switch(&["keep"]),
     switch(&["no-subreaper"]),
@@ -278,7 +273,8 @@ pub fn start(ctx: &Context, args: &[String]) -> CliResult<()> {
 }
 
 pub fn run(ctx: &Context, args: &[String]) -> CliResult<i32> {
-    let parsed = parse("run", args, RUN_FLAGS)?;
+    let flags: Vec<Flag> = CREATE_FLAGS.iter().chain(RUN_ONLY_FLAGS).copied().collect();
+    let parsed = parse("run", args, &flags)?;
     let detach = parsed.is_set("detach");
     // Before any thread exists, so that the driver's threads have them blocked too.
     let forwarded = (!detach).then(signals::block);
