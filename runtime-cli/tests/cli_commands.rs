@@ -105,11 +105,12 @@ fn receive_fd(listener: &UnixListener) -> OwnedFd {
     let mut buf = [0u8; 64];
     let mut iov = [IoSliceMut::new(&mut buf)];
     let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    // Close-on-exec: the berth processes other tests spawn meanwhile must not inherit it.
     let msg = recvmsg::<()>(
         stream.as_raw_fd(),
         &mut iov,
         Some(&mut space),
-        MsgFlags::empty(),
+        MsgFlags::MSG_CMSG_CLOEXEC,
     )
     .unwrap();
     for cmsg in msg.cmsgs().unwrap() {
@@ -123,8 +124,9 @@ fn receive_fd(listener: &UnixListener) -> OwnedFd {
     panic!("no fd arrived on the console socket");
 }
 
-/// What a terminal master gives until `end` (or its end).
-fn read_until(master: OwnedFd, end: &str) -> String {
+/// What a terminal master gives until `end` (or its end), and the master: the caller keeps it
+/// open until the process has exited, or its closing would hang the process up (SIGHUP).
+fn read_until(master: OwnedFd, end: &str) -> (String, fs::File) {
     use std::io::Read;
     let mut master = fs::File::from(master);
     let mut output = String::new();
@@ -135,7 +137,7 @@ fn read_until(master: OwnedFd, end: &str) -> String {
             Ok(n) => output.push_str(&String::from_utf8_lossy(&buf[..n])),
         }
     }
-    output
+    (output, master)
 }
 
 #[test]
@@ -159,7 +161,7 @@ fn the_terminal_master_arrives_over_the_console_socket() {
     ]);
     let master = receiver.join().unwrap();
     cli.ok(&["start", &id]);
-    let output = read_until(master, "done");
+    let (output, _master) = read_until(master, "done");
     assert!(
         output.contains("/dev/console") || output.contains("/dev/pts/"),
         "{output:?}"
@@ -330,7 +332,7 @@ fn exec_with_a_terminal_sends_its_master_and_takes_the_user() {
         "-c",
         "tty; id -u; echo done",
     ]);
-    let output = read_until(receiver.join().unwrap(), "done");
+    let (output, _master) = read_until(receiver.join().unwrap(), "done");
     assert!(output.contains("/dev/pts/"), "{output:?}");
     assert!(output.contains("1000"), "{output:?}");
     let exec_pid: i32 = fs::read_to_string(&exec_pid_file)
