@@ -8,7 +8,7 @@ use runtime_core::lifecycle::Saved;
 use runtime_core::{ContainerState, Error, Result, Status};
 
 use crate::instance::NativeSaved;
-use crate::recovery::process_start_time;
+use crate::recovery::{process_start_time, process_state};
 
 /// The state of container `id` under the driver root `root`: `None` when it has no state
 /// file (never created there, or deleted, or cleaned up by a driver after it stopped).
@@ -44,11 +44,5 @@ fn runs(pid: i32, start_time: u64) -> bool {
     if pid <= 0 || start_time == 0 || process_start_time(pid) != start_time {
         return false;
     }
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    let state = stat
-        .rsplit_once(')')
-        .and_then(|(_, rest)| rest.split_whitespace().next());
-    !matches!(state, Some("Z" | "X" | "x") | None)
+    !matches!(process_state(pid), Some('Z' | 'X' | 'x') | None)
 }

@@ -29,12 +29,20 @@ pub fn adopt(pid: i32, recorded_start_time: u64) -> Option<OwnedFd> {
 
 /// The start time of `pid` in clock ticks since boot, or 0 if it cannot be read.
 pub fn process_start_time(pid: i32) -> u64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0;
-    };
-    // The command name may hold spaces and parentheses: fields start after the last ')'.
-    stat.rsplit_once(')')
-        .and_then(|(_, rest)| rest.split_whitespace().nth(19))
+    stat_field(pid, 19)
         .and_then(|field| field.parse().ok())
         .unwrap_or(0)
+}
+
+/// The state letter of `pid` (`R`, `S`, `Z`, ...), if it can be read.
+pub fn process_state(pid: i32) -> Option<char> {
+    stat_field(pid, 0).and_then(|field| field.chars().next())
+}
+
+/// Field `index` of `/proc/<pid>/stat` counted from the state (field 3). The command name
+/// may hold spaces and parentheses: fields start after the last ')'.
+fn stat_field(pid: i32, index: usize) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(index).map(str::to_string)
 }
