@@ -47,6 +47,13 @@ wait_for() {
     sleep 0.1
   done
 }
+# in_pty COMMAND...: COMMAND with a terminal of its own as stdin, stdout and stderr (for the
+# engines' `-t`, which want the caller's terminal); its output (CRLF line ends) and exit code.
+in_pty() {
+  local cmd
+  printf -v cmd '%q ' "$@"
+  script -qefc "$cmd" /dev/null </dev/null
+}
 # The busybox rootfs as a tarball, for the engines that import an image.
 rootfs_tarball() {
   local tar="$WORK/busybox.tar"
