@@ -319,9 +319,10 @@ fn cpu_realtime() {
         json!({"cpu": {"realtimeRuntime": -2}}),
         "linux.resources.cpu.realtimeRuntime",
     );
-    bad_resources(
-        json!({"cpu": {"realtimePeriod": 0}}),
-        "linux.resources.cpu.realtimePeriod",
+    // 0 is "not set", as runc reads it.
+    assert_eq!(
+        resources_of(json!({"cpu": {"realtimePeriod": 0}})).cpu_realtime_period,
+        None
     );
 }
 
@@ -1050,6 +1051,35 @@ fn resources() {
         },
         "linux.resources.devices[0].access",
     );
+}
+
+#[test]
+fn a_zero_limit_is_not_set_as_runc_reads_it() {
+    // What Docker 20.10 sends for a container given no limits.
+    let r = resources_of(json!({
+        "memory": {"disableOOMKiller": false}, "cpu": {"shares": 0}, "blockIO": {"weight": 0}
+    }));
+    assert_eq!(
+        r,
+        runtime_core::Resources {
+            memory_disable_oom_killer: Some(false),
+            ..Default::default()
+        }
+    );
+    let r = resources_of(json!({
+        "memory": {"limit": 0, "reservation": 0, "swap": 0},
+        "cpu": {"shares": 0, "quota": 0, "period": 0, "realtimeRuntime": 0, "realtimePeriod": 0},
+        "blockIO": {"weight": 0, "leafWeight": 0}
+    }));
+    assert_eq!(r, runtime_core::Resources::default());
+    // The same for an update: 0 leaves the limit as it is.
+    let r = resources_from_oci(
+        &resources_from_json(r#"{"cpu": {"shares": 0}, "memory": {"limit": 0}}"#).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(r, runtime_core::Resources::default());
+    // Not 0 is still checked.
+    bad_resources(json!({"cpu": {"shares": 1}}), "linux.resources.cpu.shares");
 }
 
 #[test]

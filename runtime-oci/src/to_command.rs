@@ -244,9 +244,9 @@ fn resources_from_oci_at(resources: &LinuxResources, at: &str) -> Result<Resourc
     }
     let mut out = Resources::default();
     if let Some(memory) = resources.memory() {
-        out.memory_limit = memory.limit();
-        out.memory_reservation = memory.reservation();
-        out.memory_swap = memory.swap();
+        out.memory_limit = set(memory.limit());
+        out.memory_reservation = set(memory.reservation());
+        out.memory_swap = set(memory.swap());
         // runc: a swappiness of -1 (as a uint64) leaves it alone.
         out.memory_swappiness = memory.swappiness().filter(|s| *s != u64::MAX);
         #[allow(deprecated)]
@@ -258,11 +258,11 @@ fn resources_from_oci_at(resources: &LinuxResources, at: &str) -> Result<Resourc
         out.memory_check_before_update = memory.check_before_update();
     }
     if let Some(cpu) = resources.cpu() {
-        out.cpu_shares = cpu.shares();
-        out.cpu_quota = cpu.quota();
-        out.cpu_period = cpu.period();
-        out.cpu_realtime_runtime = cpu.realtime_runtime();
-        out.cpu_realtime_period = cpu.realtime_period();
+        out.cpu_shares = set(cpu.shares());
+        out.cpu_quota = set(cpu.quota());
+        out.cpu_period = set(cpu.period());
+        out.cpu_realtime_runtime = set(cpu.realtime_runtime());
+        out.cpu_realtime_period = set(cpu.realtime_period());
         out.cpu_idle = cpu.idle();
         out.cpu_burst = cpu.burst();
         out.cpuset_cpus = cpu.cpus().clone().filter(|c| !c.is_empty());
@@ -278,8 +278,8 @@ fn resources_from_oci_at(resources: &LinuxResources, at: &str) -> Result<Resourc
     }
     if let Some(io) = resources.block_io() {
         let at = format!("{at}.blockIO");
-        out.blkio_weight = io.weight();
-        out.blkio_leaf_weight = io.leaf_weight();
+        out.blkio_weight = set(io.weight());
+        out.blkio_leaf_weight = set(io.leaf_weight());
         for (i, device) in io.weight_device().iter().flatten().enumerate() {
             let here = format!("{at}.weightDevice[{i}]");
             out.blkio_weight_device.push(WeightDevice {
@@ -337,6 +337,14 @@ fn resources_from_oci_at(resources: &LinuxResources, at: &str) -> Result<Resourc
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     Ok(out)
+}
+
+/// A limit whose 0 means "not set", as runc reads it (its cgroup code writes only what is not
+/// 0): Docker sends `cpu.shares: 0` and `blockIO.weight: 0` for the limits it was not given.
+/// So for `memory.limit`, `reservation`, `swap`, `cpu.shares`, `quota`, `period`,
+/// `realtimeRuntime`, `realtimePeriod` and `blockIO.weight`, `leafWeight`.
+fn set<T: Default + PartialEq>(value: Option<T>) -> Option<T> {
+    value.filter(|v| *v != T::default())
 }
 
 /// A device's major or minor number, which berth holds in 32 bits.
