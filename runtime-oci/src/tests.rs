@@ -898,13 +898,13 @@ fn standard_mounts_are_berths_own() {
     let spec = default_spec(false);
     let c = command(|c| c["mounts"] = spec["mounts"].clone());
     // /proc, /dev, /dev/pts (gid=5 aside), /dev/shm, /dev/mqueue and /sys are berth's own;
-    // the cgroup mount is the unified hierarchy.
+    // the cgroup mount is the driver's to make as runc does (the container's cgroups).
     assert_eq!(
         c.mounts,
         [Mount {
-            source: Some("cgroup2".into()),
+            source: Some("cgroup".into()),
             destination: "/sys/fs/cgroup".into(),
-            kind: "cgroup2".into(),
+            kind: "cgroup".into(),
             options: ["nosuid", "noexec", "nodev", "relatime", "ro"]
                 .map(String::from)
                 .to_vec(),

@@ -622,7 +622,7 @@ fn mounts(list: &[OciMount], bundle_dir: &Path) -> Result<(Vec<Mount>, Vec<usize
         match standard(&mapped, &at)? {
             Standard::Covered => {}
             Standard::NotStandard => {
-                out.push(cgroup_as_cgroup2(mapped));
+                out.push(mapped);
                 index.push(i);
             }
         }
@@ -795,16 +795,6 @@ fn standard(mount: &Mount, at: &str) -> Result<Standard, OciError> {
             mount.destination, mount.kind, mount.options, mount.destination
         ),
     ))
-}
-
-/// runc's `cgroup` mount is the container's view of the cgroup hierarchy: berth mounts the
-/// unified hierarchy (`cgroup2`), which is all of it on a cgroup v2 host.
-fn cgroup_as_cgroup2(mut mount: Mount) -> Mount {
-    if mount.kind == "cgroup" {
-        mount.kind = "cgroup2".to_string();
-        mount.source = Some("cgroup2".to_string());
-    }
-    mount
 }
 
 /// `/a//b/` → `/a/b`.

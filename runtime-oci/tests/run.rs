@@ -63,7 +63,7 @@ fn the_default_spec_runs_as_it_says() {
         "sh",
         "-c",
         "grep -E '^(CapBnd|CapEff|CapAmb|NoNewPrivs|Seccomp):' /proc/self/status; \
-         grep -E ' /(sys/fs/cgroup|dev/shm) ' /proc/mounts; hostname"
+         grep -E ' /(sys/fs/cgroup(/memory)?|dev/shm) ' /proc/mounts; hostname"
     ]);
     // Docker's /dev/shm: another size than berth's own.
     config["mounts"]
@@ -121,10 +121,31 @@ fn the_default_spec_runs_as_it_says() {
         .lines()
         .find(|l| l.contains(" /sys/fs/cgroup "))
         .unwrap_or_else(|| panic!("{text}"));
-    assert!(
-        cgroup.starts_with("cgroup2 /sys/fs/cgroup cgroup2 ro,"),
-        "{cgroup}"
-    );
+    // runc's view of the container's cgroups: on a host with v1 hierarchies, a read-only
+    // tmpfs with each hierarchy in it (read-only too); on a cgroup v2 host, cgroup2.
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let v1_memory = mountinfo
+        .lines()
+        .any(|l| l.contains(" - cgroup ") && l.contains("memory"));
+    if v1_memory {
+        assert!(
+            cgroup.starts_with("tmpfs /sys/fs/cgroup tmpfs ro,"),
+            "{cgroup}"
+        );
+        let memory = text
+            .lines()
+            .find(|l| l.contains(" /sys/fs/cgroup/memory "))
+            .unwrap_or_else(|| panic!("no /sys/fs/cgroup/memory in {text}"));
+        assert!(
+            memory.starts_with("cgroup /sys/fs/cgroup/memory cgroup ro,"),
+            "{memory}"
+        );
+    } else {
+        assert!(
+            cgroup.starts_with("cgroup2 /sys/fs/cgroup cgroup2 ro,"),
+            "{cgroup}"
+        );
+    }
     let shm: Vec<&str> = text.lines().filter(|l| l.contains(" /dev/shm ")).collect();
     assert!(
         shm.last().is_some_and(|l| l.contains("size=1024k")),

@@ -38,7 +38,7 @@ use runtime_core::{DeviceRule, Error, Resources, Result, Stats};
 use crate::error::{io_error, os_error, StepExt};
 use crate::security::devices;
 use fs::{errno_of, CgFs};
-use layout::Layout;
+pub(crate) use layout::Layout;
 use resources::Setting;
 
 pub use layout::{CgroupMode, Controller};

@@ -481,6 +481,10 @@ fn mount_entry(i: usize, mount: &Mount) -> Result<String> {
             "none",
             if is_dir { "create=dir" } else { "create=file" },
         )
+    } else if mount.kind == "cgroup" {
+        // The container's view of its cgroups: the native driver makes runc's v1 layout on a
+        // v1 host; LXC is given the unified hierarchy, all of it on a cgroup v2 host.
+        ("cgroup2", "cgroup2", "create=dir")
     } else {
         let source = mount.source.as_deref().unwrap_or(&mount.kind);
         fstab_word(&format!("{field}.source"), source)?;

@@ -23,7 +23,7 @@ use nix::sys::stat::Mode;
 use nix::sys::statfs::FsType;
 use nix::sys::statvfs::{fstatvfs, FsFlags};
 use nix::unistd::{fchdir, pivot_root};
-use runtime_core::{Command, Result};
+use runtime_core::{Command, NamespaceKind, Result};
 
 use crate::error::StepExt;
 use crate::mount_options::MountOptions;
@@ -151,6 +151,11 @@ pub fn build(
     };
     for (i, spec) in command.mounts.iter().enumerate() {
         let options = MountOptions::parse(&format!("mounts[{i}]"), spec)?;
+        if spec.kind == "cgroup" {
+            let private = command.namespaces.is_new(NamespaceKind::Cgroup);
+            user::cgroup_view(&image, &kernel, i, spec, &options, private)?;
+            continue;
+        }
         user::mount(
             &image,
             &kernel,

@@ -6,13 +6,14 @@
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use nix::errno::Errno;
-use nix::fcntl::AtFlags;
-use nix::sys::stat::{fchmodat, fstatat, makedev, mknodat, FchmodatFlags, Mode, SFlag};
-use nix::unistd::{fchownat, unlinkat, Gid, Uid, UnlinkatFlags};
+use nix::fcntl::{AtFlags, OFlag};
+use nix::sys::stat::{fchmodat, fstatat, makedev, mkdirat, mknodat, FchmodatFlags, Mode, SFlag};
+use nix::unistd::{fchownat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
 use runtime_core::{DeviceNode, Error, Mount, Result};
 
 use super::resolve::{beneath_which, components, is_under, Base, Kind};
 use super::standard::{bind_host_node, dev_base, new_filesystem, FsOption};
+use crate::cgroups::{Controller, Layout};
 use crate::error::StepExt;
 use crate::mount_options::MountOptions;
 use crate::security::devices::ResolvedDevice;
@@ -287,5 +288,155 @@ fn make_node(image: &Base<'_>, dev: BorrowedFd<'_>, node: &NodeSpec<'_>) -> Resu
             bind_host_node(node.host_path, node.kind, number, dir.as_fd(), name)
         }
         Err(errno) => Err(errno).step(|| format!("mknod {path} in the container")),
+    }
+}
+
+/// An OCI `cgroup` mount (`spec.kind == "cgroup"`), as runc makes it. On a host with cgroup
+/// v1 hierarchies (v1 or hybrid): a tmpfs (`mode=755`) at the destination with, for each v1
+/// hierarchy berth places containers in, a directory named as its mount point (`memory`,
+/// `cpu,cpuacct`) holding the container's own cgroup of it (and a symlink per controller of
+/// a co-mounted one, `cpu` → `cpu,cpuacct`). With a private cgroup namespace that is a new
+/// mount of the hierarchy (whose root is then the container's cgroup); without one, a bind
+/// of the container's cgroup directory on the host. The mount's flags go on each, and `ro`
+/// on the tmpfs too, once it is filled. The hybrid host's cgroup2 hierarchy is left out, as
+/// runc leaves it. On a cgroup v2 host: a `cgroup2` mount. The init has joined its cgroups
+/// and made its cgroup namespace, and still sees the host's mounts and `/proc`.
+pub fn cgroup_view(
+    image: &Base<'_>,
+    kernel: &KernelMounts<'_>,
+    index: usize,
+    spec: &Mount,
+    options: &MountOptions,
+    private_namespace: bool,
+) -> Result<()> {
+    let field = format!("mounts[{index}]");
+    let dest = spec.destination.as_str();
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
+        .step(|| format!("read the host's cgroup mounts for {field} (/proc/self/mountinfo)"))?;
+    let layout = Layout::parse(&mountinfo)?;
+    if layout.v1.is_empty() {
+        let unified = Mount {
+            kind: "cgroup2".into(),
+            source: Some("cgroup2".into()),
+            ..spec.clone()
+        };
+        return mount(image, kernel, index, &unified, options, None);
+    }
+    let own = std::fs::read_to_string("/proc/self/cgroup")
+        .step(|| format!("read the container's cgroups for {field} (/proc/self/cgroup)"))?;
+    let attrs = options.attrs();
+    let readonly = attrs.set & libc::MOUNT_ATTR_RDONLY != 0;
+    let tmpfs = new_filesystem(
+        "tmpfs",
+        "tmpfs",
+        &[("mode", Some("755"))],
+        attrs.set & !libc::MOUNT_ATTR_RDONLY,
+        dest,
+    )?;
+    let target = image.find_or_create(dest, Kind::Directory)?;
+    let found = Kind::of(target.as_fd()).step(|| image.describe("stat", dest))?;
+    if found != Kind::Directory {
+        return Err(Error::invalid(
+            format!("{field}.destination"),
+            format!("{dest} is a {} in the image, not a directory", found.name()),
+        ));
+    }
+    refuse_kernel_interface(kernel, target.as_fd(), dest, &field)?;
+    mount_api::attach_at(tmpfs.as_fd(), target.as_fd())
+        .step(|| format!("mount a tmpfs on {dest} in {} ({field})", image.shown))?;
+    // From here on, every name is made in berth's own tmpfs: nothing of the image's.
+    for hierarchy in &layout.v1 {
+        let name = hierarchy
+            .mount
+            .file_name()
+            .and_then(|n| n.to_str())
+            .filter(|n| !n.is_empty() && !n.contains('/'))
+            .ok_or_else(|| {
+                Error::Internal(format!(
+                    "a cgroup hierarchy mounted at {} has no name",
+                    hierarchy.mount.display()
+                ))
+            })?;
+        let shown = format!("{dest}/{name}");
+        mkdirat(tmpfs.as_fd(), name, Mode::from_bits_truncate(0o755))
+            .step(|| format!("create {shown}"))?;
+        let dir = nix::fcntl::openat(
+            tmpfs.as_fd(),
+            name,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .step(|| format!("open {shown}"))?;
+        let tree = if private_namespace {
+            let controllers: Vec<FsOption<'_>> = hierarchy
+                .controllers
+                .iter()
+                .map(|c| (c.name(), None))
+                .collect();
+            new_filesystem("cgroup", "cgroup", &controllers, attrs.set, &shown)?
+        } else {
+            let path = own_cgroup(&own, &hierarchy.controllers).ok_or_else(|| {
+                Error::Internal(format!(
+                    "/proc/self/cgroup has no line for the hierarchy at {}",
+                    hierarchy.mount.display()
+                ))
+            })?;
+            let source = format!("{}{}", hierarchy.mount.display(), path);
+            let tree = mount_api::clone_path(&source, true)
+                .step(|| format!("copy the container's cgroup {source} for {shown} (open_tree)"))?;
+            mount_api::set_attrs(tree.as_fd(), attrs, true)
+                .step(|| format!("set {:?} on the bind of {source}", spec.options.join(",")))?;
+            tree
+        };
+        mount_api::attach_at(tree.as_fd(), dir.as_fd())
+            .step(|| format!("mount the cgroup hierarchy {name} on {shown} ({field})"))?;
+        if name.contains(',') {
+            for controller in name.split(',').filter(|c| !c.is_empty()) {
+                symlinkat(name, tmpfs.as_fd(), controller)
+                    .step(|| format!("link {dest}/{controller} to {name}"))?;
+            }
+        }
+    }
+    if readonly {
+        mount_api::set_attrs(
+            tmpfs.as_fd(),
+            MountAttrs::set(libc::MOUNT_ATTR_RDONLY),
+            false,
+        )
+        .step(|| format!("make the tmpfs on {dest} read-only ({field})"))?;
+    }
+    Ok(())
+}
+
+/// The path of the process's cgroup in the v1 hierarchy of `controllers`, from
+/// `/proc/self/cgroup` (`ID:controllers:path` lines).
+fn own_cgroup<'a>(text: &'a str, controllers: &[Controller]) -> Option<&'a str> {
+    text.lines().find_map(|line| {
+        let mut fields = line.splitn(3, ':');
+        let (_, names, path) = (fields.next()?, fields.next()?, fields.next()?);
+        let mut these: Vec<Controller> = names
+            .split(',')
+            .filter_map(Controller::from_v1_name)
+            .collect();
+        these.sort();
+        (these == controllers && path.starts_with('/')).then_some(path)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_cgroup_finds_the_hierarchy_of_the_controllers() {
+        let text = "12:hugetlb:/\n4:cpu,cpuacct:/docker/c1\n3:memory:/docker/c1\n\
+                    1:name=systemd:/x\n0::/\n";
+        assert_eq!(own_cgroup(text, &[Controller::Memory]), Some("/docker/c1"));
+        assert_eq!(
+            own_cgroup(text, &[Controller::Cpu, Controller::Cpuacct]),
+            Some("/docker/c1")
+        );
+        assert_eq!(own_cgroup(text, &[Controller::Cpu]), None);
+        assert_eq!(own_cgroup(text, &[Controller::Pids]), None);
     }
 }

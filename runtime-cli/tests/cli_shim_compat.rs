@@ -1,0 +1,91 @@
+//! What containerd's runc shim and Docker send berth, and what they read back, each seen
+//! from the container or the host (scripts/engines/ runs the engines themselves).
+
+mod common;
+
+use std::fs;
+
+use common::Cli;
+use serde_json::{json, Value};
+
+/// Runs `script` in a foreground `berth run` of a bundle edited by `edit`; its stdout, after
+/// checking it exited 0.
+fn output(cli: &Cli, script: &str, edit: impl FnOnce(&mut Value)) -> String {
+    let id = common::unique("s");
+    let mut bundle = cli.bundle(&id, &["sh", "-c", script]);
+    edit(&mut bundle.config);
+    bundle.save();
+    let out = cli.run(&["run", "-b", bundle.path(), &id]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout {stdout}\nstderr {stderr}"
+    );
+    stdout
+}
+
+/// The v1 hierarchies of the host with a controller berth uses, by the name of their mount
+/// point (`memory`, `cpu,cpuacct`).
+fn v1_hierarchies() -> Vec<String> {
+    let mut names: Vec<String> = fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(" - cgroup ") && !l.ends_with("name=systemd"))
+        .filter_map(|l| l.split_whitespace().nth(4))
+        .filter_map(|m| m.rsplit('/').next().map(String::from))
+        .filter(|n| !n.starts_with("name=") && n != "systemd")
+        .collect();
+    names.sort();
+    names
+}
+
+/// Docker's `/sys/fs/cgroup` mount: `{"type": "cgroup", "options": ["ro", ...]}`, with a
+/// memory limit, in the host's cgroup namespace (Docker's default on a v1 host) and in one
+/// of its own. runc gives the container, in a read-only tmpfs, one directory per v1
+/// hierarchy holding its own cgroup: what a program reads its limits from
+/// (`/sys/fs/cgroup/memory/memory.limit_in_bytes`), and nothing of other cgroups.
+#[test]
+fn the_cgroup_mount_is_the_containers_own_cgroups_as_runc_mounts_them() {
+    let hierarchies = v1_hierarchies();
+    if !hierarchies.iter().any(|h| h == "memory") {
+        eprintln!("skipped: no cgroup v1 memory hierarchy (a cgroup v2 host gets cgroup2)");
+        return;
+    }
+    let cli = Cli::new("s-cgroup");
+    let limit = 48u64 << 20;
+    let script = "cat /sys/fs/cgroup/memory/memory.limit_in_bytes; ls /sys/fs/cgroup | xargs; \
+                  ls /sys/fs/cgroup/memory | grep -c '^berth-cli' || true; \
+                  touch /sys/fs/cgroup/x 2>/dev/null && echo tmpfs-writable || echo tmpfs-ro; \
+                  echo 1 > /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null \
+                    && echo writable || echo ro; \
+                  grep ' /sys/fs/cgroup ' /proc/mounts | cut -d' ' -f3";
+    for private in [false, true] {
+        let out = output(&cli, script, |c| {
+            c["linux"]["resources"]["memory"] = json!({"limit": limit});
+            let namespaces = c["linux"]["namespaces"].as_array_mut().unwrap();
+            namespaces.retain(|ns| ns["type"] != "cgroup");
+            if private {
+                namespaces.push(json!({"type": "cgroup"}));
+            }
+            // Docker 20.10's mount, as it sends it.
+            c["mounts"] = json!([{"destination": "/sys/fs/cgroup", "type": "cgroup",
+                "source": "cgroup", "options": ["ro", "nosuid", "noexec", "nodev"]}]);
+        });
+        let lines: Vec<&str> = out.lines().collect();
+        let what = if private { "a private" } else { "the host's" };
+        assert_eq!(
+            lines[0],
+            limit.to_string(),
+            "{what} cgroup namespace: {out}"
+        );
+        assert_eq!(lines[1], hierarchies.join(" "), "{what}: {out}");
+        // The container's own cgroup, not the hierarchy's root with every other cgroup.
+        assert_eq!(lines[2], "0", "{what}: {out}");
+        assert_eq!(&lines[3..], ["tmpfs-ro", "ro", "tmpfs"], "{what}: {out}");
+    }
+    assert_eq!(cli.leftovers(), Vec::<String>::new());
+}
