@@ -105,6 +105,10 @@ run_ --name oom -m 32m "$IMAGE" dd if=/dev/zero of=/dev/null bs=128M count=1 >/d
   status=$?
 check_eq "OOM exit code" 137 "$status"
 check_eq "OOMKilled" true "$(state oom OOMKilled)"
+# What a program reads its limit from: the container's own cgroup at /sys/fs/cgroup/<hierarchy>
+# (Docker's cgroup mount; on this v1/hybrid host, in the host's cgroup namespace).
+check_eq "its own memory cgroup in /sys/fs/cgroup" $((32 << 20)) \
+  "$(run_ --rm -m 32m "$IMAGE" cat /sys/fs/cgroup/memory/memory.limit_in_bytes)"
 
 # A detached container: exec, pause, logs, stop (through docker-init, which passes TERM on).
 run_ -d --name long --init --pids-limit 50 --cpus 0.5 --cpu-shares 512 "$IMAGE" sh -c 'echo out; echo err >&2; exec sleep 1000' >/dev/null
