@@ -89,3 +89,99 @@ fn the_cgroup_mount_is_the_containers_own_cgroups_as_runc_mounts_them() {
     }
     assert_eq!(cli.leftovers(), Vec::<String>::new());
 }
+
+/// A capability berth leaves out (here an ambient one not in both permitted and inheritable,
+/// which the kernel would not raise) is a warning in the log the shim gives, as runc's
+/// "ignoring unknown or unavailable capabilities"; the container runs.
+#[test]
+fn a_capability_left_out_is_a_warning_in_the_log() {
+    let cli = Cli::new("s-caps");
+    let id = common::unique("s");
+    let mut bundle = cli.bundle(&id, &["sh", "-c", "grep CapAmb /proc/self/status"]);
+    bundle.config["process"]["capabilities"] = json!({
+        "bounding": ["CAP_KILL"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"],
+        "ambient": ["CAP_KILL"]
+    });
+    bundle.save();
+    let log = cli.scratch.join("log.json");
+    let out = cli.run(&[
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "run",
+        "-b",
+        bundle.path(),
+        &id,
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "CapAmb:\t0000000000000000"
+    );
+    let text = fs::read_to_string(&log).unwrap();
+    let warning: Value = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| l["level"] == "warning")
+        .unwrap_or_else(|| panic!("no warning in {text}"));
+    assert_eq!(
+        warning["msg"],
+        "ignoring unknown or unavailable capabilities: \
+         ambient CAP_KILL: not in both permitted and inheritable",
+        "{text}"
+    );
+    assert_eq!(cli.leftovers(), Vec::<String>::new());
+}
+
+/// Docker's `--cap-add ALL` where berth lacks a capability (this sandbox has no
+/// `CAP_SYS_RESOURCE`): runc fails ("unable to apply caps: operation not permitted"), so
+/// berth refuses it, naming it, and leaves nothing; it does not run the container with less.
+#[test]
+fn granting_a_capability_berth_does_not_hold_is_refused() {
+    let status = fs::read_to_string("/proc/self/status").unwrap();
+    let bounding = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
+        .unwrap();
+    let last: u32 = fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // CAP_SYS_RESOURCE (24) is the one to look for; any other not held would do.
+    let names = [
+        (24, "CAP_SYS_RESOURCE"),
+        (21, "CAP_SYS_ADMIN"),
+        (16, "CAP_SYS_MODULE"),
+    ];
+    let Some((_, name)) = names
+        .iter()
+        .find(|(bit, _)| *bit <= last && bounding & (1 << bit) == 0)
+    else {
+        eprintln!("skipped: this process holds every capability the test knows to ask for");
+        return;
+    };
+    let cli = Cli::new("s-nocap");
+    let id = common::unique("s");
+    let mut bundle = cli.bundle(&id, &["true"]);
+    bundle.config["process"]["capabilities"] = json!({
+        "bounding": [name, "CAP_KILL"], "effective": [name, "CAP_KILL"],
+        "permitted": [name, "CAP_KILL"]
+    });
+    bundle.save();
+    let err = cli.fails(&["run", "-b", bundle.path(), &id]);
+    // (The index is of berth's sorted set, CAP_KILL first.)
+    assert!(
+        err.contains("invalid process.capabilities.effective[")
+            && err.contains(&format!("{name}: not in berth's own bounding set")),
+        "{err}"
+    );
+    assert_eq!(cli.leftovers(), Vec::<String>::new());
+}

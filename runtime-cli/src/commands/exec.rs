@@ -95,6 +95,7 @@ pub fn exec(ctx: &Context, args: &[String]) -> CliResult<i32> {
         stderr: Some(std::io::stderr().as_raw_fd()),
         extra: extra_fds(extra),
     };
+    super::warn_skipped_capabilities(&process);
     let pid = driver
         .exec_detached(id, &process, &stdio, hooks.clone())
         .map_err(|e| CliError::new(format!("exec in container {id}: {e}")))?;

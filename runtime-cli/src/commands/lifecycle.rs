@@ -159,6 +159,7 @@ fn create_container(ctx: &Context, request: Request, foreground: bool) -> CliRes
             stderr: Some(std::io::stderr().as_raw_fd()),
             extra: extra_fds(preserve_fds),
         };
+        super::warn_skipped_capabilities(&command.process);
         let pid = driver
             .create(command, &stdio, hooks.clone())
             .map_err(|e| CliError::new(format!("create container {}: {e}", command.id)))?;

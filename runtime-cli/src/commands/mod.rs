@@ -15,3 +15,18 @@ use crate::error::{CliError, CliResult};
 pub fn parse(command: &str, args: &[String], flags: &[Flag]) -> CliResult<Parsed> {
     args::parse(args, flags).map_err(|message| CliError::new(format!("{command}: {message}")))
 }
+
+/// Logs, as runc warns, the capabilities of `process` that berth leaves out (one this kernel
+/// does not know, one berth does not hold in the bounding or ambient set, an ambient one not
+/// in both permitted and inheritable). What is refused instead, the driver reports.
+pub fn warn_skipped_capabilities(process: &runtime_core::ProcessConfig) {
+    let skipped = runtime_linux::security::caps::ProcessCapabilities::skipped(process, "process");
+    if let Ok(skipped) = skipped {
+        if !skipped.is_empty() {
+            crate::log::warn(&format!(
+                "ignoring unknown or unavailable capabilities: {}",
+                skipped.join("; ")
+            ));
+        }
+    }
+}

@@ -22,10 +22,12 @@
 //! too, until `execve` applies the kernel's rules); then each ambient capability is raised.
 //! What the kernel would refuse is decided on the host, before anything is created:
 //! - a name berth does not know is invalid (runc ignores it with a warning);
-//! - a capability this kernel lacks (above `cap_last_cap`) or that berth itself does not
-//!   hold (outside its own bounding set) is left out of every set, as runc leaves out what
-//!   it does not hold, with a warning; [`ProcessCapabilities::skipped`] says which, so a
-//!   caller can warn;
+//! - a capability this kernel lacks (above `cap_last_cap`) is left out of every set, as runc
+//!   leaves out what its kernel does not know, with a warning; one that berth itself does not
+//!   hold (outside its own bounding set) is left out of `bounding` and `ambient`, and is
+//!   invalid in `effective`, `permitted` or `inheritable` (runc's `capset` fails with
+//!   `EPERM`: "unable to apply caps"); [`ProcessCapabilities::skipped`] says what was left
+//!   out, so a caller can warn;
 //! - effective not within permitted, or inheritable not within bounding, is invalid (runc's
 //!   `capset` fails with `EPERM` when the container starts);
 //! - an ambient capability not in both permitted and inheritable is skipped (the kernel
@@ -482,6 +484,18 @@ fn resolve(
                     name_of(last_cap)
                 ));
             } else if !held.contains(cap) {
+                // As runc: one it cannot have is simply not in the bounding set it drops to,
+                // and an ambient one it fails to raise is a warning; but capset refuses to
+                // grant one it does not hold, and runc fails ("unable to apply caps").
+                if !matches!(list, "bounding" | "ambient") {
+                    return Err(Error::invalid(
+                        format!("{field}.{list}[{i}]"),
+                        format!(
+                            "{}: not in berth's own bounding set, so it cannot be granted",
+                            name_of(cap)
+                        ),
+                    ));
+                }
                 skipped.push(format!(
                     "{list} {}: not in berth's own bounding set",
                     name_of(cap)
@@ -727,6 +741,47 @@ mod tests {
                 "bounding CAP_BPF: not known to this kernel (its last is CAP_PERFMON)",
                 "bounding CAP_SYS_ADMIN: not in berth's own bounding set",
                 "permitted CAP_BPF: not known to this kernel (its last is CAP_PERFMON)",
+            ]
+        );
+    }
+
+    #[test]
+    fn granting_what_berth_does_not_hold_is_refused_as_runcs_capset_refuses_it() {
+        // Docker's `--cap-add ALL` where berth lacks CAP_SYS_RESOURCE: runc fails with
+        // "unable to apply caps: operation not permitted".
+        let held = CapabilitySet::from_bits(
+            CapabilitySet::all(40).bits() & !set_of(&["SYS_RESOURCE"]).bits(),
+        );
+        for (list, given) in [
+            (
+                "permitted",
+                sets(&["SYS_RESOURCE"], &[], &[], &["SYS_RESOURCE"], &[]),
+            ),
+            ("effective", sets(&[], &["SYS_RESOURCE"], &[], &[], &[])),
+            ("inheritable", sets(&[], &[], &["SYS_RESOURCE"], &[], &[])),
+        ] {
+            let err = exact(&given, 40, held).err().expect(list);
+            assert!(
+                err.to_string().contains(&format!(
+                    "process.capabilities.{list}[0]: CAP_SYS_RESOURCE: not in berth's own \
+                     bounding set"
+                )),
+                "{err}"
+            );
+        }
+        // Only in the bounding set (or ambient): left out, and said.
+        let resolved = exact(
+            &sets(&["SYS_RESOURCE", "KILL"], &[], &[], &[], &["SYS_RESOURCE"]),
+            40,
+            held,
+        )
+        .unwrap();
+        assert_eq!(resolved.capabilities.bounding, set_of(&["KILL"]));
+        assert_eq!(
+            resolved.skipped,
+            [
+                "bounding CAP_SYS_RESOURCE: not in berth's own bounding set",
+                "ambient CAP_SYS_RESOURCE: not in berth's own bounding set",
             ]
         );
     }
