@@ -1054,6 +1054,29 @@ fn resources() {
 }
 
 #[test]
+fn dev_ptmx_in_devices_is_left_out_as_runc_leaves_it() {
+    // A privileged container's config: every device node of the host's /dev.
+    let device = |path: &str, major: i64, minor: i64| {
+        json!({"path": path, "type": "c", "major": major, "minor": minor, "fileMode": 438,
+               "uid": 0, "gid": 0})
+    };
+    let c = command(|c| {
+        c["linux"]["devices"] = json!([
+            device("/dev/ptmx", 5, 2),
+            device("/dev/fuse", 10, 229),
+            device("/dev//ptmx", 5, 2)
+        ])
+    });
+    let paths: Vec<&str> = c.device_nodes.iter().map(|d| d.path.as_str()).collect();
+    assert_eq!(paths, ["/dev/fuse"]);
+    // An error names the config's index, not berth's.
+    refused(
+        |c| c["linux"]["devices"] = json!([device("/dev/ptmx", 5, 2), device("/dev/null", 1, 5)]),
+        "linux.devices[1].path",
+    );
+}
+
+#[test]
 fn a_zero_limit_is_not_set_as_runc_reads_it() {
     // What Docker 20.10 sends for a container given no limits.
     let r = resources_of(json!({

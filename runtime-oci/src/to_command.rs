@@ -88,7 +88,8 @@ pub fn command_from_spec(
     if let Some(path) = linux.cgroups_path() {
         command.cgroup_path = cgroup_path(path)?;
     }
-    command.device_nodes = device_nodes(linux.devices().as_deref().unwrap_or(&[]))?;
+    let (device_nodes, device_index) = device_nodes(linux.devices().as_deref().unwrap_or(&[]))?;
+    command.device_nodes = device_nodes;
     command.rootfs_propagation = linux.rootfs_propagation().clone().filter(|p| !p.is_empty());
     command.personality = linux.personality().as_ref().map(|p| Personality {
         domain: p.domain().to_string(),
@@ -105,7 +106,7 @@ pub fn command_from_spec(
 
     command
         .validate()
-        .map_err(|e| from_berth(e, &mount_index))?;
+        .map_err(|e| from_berth(renumber_devices(e, &device_index), &mount_index))?;
     idmapped_mounts(&command, &mount_index)?;
     let hooks = hooks(spec)?;
     Ok((command, hooks))
@@ -380,11 +381,18 @@ fn id_mappings(list: &[LinuxIdMapping]) -> Vec<IdMapping> {
 }
 
 /// `linux.devices`: nodes made from their numbers, in order (a FIFO's zero numbers are
-/// none).
-fn device_nodes(list: &[LinuxDevice]) -> Result<Vec<DeviceNode>, OciError> {
+/// none), and the config's index of each. `/dev/ptmx` is left out, as runc's createDevices
+/// leaves it: the container's `/dev/ptmx` is the link to its own `pts/ptmx` (a privileged
+/// container's config lists every device node of the host's `/dev`, this one too).
+fn device_nodes(list: &[LinuxDevice]) -> Result<(Vec<DeviceNode>, Vec<usize>), OciError> {
     let mut out = Vec::new();
+    let mut index = Vec::new();
     for (i, device) in list.iter().enumerate() {
         let at = format!("linux.devices[{i}]");
+        if normal_path(&device.path().to_string_lossy()) == "/dev/ptmx" {
+            continue;
+        }
+        index.push(i);
         let fifo = device.typ() == LinuxDeviceType::P;
         let number = |n: i64, name: &str| -> Result<Option<u32>, OciError> {
             if fifo && n == 0 {
@@ -402,7 +410,25 @@ fn device_nodes(list: &[LinuxDevice]) -> Result<Vec<DeviceNode>, OciError> {
             gid: device.gid(),
         });
     }
-    Ok(out)
+    Ok((out, index))
+}
+
+/// An error naming berth's `device_nodes[n]`, renamed for the config's index of that node.
+fn renumber_devices(error: runtime_core::Error, index: &[usize]) -> runtime_core::Error {
+    match error {
+        runtime_core::Error::InvalidArgument { field, reason } => {
+            let field = field
+                .strip_prefix("device_nodes[")
+                .and_then(|rest| rest.split_once(']'))
+                .and_then(|(n, tail)| {
+                    let i = index.get(n.parse::<usize>().ok()?)?;
+                    Some(format!("device_nodes[{i}]{tail}"))
+                })
+                .unwrap_or(field);
+            runtime_core::Error::InvalidArgument { field, reason }
+        }
+        other => other,
+    }
 }
 
 fn device_rules(rules: &[LinuxDeviceCgroup], at: &str) -> Result<Vec<DeviceRule>, OciError> {
