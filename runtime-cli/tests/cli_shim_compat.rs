@@ -185,3 +185,36 @@ fn granting_a_capability_berth_does_not_hold_is_refused() {
     );
     assert_eq!(cli.leftovers(), Vec::<String>::new());
 }
+
+/// What a privileged container's config (`ctr run --privileged`, `docker run --privileged`)
+/// has that others have not: a read-write sysfs at `/sys`, and every device node of the
+/// host's `/dev` in `linux.devices`, `/dev/ptmx` among them. runc mounts `/sys` read-write,
+/// makes the nodes, and leaves `/dev/ptmx` the link to the container's own `pts/ptmx`.
+#[test]
+fn a_privileged_containers_sysfs_and_devices() {
+    let cli = Cli::new("s-priv");
+    let script = "grep ' /sys ' /proc/mounts | cut -d' ' -f1,4 | cut -d, -f1; \
+                  readlink /dev/ptmx; ls -l /dev/fuse | cut -c1";
+    let out = output(&cli, script, |c| {
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        for m in mounts.iter_mut() {
+            if m["destination"] == "/sys" {
+                *m = json!({"destination": "/sys", "type": "sysfs", "source": "sysfs",
+                    "options": ["nosuid", "noexec", "nodev", "rw"]});
+            }
+        }
+        c["linux"]["devices"] = json!([
+            {"path": "/dev/ptmx", "type": "c", "major": 5, "minor": 2, "fileMode": 438,
+             "uid": 0, "gid": 0},
+            {"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 438,
+             "uid": 0, "gid": 0}
+        ]);
+        c["linux"]["maskedPaths"] = json!([]);
+        c["linux"]["readonlyPaths"] = json!([]);
+    });
+    assert_eq!(out, "sysfs rw\npts/ptmx\nc\n");
+    // berth spec's own /sys stays read-only.
+    let out = output(&cli, script.split(';').next().unwrap(), |_| {});
+    assert_eq!(out, "sysfs ro\n");
+    assert_eq!(cli.leftovers(), Vec::<String>::new());
+}

@@ -24,6 +24,10 @@ pub struct Command {
     /// allows idmapped mounts).
     #[serde(default)]
     pub idmapped_rootfs: bool,
+    /// Mount the container's `/sys` read-write (a privileged container's: OCI's `sysfs` at
+    /// `/sys` without `ro`). berth's `/sys` is read-only otherwise.
+    #[serde(default)]
+    pub writable_sysfs: bool,
     /// Hostname inside a private UTS namespace (default: the id, cut to 63 characters).
     #[serde(default)]
     pub hostname: Option<String>,
@@ -240,6 +244,7 @@ impl Command {
             rootfs: rootfs.into(),
             readonly_rootfs: false,
             idmapped_rootfs: false,
+            writable_sysfs: false,
             hostname: None,
             process,
             namespaces: Namespaces::default(),

@@ -187,10 +187,14 @@ fn namespaces(command: &Command) -> Result<Vec<Value>, OciError> {
 
 /// berth's standard mounts, with its flags and data (runtime-linux's
 /// `helper/rootfs/standard.rs`); `/sys` is a read-only copy of the host's when the container
-/// shares the host's network (a new sysfs shows the devices of its network namespace).
+/// shares the host's network (a new sysfs shows the devices of its network namespace), and a
+/// read-write sysfs with `writable_sysfs`.
 fn standard_mounts(command: &Command) -> Vec<Value> {
     let plain = ["nosuid", "noexec", "nodev"];
-    let sys = if command.namespaces.is_new(NamespaceKind::Net) {
+    let sys = if command.writable_sysfs {
+        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs",
+               "options": ["nosuid", "noexec", "nodev", "rw"]})
+    } else if command.namespaces.is_new(NamespaceKind::Net) {
         json!({"destination": "/sys", "type": "sysfs", "source": "sysfs",
                "options": ["nosuid", "noexec", "nodev", "ro"]})
     } else {

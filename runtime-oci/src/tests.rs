@@ -919,7 +919,7 @@ fn standard_mounts_are_berths_own() {
     });
     assert_eq!(c.mounts[0].options.last().unwrap(), "size=67108864");
     assert_eq!(c.mounts[0].destination, "/dev/shm");
-    // Another /proc, /dev, /dev/pts or a read-write /sys: refused.
+    // Another /proc, /dev, /dev/pts, or a /sys that is not a sysfs: refused.
     refused(
         |c| {
             c["mounts"] =
@@ -928,9 +928,38 @@ fn standard_mounts_are_berths_own() {
         "mounts[0]",
     );
     refused(
-        |c| c["mounts"] = json!([{"destination": "/sys", "type": "sysfs", "options": ["nosuid"]}]),
+        |c| c["mounts"] = json!([{"destination": "/sys", "type": "tmpfs", "options": ["nosuid"]}]),
         "mounts[0]",
     );
+    refused(
+        |c| {
+            c["mounts"] =
+                json!([{"destination": "/sys", "type": "sysfs", "options": ["nosuid", "size=1m"]}])
+        },
+        "mounts[0]",
+    );
+    // A read-write sysfs at /sys (a privileged container's, as Docker and containerd write
+    // it): berth's own, writable. Read-only, it is not.
+    let privileged = command(|c| {
+        c["mounts"] = json!([{"destination": "/sys", "type": "sysfs", "source": "sysfs",
+            "options": ["nosuid", "noexec", "nodev", "rw"]}])
+    });
+    assert!(privileged.writable_sysfs && privileged.mounts.is_empty());
+    let ro = command(|c| {
+        c["mounts"] = json!([{"destination": "/sys", "type": "sysfs", "source": "sysfs",
+            "options": ["nosuid", "noexec", "nodev", "ro"]}])
+    });
+    assert!(!ro.writable_sysfs);
+    // And back: spec_from_command writes it read-write.
+    let spec = spec_from_command(&privileged, &Confinement::default()).unwrap();
+    let sys = spec["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["destination"] == "/sys")
+        .unwrap()
+        .clone();
+    assert_eq!(sys["options"], json!(["nosuid", "noexec", "nodev", "rw"]));
     refused(
         |c| {
             c["mounts"] = json!([{"destination": "/dev/", "type": "tmpfs", "options": ["size=1m"]}])

@@ -76,8 +76,10 @@ pub fn command_from_spec(
         }
     }
     command.hostname = hostname(spec, &command.namespaces);
-    let (mounts, mount_index) = mounts(spec.mounts().as_deref().unwrap_or(&[]), bundle_dir)?;
+    let (mounts, mount_index, writable_sysfs) =
+        mounts(spec.mounts().as_deref().unwrap_or(&[]), bundle_dir)?;
     command.mounts = mounts;
+    command.writable_sysfs = writable_sysfs;
     if let Some(resources) = linux.resources() {
         command.resources = resources_from_oci_at(resources, "linux.resources")?;
         command.device_cgroup_rules = device_rules(
@@ -588,10 +590,16 @@ fn host_hostname() -> Option<String> {
 /// mount it came from. berth mounts `/proc`, `/dev`, `/dev/pts`, `/dev/shm`, `/dev/mqueue` and
 /// `/sys` itself, first: a config mount of one of those that berth's standard mount already
 /// is, is left to it; a different `/dev/shm` or `/dev/mqueue` is mounted on top of berth's;
-/// a different `/proc`, `/dev`, `/dev/pts` or `/sys` is refused.
-fn mounts(list: &[OciMount], bundle_dir: &Path) -> Result<(Vec<Mount>, Vec<usize>), OciError> {
+/// a different `/proc`, `/dev`, `/dev/pts` or `/sys` is refused, but for a writable sysfs at
+/// `/sys` (a privileged container's), which is berth's own made writable. Returns the mounts
+/// of the command, their indexes in the config, and whether `/sys` is writable.
+fn mounts(
+    list: &[OciMount],
+    bundle_dir: &Path,
+) -> Result<(Vec<Mount>, Vec<usize>, bool), OciError> {
     let mut out = Vec::new();
     let mut index = Vec::new();
+    let mut writable_sysfs = false;
     for (i, mount) in list.iter().enumerate() {
         let at = format!("mounts[{i}]");
         let destination = normal_path(&path_text(
@@ -647,13 +655,14 @@ fn mounts(list: &[OciMount], bundle_dir: &Path) -> Result<(Vec<Mount>, Vec<usize
         mount_options(&mapped, &at)?;
         match standard(&mapped, &at)? {
             Standard::Covered => {}
+            Standard::WritableSys => writable_sysfs = true,
             Standard::NotStandard => {
                 out.push(mapped);
                 index.push(i);
             }
         }
     }
-    Ok((out, index))
+    Ok((out, index, writable_sysfs))
 }
 
 /// berth maps an idmapped bind through the container's own user namespace: mappings of a
@@ -731,6 +740,8 @@ fn mount_options(mount: &Mount, at: &str) -> Result<(), OciError> {
 enum Standard {
     /// berth's own standard mount is this one.
     Covered,
+    /// berth's own `/sys`, read-write: `Command::writable_sysfs`.
+    WritableSys,
     /// Not one of berth's: a mount of the command (for `/dev/shm` and `/dev/mqueue`, on top
     /// of berth's).
     NotStandard,
@@ -809,6 +820,15 @@ fn standard(mount: &Mount, at: &str) -> Result<Standard, OciError> {
         && (mount.destination != "/sys" || options.contains(&"ro"));
     if same || ro_sys_copy {
         return Ok(Standard::Covered);
+    }
+    // A privileged container's /sys (Docker's, containerd's): a sysfs without ro.
+    if mount.destination == "/sys"
+        && mount.kind == "sysfs"
+        && options
+            .iter()
+            .all(|o| *o == "rw" || (allowed.contains(o) && *o != "ro"))
+    {
+        return Ok(Standard::WritableSys);
     }
     if describe.is_empty() {
         // /dev/shm and /dev/mqueue: the config's own, on top of berth's.

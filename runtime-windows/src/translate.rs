@@ -553,6 +553,11 @@ fn refuse_linux_only(command: &Command) -> Result<()> {
             "an id-mapped root (Linux user namespaces)",
         ),
         (
+            "writable_sysfs",
+            command.writable_sysfs,
+            "a read-write /sys (Linux's sysfs)",
+        ),
+        (
             "cgroup_parent",
             command.cgroup_parent.is_some(),
             "a cgroup parent (Windows containers have job objects, not cgroups)",

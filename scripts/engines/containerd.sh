@@ -111,6 +111,12 @@ out=$(in_pty "${RUN[@]}")
 check_match "tty" '(^|@)is-a-tty$' "$(printf '%s' "$out" | tr -d '\r')"
 check_match "tty's CRLF" $'\r' "$out"
 
+# A privileged container: a read-write /sys, the host's device nodes, ctr's capabilities.
+out=$(run_ priv --rm --privileged -- sh -c \
+  "grep ' /sys ' /proc/mounts | cut -d' ' -f4 | cut -d, -f1; test -c /dev/kmsg && echo kmsg;
+   grep CapEff /proc/self/status | cut -f2")
+check_eq "privileged" "rw kmsg $(grep CapEff /proc/self/status | cut -f2)" "$(echo $out)"
+
 # A detached task: exec, kill, the exit status containerd reports.
 run_ long -d -- sh -c 'trap "exit 3" TERM; while true; do sleep 0.1; done' >/dev/null
 wait_for "task running" 20 task_is long RUNNING

@@ -55,6 +55,8 @@ pub struct ConfigInputs<'a> {
 /// choice), which the attack suite counts as a writable mount under `/sys`; the native
 /// driver mounts no cgroup filesystem either.
 pub const MOUNT_AUTO: &str = "proc:rw sys:ro";
+/// The same with a read-write sysfs, for `writable_sysfs` (a privileged container).
+pub const MOUNT_AUTO_WRITABLE_SYS: &str = "proc:rw sys:rw";
 
 /// What the native driver mounts in `/dev` besides LXC's autodev nodes and `pts`: POSIX
 /// shared memory and message queues, new filesystems of the container's own.
@@ -87,7 +89,14 @@ pub fn render(command: &Command, inputs: &ConfigInputs<'_>) -> Result<String> {
     namespaces(command, inputs, &mut out)?;
 
     // The standard filesystems and /dev.
-    out.key("lxc.mount.auto", MOUNT_AUTO);
+    out.key(
+        "lxc.mount.auto",
+        if command.writable_sysfs {
+            MOUNT_AUTO_WRITABLE_SYS
+        } else {
+            MOUNT_AUTO
+        },
+    );
     out.key("lxc.autodev", "1");
     out.key("lxc.tty.max", "0");
     out.key("lxc.pty.max", "1024");
@@ -606,6 +615,30 @@ mod tests {
         assert_eq!(text, expected);
         // The arguments are not in the configuration.
         assert!(!text.contains("/bin/sh"));
+    }
+
+    #[test]
+    fn a_writable_sysfs_and_the_cgroup_mount() {
+        let rootfs = Rootfs::new("sysfs");
+        let mut command = rootfs.command();
+        command.writable_sysfs = true;
+        command.mounts.push(Mount {
+            source: Some("cgroup".into()),
+            destination: "/sys/fs/cgroup".into(),
+            kind: "cgroup".into(),
+            options: vec!["ro".into(), "nosuid".into()],
+            uid_mappings: None,
+            gid_mappings: None,
+        });
+        let text = render(&command, &inputs()).unwrap();
+        assert!(has(&text, "lxc.mount.auto = proc:rw sys:rw"), "{text}");
+        assert!(
+            has(
+                &text,
+                "lxc.mount.entry = cgroup2 sys/fs/cgroup cgroup2 ro,nosuid,create=dir 0 0"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

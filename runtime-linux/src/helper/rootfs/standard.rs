@@ -32,9 +32,9 @@ pub struct Standard {
 /// An option of a new filesystem: `key=value`, or a flag.
 pub type FsOption<'a> = (&'a str, Option<&'a str>);
 
-/// Mounts `/proc`, `/dev` and everything in it, and `/sys` into the rootfs whose root is
-/// `root` (shown as `rootfs` in messages).
-pub fn mount_all(root: BorrowedFd<'_>, rootfs: &str) -> Result<Standard> {
+/// Mounts `/proc`, `/dev` and everything in it, and `/sys` (read-write with
+/// `writable_sysfs`) into the rootfs whose root is `root` (shown as `rootfs` in messages).
+pub fn mount_all(root: BorrowedFd<'_>, rootfs: &str, writable_sysfs: bool) -> Result<Standard> {
     let onto_image = |name: &str, tree: &OwnedFd| {
         let target = image_directory(root, rootfs, name)?;
         attach(tree.as_fd(), target.as_fd(), &format!("/{name}"))
@@ -60,7 +60,7 @@ pub fn mount_all(root: BorrowedFd<'_>, rootfs: &str) -> Result<Standard> {
     let null = device_nodes(dev.as_fd())?;
     dev_mounts(dev.as_fd())?;
 
-    let sys = sysfs()?;
+    let sys = sysfs(writable_sysfs)?;
     attach(
         sys.as_fd(),
         image_directory(root, rootfs, "sys")?.as_fd(),
@@ -228,16 +228,21 @@ fn dev_mounts(dev: BorrowedFd<'_>) -> Result<()> {
 /// A fresh read-only sysfs, which shows the devices of the container's net namespace. Where
 /// the kernel refuses one (a user namespace that does not own the net namespace, as with
 /// the host's network), a copy of the host's `/sys`, read-only all the way down: its
-/// cgroup hierarchies, tracefs and the rest included.
-fn sysfs() -> Result<OwnedFd> {
-    let attrs = libc::MOUNT_ATTR_RDONLY | PLAIN;
+/// cgroup hierarchies, tracefs and the rest included. With `writable` (a privileged
+/// container's), neither is made read-only.
+fn sysfs(writable: bool) -> Result<OwnedFd> {
+    let attrs = if writable {
+        PLAIN
+    } else {
+        libc::MOUNT_ATTR_RDONLY | PLAIN
+    };
     let tree = match FsContext::open("sysfs") {
         Ok(context) => configure_and_mount(&context, "sysfs", "sysfs", &[], attrs, "/sys")?,
         Err(Errno::EPERM) => {
             let tree =
                 mount_api::clone_path("/sys", true).step(|| "copy the host's /sys (open_tree)")?;
             mount_api::set_attrs(tree.as_fd(), MountAttrs::set(attrs), true)
-                .step(|| "make the copy of the host's /sys read-only, recursively")?;
+                .step(|| "set nosuid,nodev,noexec (and ro) on the copy of the host's /sys")?;
             tree
         }
         Err(errno) => return Err(errno).step(|| "open a sysfs filesystem for /sys"),
