@@ -656,7 +656,7 @@ fn mounts(
         match standard(&mapped, &at)? {
             Standard::Covered => {}
             Standard::WritableSys => writable_sysfs = true,
-            Standard::NotStandard => {
+            Standard::Other => {
                 out.push(mapped);
                 index.push(i);
             }
@@ -744,7 +744,7 @@ enum Standard {
     WritableSys,
     /// Not one of berth's: a mount of the command (for `/dev/shm` and `/dev/mqueue`, on top
     /// of berth's).
-    NotStandard,
+    Other,
 }
 
 /// Flags that change nothing on one of berth's standard mounts: each one's own, and those
@@ -795,7 +795,7 @@ fn standard(mount: &Mount, at: &str) -> Result<Standard, OciError> {
             vec!["nosuid", "noexec", "nodev", "ro", "relatime"],
             "a read-only sysfs (or a read-only copy of the host's /sys), nosuid,noexec,nodev",
         ),
-        _ => return Ok(Standard::NotStandard),
+        _ => return Ok(Standard::Other),
     };
     let options: Vec<&str> = mount
         .options
@@ -832,7 +832,7 @@ fn standard(mount: &Mount, at: &str) -> Result<Standard, OciError> {
     }
     if describe.is_empty() {
         // /dev/shm and /dev/mqueue: the config's own, on top of berth's.
-        return Ok(Standard::NotStandard);
+        return Ok(Standard::Other);
     }
     Err(OciError::unsupported(
         at,
