@@ -85,6 +85,10 @@ pub struct Command {
     /// instead of a new one of their own, named `_ses.<id>` (runc's `--no-new-keyring`).
     #[serde(default)]
     pub share_session_keyring: bool,
+    /// Mount the container's `/dev` tmpfs `noexec` as well (podman's `/dev` is): nothing in it
+    /// can be executed. Off by default, as runc's and Docker's `/dev`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dev_noexec: bool,
     /// With a private user namespace: how container uids map to host uids (default
     /// [`DEFAULT_ID_MAPPING`]).
     #[serde(default)]
@@ -264,6 +268,7 @@ impl Command {
             personality: None,
             domainname: None,
             share_session_keyring: false,
+            dev_noexec: false,
             windows: None,
         }
     }

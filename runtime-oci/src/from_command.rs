@@ -201,10 +201,14 @@ fn standard_mounts(command: &Command) -> Vec<Value> {
         json!({"destination": "/sys", "type": "bind", "source": "/sys",
                "options": ["rbind", "ro"]})
     };
+    let dev: &[&str] = if command.dev_noexec {
+        &["nosuid", "noexec", "strictatime", "mode=755", "size=65536k"]
+    } else {
+        &["nosuid", "strictatime", "mode=755", "size=65536k"]
+    };
     vec![
         json!({"destination": "/proc", "type": "proc", "source": "proc", "options": plain}),
-        json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-               "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
+        json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": dev}),
         json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts",
                "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]}),
         json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm",

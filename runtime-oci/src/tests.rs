@@ -976,6 +976,54 @@ fn standard_mounts_are_berths_own() {
 }
 
 #[test]
+fn a_noexec_dev_is_honoured() {
+    // podman's /dev: berth's own, mounted noexec as well.
+    let podman_dev = json!([{"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+        "options": ["nosuid", "noexec", "strictatime", "mode=755", "size=65536k"]}]);
+    let c = command(|c| c["mounts"] = podman_dev.clone());
+    assert!(c.dev_noexec);
+    assert!(c.mounts.is_empty());
+    // runc's and Docker's /dev (the default spec's), or none given: exec allowed.
+    let spec = default_spec(false);
+    assert!(!command(|c| c["mounts"] = spec["mounts"].clone()).dev_noexec);
+    assert!(!command(|_| {}).dev_noexec);
+    // Another option on /dev is still refused, naming the mount.
+    refused(
+        |c| {
+            c["mounts"] = json!([{"destination": "/dev", "type": "tmpfs",
+                "options": ["nosuid", "noexec", "nodev"]}])
+        },
+        "mounts[0]",
+    );
+    // And back: the spec of such a command has podman's /dev.
+    let mut command = Command::new("d1", "/r", ProcessConfig::new(["true"]));
+    command.dev_noexec = true;
+    let confinement = Confinement {
+        cgroups_path: "/bench/oci/d1".into(),
+        identity: Identity {
+            uid: 0,
+            gid: 0,
+            groups: vec![],
+            home: "/root".into(),
+        },
+        capabilities: vec![],
+        seccomp: None,
+        device_rules: vec![],
+    };
+    let spec = spec_from_command(&command, &confinement).unwrap();
+    let dev = spec["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["destination"] == "/dev")
+        .unwrap();
+    assert_eq!(dev["options"], podman_dev[0]["options"]);
+    let parsed = spec_from_json(&spec.to_string()).unwrap();
+    let (back, _) = command_from_spec(&parsed, Path::new("/b"), "d1").unwrap();
+    assert!(back.dev_noexec);
+}
+
+#[test]
 fn user_mounts() {
     let c = command(|c| {
         c["mounts"] = json!([

@@ -76,10 +76,10 @@ pub fn command_from_spec(
         }
     }
     command.hostname = hostname(spec, &command.namespaces);
-    let (mounts, mount_index, writable_sysfs) =
-        mounts(spec.mounts().as_deref().unwrap_or(&[]), bundle_dir)?;
+    let (mounts, mount_index, kept) = mounts(spec.mounts().as_deref().unwrap_or(&[]), bundle_dir)?;
     command.mounts = mounts;
-    command.writable_sysfs = writable_sysfs;
+    command.writable_sysfs = kept.writable_sysfs;
+    command.dev_noexec = kept.dev_noexec;
     if let Some(resources) = linux.resources() {
         command.resources = resources_from_oci_at(resources, "linux.resources")?;
         command.device_cgroup_rules = device_rules(
@@ -592,14 +592,15 @@ fn host_hostname() -> Option<String> {
 /// is, is left to it; a different `/dev/shm` or `/dev/mqueue` is mounted on top of berth's;
 /// a different `/proc`, `/dev`, `/dev/pts` or `/sys` is refused, but for a writable sysfs at
 /// `/sys` (a privileged container's), which is berth's own made writable. Returns the mounts
-/// of the command, their indexes in the config, and whether `/sys` is writable.
+/// of the command, their indexes in the config, and what of the config's standard mounts
+/// berth's keep.
 fn mounts(
     list: &[OciMount],
     bundle_dir: &Path,
-) -> Result<(Vec<Mount>, Vec<usize>, bool), OciError> {
+) -> Result<(Vec<Mount>, Vec<usize>, StandardKept), OciError> {
     let mut out = Vec::new();
     let mut index = Vec::new();
-    let mut writable_sysfs = false;
+    let mut kept = StandardKept::default();
     for (i, mount) in list.iter().enumerate() {
         let at = format!("mounts[{i}]");
         let destination = normal_path(&path_text(
@@ -654,15 +655,28 @@ fn mounts(
         };
         mount_options(&mapped, &at)?;
         match standard(&mapped, &at)? {
-            Standard::Covered => {}
-            Standard::WritableSys => writable_sysfs = true,
+            Standard::Covered => {
+                if mapped.destination == "/dev" {
+                    kept.dev_noexec = mapped.options.iter().any(|o| o == "noexec");
+                }
+            }
+            Standard::WritableSys => kept.writable_sysfs = true,
             Standard::Other => {
                 out.push(mapped);
                 index.push(i);
             }
         }
     }
-    Ok((out, index, writable_sysfs))
+    Ok((out, index, kept))
+}
+
+/// What of the config's own standard mounts berth's standard mounts keep.
+#[derive(Default)]
+struct StandardKept {
+    /// `/sys` read-write (a privileged container's).
+    writable_sysfs: bool,
+    /// `/dev` `noexec` (podman's).
+    dev_noexec: bool,
 }
 
 /// berth maps an idmapped bind through the container's own user namespace: mappings of a
@@ -758,10 +772,19 @@ fn standard(mount: &Mount, at: &str) -> Result<Standard, OciError> {
             plain.to_vec(),
             "a proc of its pid namespace, nosuid,noexec,nodev",
         ),
+        // `noexec` is honoured (`dev_noexec`): podman's /dev has it.
         "/dev" => (
             &["tmpfs"],
-            vec!["nosuid", "strictatime", "mode=755", "size=65536k", "rw"],
-            "a tmpfs, nosuid,strictatime,mode=755,size=65536k, with the standard nodes",
+            vec![
+                "nosuid",
+                "noexec",
+                "strictatime",
+                "mode=755",
+                "size=65536k",
+                "rw",
+            ],
+            "a tmpfs, nosuid,strictatime,mode=755,size=65536k (and noexec if asked), with the \
+             standard nodes",
         ),
         "/dev/pts" => (
             &["devpts"],

@@ -604,6 +604,11 @@ fn refuse_linux_only(command: &Command) -> Result<()> {
             "a NIS domain name (Linux UTS namespaces)",
         ),
         (
+            "dev_noexec",
+            command.dev_noexec,
+            "a noexec /dev (a Linux mount)",
+        ),
+        (
             "device_cgroup_rules",
             !command.device_cgroup_rules.is_empty(),
             "device cgroup rules (Linux cgroups)",

@@ -129,6 +129,11 @@ pub fn render(command: &Command, inputs: &ConfigInputs<'_>) -> Result<String> {
             command.domainname.is_some(),
             "LXC sets no NIS domain name",
         ),
+        (
+            "dev_noexec",
+            command.dev_noexec,
+            "LXC's lxc.autodev mounts /dev with options of its own",
+        ),
     ] {
         if set {
             return Err(unsupported(field, why));
@@ -877,7 +882,7 @@ mod tests {
     fn the_oci_fields_of_the_native_driver_are_unsupported() {
         let rootfs = Rootfs::new("oci");
         type Set = fn(&mut Command);
-        let sets: [(&str, Set); 4] = [
+        let sets: [(&str, Set); 5] = [
             ("device_nodes", |c| {
                 c.device_nodes = vec![runtime_core::DeviceNode {
                     path: "/dev/x".into(),
@@ -899,6 +904,7 @@ mod tests {
                 })
             }),
             ("domainname", |c| c.domainname = Some("example.org".into())),
+            ("dev_noexec", |c| c.dev_noexec = true),
         ];
         for (field, set) in sets {
             let mut command = rootfs.command();

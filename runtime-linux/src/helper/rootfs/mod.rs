@@ -133,7 +133,12 @@ pub fn build(
         lookup: Lookup::InRoot,
         shown: &command.rootfs,
     };
-    let standard = standard::mount_all(root.as_fd(), &command.rootfs, command.writable_sysfs)?;
+    let standard = standard::mount_all(
+        root.as_fd(),
+        &command.rootfs,
+        command.dev_noexec,
+        command.writable_sysfs,
+    )?;
     for device in devices {
         user::host_device(&image, standard.dev.as_fd(), device)?;
     }

@@ -32,9 +32,15 @@ pub struct Standard {
 /// An option of a new filesystem: `key=value`, or a flag.
 pub type FsOption<'a> = (&'a str, Option<&'a str>);
 
-/// Mounts `/proc`, `/dev` and everything in it, and `/sys` (read-write with
-/// `writable_sysfs`) into the rootfs whose root is `root` (shown as `rootfs` in messages).
-pub fn mount_all(root: BorrowedFd<'_>, rootfs: &str, writable_sysfs: bool) -> Result<Standard> {
+/// Mounts `/proc`, `/dev` and everything in it, and `/sys` into the rootfs whose root is
+/// `root` (shown as `rootfs` in messages); `/dev` also `noexec` with `dev_noexec`, `/sys`
+/// read-write with `writable_sysfs`.
+pub fn mount_all(
+    root: BorrowedFd<'_>,
+    rootfs: &str,
+    dev_noexec: bool,
+    writable_sysfs: bool,
+) -> Result<Standard> {
     let onto_image = |name: &str, tree: &OwnedFd| {
         let target = image_directory(root, rootfs, name)?;
         attach(tree.as_fd(), target.as_fd(), &format!("/{name}"))
@@ -52,7 +58,13 @@ pub fn mount_all(root: BorrowedFd<'_>, rootfs: &str, writable_sysfs: bool) -> Re
             "tmpfs",
             &[("mode", Some("755")), ("size", Some("65536k"))],
         ),
-        libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_STRICTATIME,
+        libc::MOUNT_ATTR_NOSUID
+            | libc::MOUNT_ATTR_STRICTATIME
+            | if dev_noexec {
+                libc::MOUNT_ATTR_NOEXEC
+            } else {
+                0
+            },
         nix::sys::statfs::TMPFS_MAGIC,
         "/dev",
     )?;
