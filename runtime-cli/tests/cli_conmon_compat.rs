@@ -57,3 +57,16 @@ fn podmans_noexec_dev_is_mounted_noexec() {
     assert_eq!(ran, "ran");
     assert_eq!(cli.leftovers(), Vec::<String>::new());
 }
+
+#[test]
+fn podmans_device_file_mode_with_its_type_bits() {
+    let cli = Cli::new("conmon-device");
+    // `podman run --device /dev/fuse`: fileMode is the host node's st_mode, S_IFCHR | 0600.
+    let (code, out, err) = run(&cli, "stat -c '%A %t:%T %u:%g' /dev/fuse", |c| {
+        c["linux"]["devices"] = json!([{"path": "/dev/fuse", "type": "c", "major": 10,
+                "minor": 229, "fileMode": 0o20600, "uid": 0, "gid": 0}]);
+    });
+    assert_eq!(code, 0, "stdout {out}\nstderr {err}");
+    assert_eq!(out.trim(), "crw------- a:e5 0:0");
+    assert_eq!(cli.leftovers(), Vec::<String>::new());
+}

@@ -558,6 +558,23 @@ fn linux_devices() {
         },
         "linux.devices[0].fileMode",
     );
+    // podman's fileMode carries the node's own type (S_IFCHR | 0600, S_IFBLK | 0660): taken
+    // as its permission bits, as runc does. Another type's bits stay refused (above).
+    let c = command(|c| {
+        c["linux"]["devices"] = json!([
+            {"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 0o20600},
+            {"path": "/dev/loop9", "type": "b", "major": 7, "minor": 9, "fileMode": 0o60660},
+            {"path": "/dev/p", "type": "p", "fileMode": 0o10644}
+        ])
+    });
+    let modes: Vec<Option<u32>> = c.device_nodes.iter().map(|d| d.file_mode).collect();
+    assert_eq!(modes, [Some(0o600), Some(0o660), Some(0o644)]);
+    refused(
+        |c| {
+            c["linux"]["devices"] = json!([{"path": "/dev/x", "type": "b", "major": 1, "minor": 1, "fileMode": 0o20600}])
+        },
+        "linux.devices[0].fileMode",
+    );
     refused(
         |c| {
             c["linux"]["devices"] = json!([{"path": "/dev/null", "type": "c", "major": 1, "minor": 3},

@@ -407,7 +407,9 @@ fn device_nodes(list: &[LinuxDevice]) -> Result<(Vec<DeviceNode>, Vec<usize>), O
             kind: device.typ().as_str().chars().next().unwrap_or('a'),
             major: number(device.major(), "major")?,
             minor: number(device.minor(), "minor")?,
-            file_mode: device.file_mode(),
+            file_mode: device
+                .file_mode()
+                .map(|mode| own_type_bits_cleared(mode, device.typ())),
             uid: device.uid(),
             gid: device.gid(),
         });
@@ -430,6 +432,25 @@ fn renumber_devices(error: runtime_core::Error, index: &[usize]) -> runtime_core
             runtime_core::Error::InvalidArgument { field, reason }
         }
         other => other,
+    }
+}
+
+/// A device's `fileMode` without the file type bits of its own type: podman writes them
+/// (`S_IFCHR | 0600` for a character device), and runc ORs the type in anyway. Other bits are
+/// left for berth to refuse.
+fn own_type_bits_cleared(mode: u32, kind: LinuxDeviceType) -> u32 {
+    // Linux's S_IFMT, S_IFCHR, S_IFBLK and S_IFIFO (this crate builds for Windows too).
+    const FORMAT: u32 = 0o170000;
+    let own = match kind {
+        LinuxDeviceType::C | LinuxDeviceType::U => 0o020000,
+        LinuxDeviceType::B => 0o060000,
+        LinuxDeviceType::P => 0o010000,
+        _ => return mode,
+    };
+    if mode & FORMAT == own {
+        mode & !FORMAT
+    } else {
+        mode
     }
 }
 
