@@ -1,12 +1,15 @@
 #!/bin/bash
 # The podman lane: podman 4.3 with conmon, with its own storage (vfs), run root, tmp dir,
 # containers.conf and storage.conf under $WORK, cgroupfs under a cgroup parent named with the
-# lane's prefix, the file events backend, no network, and RUNTIME as its OCI runtime, at the
-# runtime's default root (podman 4.3 leaves `--runtime-flag root=` out of `delete`, so a root of
-# the lane's own would keep every container's state; the ids are unique). The busybox image is made with
-# `podman import`. Checks an exit code, env, workdir, user, a read-only rootfs, a bind mount
-# both ways, an OOM kill in `podman inspect`, exec (and exec -t), stop, kill, pause/unpause,
-# logs, and that `podman rm -f` leaves nothing: no container, cgroup, runtime state or conmon.
+# lane's prefix, the file events backend, no network, and RUNTIME as its OCI runtime, by path
+# and by its containers.conf name. The runtime keeps its default root: podman 4.3 leaves
+# `--runtime-flag root=` out of `delete`, so a root of the lane's own would keep every
+# container's state (the ids are unique). The busybox image is made with `podman import`.
+# Checks exit codes, a terminal, env, workdir, user, a read-only rootfs, a bind mount both
+# ways, what podman's config has that runc's spec has not (a noexec /dev, the cgroup mount, a
+# device, --privileged), an OOM kill in `podman inspect`, exec (and exec -t), stop, kill,
+# pause/unpause, logs, and that `podman rm -f` leaves nothing: no container, cgroup, runtime
+# state or conmon.
 #
 #   scripts/engines/podman.sh runc|berth   (BERTH, ROOTFS and WORK set; see lib.sh)
 source "$(dirname "$0")/lib.sh"
@@ -123,6 +126,20 @@ out=$(pod run --rm "${C[@]}" -v "$WORK/share:/share" "$IMAGE" \
 check_eq "run -v: the container reads the host's file" from-host "$out"
 check_eq "run -v: the host reads the container's file" from-container "$(cat "$WORK/share/out")"
 
+# What podman's config.json has that runc's spec has not: a noexec /dev (and the container's
+# own cgroups at /sys/fs/cgroup, its limit there), a device with its type bits in fileMode,
+# and, privileged, a read-write /sys and the host's devices. Nothing is written to /sys.
+out=$(pod run --rm "${C[@]}" -m 32m "$IMAGE" sh -c \
+  'awk "\$5 == \"/dev\" {print \$6}" /proc/self/mountinfo;
+   cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max')
+check_match "run: /dev is noexec" '(^|,)noexec(,|$)' "$(echo "$out" | head -1)"
+check_eq "run -m: the container's own limit in /sys/fs/cgroup" 33554432 "$(echo "$out" | tail -1)"
+out=$(pod run --rm "${C[@]}" --device /dev/null:/dev/lane-null "$IMAGE" stat -c '%F %t:%T' /dev/lane-null)
+check_eq "run --device" "character special file 1:3" "$out"
+out=$(pod run --rm "${C[@]}" --privileged "$IMAGE" sh -c \
+  'awk "\$5 == \"/sys\" {print \$6}" /proc/self/mountinfo | cut -d, -f1; readlink /dev/ptmx')
+check_eq "run --privileged: /sys read-write, /dev/ptmx the pts link" "rw pts/ptmx" "$(echo $out)"
+
 # A memory limit that the container exceeds: the kernel kills it, and podman says OOMKilled.
 # conmon 2.1 notes an OOM kill in a file `oom` in its working directory, and podman 4.3 looks
 # for it in the bundle but starts conmon where podman itself runs: so `podman start` runs in the
@@ -164,12 +181,21 @@ pod wait "$PREFIX-kill" >/dev/null
 check_eq "kill -s KILL: exit code" 137 "$(inspect "$PREFIX-kill" '{{.State.ExitCode}}')"
 pod rm "$PREFIX-kill" >/dev/null
 
-# Removal of a running container, with an exec still running in it: nothing is left.
+# Removal of a running container, with an exec still running in it: nothing is left of what
+# was there before (its cgroups, its state under the runtime's root, its conmon).
 id=$(pod run -d "${C[@]}" --name "$PREFIX-rm" "$IMAGE" sleep 1000)
 pod exec -d "$PREFIX-rm" sleep 1000 >/dev/null
+own_cgroups() { find /sys/fs/cgroup -mindepth 2 -maxdepth 5 -type d -name "libpod-$id"; }
+[ -n "$(own_cgroups)" ] || fail "run -d: no cgroup libpod-$id"
+[ -e "$RUNTIME_ROOT/$id" ] || fail "run -d: no state at $RUNTIME_ROOT/$id"
+[ -n "$(lane_processes)" ] || fail "run -d: no conmon"
 pod rm -f -t 0 "$PREFIX-rm" >/dev/null
 check_eq "rm -f: no container" "" "$(pod ps -a -q)"
-check_eq "rm -f: no cgroup of its own" "" "$(leftover_cgroups | grep -- "$id" || true)"
+check_eq "rm -f: no cgroup of its own" "" "$(own_cgroups)"
+check_eq "rm -f: no state under the runtime's root" "" "$(ls -d "$RUNTIME_ROOT/$id" 2>/dev/null)"
+# conmon ends once it has written the exit: a moment after rm returns.
+no_lane_processes() { [ -z "$(lane_processes)" ]; }
+wait_for "rm -f: conmon ends" 10 no_lane_processes
 check_eq "rm -f: no conmon" "" "$(lane_processes)"
 # Every container the lane made, by the events podman logged: none left in the runtime's root.
 ids=$(grep -o '"ID":"[0-9a-f]\{64\}"' "$WORK/events.log" | cut -d'"' -f4 | sort -u)
