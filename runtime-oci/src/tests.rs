@@ -967,6 +967,18 @@ fn standard_mounts_are_berths_own() {
             "options": ["nosuid", "noexec", "nodev", "ro"]}])
     });
     assert!(!ro.writable_sysfs);
+    // podman's privileged /sys has rprivate, which berth's is anyway; but not with a
+    // rootfsPropagation that berth gives every mount.
+    let podman = json!([{"destination": "/sys", "type": "sysfs", "source": "sysfs",
+        "options": ["rprivate", "nosuid", "noexec", "nodev", "rw"]}]);
+    assert!(command(|c| c["mounts"] = podman.clone()).writable_sysfs);
+    refused(
+        |c| {
+            c["mounts"] = podman.clone();
+            c["linux"]["rootfsPropagation"] = json!("rshared");
+        },
+        "mounts[0].options",
+    );
     // And back: spec_from_command writes it read-write.
     let spec = spec_from_command(&privileged, &Confinement::default()).unwrap();
     let sys = spec["mounts"]

@@ -93,6 +93,19 @@ pub fn command_from_spec(
     let (device_nodes, device_index) = device_nodes(linux.devices().as_deref().unwrap_or(&[]))?;
     command.device_nodes = device_nodes;
     command.rootfs_propagation = linux.rootfs_propagation().clone().filter(|p| !p.is_empty());
+    if let (Some(at), Some(propagation)) = (&kept.private_sys, &command.rootfs_propagation) {
+        // berth's /sys is private as every mount of the container is, unless the root's
+        // propagation is given to them all.
+        if !matches!(propagation.as_str(), "private" | "rprivate") {
+            return Err(OciError::unsupported(
+                format!("{at}.options"),
+                format!(
+                    "a private /sys with rootfsPropagation {propagation:?}: berth's /sys takes \
+                     the root's propagation"
+                ),
+            ));
+        }
+    }
     command.personality = linux.personality().as_ref().map(|p| Personality {
         domain: p.domain().to_string(),
         flags: p.flags().clone().unwrap_or_default(),
@@ -685,7 +698,16 @@ fn mounts(
             Standard::Other => {
                 out.push(mapped);
                 index.push(i);
+                continue;
             }
+        }
+        if mapped.destination == "/sys"
+            && mapped
+                .options
+                .iter()
+                .any(|o| o == "private" || o == "rprivate")
+        {
+            kept.private_sys = Some(at);
         }
     }
     Ok((out, index, kept))
@@ -698,6 +720,8 @@ struct StandardKept {
     writable_sysfs: bool,
     /// `/dev` `noexec` (podman's).
     dev_noexec: bool,
+    /// `/sys` `private` or `rprivate` (podman's privileged one): the mount's field.
+    private_sys: Option<String>,
 }
 
 /// berth maps an idmapped bind through the container's own user namespace: mappings of a
@@ -836,7 +860,11 @@ fn standard(mount: &Mount, at: &str) -> Result<Standard, OciError> {
         "/dev/mqueue" => (&["mqueue"], plain.to_vec(), ""),
         "/sys" => (
             &["sysfs"],
-            vec!["nosuid", "noexec", "nodev", "ro", "relatime"],
+            // `private`/`rprivate` (podman's privileged /sys): berth's is private anyway,
+            // unless a rootfsPropagation says otherwise (checked with it).
+            vec![
+                "nosuid", "noexec", "nodev", "ro", "relatime", "private", "rprivate",
+            ],
             "a read-only sysfs (or a read-only copy of the host's /sys), nosuid,noexec,nodev",
         ),
         _ => return Ok(Standard::Other),
