@@ -26,6 +26,8 @@ make -s c-test-asan
 make -s c-test-valgrind
 step "Go binding"
 scripts/go-test.sh
+step "the engines: containerd (ctr and its runc shim), Docker and podman, each with runc and with berth"
+scripts/engine-tests.sh
 step "benchmark harness, short run (the full one is scripts/bench.sh)"
 scripts/bench.sh --smoke
 step "cgroup v2 lane: the cgroup, OOM, freezer, device and escape tests in a pure cgroup v2 guest"
