@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::cgroups::{CgroupManager, CgroupMode};
 use crate::hook::{ContainerHook, HookOutput};
 use crate::launcher::Helper;
-use crate::locate::{find_helper, sealed_copy};
+use crate::locate::find_helper;
 use crate::platform::NativePlatform;
 use crate::security::SeccompCache;
 use crate::supervisor::oom::OomWatches;
@@ -66,14 +66,11 @@ impl DriverOptions {
     }
 }
 
-/// The native platform for `options`: the helper found and sealed, the cgroup layout
+/// The native platform for `options`: the helper found (sealed by its first spawn), the cgroup layout
 /// detected, the supervisor started. The LXC driver uses it too.
 pub(crate) fn native_platform(options: &DriverOptions) -> Result<NativePlatform> {
-    let path = find_helper(options.helper_path.as_deref())?;
-    let helper = Helper {
-        image: sealed_copy(&path)?,
-        path,
-    };
+    // The sealed copy is made by the first spawn (see `Helper`).
+    let helper = Helper::new(find_helper(options.helper_path.as_deref())?);
     if let Some(parent) = &options.cgroup_parent {
         let probe = Command::new("probe", "/probe", ProcessConfig::new(["x"]));
         Command {

@@ -23,10 +23,52 @@ use crate::sys;
 pub(crate) const REPORT_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The helper executable: where it was found, and the sealed copy that is run.
+///
+/// The copy is made by the first spawn that needs it, not when the driver is set up: a
+/// process that opens a driver only to start, kill or delete a container (every CLI command
+/// but `create`, `run` and `exec`) never pays for it. Every spawn runs the sealed copy, never
+/// the file at `path` (CVE-2019-5736).
 #[derive(Debug)]
 pub struct Helper {
-    pub path: std::path::PathBuf,
-    pub image: OwnedFd,
+    path: std::path::PathBuf,
+    image: std::sync::OnceLock<OwnedFd>,
+    /// Held while the copy is made, so that concurrent first spawns make one.
+    making: parking_lot::Mutex<()>,
+}
+
+impl Helper {
+    /// The helper at `path` (found and checked by [`crate::locate::find_helper`]).
+    pub fn new(path: std::path::PathBuf) -> Helper {
+        Helper {
+            path,
+            image: std::sync::OnceLock::new(),
+            making: parking_lot::Mutex::new(()),
+        }
+    }
+
+    /// Where the helper was found.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The sealed copy, made now if no spawn has made it yet ([`crate::locate::sealed_copy`]).
+    pub fn image(&self) -> Result<BorrowedFd<'_>> {
+        if let Some(fd) = self.image.get() {
+            return Ok(fd.as_fd());
+        }
+        let _making = self.making.lock();
+        if let Some(fd) = self.image.get() {
+            return Ok(fd.as_fd());
+        }
+        let copy = crate::locate::sealed_copy(&self.path)?;
+        Ok(self.image.get_or_init(|| copy).as_fd())
+    }
+
+    /// Whether the sealed copy has been made.
+    #[cfg(test)]
+    pub fn is_sealed(&self) -> bool {
+        self.image.get().is_some()
+    }
 }
 
 /// A container's init, set up and waiting for [`start`].
@@ -49,6 +91,7 @@ pub fn launch(
     request: &Request,
     attached: &[BorrowedFd<'_>],
 ) -> Result<Launched> {
+    let image = helper.image()?;
     let extra = dup_extra(stdio)?;
     let attached: Vec<BorrowedFd<'_>> = attached
         .iter()
@@ -67,7 +110,7 @@ pub fn launch(
         stdio[2].as_raw_fd(),
     ];
     let helper_pid = sys::spawn::spawn_with_fds(
-        sys::spawn::Program::Image(helper.image.as_raw_fd()),
+        sys::spawn::Program::Image(image.as_raw_fd()),
         raw_stdio,
         helper_fd.as_raw_fd(),
     )
@@ -288,4 +331,43 @@ const FIRST_FREE_FD: RawFd = 10;
 
 fn dup_above_stdio(fd: BorrowedFd<'_>) -> nix::Result<OwnedFd> {
     sys::fds::dup_at_least(fd, FIRST_FREE_FD)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::AsRawFd;
+
+    use nix::fcntl::{fcntl, FcntlArg, SealFlag};
+
+    use super::Helper;
+
+    #[test]
+    fn the_sealed_copy_is_made_once_by_the_first_spawn_and_is_sealed() {
+        let path = std::path::PathBuf::from("/bin/true");
+        let helper = Helper::new(path.clone());
+        assert!(!helper.is_sealed(), "copied before any spawn");
+        // Concurrent first spawns: one copy, the same fd for all of them.
+        let fds: Vec<i32> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| s.spawn(|| helper.image().unwrap().as_raw_fd()))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(fds.windows(2).all(|w| w[0] == w[1]), "{fds:?}");
+        assert!(helper.is_sealed());
+        let image = helper.image().unwrap();
+        assert_eq!(image.as_raw_fd(), fds[0]);
+        let seals = SealFlag::from_bits_truncate(fcntl(image, FcntlArg::F_GET_SEALS).unwrap());
+        for seal in [
+            SealFlag::F_SEAL_SEAL,
+            SealFlag::F_SEAL_SHRINK,
+            SealFlag::F_SEAL_GROW,
+            SealFlag::F_SEAL_WRITE,
+        ] {
+            assert!(seals.contains(seal), "{seals:?} lacks {seal:?}");
+        }
+        // Its bytes are the helper's.
+        let copied = std::fs::read(format!("/proc/self/fd/{}", fds[0])).unwrap();
+        assert_eq!(copied, std::fs::read(&path).unwrap());
+    }
 }
