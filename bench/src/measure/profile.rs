@@ -20,6 +20,18 @@ pub struct Profile {
     /// one run (the berth CLI) pays on top of the run.
     pub driver_new: Summary,
     pub driver_drop: Summary,
+    /// `berth_driver_new` (the C ABI) and `berth_driver_free`, ms (absent from the results of
+    /// harnesses before it was measured).
+    #[serde(default)]
+    pub ffi_driver_new: Summary,
+    #[serde(default)]
+    pub ffi_driver_free: Summary,
+    /// The first `Driver::run` of a new driver, and the runs after it on the same driver, ms:
+    /// `first_runs` drivers, each with one first run and `next_per_driver` next ones.
+    #[serde(default)]
+    pub first_run: Summary,
+    #[serde(default)]
+    pub next_runs: Summary,
     /// The size of the berth-init helper, bytes.
     pub helper_bytes: u64,
     /// Median, p10, p90 of each step, ms.
@@ -63,6 +75,16 @@ pub fn measure(
         drop(driver);
         dropped.push(start.elapsed());
     }
+    let (mut ffi_made, mut ffi_freed) = (Vec::new(), Vec::new());
+    for _ in 0..iterations.min(50) {
+        let start = std::time::Instant::now();
+        let driver = env.ffi_driver()?;
+        ffi_made.push(start.elapsed());
+        let start = std::time::Instant::now();
+        drop(driver);
+        ffi_freed.push(start.elapsed());
+    }
+    let (first, next) = first_and_next(env, iterations.clamp(5, 30), 4)?;
     let driver = env.berth_driver()?;
     let mut phases: [Vec<Duration>; 4] = Default::default();
     for _ in 0..2 {
@@ -80,6 +102,10 @@ pub fn measure(
         iterations,
         driver_new: Summary::of(&made),
         driver_drop: Summary::of(&dropped),
+        ffi_driver_new: Summary::of(&ffi_made),
+        ffi_driver_free: Summary::of(&ffi_freed),
+        first_run: Summary::of(&first),
+        next_runs: Summary::of(&next),
         helper_bytes: env
             .helper
             .as_ref()
@@ -116,6 +142,32 @@ pub fn measure(
         }
     }
     Ok(profile)
+}
+
+/// `drivers` new drivers, each timed on its first `Driver::run` of `/bin/true` and on
+/// `next` runs after it: what a process that makes a driver for one container pays beyond a
+/// warm driver's run.
+fn first_and_next(
+    env: &Env,
+    drivers: usize,
+    next: usize,
+) -> Result<(Vec<Duration>, Vec<Duration>), String> {
+    let (mut firsts, mut nexts) = (Vec::new(), Vec::new());
+    for _ in 0..drivers {
+        let driver = env.berth_driver()?;
+        for k in 0..=next {
+            let command = env.command(&new_id("first"), ["/bin/true"]);
+            let start = std::time::Instant::now();
+            crate::runners::berth_run(&driver, &command)?;
+            let took = start.elapsed();
+            if k == 0 {
+                firsts.push(took);
+            } else {
+                nexts.push(took);
+            }
+        }
+    }
+    Ok((firsts, nexts))
 }
 
 /// The environment variable that gives `profile-loop` its synchronisation directory: it

@@ -22,6 +22,11 @@ pub fn profile(v: &mut Values, r: &Results) {
     v.text("profile.driver_drop_ms", ms(p.driver_drop.median));
     v.text("profile.driver_new_p90", ms(p.driver_new.p90));
     v.text("profile.driver_drop_p90", ms(p.driver_drop.p90));
+    v.text("profile.ffi_driver_new_ms", ms(p.ffi_driver_new.median));
+    v.text("profile.ffi_driver_free_ms", ms(p.ffi_driver_free.median));
+    v.text("profile.first_run_ms", ms(p.first_run.median));
+    v.text("profile.next_runs_ms", ms(p.next_runs.median));
+    v.text("profile.first_drivers", p.first_run.n.to_string());
     cpu(v, r);
     trace(v, p);
     perf(v, p);
