@@ -25,6 +25,9 @@ pub const CGROUP_PARENT: &str = "berth-bench";
 pub const OCI_CGROUP_PARENT: &str = "berth-bench-oci";
 /// Bundles, command files and profiles.
 pub const WORK: &str = "/run/berth-bench-work";
+/// The seccomp cache of berth's drivers (the driver option `seccomp_cache`, which the berth
+/// CLI sets on its own root too): a new driver reads its compiled programs from there.
+pub const SECCOMP_CACHE: &str = "/run/berth-bench-work/seccomp";
 /// The errors of every failed `LinuxDriver::new` of this process (each was tried again).
 pub static DRIVER_FAILURES: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
@@ -305,12 +308,15 @@ impl Env {
     /// failed `LinuxDriver::new` is tried again (twice at most) and counted in
     /// [`DRIVER_FAILURES`], which the report shows.
     pub fn berth_driver(&self) -> Result<LinuxDriver, String> {
+        // The seccomp cache's parent (the cache itself is made by the driver).
+        let _ = std::fs::create_dir_all(WORK);
         let mut attempt = 0;
         loop {
             let made = LinuxDriver::new(DriverOptions {
                 root: Some(BERTH_ROOT.into()),
                 helper_path: self.helper.clone(),
                 cgroup_parent: Some(CGROUP_PARENT.into()),
+                seccomp_cache: Some(SECCOMP_CACHE.into()),
                 ..DriverOptions::default()
             })
             .map_err(|e| format!("LinuxDriver::new: {e}"));
@@ -330,7 +336,12 @@ impl Env {
 
     /// A berth driver through the C ABI.
     pub fn ffi_driver(&self) -> Result<FfiDriver, String> {
-        let mut options = serde_json::json!({"root": BERTH_ROOT, "cgroup_parent": CGROUP_PARENT});
+        let _ = std::fs::create_dir_all(WORK);
+        let mut options = serde_json::json!({
+            "root": BERTH_ROOT,
+            "cgroup_parent": CGROUP_PARENT,
+            "seccomp_cache": SECCOMP_CACHE,
+        });
         if let Some(helper) = &self.helper {
             options["helper_path"] = serde_json::json!(helper);
         }
