@@ -24,10 +24,10 @@ pub(crate) const REPORT_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The helper executable: where it was found, and the sealed copy that is run.
 ///
-/// The copy is made by the first spawn that needs it, not when the driver is set up: a
-/// process that opens a driver only to start, kill or delete a container (every CLI command
-/// but `create`, `run` and `exec`) never pays for it. Every spawn runs the sealed copy, never
-/// the file at `path` (CVE-2019-5736).
+/// The copy is made off the driver's set-up path: by a short-lived thread the driver starts
+/// (`driver::native_platform`), or by the first spawn if that comes first, which then waits
+/// for it; a process that opens a driver only to start, kill or delete a container never
+/// waits for it. Every spawn runs the sealed copy, never the file at `path` (CVE-2019-5736).
 #[derive(Debug)]
 pub struct Helper {
     path: std::path::PathBuf,

@@ -31,7 +31,7 @@ use crate::sys;
 
 /// The native platform of one driver.
 pub struct NativePlatform {
-    pub(crate) helper: Helper,
+    pub(crate) helper: std::sync::Arc<Helper>,
     /// Cgroup parent for containers whose command names none.
     pub(crate) cgroup_parent: Option<String>,
     pub(crate) cgroups: CgroupManager,
