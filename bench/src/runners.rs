@@ -186,9 +186,15 @@ impl Env {
     pub fn oci_create_start_delete(&self, oci: Oci, id: &str, bundle: &Path) -> Result<(), String> {
         let program = self.program(oci);
         let mut args = oci.global_args();
-        args.extend(["create".into(), "--bundle".into(), path_str(bundle), id.into()]);
+        args.extend([
+            "create".into(),
+            "--bundle".into(),
+            path_str(bundle),
+            id.into(),
+        ]);
         let log = bundle.join("create.stderr");
-        let file = std::fs::File::create(&log).map_err(|e| format!("create {}: {e}", log.display()))?;
+        let file =
+            std::fs::File::create(&log).map_err(|e| format!("create {}: {e}", log.display()))?;
         let status = self
             .wrapped(&program, &args)
             .stderr(file)
@@ -196,7 +202,11 @@ impl Env {
             .map_err(|e| format!("{program}: {e}"))?;
         if !status.success() {
             let text = std::fs::read_to_string(&log).unwrap_or_default();
-            return Err(format!("{} create {id}: {status}: {}", oci.name(), text.trim()));
+            return Err(format!(
+                "{} create {id}: {status}: {}",
+                oci.name(),
+                text.trim()
+            ));
         }
         for step in [vec!["start"], vec!["delete", "--force"]] {
             let mut args = oci.global_args();

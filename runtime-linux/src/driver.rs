@@ -74,19 +74,10 @@ impl DriverOptions {
     }
 }
 
-/// The native platform for `options`: the helper found (sealed by its first spawn), the cgroup layout
+/// The native platform for `options`: the helper found and sealed, the cgroup layout
 /// detected, the supervisor started. The LXC driver uses it too.
 pub(crate) fn native_platform(options: &DriverOptions) -> Result<NativePlatform> {
-    // The sealed copy is made by the first spawn (see `Helper`), or before it by a short-lived
-    // thread started here: so a new driver's first container does not wait for the copy, and
-    // the set-up does not either. The thread's error, if any, is the first spawn's again.
-    let helper = std::sync::Arc::new(Helper::new(find_helper(
-        options.helper_path.as_deref(),
-    )?));
-    let sealing = helper.clone();
-    let _ = std::thread::Builder::new()
-        .name("berth-seal".into())
-        .spawn(move || drop(sealing.image()));
+    let helper = Helper::seal(find_helper(options.helper_path.as_deref())?)?;
     if let Some(parent) = &options.cgroup_parent {
         let probe = Command::new("probe", "/probe", ProcessConfig::new(["x"]));
         Command {

@@ -31,7 +31,7 @@ use crate::sys;
 
 /// The native platform of one driver.
 pub struct NativePlatform {
-    pub(crate) helper: std::sync::Arc<Helper>,
+    pub(crate) helper: Helper,
     /// Cgroup parent for containers whose command names none.
     pub(crate) cgroup_parent: Option<String>,
     pub(crate) cgroups: CgroupManager,

@@ -264,7 +264,11 @@ fn hybrid_creates_one_dir_per_hierarchy_and_copies_cpusets_down() {
         .all(|p| p.ends_with("c1/cgroup.procs")));
     // The helper joins each v1 hierarchy through `tasks` (its one thread, without the global
     // thread-group lock) and the cgroup2 one through cgroup.procs.
-    let join: Vec<String> = cg.join_files().iter().map(|p| p.display().to_string()).collect();
+    let join: Vec<String> = cg
+        .join_files()
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
     assert_eq!(
         join,
         [

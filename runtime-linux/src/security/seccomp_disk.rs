@@ -132,11 +132,7 @@ impl DiskCache {
         let Ok(fd) = openat(
             &dir,
             temporary.as_str(),
-            OFlag::O_WRONLY
-                | OFlag::O_CREAT
-                | OFlag::O_EXCL
-                | OFlag::O_NOFOLLOW
-                | OFlag::O_CLOEXEC,
+            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
             Mode::from_bits_truncate(0o600),
         ) else {
             return;
@@ -249,7 +245,10 @@ mod tests {
         let (cache, program, entry) = filled("hit");
         let meta = std::fs::metadata(&entry).unwrap();
         assert_eq!(meta.mode() & 0o777, 0o600);
-        assert_eq!(std::fs::metadata(cache.dir()).unwrap().mode() & 0o777, 0o700);
+        assert_eq!(
+            std::fs::metadata(cache.dir()).unwrap().mode() & 0o777,
+            0o700
+        );
         // Another cache on the same directory (another process) reads it.
         let (read, source) = again(&DiskCache::new(cache.dir().to_path_buf()));
         assert_eq!(source, Source::Disk);
@@ -275,7 +274,11 @@ mod tests {
         // Corrupt: not an entry.
         std::fs::write(&entry, &text[..text.len() / 2]).unwrap();
         assert_eq!(again(&cache), (program.clone(), Source::Compiled));
-        assert_eq!(std::fs::read_to_string(&entry).unwrap(), text, "not rebuilt");
+        assert_eq!(
+            std::fs::read_to_string(&entry).unwrap(),
+            text,
+            "not rebuilt"
+        );
         // Another key under this entry's name (a program for another host, say): refused.
         let foreign = text.replacen("kernel ", "kernel 0.0-other ", 1);
         std::fs::write(&entry, &foreign).unwrap();
@@ -290,12 +293,19 @@ mod tests {
         // Owned by another user.
         std::os::unix::fs::chown(&entry, Some(4242), Some(4242)).unwrap();
         assert_eq!(again(&cache), (program.clone(), Source::Compiled));
-        assert_eq!(std::fs::metadata(&entry).unwrap().uid(), Uid::effective().as_raw());
+        assert_eq!(
+            std::fs::metadata(&entry).unwrap().uid(),
+            Uid::effective().as_raw()
+        );
         assert_eq!(again(&cache).1, Source::Disk);
         // Writable by the group or others.
         for mode in [0o620, 0o602] {
             std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(mode)).unwrap();
-            assert_eq!(again(&cache), (program.clone(), Source::Compiled), "{mode:o}");
+            assert_eq!(
+                again(&cache),
+                (program.clone(), Source::Compiled),
+                "{mode:o}"
+            );
             assert_eq!(again(&cache).1, Source::Disk);
         }
         // A second link (an attacker's name for it) or a symlink in its place.
