@@ -279,8 +279,11 @@ void berth_error_free(struct berth_error *err);
  * (`"native"`, the default on Linux; `"lxc"`, the LXC driver, which takes the same keys and
  * gives BERTH_ERROR_UNSUPPORTED where LXC is not installed; `"windows"`, the default of a
  * Windows build and UNSUPPORTED elsewhere), `root` (state directory, default `/run/berth`),
- * `helper_path` (the `berth-init` executable), `cgroup_parent` (default `berth`) and
- * `keep_containers` (default `false`: see `berth_driver_free`). The Windows driver takes
+ * `helper_path` (the `berth-init` executable), `cgroup_parent` (default `berth`),
+ * `keep_containers` (default `false`: see `berth_driver_free`) and `seccomp_cache` (a
+ * directory where compiled seccomp filters are kept for the next driver, created 0700;
+ * used only while it is owned by the caller's effective uid and no one else can write it:
+ * for a process that makes a driver per container). The Windows driver takes
  * `root` (default `%ProgramData%\berth`), `keep_containers` and `timeouts`
  * (`{"operation_ms", "shutdown_ms", "exit_grace_ms"}`), and gives UNSUPPORTED, naming what
  * is missing, where `computecore.dll` is not there.

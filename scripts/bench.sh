@@ -49,8 +49,9 @@ if [ ${#missing[@]} -gt 0 ] || [ ${#optional[@]} -gt 0 ]; then
 fi
 
 scripts/build-rootfs.sh build/rootfs
-# Every binary of both: berth-init (the helper), berth-bench and berth-run.
-cargo build --release -q -p runtime-linux -p berth-bench --bins
+# berth-init (the helper), berth (the CLI, measured as a runtime beside runc and crun) and
+# berth-bench.
+cargo build --release -q -p runtime-linux -p runtime-cli -p berth-bench --bins
 bin="${CARGO_TARGET_DIR:-target}/release/berth-bench"
 
 cleanup() { "$bin" cleanup || echo "scripts/bench.sh: clean-up left something (see above)" >&2; }

@@ -48,7 +48,7 @@ fn color(key: &str) -> RGBColor {
     match key {
         "berth-lib" => RGBColor(0, 114, 178),
         "berth-ffi" => RGBColor(86, 180, 233),
-        "berth-cli" => RGBColor(0, 158, 115),
+        "berth-cli" | "berth-cli-csd" => RGBColor(0, 158, 115),
         "crun" => RGBColor(213, 94, 0),
         "runc" => RGBColor(204, 121, 167),
         "floor" => RGBColor(90, 90, 90),
@@ -126,7 +126,8 @@ fn run_latency(
     let series: Vec<_> = run
         .series
         .iter()
-        .filter(|s| !s.samples_ms.is_empty())
+        // `run` alone: create + start + delete (three processes) is in the tables.
+        .filter(|s| !s.samples_ms.is_empty() && !s.key.ends_with("-csd"))
         .collect();
     if series.is_empty() {
         return Err("no samples".into());

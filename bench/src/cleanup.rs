@@ -1,4 +1,4 @@
-//! Removes everything a benchmark run may leave: runc's and crun's containers and state
+//! Removes everything a benchmark run may leave: runc's, crun's and the berth CLI's containers and state
 //! roots, berth's state roots (native and LXC), the bare LXC containers' directories, the
 //! bundles, and every cgroup under the benchmark's parents in
 //! every hierarchy (processes still in them are killed first). Run before and after every
@@ -17,7 +17,7 @@ use crate::runners::{Env, Oci, BERTH_ROOT, CGROUP_PARENT, OCI_CGROUP_PARENT, WOR
 /// Cleans up; returns what it could not remove.
 pub fn cleanup(env: &Env) -> Vec<String> {
     let mut left = Vec::new();
-    for oci in [Oci::Crun, Oci::Runc] {
+    for oci in [Oci::Crun, Oci::Runc, Oci::Berth] {
         let root = PathBuf::from(oci.root());
         if let Ok(entries) = std::fs::read_dir(&root) {
             for entry in entries.flatten() {

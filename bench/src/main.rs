@@ -225,7 +225,7 @@ fn make_env(rootfs: &Path) -> Result<Env, String> {
     })?;
     Ok(Env {
         rootfs: rootfs.to_string_lossy().into_owned(),
-        berth_run: dir.join("berth-run"),
+        berth_cli: dir.join("berth"),
         helper: helper.exists().then_some(helper),
         unified,
         isolation: oci::Isolation::default(),

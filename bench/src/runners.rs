@@ -1,5 +1,6 @@
 //! The runtimes under test and how each is called: berth in-process (Rust API and C ABI),
-//! the berth CLI (`berth-run`), runc and crun, and the floors (a bare `unshare`, the wrapper
+//! the berth CLI (`berth`, a runtime of its own beside runc and crun, on the same bundles),
+//! runc and crun, and the floors (a bare `unshare`, the wrapper
 //! alone, `nsenter`).
 
 use std::ffi::{CStr, CString};
@@ -24,17 +25,22 @@ pub const CGROUP_PARENT: &str = "berth-bench";
 pub const OCI_CGROUP_PARENT: &str = "berth-bench-oci";
 /// Bundles, command files and profiles.
 pub const WORK: &str = "/run/berth-bench-work";
+/// The seccomp cache of berth's drivers (the driver option `seccomp_cache`, which the berth
+/// CLI sets on its own root too): a new driver reads its compiled programs from there.
+pub const SECCOMP_CACHE: &str = "/run/berth-bench-work/seccomp";
 /// The errors of every failed `LinuxDriver::new` of this process (each was tried again).
 pub static DRIVER_FAILURES: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
 /// The memory limit every container gets.
 pub const MEMORY_LIMIT: i64 = 64 << 20;
 
-/// The OCI runtimes.
+/// The OCI runtimes run as processes: crun, runc, and berth's own CLI (`berth`), which
+/// takes the same bundles and the same runc-compatible commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Oci {
     Crun,
     Runc,
+    Berth,
 }
 
 impl Oci {
@@ -42,6 +48,7 @@ impl Oci {
         match self {
             Oci::Crun => "crun",
             Oci::Runc => "runc",
+            Oci::Berth => "berth",
         }
     }
 
@@ -59,8 +66,8 @@ impl Oci {
 #[derive(Debug, Clone)]
 pub struct Env {
     pub rootfs: String,
-    /// The `berth-run` program (the berth CLI used for the process-based measurement).
-    pub berth_run: PathBuf,
+    /// The berth CLI (`berth`, runtime-cli's binary), beside this program.
+    pub berth_cli: PathBuf,
     /// The `berth-init` helper, when it sits beside this program.
     pub helper: Option<PathBuf>,
     /// The cgroup2 mount the wrapper unmounts (hybrid hosts), if any.
@@ -151,14 +158,12 @@ impl Env {
         Ok(path)
     }
 
-    /// Writes a command for `berth-run` and returns its path.
-    pub fn command_file(&self, command: &Command) -> Result<PathBuf, String> {
-        let dir = Path::new(WORK).join("commands");
-        std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
-        let path = dir.join(format!("{}.json", command.id));
-        std::fs::write(&path, serde_json::to_vec(command).unwrap())
-            .map_err(|e| format!("write {}: {e}", path.display()))?;
-        Ok(path)
+    /// The program that runs `oci`: crun and runc from `PATH`, berth's CLI by its path.
+    pub fn program(&self, oci: Oci) -> String {
+        match oci {
+            Oci::Berth => path_str(&self.berth_cli),
+            other => other.name().into(),
+        }
     }
 
     /// Runs a wrapped process to its end; an error if it fails.
@@ -171,7 +176,45 @@ impl Env {
     pub fn oci_run(&self, oci: Oci, id: &str, bundle: &Path) -> Result<(), String> {
         let mut args = oci.global_args();
         args.extend(["run".into(), "--bundle".into(), path_str(bundle), id.into()]);
-        self.run_wrapped(oci.name(), &args)
+        self.run_wrapped(&self.program(oci), &args)
+    }
+
+    /// `create`, `start`, then `delete --force` of a bundle, each a process under the wrapper:
+    /// what an engine's shim calls for a container. The container's streams are /dev/null
+    /// (none may be a pipe `create` would wait on); `create`'s stderr goes to a file, read
+    /// for the error.
+    pub fn oci_create_start_delete(&self, oci: Oci, id: &str, bundle: &Path) -> Result<(), String> {
+        let program = self.program(oci);
+        let mut args = oci.global_args();
+        args.extend([
+            "create".into(),
+            "--bundle".into(),
+            path_str(bundle),
+            id.into(),
+        ]);
+        let log = bundle.join("create.stderr");
+        let file =
+            std::fs::File::create(&log).map_err(|e| format!("create {}: {e}", log.display()))?;
+        let status = self
+            .wrapped(&program, &args)
+            .stderr(file)
+            .status()
+            .map_err(|e| format!("{program}: {e}"))?;
+        if !status.success() {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            return Err(format!(
+                "{} create {id}: {status}: {}",
+                oci.name(),
+                text.trim()
+            ));
+        }
+        for step in [vec!["start"], vec!["delete", "--force"]] {
+            let mut args = oci.global_args();
+            args.extend(step.iter().map(|s| s.to_string()));
+            args.push(id.into());
+            self.run_wrapped(&program, &args)?;
+        }
+        Ok(())
     }
 
     /// `run --detach`: the container keeps running; returns its init's pid.
@@ -188,7 +231,7 @@ impl Env {
             id.into(),
         ]);
         // The container inherits the runtime's streams: none may be a pipe we wait on.
-        let mut command = self.wrapped(oci.name(), &args);
+        let mut command = self.wrapped(&self.program(oci), &args);
         command.stderr(ProcStdio::null());
         let status = command
             .status()
@@ -212,7 +255,7 @@ impl Env {
             path_str(process_file),
             id.into(),
         ]);
-        self.run_wrapped(oci.name(), &args)
+        self.run_wrapped(&self.program(oci), &args)
     }
 
     /// `delete --force`, then collects the init if it was re-parented here.
@@ -220,18 +263,12 @@ impl Env {
         if Path::new(&oci.root()).join(id).exists() {
             let mut args = oci.global_args();
             args.extend(["delete".into(), "--force".into(), id.into()]);
-            let _ = self.wrapped(oci.name(), &args).output();
+            let _ = self.wrapped(&self.program(oci), &args).output();
         }
         if let Some(pid) = pid {
             util::reap(pid, Duration::from_secs(2));
         }
         let _ = std::fs::remove_dir_all(Path::new(WORK).join("bundles").join(id));
-    }
-
-    /// The berth CLI: `berth-run COMMAND.json` under the wrapper.
-    pub fn berth_proc_run(&self, command_file: &Path) -> Result<(), String> {
-        let program = path_str(&self.berth_run);
-        self.run_wrapped(&program, &[path_str(command_file)])
     }
 
     /// The floor: the same namespaces, a fresh /proc, and `true`, with util-linux's unshare.
@@ -281,12 +318,15 @@ impl Env {
     /// failed `LinuxDriver::new` is tried again (twice at most) and counted in
     /// [`DRIVER_FAILURES`], which the report shows.
     pub fn berth_driver(&self) -> Result<LinuxDriver, String> {
+        // The seccomp cache's parent (the cache itself is made by the driver).
+        let _ = std::fs::create_dir_all(WORK);
         let mut attempt = 0;
         loop {
             let made = LinuxDriver::new(DriverOptions {
                 root: Some(BERTH_ROOT.into()),
                 helper_path: self.helper.clone(),
                 cgroup_parent: Some(CGROUP_PARENT.into()),
+                seccomp_cache: Some(SECCOMP_CACHE.into()),
                 ..DriverOptions::default()
             })
             .map_err(|e| format!("LinuxDriver::new: {e}"));
@@ -306,7 +346,12 @@ impl Env {
 
     /// A berth driver through the C ABI.
     pub fn ffi_driver(&self) -> Result<FfiDriver, String> {
-        let mut options = serde_json::json!({"root": BERTH_ROOT, "cgroup_parent": CGROUP_PARENT});
+        let _ = std::fs::create_dir_all(WORK);
+        let mut options = serde_json::json!({
+            "root": BERTH_ROOT,
+            "cgroup_parent": CGROUP_PARENT,
+            "seccomp_cache": SECCOMP_CACHE,
+        });
         if let Some(helper) = &self.helper {
             options["helper_path"] = serde_json::json!(helper);
         }

@@ -55,6 +55,10 @@ type Options struct {
 	// running one keeps running, a created one can still be started. A short-lived process
 	// such as a command-line tool wants this.
 	KeepContainers bool `json:"keep_containers,omitempty"`
+	// SeccompCache is a directory where compiled seccomp filters are kept for the next
+	// driver (created 0700; used only while it is owned by this process's effective uid and
+	// no one else can write it). A process that makes a driver per container wants it.
+	SeccompCache string `json:"seccomp_cache,omitempty"`
 }
 
 // Stdio gives the standard streams of a container process. A nil file is /dev/null; the zero

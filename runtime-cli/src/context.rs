@@ -8,6 +8,9 @@ use runtime_linux::{DriverOptions, LinuxDriver};
 use crate::error::{CliError, CliResult};
 use crate::store::{Locked, Root};
 
+/// The directory under the state root where compiled seccomp programs are kept.
+pub const SECCOMP_CACHE: &str = ".seccomp";
+
 pub struct Context {
     pub root: Root,
 }
@@ -38,6 +41,10 @@ impl Context {
             root: Some(locked.driver_root()),
             keep_containers: true,
             leave_zombies,
+            // Compiled seccomp programs, shared by every invocation on this root: compiling
+            // one is most of a `create`. A container id starts with a letter or digit, so
+            // this name is never one's.
+            seccomp_cache: Some(self.root.path().join(SECCOMP_CACHE)),
             ..DriverOptions::default()
         })
         .map_err(|error| CliError::new(format!("open the container's driver: {error}")))

@@ -28,7 +28,7 @@ use runtime_core::{Error, ExitStatus, OsFailure, ProcessConfig, Result, Stdio};
 use crate::error::{os_error, StepExt};
 use crate::instance::Instance;
 use crate::launcher;
-use crate::platform::{procs_files, NativePlatform};
+use crate::platform::{join_files, NativePlatform};
 use crate::protocol::{Confinement, ExecPlan, HookProgramPlan, Request};
 use crate::security::caps::ProcessCapabilities;
 use crate::sys;
@@ -101,7 +101,7 @@ pub(crate) fn run(
         confinement: unconfined()?,
         init_pid: instance.pid,
         namespaces: instance.exec_namespaces,
-        cgroup_procs: procs_files(&instance.cgroup),
+        cgroup_procs: join_files(&instance.cgroup),
         extra_fds: 0,
         hook: Some(plan_program),
         session_keyring: (!instance.share_session_keyring).then(|| instance.id.clone()),

@@ -89,7 +89,7 @@ impl Platform for NativePlatform {
             confinement,
             devices,
             join: kinds,
-            cgroup_procs: procs_files(&cgroup),
+            cgroup_procs: join_files(&cgroup),
             extra_fds: stdio.extra.len(),
         };
         // The namespaces to join, then the start socket's listener, which is the init's alone.
@@ -237,7 +237,7 @@ impl Platform for NativePlatform {
             confinement: preflight::confinement(&self.seccomp, process, "process")?,
             init_pid: instance.pid,
             namespaces: instance.exec_namespaces,
-            cgroup_procs: procs_files(&instance.cgroup),
+            cgroup_procs: join_files(&instance.cgroup),
             extra_fds: stdio.extra.len(),
             hook: None,
             session_keyring: (!instance.share_session_keyring).then(|| instance.id.clone()),
@@ -345,9 +345,11 @@ impl Platform for NativePlatform {
     }
 }
 
-pub(crate) fn procs_files(cgroup: &crate::cgroups::ContainerCgroup) -> Vec<String> {
+/// The files the single-threaded helper writes `0` into to join `cgroup` (see
+/// [`crate::cgroups::ContainerCgroup::join_files`]).
+pub(crate) fn join_files(cgroup: &crate::cgroups::ContainerCgroup) -> Vec<String> {
     cgroup
-        .procs_files()
+        .join_files()
         .iter()
         .map(|p| p.display().to_string())
         .collect()

@@ -52,8 +52,9 @@ pub struct CreatePlan {
     /// attached after them is the listener of the container's start socket, and the
     /// [`CreatePlan::extra_fds`] come last.
     pub join: Vec<NamespaceKind>,
-    /// `cgroup.procs` files the helper joins before it clones the init, so that the init is
-    /// born inside the container's cgroups.
+    /// The files the helper writes `0` into before it clones the init, so that the init is
+    /// born inside the container's cgroups (`ContainerCgroup::join_files`: v1 `tasks`, the
+    /// cgroup2 `cgroup.procs`).
     pub cgroup_procs: Vec<String>,
     /// How many of the attached fds, the last ones, are the program's fds 3, 4, ...
     /// (`Stdio::extra`).
@@ -74,7 +75,7 @@ pub struct ExecPlan {
     pub init_pid: i32,
     /// The namespaces to join (those the container does not share with the host).
     pub namespaces: NamespaceSet,
-    /// The container's `cgroup.procs` files.
+    /// The files that join the container's cgroups (as [`CreatePlan::cgroup_procs`]).
     pub cgroup_procs: Vec<String>,
     /// How many of the attached fds, the last ones, are the program's fds 3, 4, ...
     /// (`Stdio::extra`).

@@ -431,3 +431,62 @@ fn options_berth_cannot_honour_are_refused_naming_them() {
         assert!(err.to_string().contains("mounts[0].options[1]"), "{err}");
     }
 }
+
+/// The super options of the host's cgroup2 hierarchy (`nsdelegate`, ...), from mountinfo.
+fn host_cgroup2_options() -> Option<String> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .find_map(|line| {
+            let (_, after) = line.split_once(" - ")?;
+            let mut fields = after.split_whitespace();
+            (fields.next() == Some("cgroup2")).then(|| fields.nth(1).unwrap_or("").to_string())
+        })
+}
+
+#[test]
+fn a_cgroup2_mount_in_the_hosts_cgroup_namespace_shows_the_hierarchy_and_changes_no_host_flag() {
+    let driver = driver();
+    let before = host_cgroup2_options();
+    let host_ns = std::fs::read_link("/proc/self/ns/cgroup").unwrap();
+    // The hierarchy's root shows the test driver's cgroup parent; the container stays in the
+    // host's cgroup namespace (it asked for no other), although the helper mounted cgroup2
+    // from a namespace of its own.
+    let mut command = shell(
+        "cg2host",
+        &format!(
+            "readlink /proc/self/ns/cgroup; [ -d /sys/fs/cgroup/{} ] && echo parent-seen",
+            driver.cgroup_parent
+        ),
+    );
+    command.namespaces.cgroup = NamespaceMode::Host;
+    command.mounts.push(mount(
+        Some(Path::new("cgroup2")),
+        "/sys/fs/cgroup",
+        "cgroup2",
+        &["ro", "nosuid", "nodev", "noexec"],
+    ));
+    let out = run_output(&driver, &command).unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        out.stdout,
+        format!("{}\nparent-seen\n", host_ns.display()),
+        "{out:?}"
+    );
+    // In a cgroup namespace of its own, the root is the container's cgroup.
+    let mut own = shell(
+        "cg2own",
+        &format!(
+            "[ -d /sys/fs/cgroup/{} ] && echo parent-seen; readlink /proc/self/ns/cgroup",
+            driver.cgroup_parent
+        ),
+    );
+    own.namespaces.cgroup = NamespaceMode::Private;
+    own.mounts = command.mounts.clone();
+    let out = run_output(&driver, &own).unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_ne!(out.stdout.trim(), host_ns.to_string_lossy(), "{out:?}");
+    assert!(!out.stdout.contains("parent-seen"), "{out:?}");
+    // Neither reset the hierarchy's options (nsdelegate, memory_recursiveprot, ...).
+    assert_eq!(host_cgroup2_options(), before);
+}

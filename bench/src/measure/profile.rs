@@ -20,6 +20,27 @@ pub struct Profile {
     /// one run (the berth CLI) pays on top of the run.
     pub driver_new: Summary,
     pub driver_drop: Summary,
+    /// `berth_driver_new` (the C ABI) and `berth_driver_free`, ms (absent from the results of
+    /// harnesses before it was measured).
+    #[serde(default)]
+    pub ffi_driver_new: Summary,
+    #[serde(default)]
+    pub ffi_driver_free: Summary,
+    /// The first `Driver::run` of a new driver, and the runs after it on the same driver, ms:
+    /// `first_runs` drivers, each with one first run and `next_per_driver` next ones.
+    #[serde(default)]
+    pub first_run: Summary,
+    #[serde(default)]
+    pub next_runs: Summary,
+    /// `berth run` as a process under the wrapper, split at its processes' execs and exits
+    /// (`perf record` of `sched_process_exec`/`exit`, which does not slow the calls down as
+    /// tracing them does): the step's name and its ms.
+    #[serde(default)]
+    pub cli_steps: Vec<(String, Summary)>,
+    #[serde(default)]
+    pub cli_runs: usize,
+    #[serde(default)]
+    pub cli_note: Option<String>,
     /// The size of the berth-init helper, bytes.
     pub helper_bytes: u64,
     /// Median, p10, p90 of each step, ms.
@@ -63,6 +84,21 @@ pub fn measure(
         drop(driver);
         dropped.push(start.elapsed());
     }
+    let (mut ffi_made, mut ffi_freed) = (Vec::new(), Vec::new());
+    for _ in 0..iterations.min(50) {
+        let start = std::time::Instant::now();
+        let driver = env.ffi_driver()?;
+        ffi_made.push(start.elapsed());
+        let start = std::time::Instant::now();
+        drop(driver);
+        ffi_freed.push(start.elapsed());
+    }
+    let (first, next) = first_and_next(env, iterations.clamp(5, 30), 4)?;
+    let cli_runs = (trace_runs / 2).clamp(5, 25);
+    let (cli_steps, cli_note) = match cli_timeline(env, cli_runs) {
+        Ok(steps) => (steps, None),
+        Err(e) => (Vec::new(), Some(e)),
+    };
     let driver = env.berth_driver()?;
     let mut phases: [Vec<Duration>; 4] = Default::default();
     for _ in 0..2 {
@@ -80,6 +116,13 @@ pub fn measure(
         iterations,
         driver_new: Summary::of(&made),
         driver_drop: Summary::of(&dropped),
+        ffi_driver_new: Summary::of(&ffi_made),
+        ffi_driver_free: Summary::of(&ffi_freed),
+        first_run: Summary::of(&first),
+        next_runs: Summary::of(&next),
+        cli_steps,
+        cli_runs,
+        cli_note,
         helper_bytes: env
             .helper
             .as_ref()
@@ -116,6 +159,143 @@ pub fn measure(
         }
     }
     Ok(profile)
+}
+
+/// `drivers` new drivers, each timed on its first `Driver::run` of `/bin/true` and on
+/// `next` runs after it: what a process that makes a driver for one container pays beyond a
+/// warm driver's run.
+fn first_and_next(
+    env: &Env,
+    drivers: usize,
+    next: usize,
+) -> Result<(Vec<Duration>, Vec<Duration>), String> {
+    let (mut firsts, mut nexts) = (Vec::new(), Vec::new());
+    for _ in 0..drivers {
+        let driver = env.berth_driver()?;
+        for k in 0..=next {
+            let command = env.command(&new_id("first"), ["/bin/true"]);
+            let start = std::time::Instant::now();
+            crate::runners::berth_run(&driver, &command)?;
+            let took = start.elapsed();
+            if k == 0 {
+                firsts.push(took);
+            } else {
+                nexts.push(took);
+            }
+        }
+    }
+    Ok((firsts, nexts))
+}
+
+/// The steps of a wrapped `berth run` of `/bin/true`, from the wrapper's start to berth's
+/// exit, each the span between two of its processes' execs and exits.
+pub const CLI_STEPS: [&str; 5] = ["wrapper", "start", "helper", "program", "teardown"];
+
+/// `runs` wrapped `berth run`s, each under `perf record -e sched:sched_process_exec -e
+/// sched:sched_process_exit`, split into [`CLI_STEPS`].
+fn cli_timeline(env: &Env, runs: usize) -> Result<Vec<(String, Summary)>, String> {
+    use crate::runners::Oci;
+    std::fs::create_dir_all(WORK).map_err(|e| e.to_string())?;
+    let data = Path::new(WORK).join("cli-timeline.data");
+    let mut steps: Vec<Vec<Duration>> = vec![Vec::new(); CLI_STEPS.len()];
+    for _ in 0..runs {
+        let id = new_id("clitime");
+        let command = env.command(&id, ["/bin/true"]);
+        let bundle = env.bundle(&command)?;
+        let mut args = vec!["--root".to_string(), Oci::Berth.root()];
+        args.extend([
+            "run".into(),
+            "--bundle".into(),
+            bundle.to_string_lossy().into_owned(),
+            id.clone(),
+        ]);
+        let wrapped = env.wrapped(&env.program(Oci::Berth), &args);
+        let status = std::process::Command::new("perf")
+            .args(["record", "-q", "-o"])
+            .arg(&data)
+            .args([
+                "-e",
+                "sched:sched_process_exec",
+                "-e",
+                "sched:sched_process_exit",
+                "--",
+            ])
+            .arg(wrapped.get_program())
+            .args(wrapped.get_args())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+        env.oci_delete(Oci::Berth, &id, None);
+        match status {
+            Ok(s) if s.success() => {}
+            Ok(s) => return Err(format!("perf record of berth run: {s}")),
+            Err(e) => return Err(format!("perf: {e}")),
+        }
+        let script = std::process::Command::new("perf")
+            .args(["script", "-F", "comm,pid,time,event,trace", "-i"])
+            .arg(&data)
+            .output()
+            .map_err(|e| format!("perf script: {e}"))?;
+        let text = String::from_utf8_lossy(&script.stdout);
+        let split = split_cli_run(&text)
+            .ok_or_else(|| format!("the events of a berth run were not all seen:\n{text}"))?;
+        for (all, one) in steps.iter_mut().zip(split) {
+            all.push(one);
+        }
+    }
+    let _ = std::fs::remove_file(&data);
+    Ok(CLI_STEPS
+        .iter()
+        .zip(&steps)
+        .map(|(name, d)| (name.to_string(), Summary::of(d)))
+        .collect())
+}
+
+/// One run's [`CLI_STEPS`] from `perf script`'s lines (`comm pid time: event: fields`): the
+/// wrapper's first exec, berth's exec, the helper's (`/proc/self/fd/4`), the program's
+/// (`/bin/true`), its exit, and berth's last exit.
+fn split_cli_run(text: &str) -> Option<[Duration; 5]> {
+    let (mut first, mut berth, mut helper, mut program, mut exited, mut end) =
+        (None, None, None, None, None, None);
+    let mut berth_pid = None;
+    for line in text.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let Some(t) = fields
+            .iter()
+            .position(|f| f.ends_with(':') && f.trim_end_matches(':').parse::<f64>().is_ok())
+        else {
+            continue;
+        };
+        let time: f64 = fields[t].trim_end_matches(':').parse().ok()?;
+        let pid = fields.get(t.wrapping_sub(1)).copied();
+        let event = fields.get(t + 1).copied().unwrap_or("");
+        let rest = fields[t + 2..].join(" ");
+        if event.starts_with("sched:sched_process_exec") {
+            first.get_or_insert(time);
+            if rest.contains("filename=") && rest.split_whitespace().next()?.ends_with("/berth") {
+                berth.get_or_insert(time);
+                berth_pid = pid;
+            } else if rest.starts_with("filename=/proc/self/fd/4") {
+                helper.get_or_insert(time);
+            } else if rest.starts_with("filename=/bin/true") {
+                program.get_or_insert(time);
+            }
+        } else if event.starts_with("sched:sched_process_exit") {
+            if rest.starts_with("comm=true ") {
+                exited.get_or_insert(time);
+            }
+            if berth_pid.is_some() && pid == berth_pid {
+                end = Some(time);
+            }
+        }
+    }
+    let at = [first?, berth?, helper?, program?, exited?, end?];
+    let mut split = [Duration::ZERO; 5];
+    for (k, step) in split.iter_mut().enumerate() {
+        *step = Duration::from_secs_f64((at[k + 1] - at[k]).max(0.0));
+    }
+    Some(split)
 }
 
 /// The environment variable that gives `profile-loop` its synchronisation directory: it

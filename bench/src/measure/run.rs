@@ -1,4 +1,6 @@
-//! Measure 1: run latency of a `/bin/true` container, from the call to the exit status.
+//! Measure 1: run latency of a `/bin/true` container, from the call to the exit status; and,
+//! for the runtimes that are processes (the berth CLI, crun, runc), `create` + `start` +
+//! `delete` of the same container, three processes each, as an engine's shim calls them.
 
 use std::ffi::CString;
 
@@ -18,18 +20,24 @@ enum Runner {
     BerthCli,
     Crun,
     Runc,
+    BerthCliCsd,
+    CrunCsd,
+    RuncCsd,
     Floor,
     Wrapper,
     LxcDriver,
     LxcExecute,
 }
 
-const ORDER: [Runner; 9] = [
+const ORDER: [Runner; 12] = [
     Runner::BerthLib,
     Runner::BerthFfi,
     Runner::BerthCli,
     Runner::Crun,
     Runner::Runc,
+    Runner::BerthCliCsd,
+    Runner::CrunCsd,
+    Runner::RuncCsd,
     Runner::Floor,
     Runner::Wrapper,
     Runner::LxcDriver,
@@ -51,6 +59,9 @@ impl Runner {
             Runner::BerthCli => "berth-cli",
             Runner::Crun => "crun",
             Runner::Runc => "runc",
+            Runner::BerthCliCsd => "berth-cli-csd",
+            Runner::CrunCsd => "crun-csd",
+            Runner::RuncCsd => "runc-csd",
             Runner::Floor => "floor",
             Runner::Wrapper => "wrapper",
             Runner::LxcDriver => "lxc-driver",
@@ -62,9 +73,12 @@ impl Runner {
         match self {
             Runner::BerthLib => "berth, Rust API in-process (`LinuxDriver::run`)",
             Runner::BerthFfi => "berth, C ABI in-process (`berth_run`)",
-            Runner::BerthCli => "berth, as a process (`berth-run`, wrapped)",
+            Runner::BerthCli => "berth CLI (`berth run`, wrapped)",
             Runner::Crun => "crun (`crun run`, wrapped)",
             Runner::Runc => "runc (`runc run`, wrapped)",
+            Runner::BerthCliCsd => "berth CLI: `create`, `start`, `delete --force` (each wrapped)",
+            Runner::CrunCsd => "crun: `create`, `start`, `delete --force` (each wrapped)",
+            Runner::RuncCsd => "runc: `create`, `start`, `delete --force` (each wrapped)",
             Runner::Floor => "floor: `unshare -pfmuinC --mount-proc true`",
             Runner::Wrapper => "the wrapper alone, around `true`",
             Runner::LxcDriver => "berth's LXC driver, Rust API in-process (`LxcDriver::run`)",
@@ -154,20 +168,17 @@ fn once(
             let json = CString::new(serde_json::to_string(&command).unwrap()).unwrap();
             timed(|| ffi.run(&json))
         }
-        Runner::BerthCli => {
-            let file = env.command_file(&command)?;
-            let result = timed(|| env.berth_proc_run(&file));
-            let _ = std::fs::remove_file(&file);
-            result
-        }
-        Runner::Crun | Runner::Runc => {
-            let oci = if runner == Runner::Crun {
-                Oci::Crun
-            } else {
-                Oci::Runc
-            };
+        Runner::BerthCli | Runner::Crun | Runner::Runc => {
+            let oci = process_runtime(runner);
             let bundle = env.bundle(&command)?;
             let result = timed(|| env.oci_run(oci, &id, &bundle));
+            env.oci_delete(oci, &id, None);
+            result
+        }
+        Runner::BerthCliCsd | Runner::CrunCsd | Runner::RuncCsd => {
+            let oci = process_runtime(runner);
+            let bundle = env.bundle(&command)?;
+            let result = timed(|| env.oci_create_start_delete(oci, &id, &bundle));
             env.oci_delete(oci, &id, None);
             result
         }
@@ -183,5 +194,14 @@ fn once(
                 timed(|| bare.run())
             }
         }
+    }
+}
+
+/// The runtime a process runner calls.
+fn process_runtime(runner: Runner) -> Oci {
+    match runner {
+        Runner::Crun | Runner::CrunCsd => Oci::Crun,
+        Runner::Runc | Runner::RuncCsd => Oci::Runc,
+        _ => Oci::Berth,
     }
 }

@@ -22,11 +22,12 @@ pub fn run(v: &mut Values, r: &Results, charts: &Charts) {
             &[
                 ("berth-lib", "berth, Rust API"),
                 ("berth-ffi", "berth, C ABI"),
-                ("berth-cli", "berth, as a process (wrapped, like them)"),
+                ("berth-cli", "berth CLI, as a process (wrapped, like them)"),
             ],
             median_of(&run.series, "wrapper"),
         ),
     );
+    v.text("run.processes", process_table(&run.series));
     let floor = median_of(&run.series, "floor");
     v.text("run.floor_ms", ms(floor));
     v.text(
@@ -368,4 +369,44 @@ pub fn lxc(v: &mut Values, r: &Results) {
         "lxc.bare_config",
         format!("```\n{}\n```", setup.bare_config.trim_end()),
     );
+}
+
+/// The runtimes that are processes, on the same bundle under the same wrapper: `run`, and
+/// `create` + `start` + `delete`.
+fn process_table(series: &[Series]) -> String {
+    let rows: Vec<Vec<String>> = [
+        ("`run`", ["berth-cli", "crun", "runc"]),
+        (
+            "`create` + `start` + `delete --force`",
+            ["berth-cli-csd", "crun-csd", "runc-csd"],
+        ),
+    ]
+    .iter()
+    .map(|(what, [b, c, n])| {
+        let (b, c, n) = (
+            median_of(series, b),
+            median_of(series, c),
+            median_of(series, n),
+        );
+        vec![
+            what.to_string(),
+            ms(b),
+            ms(c),
+            ms(n),
+            ratio(b / c),
+            ratio(b / n),
+        ]
+    })
+    .collect();
+    table(
+        &[
+            "",
+            "berth CLI, median ms",
+            "crun",
+            "runc",
+            "berth / crun",
+            "berth / runc",
+        ],
+        &rows,
+    )
 }

@@ -22,6 +22,18 @@ pub fn profile(v: &mut Values, r: &Results) {
     v.text("profile.driver_drop_ms", ms(p.driver_drop.median));
     v.text("profile.driver_new_p90", ms(p.driver_new.p90));
     v.text("profile.driver_drop_p90", ms(p.driver_drop.p90));
+    v.text("profile.ffi_driver_new_ms", ms(p.ffi_driver_new.median));
+    v.text("profile.ffi_driver_free_ms", ms(p.ffi_driver_free.median));
+    v.text("profile.first_run_ms", ms(p.first_run.median));
+    v.text("profile.next_runs_ms", ms(p.next_runs.median));
+    v.text("profile.first_drivers", p.first_run.n.to_string());
+    v.text("profile.cli_runs", p.cli_runs.to_string());
+    v.flag("profile.cli", !p.cli_steps.is_empty());
+    v.text(
+        "profile.cli_missing",
+        p.cli_note.clone().unwrap_or_else(|| "not measured".into()),
+    );
+    v.text("profile.cli_steps", cli_table(p));
     cpu(v, r);
     trace(v, p);
     perf(v, p);
@@ -190,4 +202,34 @@ fn perf(v: &mut Values, p: &Profile) {
         })
         .collect();
     v.text("perf.profiles", profiles.join("\n\n"));
+}
+
+/// The steps of a wrapped `berth run`, with their shares.
+fn cli_table(p: &Profile) -> String {
+    let total: f64 = p.cli_steps.iter().map(|(_, s)| s.median).sum();
+    let rows: Vec<Vec<String>> = p
+        .cli_steps
+        .iter()
+        .map(|(name, s)| {
+            let what = match name.as_str() {
+                "wrapper" => "the wrapper: `unshare -m`, `sh`, `umount` of the cgroup2 mount, until berth's exec (crun and runc pay it too)",
+                "start" => "berth's process start, the bundle's config.json read and mapped, the state root locked, the driver set up (the helper's sealed copy, cgroup layout, supervisor), `create`'s checks, seccomp filter (from the cache), state dir, cgroups with their limits, until berth-init's exec",
+                "helper" => "berth-init: the plan, the cgroup joins, clone3 of the init; the init's mounts, pivot_root and setup; ready; the start message, until the program's exec",
+                "program" => "`/bin/true` runs and exits",
+                _ => "berth: the exit seen and reaped, the cgroups removed, the container's state deleted, the driver dropped, until its exit",
+            };
+            vec![
+                format!("`{name}`"),
+                format!("**{}**", ms(s.median)),
+                ms(s.p10),
+                ms(s.p90),
+                format!("{:.0}%", 100.0 * s.median / total),
+                what.into(),
+            ]
+        })
+        .collect();
+    table(
+        &["step", "median ms", "p10", "p90", "share", "what happens"],
+        &rows,
+    )
 }

@@ -146,6 +146,12 @@ pub fn targets(v: &mut Values, r: &Results) {
             ]);
         }
     }
+    if let Some(run) = r.run.done().filter(|run| berth(&run.series)) {
+        rows.extend(process_targets(&run.series, wrapper));
+    }
+    if let Some(p) = r.profile.done() {
+        rows.extend(driver_targets(p));
+    }
     if let Some(idle) = r.idle.done() {
         rows.extend(idle_targets(r, idle));
     }
@@ -208,6 +214,76 @@ fn idle_targets(r: &Results, idle: &crate::measure::idle::Idle) -> Vec<Vec<Strin
                 "{} ms at {max} vs {} ms at {min}: {:+.0}%",
                 ms(row.run.median),
                 ms(one.run.median),
+                growth * 100.0
+            ),
+            verdict(Some(growth <= 0.20)).into(),
+        ]);
+    }
+    rows
+}
+
+/// The CLI's targets: `berth run` and `create` + `start` + `delete` at most half of crun's,
+/// all of them processes under the same wrapper.
+fn process_targets(series: &[Series], wrapper: f64) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    for (what, berth, crun, wrappers) in [
+        ("`berth run`", "berth-cli", "crun", 1.0),
+        (
+            "`berth create` + `start` + `delete`",
+            "berth-cli-csd",
+            "crun-csd",
+            3.0,
+        ),
+    ] {
+        let (b, c) = (median_of(series, berth), median_of(series, crun));
+        if !b.is_finite() || !c.is_finite() {
+            continue;
+        }
+        let w = wrapper * wrappers;
+        rows.push(vec![
+            format!("{what} ≤ 0.5× crun's median, both under the same wrapper"),
+            format!(
+                "berth CLI {} ms, crun {} ms: {} (the wrapper alone, ×{wrappers:.0}: {} ms, {} of \
+                 crun's; less the wrapper: {})",
+                ms(b),
+                ms(c),
+                ratio(b / c),
+                ms(w),
+                ratio(w / c),
+                ratio((b - w) / (c - w))
+            ),
+            verdict(Some(b / c <= 0.5)).into(),
+        ]);
+    }
+    rows
+}
+
+/// The driver's set-up under 2 ms (both APIs), and its first run within 20% of the next.
+fn driver_targets(p: &crate::measure::profile::Profile) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    let (lib, ffi) = (p.driver_new.median, p.ffi_driver_new.median);
+    if p.driver_new.n > 0 && p.ffi_driver_new.n > 0 {
+        rows.push(vec![
+            "a driver's set-up (`LinuxDriver::new`, `berth_driver_new`) < 2 ms".into(),
+            format!(
+                "median {} ms and {} ms (p90 {} and {})",
+                ms(lib),
+                ms(ffi),
+                ms(p.driver_new.p90),
+                ms(p.ffi_driver_new.p90)
+            ),
+            verdict(Some(lib < 2.0 && ffi < 2.0)).into(),
+        ]);
+    }
+    if p.first_run.n > 0 && p.next_runs.n > 0 {
+        let growth = p.first_run.median / p.next_runs.median - 1.0;
+        rows.push(vec![
+            "the first run of a new driver within 20% of the next ones".into(),
+            format!(
+                "first {} ms ({} drivers), next {} ms: {:+.0}%",
+                ms(p.first_run.median),
+                p.first_run.n,
+                ms(p.next_runs.median),
                 growth * 100.0
             ),
             verdict(Some(growth <= 0.20)).into(),

@@ -80,6 +80,11 @@ fn v2_enables_controllers_from_the_root_down_before_each_mkdir() {
         cg.procs_files(),
         vec![PathBuf::from("/cg/a/b/c1/cgroup.procs")]
     );
+    // cgroup2 has no per-thread file for a domain cgroup: the helper joins through cgroup.procs.
+    assert_eq!(
+        cg.join_files(),
+        vec![PathBuf::from("/cg/a/b/c1/cgroup.procs")]
+    );
     assert_eq!(
         cg.oom_watch_path(),
         Some(PathBuf::from("/cg/a/b/c1/memory.events"))
@@ -257,6 +262,26 @@ fn hybrid_creates_one_dir_per_hierarchy_and_copies_cpusets_down() {
         .procs_files()
         .iter()
         .all(|p| p.ends_with("c1/cgroup.procs")));
+    // The helper joins each v1 hierarchy through `tasks` (its one thread, without the global
+    // thread-group lock) and the cgroup2 one through cgroup.procs.
+    let join: Vec<String> = cg
+        .join_files()
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    assert_eq!(
+        join,
+        [
+            "/v1/memory/berth/c1/tasks",
+            "/v1/cpu,cpuacct/berth/c1/tasks",
+            "/v1/cpuset/berth/c1/tasks",
+            "/v1/pids/berth/c1/tasks",
+            "/v1/blkio/berth/c1/tasks",
+            "/v1/devices/berth/c1/tasks",
+            "/v1/freezer/berth/c1/tasks",
+            "/v1/unified/berth/c1/cgroup.procs",
+        ]
+    );
     let get = |p: &str| fake.get(p).unwrap();
     assert_eq!(get("/v1/memory/berth/c1/memory.limit_in_bytes"), "67108864");
     assert_eq!(

@@ -282,7 +282,7 @@ fn join_container(
     init: &OwnedFd,
 ) -> Result<(sys::clone::Cloned, bool)> {
     // Cgroups first: their files are host paths, out of sight once in the container's mounts.
-    join_cgroups(&plan.cgroup_procs)?;
+    join_cgroups(single, &plan.cgroup_procs)?;
     // And the init's /proc directory, through the host's procfs, checked against its pidfd.
     let host_proc = host_proc::HostProc::open()?;
     let init_dir = host_proc.process(plan.init_pid, init.as_fd())?;
@@ -329,9 +329,12 @@ fn set_oom_score_adj(host_proc: &host_proc::HostProc, process: &ProcessConfig) -
     }
 }
 
-fn join_cgroups(procs_files: &[String]) -> Result<()> {
-    for procs in procs_files {
-        std::fs::write(procs, b"0").step(|| format!("join cgroup {procs}"))?;
+/// Joins the container's cgroups. `files` are v1 `tasks` files, which move the calling
+/// thread alone, and the cgroup2 `cgroup.procs`: [`SingleThreaded`] is the proof that the
+/// calling thread is the whole helper, so it moves with nothing left behind.
+fn join_cgroups(_: &SingleThreaded, files: &[String]) -> Result<()> {
+    for file in files {
+        std::fs::write(file, b"0").step(|| format!("join cgroup {file}"))?;
     }
     Ok(())
 }
@@ -378,7 +381,7 @@ fn enter_and_clone(
     }
     // Cgroups first: their files are host paths, which resolve in another container once the
     // helper has joined its mount namespace.
-    join_cgroups(&plan.cgroup_procs)?;
+    join_cgroups(single, &plan.cgroup_procs)?;
     for (&kind, fd) in plan.join.iter().zip(&namespace_fds) {
         nix::sched::setns(fd, clone_flag(kind))
             .step(|| format!("join the {} namespace of the container", kind.name()))?;

@@ -109,7 +109,7 @@ impl LxcPlatform {
     /// LXC runs it with `sh -c` but strips quotes around a whole value, so the two paths are
     /// written bare and must need no quoting.
     fn hook_line(&self, state_dir: &Path) -> Result<String> {
-        let helper = self.native.helper.path.display().to_string();
+        let helper = self.native.helper.path().display().to_string();
         let dir = state_dir.display().to_string();
         for (what, path) in [("the berth-init helper", &helper), ("the state root", &dir)] {
             if !path

@@ -24,6 +24,7 @@
 pub mod caps;
 pub mod devices;
 pub mod seccomp;
+pub mod seccomp_disk;
 // capget, capset, the capability prctls, seccomp and bpf: raw system calls, each behind a
 // safe function.
 #[allow(unsafe_code)]

@@ -8,8 +8,10 @@
 //! architecture and the kernel version; [`compile`] evaluates them as Docker's
 //! `setupSeccomp` does, against the bounding set ([`CapabilitySet`]).
 //!
-//! Compiling is the expensive part (a few milliseconds); [`SeccompCache`] keeps the default
-//! profile's program per capability set.
+//! Compiling is the expensive part (about 10 ms for Docker's default profile);
+//! [`SeccompCache`] keeps the default profile's program per capability set, and, when the
+//! driver is given a cache directory, every compiled program on disk for the next process
+//! ([`super::seccomp_disk`]).
 
 use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom};
@@ -172,19 +174,44 @@ pub fn program_for(
         None if privileged => Ok(None),
         None | Some(SeccompSetting::Default) => cache.default_program(caps, field),
         Some(SeccompSetting::Unconfined) => Ok(None),
-        Some(SeccompSetting::Profile(profile)) => Ok(compile(profile, caps, field)?.map(Arc::new)),
+        Some(SeccompSetting::Profile(profile)) => cache.program(profile, caps, field),
     }
 }
 
-/// The default profile's programs, compiled once per capability set and shared.
+/// The default profile's programs, compiled once per capability set and shared; and, with
+/// a directory, every program kept on disk for the next driver ([`super::seccomp_disk`]).
 #[derive(Debug, Default)]
 pub struct SeccompCache {
     default: Mutex<HashMap<CapabilitySet, Option<Arc<SeccompProgram>>>>,
+    disk: Option<super::seccomp_disk::DiskCache>,
 }
 
 impl SeccompCache {
+    /// A cache in memory only.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A cache in memory and, with `dir`, on disk there (see [`super::seccomp_disk`] for
+    /// what is trusted).
+    pub fn with_disk(dir: Option<std::path::PathBuf>) -> Self {
+        SeccompCache {
+            default: Mutex::default(),
+            disk: dir.map(super::seccomp_disk::DiskCache::new),
+        }
+    }
+
+    /// The program of `profile` for `caps`: from the disk cache when it holds it, compiled
+    /// otherwise.
+    pub fn program(
+        &self,
+        profile: &SeccompProfile,
+        caps: CapabilitySet,
+        field: &str,
+    ) -> Result<Option<Arc<SeccompProgram>>> {
+        let (program, _) =
+            super::seccomp_disk::compile_cached(self.disk.as_ref(), profile, caps, field)?;
+        Ok(program.map(Arc::new))
     }
 
     /// Docker's default profile for a process with capabilities `caps`.
@@ -197,7 +224,7 @@ impl SeccompCache {
             return Ok(program.clone());
         }
         // Compiled outside the lock: two racing compiles of one set give the same program.
-        let program = compile(default_profile(), caps, field)?.map(Arc::new);
+        let program = self.program(default_profile(), caps, field)?;
         Ok(self.default.lock().entry(caps).or_insert(program).clone())
     }
 

@@ -316,9 +316,51 @@ fn configure_and_mount(
         }
         .map_err(|errno| failed(format!("set the {fstype} option {key}"), errno))?;
     }
-    context
-        .mount(attrs)
-        .map_err(|errno| failed(format!("mount {fstype}"), errno))
+    let mounted = if fstype == "cgroup2" {
+        outside_the_cgroup_namespace(|| context.mount(attrs))?
+    } else {
+        context.mount(attrs)
+    };
+    mounted.map_err(|errno| failed(format!("mount {fstype}"), errno))
+}
+
+/// Runs `create` (the `FSCONFIG_CMD_CREATE` of a cgroup2 context opened in this cgroup
+/// namespace) from a new cgroup namespace, then comes back to this one.
+///
+/// Created from the initial cgroup namespace, a cgroup2 instance applies its mount options
+/// to the whole hierarchy (Linux's `apply_cgroup_root_flags`): it would reset the host's
+/// `nsdelegate`, `memory_recursiveprot` and `favordynmods` to the container's (none), and
+/// it takes the global `cgroup_threadgroup_rwsem` for writing, which waits for an RCU grace
+/// period (6 to 15 ms here, most of a container's start). From another namespace it does
+/// neither; the mount's root is still the one of the namespace the context was opened in
+/// (the hierarchy's root in the initial one), so the container sees the same tree.
+///
+/// Only where this thread may come back (it may `setns` into its own cgroup namespace:
+/// not in a user namespace of the container's, which owns no cgroup namespace of the
+/// host's); otherwise `create` runs here, as it would without this. Failing to come back is
+/// an error: the container never runs in a cgroup namespace it did not ask for.
+fn outside_the_cgroup_namespace<T>(
+    create: impl FnOnce() -> nix::Result<T>,
+) -> Result<nix::Result<T>> {
+    use nix::sched::{setns, unshare, CloneFlags};
+    let own = nix::fcntl::open(
+        "/proc/thread-self/ns/cgroup",
+        OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    );
+    let Ok(own) = own else {
+        return Ok(create());
+    };
+    // Joining the namespace it is in changes nothing, but checks the right to come back.
+    if setns(&own, CloneFlags::CLONE_NEWCGROUP).is_err()
+        || unshare(CloneFlags::CLONE_NEWCGROUP).is_err()
+    {
+        return Ok(create());
+    }
+    let created = create();
+    setns(&own, CloneFlags::CLONE_NEWCGROUP)
+        .step(|| "come back to the container's cgroup namespace after mounting cgroup2")?;
+    Ok(created)
 }
 
 /// Binds the host's device node at `host_path` onto a new empty file `name` in `dir`, once it
