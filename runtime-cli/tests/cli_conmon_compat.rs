@@ -7,20 +7,6 @@ mod common;
 use common::Cli;
 use serde_json::{json, Value};
 
-/// Runs `script` in a bundle whose config `edit` changed; returns (exit code, stdout, stderr).
-fn run(cli: &Cli, script: &str, edit: impl FnOnce(&mut Value)) -> (i32, String, String) {
-    let id = common::unique("c");
-    let mut bundle = cli.bundle(&id, &["sh", "-c", script]);
-    edit(&mut bundle.config);
-    bundle.save();
-    let out = cli.run(&["run", "-b", bundle.path(), &id]);
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 /// podman's `/dev` mount, as podman 4.3 writes it: runc's, and `noexec`.
 fn podman_dev(config: &mut Value) {
     let mounts = config["mounts"].as_array_mut().unwrap();
@@ -39,7 +25,7 @@ const DEV_SCRIPT: &str = "grep -E '^[^ ]+ [^ ]+ [^ ]+ / /dev ' /proc/self/mounti
 #[test]
 fn podmans_noexec_dev_is_mounted_noexec() {
     let cli = Cli::new("conmon-dev");
-    let (code, out, err) = run(&cli, DEV_SCRIPT, podman_dev);
+    let (code, out, err) = cli.run_script(DEV_SCRIPT, podman_dev);
     assert_eq!(code, 0, "stdout {out}\nstderr {err}");
     let (options, ran) = out.trim().split_once('\n').expect("two lines");
     let options: Vec<&str> = options.split(',').collect();
@@ -50,7 +36,7 @@ fn podmans_noexec_dev_is_mounted_noexec() {
     assert_eq!(ran, "refused", "a program in a noexec /dev ran");
 
     // runc's /dev (berth spec's): exec is allowed there, as runc allows it.
-    let (code, out, err) = run(&cli, DEV_SCRIPT, |_| {});
+    let (code, out, err) = cli.run_script(DEV_SCRIPT, |_| {});
     assert_eq!(code, 0, "stdout {out}\nstderr {err}");
     let (options, ran) = out.trim().split_once('\n').expect("two lines");
     assert!(!options.split(',').any(|o| o == "noexec"), "{options}");
@@ -62,7 +48,7 @@ fn podmans_noexec_dev_is_mounted_noexec() {
 fn podmans_device_file_mode_with_its_type_bits() {
     let cli = Cli::new("conmon-device");
     // `podman run --device /dev/fuse`: fileMode is the host node's st_mode, S_IFCHR | 0600.
-    let (code, out, err) = run(&cli, "stat -c '%A %t:%T %u:%g' /dev/fuse", |c| {
+    let (code, out, err) = cli.run_script("stat -c '%A %t:%T %u:%g' /dev/fuse", |c| {
         c["linux"]["devices"] = json!([{"path": "/dev/fuse", "type": "c", "major": 10,
                 "minor": 229, "fileMode": 0o20600, "uid": 0, "gid": 0}]);
     });
@@ -87,7 +73,7 @@ fn podmans_cgroup_mount_is_the_containers_own_cgroups() {
                   echo procs $(cat /sys/fs/cgroup/pids/cgroup.procs 2>/dev/null | head -1); \
                   ls /sys/fs/cgroup | tr '\\n' ' '; echo; \
                   mkdir /sys/fs/cgroup/pids/x 2>/dev/null && echo made || echo read-only";
-    let (code, out, err) = run(&cli, script, |c| {
+    let (code, out, err) = cli.run_script(script, |c| {
         let mounts = c["mounts"].as_array_mut().unwrap();
         let cgroup = mounts
             .iter_mut()
@@ -126,7 +112,7 @@ fn podmans_privileged_sys_and_device_list() {
     // /dev/ptmx among them. Nothing is written to /sys: it is the host's kernel.
     let script = "awk '$5 == \"/sys\" {print $6}' /proc/self/mountinfo; readlink /dev/ptmx; \
                   stat -c '%A %t:%T' /dev/fuse";
-    let (code, out, err) = run(&cli, script, |c| {
+    let (code, out, err) = cli.run_script(script, |c| {
         let mounts = c["mounts"].as_array_mut().unwrap();
         let sys = mounts
             .iter_mut()
@@ -146,8 +132,7 @@ fn podmans_privileged_sys_and_device_list() {
     assert_eq!(lines[1..], ["pts/ptmx", "crw-rw-rw- a:e5"], "{out}");
 
     // berth spec's /sys (runc's): read-only.
-    let (code, out, err) = run(
-        &cli,
+    let (code, out, err) = cli.run_script(
         "awk '$5 == \"/sys\" {print $6}' /proc/self/mountinfo",
         |_| {},
     );

@@ -8,30 +8,15 @@ use std::fs;
 use common::Cli;
 use serde_json::{json, Value};
 
-/// Runs `script` with `edit` applied to the bundle's config; returns (exit code, stdout,
-/// stderr).
-fn run(cli: &Cli, script: &str, edit: impl FnOnce(&mut Value)) -> (i32, String, String) {
-    let id = common::unique("f");
-    let mut bundle = cli.bundle(&id, &["sh", "-c", script]);
-    edit(&mut bundle.config);
-    bundle.save();
-    let out = cli.run(&["run", "-b", bundle.path(), &id]);
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 fn output(cli: &Cli, script: &str, edit: impl FnOnce(&mut Value)) -> String {
-    let (code, stdout, stderr) = run(cli, script, edit);
+    let (code, stdout, stderr) = cli.run_script(script, edit);
     assert_eq!(code, 0, "stdout {stdout}\nstderr {stderr}");
     stdout
 }
 
 /// Fails: the error names `field`, and nothing is left.
 fn refused(cli: &Cli, field: &str, edit: impl FnOnce(&mut Value)) {
-    let (code, _, stderr) = run(cli, "true", edit);
+    let (code, _, stderr) = cli.run_script("true", edit);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains(field), "{stderr} should name {field}");
     assert_eq!(cli.leftovers(), Vec::<String>::new());
@@ -116,8 +101,7 @@ fn seccomp_in_the_oci_form_and_none_without_it() {
     let cli = Cli::new("f-seccomp");
     let out = output(&cli, "grep Seccomp: /proc/self/status", |_| {});
     assert_eq!(out, "Seccomp:\t0\n", "no linux.seccomp: no filter");
-    let (code, out, _) = run(
-        &cli,
+    let (code, out, _) = cli.run_script(
         "mkdir /tmp/d && echo made; grep Seccomp: /proc/self/status",
         |c| {
             c["mounts"]

@@ -118,6 +118,21 @@ impl Cli {
         output
     }
 
+    /// `berth run` of `sh -c script` in a new bundle whose config `edit` changed; returns
+    /// (exit code, stdout, stderr).
+    pub fn run_script(&self, script: &str, edit: impl FnOnce(&mut Value)) -> (i32, String, String) {
+        let id = unique("c");
+        let mut bundle = self.bundle(&id, &["sh", "-c", script]);
+        edit(&mut bundle.config);
+        bundle.save();
+        let out = self.run(&["run", "-b", bundle.path(), &id]);
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
     /// Runs berth and expects success; returns its stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
