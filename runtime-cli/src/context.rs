@@ -45,6 +45,9 @@ impl Context {
             // one is most of a `create`. A container id starts with a letter or digit, so
             // this name is never one's.
             seccomp_cache: Some(self.root.path().join(SECCOMP_CACHE)),
+            // `start`, `kill`, `delete` and the others never spawn the helper: only `create`,
+            // `run` and `exec` pay for its sealed copy.
+            seal_helper_when_used: true,
             ..DriverOptions::default()
         })
         .map_err(|error| CliError::new(format!("open the container's driver: {error}")))

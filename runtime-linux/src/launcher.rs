@@ -6,6 +6,7 @@
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use nix::errno::Errno;
@@ -22,20 +23,31 @@ use crate::sys;
 /// emulated machine takes a second where this one takes a millisecond.
 pub(crate) const REPORT_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// The helper executable: where it was found, and the sealed copy that is run (made when the
-/// driver is set up: about 0.5 ms for the 1.2 MB release helper). Every spawn runs the sealed
+/// The helper executable: where it was found, and the sealed copy that is run (about 0.5 ms
+/// for the 1.2 MB release helper), made when the driver is set up ([`Helper::seal`]) or when
+/// the first process is spawned ([`Helper::seal_when_used`]). Every spawn runs the sealed
 /// copy, never the file at `path` (CVE-2019-5736).
 #[derive(Debug)]
 pub struct Helper {
     path: std::path::PathBuf,
-    image: OwnedFd,
+    image: OnceLock<OwnedFd>,
 }
 
 impl Helper {
     /// The helper at `path` (found and checked by [`crate::locate::find_helper`]), sealed.
     pub fn seal(path: std::path::PathBuf) -> Result<Helper> {
-        let image = crate::locate::sealed_copy(&path)?;
-        Ok(Helper { path, image })
+        let helper = Helper::seal_when_used(path);
+        helper.image()?;
+        Ok(helper)
+    }
+
+    /// The helper at `path`, sealed by the first [`Helper::image`]: for a driver that may
+    /// never spawn one (a command-line tool's `start`, `kill` or `delete`).
+    pub fn seal_when_used(path: std::path::PathBuf) -> Helper {
+        Helper {
+            path,
+            image: OnceLock::new(),
+        }
     }
 
     /// Where the helper was found.
@@ -43,9 +55,14 @@ impl Helper {
         &self.path
     }
 
-    /// The sealed copy.
-    pub fn image(&self) -> BorrowedFd<'_> {
-        self.image.as_fd()
+    /// The sealed copy, made now if it was not yet.
+    pub fn image(&self) -> Result<BorrowedFd<'_>> {
+        if let Some(image) = self.image.get() {
+            return Ok(image.as_fd());
+        }
+        let sealed = crate::locate::sealed_copy(&self.path)?;
+        // Two threads may both have made one: the first kept wins, the other's is closed.
+        Ok(self.image.get_or_init(|| sealed).as_fd())
     }
 }
 
@@ -69,7 +86,7 @@ pub fn launch(
     request: &Request,
     attached: &[BorrowedFd<'_>],
 ) -> Result<Launched> {
-    let image = helper.image();
+    let image = helper.image()?;
     let extra = dup_extra(stdio)?;
     let attached: Vec<BorrowedFd<'_>> = attached
         .iter()
@@ -323,7 +340,7 @@ mod tests {
     fn the_helper_runs_from_a_sealed_copy_of_its_bytes() {
         let path = std::path::PathBuf::from("/bin/true");
         let helper = Helper::seal(path.clone()).unwrap();
-        let image = helper.image();
+        let image = helper.image().unwrap();
         let seals = SealFlag::from_bits_truncate(fcntl(image, FcntlArg::F_GET_SEALS).unwrap());
         for seal in [
             SealFlag::F_SEAL_SEAL,
@@ -337,5 +354,29 @@ mod tests {
         assert!(image.as_raw_fd() >= 10, "{}", image.as_raw_fd());
         let copied = std::fs::read(format!("/proc/self/fd/{}", image.as_raw_fd())).unwrap();
         assert_eq!(copied, std::fs::read(&path).unwrap());
+    }
+
+    #[test]
+    fn a_helper_sealed_when_used_is_sealed_once_at_its_first_use() {
+        let path = std::path::PathBuf::from("/bin/true");
+        let helper = Helper::seal_when_used(path.clone());
+        assert!(helper.image.get().is_none(), "sealed before any use");
+        let first = helper.image().unwrap().as_raw_fd();
+        let seals = SealFlag::from_bits_truncate(
+            fcntl(helper.image().unwrap(), FcntlArg::F_GET_SEALS).unwrap(),
+        );
+        assert!(seals.contains(SealFlag::F_SEAL_WRITE | SealFlag::F_SEAL_SEAL));
+        // The same copy for every later spawn.
+        assert_eq!(helper.image().unwrap().as_raw_fd(), first);
+        let copied = std::fs::read(format!("/proc/self/fd/{first}")).unwrap();
+        assert_eq!(copied, std::fs::read(&path).unwrap());
+    }
+
+    #[test]
+    fn a_helper_that_cannot_be_sealed_fails_its_first_use_not_its_set_up() {
+        let helper = Helper::seal_when_used("/nonexistent/berth-init".into());
+        let error = helper.image().unwrap_err().to_string();
+        assert!(error.contains("/nonexistent/berth-init"), "{error}");
+        assert!(helper.image.get().is_none());
     }
 }
