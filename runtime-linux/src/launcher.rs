@@ -13,6 +13,7 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 use runtime_core::{Error, Result, Stdio};
+use serde::{Deserialize, Serialize};
 
 use crate::channel::{Channel, Listener, START_SOCKET};
 use crate::error::{os_error, StepExt};
@@ -24,13 +25,15 @@ use crate::sys;
 pub(crate) const REPORT_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The helper executable: where it was found, and the sealed copy that is run (about 0.5 ms
-/// for the 1.2 MB release helper), made when the driver is set up ([`Helper::seal`]) or when
-/// the first process is spawned ([`Helper::seal_when_used`]). Every spawn runs the sealed
-/// copy, never the file at `path` (CVE-2019-5736).
+/// for the 1.2 MB release helper), made when the driver is set up, by a thread of its own
+/// meanwhile, or at the first spawn ([`HelperSeal`]). Every spawn runs the sealed copy, never
+/// the file at `path` (CVE-2019-5736).
 #[derive(Debug)]
 pub struct Helper {
     path: std::path::PathBuf,
     image: OnceLock<OwnedFd>,
+    /// The copy being made in the background ([`HelperSeal::Background`]).
+    pending: parking_lot::Mutex<Option<std::thread::JoinHandle<Result<OwnedFd>>>>,
 }
 
 impl Helper {
@@ -47,7 +50,20 @@ impl Helper {
         Helper {
             path,
             image: OnceLock::new(),
+            pending: parking_lot::Mutex::new(None),
         }
+    }
+
+    /// The helper at `path`, sealed by a thread of its own from now on, while the caller does
+    /// other work; the first [`Helper::image`] waits for it (and gives its error).
+    pub fn seal_in_background(path: std::path::PathBuf) -> Result<Helper> {
+        let helper = Helper::seal_when_used(path.clone());
+        let thread = std::thread::Builder::new()
+            .name("berth-seal".into())
+            .spawn(move || crate::locate::sealed_copy(&path))
+            .map_err(|error| Error::io("start the thread that seals the helper", &error))?;
+        *helper.pending.lock() = Some(thread);
+        Ok(helper)
     }
 
     /// Where the helper was found.
@@ -55,17 +71,42 @@ impl Helper {
         &self.path
     }
 
-    /// The sealed copy, made now if it was not yet.
+    /// The sealed copy, made now (or waited for) if it was not yet.
     pub fn image(&self) -> Result<BorrowedFd<'_>> {
         if let Some(image) = self.image.get() {
             return Ok(image.as_fd());
         }
-        let sealed = crate::locate::sealed_copy(&self.path)?;
-        // Two threads may both have made one: the first kept wins, the other's is closed.
+        // Held while the copy is made, so that two first uses make one copy.
+        let mut pending = self.pending.lock();
+        if let Some(image) = self.image.get() {
+            return Ok(image.as_fd());
+        }
+        let sealed = match pending.take() {
+            Some(thread) => thread.join().map_err(|_| {
+                Error::Internal("the thread that seals the helper panicked".into())
+            })??,
+            None => crate::locate::sealed_copy(&self.path)?,
+        };
         Ok(self.image.get_or_init(|| sealed).as_fd())
     }
 }
 
+/// When a driver makes the helper's sealed copy (the driver option `helper_seal`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HelperSeal {
+    /// When the driver is set up: a set-up that succeeds can spawn, and the copy's fd is
+    /// there from the start (an in-process host that counts its fds sees none appear).
+    #[default]
+    SetUp,
+    /// By a thread of the driver's own, started at set-up, while the caller goes on (a
+    /// command-line tool's `create`, which maps its config and makes its cgroups meanwhile);
+    /// the first spawn waits for it.
+    Background,
+    /// At the first spawn, for a container, an exec or a hook: a driver that may spawn
+    /// nothing (a command-line tool's `start`, `kill` or `delete`) never copies.
+    FirstUse,
+}
 /// A container's init, set up and waiting for [`start`].
 #[derive(Debug)]
 pub struct Launched {
@@ -370,6 +411,25 @@ mod tests {
         assert_eq!(helper.image().unwrap().as_raw_fd(), first);
         let copied = std::fs::read(format!("/proc/self/fd/{first}")).unwrap();
         assert_eq!(copied, std::fs::read(&path).unwrap());
+    }
+
+    #[test]
+    fn a_helper_sealed_in_the_background_is_waited_for_at_its_first_use() {
+        let path = std::path::PathBuf::from("/bin/true");
+        let helper = Helper::seal_in_background(path.clone()).unwrap();
+        let image = helper.image().unwrap().as_raw_fd();
+        assert!(helper.pending.lock().is_none(), "the thread was joined");
+        let seals = SealFlag::from_bits_truncate(
+            fcntl(helper.image().unwrap(), FcntlArg::F_GET_SEALS).unwrap(),
+        );
+        assert!(seals.contains(SealFlag::F_SEAL_WRITE | SealFlag::F_SEAL_SEAL));
+        assert_eq!(helper.image().unwrap().as_raw_fd(), image);
+        let copied = std::fs::read(format!("/proc/self/fd/{image}")).unwrap();
+        assert_eq!(copied, std::fs::read(&path).unwrap());
+        // Its failure is the first use's.
+        let failing = Helper::seal_in_background("/nonexistent/berth-init".into()).unwrap();
+        let error = failing.image().unwrap_err().to_string();
+        assert!(error.contains("/nonexistent/berth-init"), "{error}");
     }
 
     #[test]
