@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use runtime_linux::{DriverOptions, LinuxDriver};
+use runtime_linux::{DriverOptions, HelperSeal, LinuxDriver};
 
 use crate::error::{CliError, CliResult};
 use crate::store::{Locked, Root};
@@ -27,16 +27,27 @@ impl Context {
     /// starts that exits is left a zombie for the caller (a child subreaper, once this
     /// invocation is gone) to reap with its status, as with runc.
     pub fn driver(&self, locked: &Locked) -> CliResult<LinuxDriver> {
-        self.open_driver(locked, true)
+        self.open_driver(locked, true, false)
+    }
+
+    /// [`Context::driver`] for a command that spawns the helper (`create`, a detached `run`
+    /// or `exec`): its sealed copy is made meanwhile, by a thread of the driver's.
+    pub fn spawning_driver(&self, locked: &Locked) -> CliResult<LinuxDriver> {
+        self.open_driver(locked, true, true)
     }
 
     /// A driver for a foreground `run` or `exec`, which waits for its process itself and so
     /// reaps it.
     pub fn reaping_driver(&self, locked: &Locked) -> CliResult<LinuxDriver> {
-        self.open_driver(locked, false)
+        self.open_driver(locked, false, true)
     }
 
-    fn open_driver(&self, locked: &Locked, leave_zombies: bool) -> CliResult<LinuxDriver> {
+    fn open_driver(
+        &self,
+        locked: &Locked,
+        leave_zombies: bool,
+        spawns: bool,
+    ) -> CliResult<LinuxDriver> {
         LinuxDriver::new(DriverOptions {
             root: Some(locked.driver_root()),
             keep_containers: true,
@@ -45,6 +56,14 @@ impl Context {
             // one is most of a `create`. A container id starts with a letter or digit, so
             // this name is never one's.
             seccomp_cache: Some(self.root.path().join(SECCOMP_CACHE)),
+            // `start`, `kill`, `delete` and the others never spawn the helper: only `create`,
+            // `run` and `exec` pay for its sealed copy, made while they map their config and
+            // make the cgroups.
+            helper_seal: if spawns {
+                HelperSeal::Background
+            } else {
+                HelperSeal::FirstUse
+            },
             ..DriverOptions::default()
         })
         .map_err(|error| CliError::new(format!("open the container's driver: {error}")))

@@ -6,12 +6,14 @@
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 use runtime_core::{Error, Result, Stdio};
+use serde::{Deserialize, Serialize};
 
 use crate::channel::{Channel, Listener, START_SOCKET};
 use crate::error::{os_error, StepExt};
@@ -22,20 +24,46 @@ use crate::sys;
 /// emulated machine takes a second where this one takes a millisecond.
 pub(crate) const REPORT_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// The helper executable: where it was found, and the sealed copy that is run (made when the
-/// driver is set up: about 0.5 ms for the 1.2 MB release helper). Every spawn runs the sealed
-/// copy, never the file at `path` (CVE-2019-5736).
+/// The helper executable: where it was found, and the sealed copy that is run (about 0.5 ms
+/// for the 1.2 MB release helper), made when the driver is set up, by a thread of its own
+/// meanwhile, or at the first spawn ([`HelperSeal`]). Every spawn runs the sealed copy, never
+/// the file at `path` (CVE-2019-5736).
 #[derive(Debug)]
 pub struct Helper {
     path: std::path::PathBuf,
-    image: OwnedFd,
+    image: OnceLock<OwnedFd>,
+    /// The copy being made in the background ([`HelperSeal::Background`]).
+    pending: parking_lot::Mutex<Option<std::thread::JoinHandle<Result<OwnedFd>>>>,
 }
 
 impl Helper {
     /// The helper at `path` (found and checked by [`crate::locate::find_helper`]), sealed.
     pub fn seal(path: std::path::PathBuf) -> Result<Helper> {
-        let image = crate::locate::sealed_copy(&path)?;
-        Ok(Helper { path, image })
+        let helper = Helper::seal_when_used(path);
+        helper.image()?;
+        Ok(helper)
+    }
+
+    /// The helper at `path`, sealed by the first [`Helper::image`]: for a driver that may
+    /// never spawn one (a command-line tool's `start`, `kill` or `delete`).
+    pub fn seal_when_used(path: std::path::PathBuf) -> Helper {
+        Helper {
+            path,
+            image: OnceLock::new(),
+            pending: parking_lot::Mutex::new(None),
+        }
+    }
+
+    /// The helper at `path`, sealed by a thread of its own from now on, while the caller does
+    /// other work; the first [`Helper::image`] waits for it (and gives its error).
+    pub fn seal_in_background(path: std::path::PathBuf) -> Result<Helper> {
+        let helper = Helper::seal_when_used(path.clone());
+        let thread = std::thread::Builder::new()
+            .name("berth-seal".into())
+            .spawn(move || crate::locate::sealed_copy(&path))
+            .map_err(|error| Error::io("start the thread that seals the helper", &error))?;
+        *helper.pending.lock() = Some(thread);
+        Ok(helper)
     }
 
     /// Where the helper was found.
@@ -43,12 +71,42 @@ impl Helper {
         &self.path
     }
 
-    /// The sealed copy.
-    pub fn image(&self) -> BorrowedFd<'_> {
-        self.image.as_fd()
+    /// The sealed copy, made now (or waited for) if it was not yet.
+    pub fn image(&self) -> Result<BorrowedFd<'_>> {
+        if let Some(image) = self.image.get() {
+            return Ok(image.as_fd());
+        }
+        // Held while the copy is made, so that two first uses make one copy.
+        let mut pending = self.pending.lock();
+        if let Some(image) = self.image.get() {
+            return Ok(image.as_fd());
+        }
+        let sealed = match pending.take() {
+            Some(thread) => thread.join().map_err(|_| {
+                Error::Internal("the thread that seals the helper panicked".into())
+            })??,
+            None => crate::locate::sealed_copy(&self.path)?,
+        };
+        Ok(self.image.get_or_init(|| sealed).as_fd())
     }
 }
 
+/// When a driver makes the helper's sealed copy (the driver option `helper_seal`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HelperSeal {
+    /// When the driver is set up: a set-up that succeeds can spawn, and the copy's fd is
+    /// there from the start (an in-process host that counts its fds sees none appear).
+    #[default]
+    SetUp,
+    /// By a thread of the driver's own, started at set-up, while the caller goes on (a
+    /// command-line tool's `create`, which maps its config and makes its cgroups meanwhile);
+    /// the first spawn waits for it.
+    Background,
+    /// At the first spawn, for a container, an exec or a hook: a driver that may spawn
+    /// nothing (a command-line tool's `start`, `kill` or `delete`) never copies.
+    FirstUse,
+}
 /// A container's init, set up and waiting for [`start`].
 #[derive(Debug)]
 pub struct Launched {
@@ -69,7 +127,7 @@ pub fn launch(
     request: &Request,
     attached: &[BorrowedFd<'_>],
 ) -> Result<Launched> {
-    let image = helper.image();
+    let image = helper.image()?;
     let extra = dup_extra(stdio)?;
     let attached: Vec<BorrowedFd<'_>> = attached
         .iter()
@@ -323,7 +381,7 @@ mod tests {
     fn the_helper_runs_from_a_sealed_copy_of_its_bytes() {
         let path = std::path::PathBuf::from("/bin/true");
         let helper = Helper::seal(path.clone()).unwrap();
-        let image = helper.image();
+        let image = helper.image().unwrap();
         let seals = SealFlag::from_bits_truncate(fcntl(image, FcntlArg::F_GET_SEALS).unwrap());
         for seal in [
             SealFlag::F_SEAL_SEAL,
@@ -337,5 +395,48 @@ mod tests {
         assert!(image.as_raw_fd() >= 10, "{}", image.as_raw_fd());
         let copied = std::fs::read(format!("/proc/self/fd/{}", image.as_raw_fd())).unwrap();
         assert_eq!(copied, std::fs::read(&path).unwrap());
+    }
+
+    #[test]
+    fn a_helper_sealed_when_used_is_sealed_once_at_its_first_use() {
+        let path = std::path::PathBuf::from("/bin/true");
+        let helper = Helper::seal_when_used(path.clone());
+        assert!(helper.image.get().is_none(), "sealed before any use");
+        let first = helper.image().unwrap().as_raw_fd();
+        let seals = SealFlag::from_bits_truncate(
+            fcntl(helper.image().unwrap(), FcntlArg::F_GET_SEALS).unwrap(),
+        );
+        assert!(seals.contains(SealFlag::F_SEAL_WRITE | SealFlag::F_SEAL_SEAL));
+        // The same copy for every later spawn.
+        assert_eq!(helper.image().unwrap().as_raw_fd(), first);
+        let copied = std::fs::read(format!("/proc/self/fd/{first}")).unwrap();
+        assert_eq!(copied, std::fs::read(&path).unwrap());
+    }
+
+    #[test]
+    fn a_helper_sealed_in_the_background_is_waited_for_at_its_first_use() {
+        let path = std::path::PathBuf::from("/bin/true");
+        let helper = Helper::seal_in_background(path.clone()).unwrap();
+        let image = helper.image().unwrap().as_raw_fd();
+        assert!(helper.pending.lock().is_none(), "the thread was joined");
+        let seals = SealFlag::from_bits_truncate(
+            fcntl(helper.image().unwrap(), FcntlArg::F_GET_SEALS).unwrap(),
+        );
+        assert!(seals.contains(SealFlag::F_SEAL_WRITE | SealFlag::F_SEAL_SEAL));
+        assert_eq!(helper.image().unwrap().as_raw_fd(), image);
+        let copied = std::fs::read(format!("/proc/self/fd/{image}")).unwrap();
+        assert_eq!(copied, std::fs::read(&path).unwrap());
+        // Its failure is the first use's.
+        let failing = Helper::seal_in_background("/nonexistent/berth-init".into()).unwrap();
+        let error = failing.image().unwrap_err().to_string();
+        assert!(error.contains("/nonexistent/berth-init"), "{error}");
+    }
+
+    #[test]
+    fn a_helper_that_cannot_be_sealed_fails_its_first_use_not_its_set_up() {
+        let helper = Helper::seal_when_used("/nonexistent/berth-init".into());
+        let error = helper.image().unwrap_err().to_string();
+        assert!(error.contains("/nonexistent/berth-init"), "{error}");
+        assert!(helper.image.get().is_none());
     }
 }

@@ -35,6 +35,6 @@ pub mod supervisor;
 #[allow(unsafe_code)]
 pub mod sys;
 
-pub use driver::{DriverOptions, LinuxDriver};
+pub use driver::{DriverOptions, HelperSeal, LinuxDriver};
 pub use hook::{ContainerHook, HookOutput, HookProgram};
 pub use lxc::LxcDriver;

@@ -69,6 +69,9 @@ impl Platform for NativePlatform {
         hooks: &Arc<dyn Hooks>,
         state_dir: &Path,
     ) -> Result<Launched<Instance>> {
+        // A driver that seals the helper when it is first used does it here, before the
+        // container's first side effect.
+        self.helper.image()?;
         // Goes with the state directory, which the lifecycle removes if the launch fails.
         let start_socket = launcher::start_socket(state_dir)?;
         let Checked {

@@ -213,7 +213,7 @@ fn cli_table(p: &Profile) -> String {
         .map(|(name, s)| {
             let what = match name.as_str() {
                 "wrapper" => "the wrapper: `unshare -m`, `sh`, `umount` of the cgroup2 mount, until berth's exec (crun and runc pay it too)",
-                "start" => "berth's process start, the bundle's config.json read and mapped, the state root locked, the driver set up (the helper's sealed copy, cgroup layout, supervisor), `create`'s checks, seccomp filter (from the cache), state dir, cgroups with their limits, until berth-init's exec",
+                "start" => "berth's process start, the bundle's config.json read and mapped, the state root locked, the driver set up (cgroup layout, supervisor; the helper's sealed copy made by a thread of its own meanwhile), `create`'s checks, seccomp filter (from the cache), state dir, cgroups with their limits, until berth-init's exec",
                 "helper" => "berth-init: the plan, the cgroup joins, clone3 of the init; the init's mounts, pivot_root and setup; ready; the start message, until the program's exec",
                 "program" => "`/bin/true` runs and exits",
                 _ => "berth: the exit seen and reaped, the cgroups removed, the container's state deleted, the driver dropped, until its exit",

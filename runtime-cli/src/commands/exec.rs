@@ -84,7 +84,7 @@ pub fn exec(ctx: &Context, args: &[String]) -> CliResult<i32> {
         }
     }
     let driver = if detach {
-        ctx.driver(&locked)?
+        ctx.spawning_driver(&locked)?
     } else {
         ctx.reaping_driver(&locked)?
     };

@@ -142,7 +142,7 @@ fn create_container(ctx: &Context, request: Request, foreground: bool) -> CliRes
     let opened = if foreground {
         ctx.reaping_driver(&locked)
     } else {
-        ctx.driver(&locked)
+        ctx.spawning_driver(&locked)
     };
     let driver = match opened {
         Ok(driver) => Arc::new(driver),
