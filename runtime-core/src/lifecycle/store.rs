@@ -109,7 +109,7 @@ impl StateFile {
         let target = self.dir.join("state.json");
         fs::write(&temp, json)
             .map_err(|err| Error::io(format!("write {}", temp.display()), &err))?;
-        replace(&temp, &target)
+        fs::rename(&temp, &target)
             .map_err(|err| Error::io(format!("rename {} into place", temp.display()), &err))
     }
 
@@ -122,66 +122,5 @@ impl StateFile {
             )),
             _ => Ok(()),
         }
-    }
-}
-
-/// Puts `temp` in the place of `target`, atomically: a reader sees the old file or the new.
-///
-/// On Linux an existing `target` is exchanged with `temp` (`RENAME_EXCHANGE`), then the old
-/// one, now at `temp`, is unlinked. A plain rename over an existing file makes ext4 (whose
-/// `auto_da_alloc` takes it for an application's replace-by-rename) allocate and start
-/// writing the new file's blocks at once, and the unlink of a written file then discards
-/// them: on a state root on ext4 (`/run` is not always a tmpfs) that was disk I/O on every
-/// status change and every delete. A file that is exchanged stays in the page cache until
-/// the kernel's own writeback, which a container's state rarely lives to see.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn replace(temp: &Path, target: &Path) -> std::io::Result<()> {
-    use nix::errno::Errno;
-    use nix::fcntl::{renameat2, RenameFlags, AT_FDCWD};
-    match renameat2(
-        AT_FDCWD,
-        temp,
-        AT_FDCWD,
-        target,
-        RenameFlags::RENAME_EXCHANGE,
-    ) {
-        Ok(()) => match fs::remove_file(temp) {
-            Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err),
-            _ => Ok(()),
-        },
-        // No target yet (the first save), or a file system that cannot exchange.
-        Err(Errno::ENOENT | Errno::EINVAL | Errno::ENOSYS) => fs::rename(temp, target),
-        Err(errno) => Err(std::io::Error::from(errno)),
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn replace(temp: &Path, target: &Path) -> std::io::Result<()> {
-    fs::rename(temp, target)
-}
-
-#[cfg(test)]
-mod replace_tests {
-    use super::*;
-
-    #[test]
-    fn a_state_file_saved_again_holds_the_last_state_and_nothing_else_is_left() {
-        let dir = std::env::temp_dir().join(format!("berth-store-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir(&dir).unwrap();
-        let file = StateFile { dir: dir.clone() };
-        for n in 0..3 {
-            file.save(&serde_json::json!({ "n": n })).unwrap();
-            let saved: serde_json::Value = file.load().unwrap();
-            assert_eq!(saved["n"], n);
-            let mut names: Vec<String> = fs::read_dir(&dir)
-                .unwrap()
-                .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-                .collect();
-            names.sort();
-            assert_eq!(names, ["state.json"], "after save {n}");
-        }
-        file.remove().unwrap();
-        assert!(!dir.exists());
     }
 }
