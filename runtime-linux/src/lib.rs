@@ -30,6 +30,7 @@ mod preflight;
 mod protocol;
 mod recovery;
 pub mod security;
+mod state_files;
 pub mod supervisor;
 // The system calls std and nix do not wrap safely, each behind a safe function.
 #[allow(unsafe_code)]

@@ -57,6 +57,10 @@ impl Platform for NativePlatform {
     type Process = ExecProcess;
     type Saved = NativeSaved;
 
+    fn replace_file(temp: &Path, target: &Path) -> std::io::Result<()> {
+        crate::state_files::replace_by_exchange(temp, target)
+    }
+
     fn prepare(&self, command: &Validated<Command>, peers: &Peers<'_, Self>) -> Result<Checked> {
         preflight::check(self, command, peers)
     }

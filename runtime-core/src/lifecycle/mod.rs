@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 pub use platform::{Launched, Peers, Platform};
 pub use record::{ExecSink, ExitSink, Record};
-pub use store::{Saved, StateFile, StateRoot};
+pub use store::{ReplaceFile, Saved, StateFile, StateRoot};
 pub use table::Table;
 
 use crate::command::{Command, Resources};
@@ -67,7 +67,7 @@ impl<P: Platform> Lifecycle<P> {
             on_drop,
             platform: Arc::new(platform),
             table: Table::new(),
-            store: StateRoot::open(root)?,
+            store: StateRoot::open(root, P::replace_file)?,
             events: EventPool::new(),
             recovery_report: Vec::new(),
         };

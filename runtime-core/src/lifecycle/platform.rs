@@ -44,6 +44,13 @@ pub trait Platform: Send + Sync + Sized + 'static {
         peers: &Peers<'_, Self>,
     ) -> Result<Self::Prepared>;
 
+    /// Puts a state file's new version (`temp`) in the place of the old one (`target`),
+    /// atomically: a reader sees the old file or the new. `std::fs::rename` unless the
+    /// platform knows a cheaper way for its file systems.
+    fn replace_file(temp: &Path, target: &Path) -> std::io::Result<()> {
+        std::fs::rename(temp, target)
+    }
+
     /// Sets the container up and leaves its init waiting for [`Platform::start`]. On failure
     /// it leaves nothing behind. Hands a terminal master to `hooks.on_console`. `state_dir`
     /// is the container's own state directory, for files the platform keeps beside the state

@@ -28,15 +28,22 @@ pub struct Saved<X> {
     pub platform: X,
 }
 
+/// How a state file's new version is put in the place of the old one, atomically (a reader
+/// sees the old file or the new): [`std::fs::rename`], or a platform's better way
+/// ([`crate::lifecycle::Platform::replace_file`]).
+pub type ReplaceFile = fn(&Path, &Path) -> std::io::Result<()>;
+
 /// The driver's state root.
 #[derive(Debug)]
 pub struct StateRoot {
     path: PathBuf,
+    replace: ReplaceFile,
 }
 
 impl StateRoot {
-    /// Creates the root if it is missing. It must be absolute.
-    pub fn open(path: PathBuf) -> Result<StateRoot> {
+    /// Creates the root if it is missing. It must be absolute. Its state files are replaced
+    /// with `replace`.
+    pub fn open(path: PathBuf, replace: ReplaceFile) -> Result<StateRoot> {
         if !path.is_absolute() {
             return Err(Error::invalid(
                 "root",
@@ -45,7 +52,7 @@ impl StateRoot {
         }
         fs::create_dir_all(&path)
             .map_err(|err| Error::io(format!("create state root {}", path.display()), &err))?;
-        Ok(StateRoot { path })
+        Ok(StateRoot { path, replace })
     }
 
     pub fn path(&self) -> &Path {
@@ -56,7 +63,10 @@ impl StateRoot {
     pub fn create(&self, id: &str) -> Result<StateFile> {
         let dir = self.path.join(id);
         match fs::create_dir(&dir) {
-            Ok(()) => Ok(StateFile { dir }),
+            Ok(()) => Ok(StateFile {
+                dir,
+                replace: self.replace,
+            }),
             Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
                 Err(Error::AlreadyExists { id: id.to_string() })
             }
@@ -77,7 +87,11 @@ impl StateRoot {
             .filter(|entry| entry.path().is_dir())
             .map(|entry| {
                 let name = entry.file_name().to_string_lossy().into_owned();
-                (name, StateFile { dir: entry.path() })
+                let file = StateFile {
+                    dir: entry.path(),
+                    replace: self.replace,
+                };
+                (name, file)
             })
             .collect()
     }
@@ -87,6 +101,7 @@ impl StateRoot {
 #[derive(Debug)]
 pub struct StateFile {
     dir: PathBuf,
+    replace: ReplaceFile,
 }
 
 impl StateFile {
@@ -109,7 +124,7 @@ impl StateFile {
         let target = self.dir.join("state.json");
         fs::write(&temp, json)
             .map_err(|err| Error::io(format!("write {}", temp.display()), &err))?;
-        fs::rename(&temp, &target)
+        (self.replace)(&temp, &target)
             .map_err(|err| Error::io(format!("rename {} into place", temp.display()), &err))
     }
 

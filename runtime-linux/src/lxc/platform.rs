@@ -155,6 +155,10 @@ impl Platform for LxcPlatform {
     type Process = ExecProcess;
     type Saved = LxcSaved;
 
+    fn replace_file(temp: &Path, target: &Path) -> std::io::Result<()> {
+        crate::state_files::replace_by_exchange(temp, target)
+    }
+
     fn prepare(&self, command: &Validated<Command>, peers: &Peers<'_, Self>) -> Result<Prepared> {
         crate::preflight::refuse_windows(command)?;
         image::check(command)?;
