@@ -89,6 +89,16 @@ pub struct Command {
     /// can be executed. Off by default, as runc's and Docker's `/dev`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dev_noexec: bool,
+    /// Run berth's own small init as the container's pid 1, with the program as its child (as
+    /// `docker run --init`): it reaps every zombie, forwards every signal it can catch to the
+    /// program and exits with the program's status, which it also records for a driver that
+    /// takes the container back after its host died (see `docs/recovery.md`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub init: bool,
+    /// With `init`: forward signals to the program's process group instead of the program
+    /// alone (tini's `-g`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub init_signal_group: bool,
     /// With a private user namespace: how container uids map to host uids (default
     /// [`DEFAULT_ID_MAPPING`]).
     #[serde(default)]
@@ -269,6 +279,8 @@ impl Command {
             domainname: None,
             share_session_keyring: false,
             dev_noexec: false,
+            init: false,
+            init_signal_group: false,
             windows: None,
         }
     }

@@ -62,6 +62,12 @@ impl Command {
                 ));
             }
         }
+        if self.init_signal_group && !self.init {
+            return Err(Error::invalid(
+                "init_signal_group",
+                "the init forwards signals: set init as well",
+            ));
+        }
         for (i, mount) in self.mounts.iter().enumerate() {
             validate_mount(&format!("mounts[{i}]"), mount)?;
             let field = format!("mounts[{i}]");
@@ -1320,6 +1326,11 @@ mod tests {
         let mut domain = base.clone();
         domain.domainname = Some("bad name".into());
         refused(&domain, "domainname");
+        let mut group = base.clone();
+        group.init_signal_group = true;
+        refused(&group, "init_signal_group");
+        group.init = true;
+        group.validate().unwrap();
         let mut idmap = base.clone();
         idmap.mounts = vec![Mount {
             source: Some("/srv".into()),

@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
-use runtime_core::lifecycle::{ExecSink, ExitSink, Launched, OnDrop, Peers, Platform, Saved};
+use runtime_core::lifecycle::{
+    Adopted, ExecSink, ExitSink, Launched, OnDrop, Peers, Platform, Saved,
+};
 use runtime_core::{
     Command, Driver, Error, ErrorKind, ExitStatus, Hooks, Lifecycle, NoHooks, Operation,
     ProcessConfig, Resources, Result, Status, Stdio, Validated,
@@ -193,9 +195,13 @@ impl Platform for Scripted {
     }
 
     /// Whatever a state file says is not stopped is still there.
-    fn adopt(&self, saved: &Saved<serde_json::Value>, _: &std::path::Path) -> Option<Init> {
-        let program = saved.platform["program"].as_str()?;
-        (saved.status != Status::Stopped).then(|| Init::new(program))
+    fn adopt(&self, saved: &Saved<serde_json::Value>, _: &std::path::Path) -> Adopted<Init> {
+        match saved.platform["program"].as_str() {
+            Some(program) if saved.status != Status::Stopped => {
+                Adopted::Alive(Init::new(program), saved.status)
+            }
+            _ => Adopted::Ended(saved.recorded_exit()),
+        }
     }
 }
 

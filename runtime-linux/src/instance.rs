@@ -4,7 +4,7 @@
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -30,6 +30,10 @@ pub struct NativeSaved {
     /// The processes keep their starter's session keyring (no new one: `--no-new-keyring`).
     #[serde(default)]
     pub share_session_keyring: bool,
+    /// berth's init is pid 1 and records the program's exit in the state directory
+    /// ([`crate::exit_record`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub init: bool,
 }
 
 pub struct Instance {
@@ -45,6 +49,12 @@ pub struct Instance {
     /// The way to an init that waits for start.
     pub start_channel: Mutex<Option<Starter>>,
     pub oom_watch: Mutex<Option<OomWatch>>,
+    /// The state directory, where berth's init records the program's exit
+    /// ([`crate::exit_record`]); `None` without berth's init.
+    pub exit_record: Option<PathBuf>,
+    /// This driver sent SIGKILL to the init (or the whole container) while it was alive: an
+    /// init killed so records nothing, and a driver that is not its parent sees no status.
+    pub killed: Arc<AtomicBool>,
     /// Duplicates of the terminal masters of the init and of running execs, for `resize`.
     consoles: Mutex<Vec<(u64, OwnedFd)>>,
     next_console: AtomicU64,
@@ -74,8 +84,23 @@ impl Instance {
             share_session_keyring,
             start_channel: Mutex::new(start_channel),
             oom_watch: Mutex::new(None),
+            exit_record: None,
+            killed: Arc::new(AtomicBool::new(false)),
             consoles: Mutex::new(Vec::new()),
             next_console: AtomicU64::new(0),
+        }
+    }
+
+    /// The instance of a container whose init records the program's exit in `state_dir`.
+    pub fn with_exit_record(mut self, state_dir: Option<PathBuf>) -> Instance {
+        self.exit_record = state_dir;
+        self
+    }
+
+    /// Notes a SIGKILL about to go to the init (or to every process) while it is alive.
+    pub fn note_sigkill(&self) {
+        if !self.has_exited() {
+            self.killed.store(true, Ordering::Release);
         }
     }
 
@@ -113,6 +138,7 @@ impl Instance {
             cgroup_path: self.cgroup.relative_path(),
             exec_namespaces: self.exec_namespaces,
             share_session_keyring: self.share_session_keyring,
+            init: self.exit_record.is_some(),
         }
     }
 }

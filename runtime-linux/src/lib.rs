@@ -16,6 +16,7 @@ pub mod cgroups;
 mod channel;
 pub mod driver;
 pub mod error;
+mod exit_record;
 pub mod helper;
 pub mod hook;
 mod instance;

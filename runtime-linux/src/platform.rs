@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use nix::errno::Errno;
-use runtime_core::lifecycle::{ExecSink, ExitSink, Launched, Peers, Platform, Saved};
+use runtime_core::lifecycle::{Adopted, ExecSink, ExitSink, Launched, Peers, Platform, Saved};
 use runtime_core::{
     Command, Error, ExitStatus, Hooks, ProcessConfig, Resources, Result, Stats, Status, Stdio,
     Validated,
@@ -18,6 +18,7 @@ use runtime_core::{
 use crate::cgroups::CgroupManager;
 use crate::channel::START_SOCKET;
 use crate::error::{os_error, StepExt};
+use crate::exit_record;
 use crate::instance::{ExecContext, Instance, NativeSaved, Starter};
 use crate::launcher::{self, Helper};
 use crate::preflight::{self, Checked};
@@ -85,6 +86,16 @@ impl Platform for NativePlatform {
             device_rules,
         } = checked;
         let path = command.effective_cgroup_path(self.cgroup_parent.as_deref());
+        // Named before it exists, for a later driver to remove if this one dies before the
+        // container's state is saved (`abandon`).
+        std::fs::write(state_dir.join(CGROUP_NOTE), &path)
+            .step(|| format!("note the cgroup in {}", state_dir.display()))?;
+        // berth's init records the program's exit here: created now, handed to the init alone.
+        let exit_record = if command.init {
+            Some(exit_record::create_for_init(state_dir)?)
+        } else {
+            None
+        };
         let cgroup = self.cgroups.create_at(&path, &command.resources)?;
         if let Err(error) = self.cgroups.restrict_devices(&cgroup, &device_rules) {
             let _ = cgroup.destroy();
@@ -99,16 +110,18 @@ impl Platform for NativePlatform {
             cgroup_procs: join_files(&cgroup),
             extra_fds: stdio.extra.len(),
         };
-        // The namespaces to join, then the start socket's listener, which is the init's alone.
+        // The namespaces to join, then berth's init's exit record, then the start socket's
+        // listener: both the init's alone.
         let attached: Vec<BorrowedFd<'_>> = fds
             .iter()
             .map(AsFd::as_fd)
+            .chain(exit_record.as_ref().map(AsFd::as_fd))
             .chain([start_socket.as_fd()])
             .collect();
         let request = Request::Create(Box::new(plan));
         let launched = launcher::launch(&self.helper, stdio, &request, &attached);
         drop(attached);
-        drop(start_socket);
+        drop((start_socket, exit_record));
         let mut launched = match launched {
             Ok(launched) => launched,
             Err(error) => {
@@ -126,7 +139,8 @@ impl Platform for NativePlatform {
             cgroup,
             ExecContext::of(command),
             Some(Starter::Channel(launched.channel)),
-        );
+        )
+        .with_exit_record(command.init.then(|| state_dir.to_path_buf()));
         if let Some(master) = console {
             if let Err(error) = hand_console(&instance, hooks, master) {
                 self.destroy(&instance);
@@ -164,6 +178,9 @@ impl Platform for NativePlatform {
     }
 
     fn signal(&self, instance: &Instance, signal: i32, all: bool) -> Result<bool> {
+        if signal == libc::SIGKILL {
+            instance.note_sigkill();
+        }
         if all {
             return instance.cgroup.kill_all(signal).map(|()| true);
         }
@@ -183,6 +200,7 @@ impl Platform for NativePlatform {
         if paused {
             let _ = instance.cgroup.thaw();
         }
+        instance.note_sigkill();
         match sys::pidfd::send_signal(instance.pidfd.as_fd(), libc::SIGKILL) {
             Ok(()) | Err(Errno::ESRCH) => Ok(()),
             Err(errno) => Err(os_error(
@@ -311,7 +329,7 @@ impl Platform for NativePlatform {
         instance.cgroup.relative_path()
     }
 
-    fn adopt(&self, saved: &Saved<NativeSaved>, state_dir: &Path) -> Option<Instance> {
+    fn adopt(&self, saved: &Saved<NativeSaved>, state_dir: &Path) -> Adopted<Instance> {
         // Exactly the path saved: with `cgroup_path` its last component need not be the id.
         let saved_path = saved.platform.cgroup_path.trim_matches('/');
         let cgroup = if saved_path.is_empty() {
@@ -320,37 +338,75 @@ impl Platform for NativePlatform {
         } else {
             self.cgroups.open_at(saved_path)
         };
-        let alive = saved.status != Status::Stopped;
-        let pidfd = alive
-            .then(|| recovery::adopt(saved.pid, saved.platform.pid_start_time))
-            .flatten();
-        // A created init waits on its start socket for whichever driver comes next.
-        let starter =
-            (saved.status == Status::Created).then(|| Starter::Socket(state_dir.to_path_buf()));
+        if saved.status == Status::Stopped {
+            let _ = cgroup.destroy();
+            return Adopted::Ended(saved.recorded_exit());
+        }
+        let exit_record = saved.platform.init.then(|| state_dir.to_path_buf());
+        let pidfd = recovery::adopt(saved.pid, saved.platform.pid_start_time);
+        // A created init waits on its start socket for whichever driver comes next; one whose
+        // driver died in the middle of its start runs.
+        let status = match saved.status {
+            Status::Created if !recovery::waits_for_start(state_dir) => Status::Running,
+            // A driver that died in the middle of a pause or resume: the freezer says.
+            Status::Running | Status::Paused => match cgroup.is_frozen() {
+                Ok(true) => Status::Paused,
+                Ok(false) => Status::Running,
+                Err(_) => saved.status,
+            },
+            status => status,
+        };
+        let starter = (status == Status::Created).then(|| Starter::Socket(state_dir.to_path_buf()));
         let startable = starter.is_none() || state_dir.join(START_SOCKET).exists();
         match pidfd {
-            Some(pidfd) if startable => Some(Instance::new(
-                saved.id.clone(),
-                saved.pid,
-                pidfd,
-                saved.platform.pid_start_time,
-                cgroup,
-                ExecContext::saved(&saved.platform),
-                starter,
-            )),
-            pidfd => {
+            Ok(pidfd) if startable => Adopted::Alive(
+                Instance::new(
+                    saved.id.clone(),
+                    saved.pid,
+                    pidfd,
+                    saved.platform.pid_start_time,
+                    cgroup,
+                    ExecContext::saved(&saved.platform),
+                    starter,
+                )
+                .with_exit_record(exit_record),
+                status,
+            ),
+            outcome => {
                 // Created by a berth without start sockets, so it can never start: killed.
-                if let Some(pidfd) = pidfd {
-                    launcher::kill_and_reap(&pidfd);
-                }
+                let observed = match outcome {
+                    Ok(pidfd) => {
+                        launcher::kill_and_reap(&pidfd);
+                        ExitStatus::signaled(libc::SIGKILL)
+                    }
+                    Err(observed) => observed,
+                };
                 // Gone (or its pid now belongs to someone else, who is left alone): what
-                // remains of it is its cgroup.
+                // remains of it is its cgroup, and how it ended is in berth's init's record.
+                let oom_kills = cgroup.oom_kill_count().unwrap_or(0);
                 let _ = cgroup.destroy();
-                None
+                let mut exit = exit_record::resolve(observed, exit_record.as_deref(), false);
+                exit.oom_killed = oom_kills > 0;
+                Adopted::Ended(exit)
+            }
+        }
+    }
+
+    fn abandon(&self, state_dir: &Path) {
+        // The launch named the cgroup before it made it; the init (if it got so far) waits
+        // inside it for a start that cannot come.
+        if let Ok(path) = std::fs::read_to_string(state_dir.join(CGROUP_NOTE)) {
+            let path = path.trim_matches('/');
+            if !path.is_empty() {
+                let _ = self.cgroups.open_at(path).destroy();
             }
         }
     }
 }
+
+/// The file in a container's state directory that names its cgroup (relative to each
+/// hierarchy's root) from before the cgroup is made.
+const CGROUP_NOTE: &str = "cgroup";
 
 /// The files the single-threaded helper writes `0` into to join `cgroup` (see
 /// [`crate::cgroups::ContainerCgroup::join_files`]).

@@ -1,7 +1,8 @@
 //! What the host and `berth-init` say to each other over the [`crate::channel::Channel`].
 //!
-//! host → helper: [`Request::Create`] with the namespace fds to join and the listener of the
-//!                container's start socket attached, or [`Request::Exec`] with the container
+//! host → helper: [`Request::Create`] with the namespace fds to join, berth's init's exit
+//!                record (with `Command::init`) and the listener of the container's start
+//!                socket attached, or [`Request::Exec`] with the container
 //!                init's pidfd attached (and, for a hook whose program is the host's, that
 //!                program's fd); either with the process's extra fds last.
 //! helper → host: [`Report::Spawned`] with the init's pidfd attached, then the helper exits.
@@ -48,9 +49,9 @@ pub struct CreatePlan {
     pub confinement: Confinement,
     /// Host devices to make nodes for in the container's `/dev`.
     pub devices: Vec<ResolvedDevice>,
-    /// Namespaces to join, in order; the n-th attached fd is the n-th entry's. The fd
-    /// attached after them is the listener of the container's start socket, and the
-    /// [`CreatePlan::extra_fds`] come last.
+    /// Namespaces to join, in order; the n-th attached fd is the n-th entry's. After them
+    /// come the exit record's fd when `command.init` (see `crate::exit_record`), then the
+    /// listener of the container's start socket, and the [`CreatePlan::extra_fds`] last.
     pub join: Vec<NamespaceKind>,
     /// The files the helper writes `0` into before it clones the init, so that the init is
     /// born inside the container's cgroups (`ContainerCgroup::join_files`: v1 `tasks`, the

@@ -258,10 +258,10 @@ fn a_new_driver_takes_back_a_container_whose_host_was_killed(kind: Kind) {
     driver.resume(&id).unwrap();
 
     driver.kill(&id, libc::SIGKILL, false).unwrap();
-    // Not the new driver's child: the kernel gives the status to its real parent. What berth
-    // reports instead is exactly this. (With LXC the new driver is not the parent of
-    // lxc-execute either, whose exit carries the program's: the same unknown status.)
-    assert_eq!(driver.wait(&id).unwrap(), ExitStatus::unknown());
+    // Not the new driver's child: the kernel gives the status to its real parent. But the
+    // native driver killed it with SIGKILL itself, and says so. (With LXC the new driver is
+    // not the parent of lxc-execute either, whose exit carries the program's: unknown.)
+    assert_eq!(driver.wait(&id).unwrap(), killed_by_the_driver(kind));
     driver.delete(&id, false).unwrap();
 
     assert!(driver.list().unwrap().is_empty());
@@ -283,6 +283,16 @@ fn a_new_driver_takes_back_a_container_whose_host_was_killed(kind: Kind) {
     std::fs::remove_dir(&root).unwrap();
 }
 
+/// How a recovered container that the new driver killed with SIGKILL reads: the native
+/// driver knows it sent the SIGKILL to a live init; LXC's monitor carried the status to the
+/// dead driver.
+fn killed_by_the_driver(kind: Kind) -> ExitStatus {
+    match kind {
+        Kind::Native => ExitStatus::signaled(libc::SIGKILL),
+        Kind::Lxc => ExitStatus::unknown(),
+    }
+}
+
 fn a_corrupt_or_half_written_state_file_is_reported_and_skipped(kind: Kind) {
     let (root, parent) = names(kind, "corrupt");
     std::fs::create_dir_all(root.join("broken")).unwrap();
@@ -297,7 +307,13 @@ fn a_corrupt_or_half_written_state_file_is_reported_and_skipped(kind: Kind) {
     let driver = AnyDriver::new(kind, options(&root, &parent));
     let report = driver.recovery_report().join("\n");
     assert!(report.contains("broken: unreadable state"), "{report}");
-    assert!(report.contains("halfway: unreadable state"), "{report}");
+    // No state file: a create whose driver died before its first save, and whose claim on
+    // the directory went with it.
+    assert!(
+        report.contains("halfway: its driver died while creating it; cleaned up"),
+        "{report}"
+    );
+    assert!(!root.join("halfway").exists());
     assert!(driver.list().unwrap().is_empty());
     // Left as found, for a person to look at.
     assert!(root.join("broken/state.json").exists());
@@ -336,11 +352,13 @@ fn a_reused_pid_is_treated_as_gone_and_never_signalled(kind: Kind) {
     }
     std::fs::write(dir.join("state.json"), state.to_string()).unwrap();
 
-    let driver = AnyDriver::new(kind, options(&root, &parent));
-    assert_eq!(
-        driver.recovery_report(),
-        ["stale: no longer running; cleaned up"]
-    );
+    let driver = recovering(kind, &root, &parent);
+    // Gone as far as berth can tell: listed as stopped, with a status nobody saw.
+    let state = driver.state("stale").unwrap();
+    assert_eq!(state.status, Status::Stopped);
+    assert_eq!(state.exit_status, Some(ExitStatus::unknown()));
+    assert_eq!(driver.wait("stale").unwrap(), ExitStatus::unknown());
+    driver.delete("stale", false).unwrap();
     assert!(driver.list().unwrap().is_empty());
     assert!(!dir.exists());
     assert!(
@@ -537,12 +555,18 @@ fn a_container_that_exits_while_no_driver_watches_is_reaped_by_the_next(kind: Ki
     }
     assert!(zombie(), "the init did not end");
 
-    let second = AnyDriver::new(kind, options(&root, &parent));
-    assert_eq!(
-        second.recovery_report(),
-        [format!("{}: no longer running; cleaned up", command.id)]
-    );
+    let second = recovering(kind, &root, &parent);
     assert!(!Path::new(&stat).exists(), "the zombie was not reaped");
+    // Listed as stopped until deleted. Reaped by this process, its exact status (LXC's
+    // monitor is this process's child, but the init the state names is not).
+    let state = second.state(&command.id).unwrap();
+    assert_eq!(state.status, Status::Stopped);
+    let expected = match kind {
+        Kind::Native => ExitStatus::exited(0),
+        Kind::Lxc => ExitStatus::unknown(),
+    };
+    assert_eq!(second.wait(&command.id).unwrap(), expected);
+    second.delete(&command.id, false).unwrap();
     drop(second);
     assert_same(&residue(&root, &parent), &before, "left after recovery");
     drop((stdin_read, stdin_write));
@@ -620,8 +644,9 @@ fn a_created_container_starts_from_another_process(kind: Kind, mode: &str) {
     assert_eq!(fds.split_whitespace().collect::<Vec<_>>(), ["0", "1", "2"]);
 
     driver.kill(&id, libc::SIGKILL, false).unwrap();
-    // Not this process's child: its status went to its real parent's heir.
-    assert_eq!(driver.wait(&id).unwrap(), ExitStatus::unknown());
+    // Not this process's child: its status went to its real parent's heir; what the native
+    // driver knows is that it killed it.
+    assert_eq!(driver.wait(&id).unwrap(), killed_by_the_driver(kind));
     driver.delete(&id, false).unwrap();
     drop(driver);
     let mut before = before;

@@ -151,3 +151,30 @@ fn resize_needs_a_terminal_and_a_size() {
     );
     driver.delete(&command.id, true).unwrap();
 }
+
+#[test]
+fn under_berths_init_the_program_is_the_terminals_foreground_group() {
+    let driver = driver();
+    // Fields 5 and 8 of /proc/self/stat: the process group and the terminal's foreground
+    // group; and the program is not the session's leader (the init is).
+    let mut command = shell(
+        "init-tty",
+        "set -- $(cut -d' ' -f5,6,8 /proc/self/stat); \
+         [ \"$1\" = \"$3\" ] && [ \"$2\" != \"$$\" ] && echo fore''ground",
+    );
+    command.init = true;
+    command.process.tty = true;
+    let console = Arc::new(Console::default());
+    driver
+        .create(&command, &Stdio::null(), console.clone())
+        .unwrap();
+    driver.start(&command.id).unwrap();
+    let mut master = console.file();
+    let seen = converse(&mut master, "", "foreground");
+    assert_eq!(
+        driver.wait(&command.id).unwrap(),
+        runtime_core::ExitStatus::exited(0),
+        "{seen:?}"
+    );
+    driver.delete(&command.id, false).unwrap();
+}

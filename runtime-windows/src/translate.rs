@@ -609,6 +609,11 @@ fn refuse_linux_only(command: &Command) -> Result<()> {
             "a noexec /dev (a Linux mount)",
         ),
         (
+            "init",
+            command.init,
+            "berth's init (a Linux pid 1 that reaps and forwards signals)",
+        ),
+        (
             "device_cgroup_rules",
             !command.device_cgroup_rules.is_empty(),
             "device cgroup rules (Linux cgroups)",

@@ -552,7 +552,7 @@ fn a_new_driver_takes_the_containers_back_with_their_true_exit_codes() {
 }
 
 #[test]
-fn a_recovered_container_whose_system_is_gone_is_cleaned_up() {
+fn a_recovered_container_whose_system_is_gone_is_listed_stopped_until_deleted() {
     let hcs = FakeHcs::new();
     let root = fresh_root("gone");
     let options = WindowsOptions {
@@ -572,14 +572,22 @@ fn a_recovered_container_whose_system_is_gone_is_cleaned_up() {
         hcs.close_system(system);
     }
     let second = HcsDriver::with_hcs(hcs.clone(), options).unwrap();
+    assert!(second.recovery_report().is_empty());
+    // HCS kept no exit of a process nobody watched: the status is unknown.
+    let state = second.state("gone").unwrap();
+    assert_eq!(state.status, Status::Stopped);
+    assert_eq!(state.exit_status, Some(ExitStatus::unknown()));
+    assert_eq!(second.wait("gone").unwrap(), ExitStatus::unknown());
     assert_eq!(
-        second.recovery_report(),
-        ["gone: no longer running; cleaned up"]
+        second.start("gone").unwrap_err().kind(),
+        ErrorKind::InvalidState
     );
+    second.delete("gone", false).unwrap();
     assert_eq!(
         second.state("gone").unwrap_err().kind(),
         ErrorKind::NotFound
     );
+    assert_eq!(std::fs::read_dir(&root).unwrap().count(), 0);
     drop(second);
     assert!(hcs.open_handles().is_empty());
     let _ = std::fs::remove_dir(&root);

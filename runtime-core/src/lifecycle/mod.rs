@@ -18,9 +18,9 @@ mod table;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use platform::{Launched, Peers, Platform};
+pub use platform::{Adopted, Launched, Peers, Platform};
 pub use record::{ExecSink, ExitSink, Record};
-pub use store::{ReplaceFile, Saved, StateFile, StateRoot};
+pub use store::{CreateClaim, ReplaceFile, Saved, StateFile, StateRoot};
 pub use table::Table;
 
 use crate::command::{Command, Resources};
@@ -124,11 +124,25 @@ impl<P: Platform> Lifecycle<P> {
 
     /// Takes back what an earlier driver on the same root left: a container the platform
     /// finds alive is adopted in the status it had (its hooks are gone with the old driver; a
-    /// created one can still be started); what is gone is cleaned up.
+    /// created one can still be started); one that stopped or ended meanwhile is listed as
+    /// stopped with its exit status until deleted; a create whose driver died before its
+    /// first save is cleaned up.
     fn recover(&self) -> Vec<String> {
         let mut report = Vec::new();
         for (name, file) in self.store.entries() {
             if validate_id("id", &name).is_err() {
+                continue;
+            }
+            if !file.has_state() {
+                // A create under way in another driver holds its claim: left alone.
+                if let Some(claim) = file.claim_abandoned() {
+                    self.platform.abandon(file.dir());
+                    let _ = file.remove();
+                    drop(claim);
+                    report.push(format!(
+                        "{name}: its driver died while creating it; cleaned up"
+                    ));
+                }
                 continue;
             }
             let saved: Saved<P::Saved> = match file.load() {
@@ -142,10 +156,12 @@ impl<P: Platform> Lifecycle<P> {
                 report.push(format!("{name}: its state names {:?}; skipped", saved.id));
                 continue;
             }
-            let Some(instance) = self.platform.adopt(&saved, file.dir()) else {
-                let _ = file.remove();
-                report.push(format!("{name}: no longer running; cleaned up"));
-                continue;
+            let (instance, status) = match self.platform.adopt(&saved, file.dir()) {
+                Adopted::Alive(instance, status) => (instance, status),
+                Adopted::Ended(exit) => {
+                    self.keep_ended(saved, exit, file);
+                    continue;
+                }
             };
             let oom_reported = self.platform.oom_kills(&instance);
             let record = Record::new(Parts {
@@ -153,7 +169,7 @@ impl<P: Platform> Lifecycle<P> {
                 pid: saved.pid,
                 created: saved.created,
                 rootfs: saved.rootfs,
-                status: saved.status,
+                status,
                 platform: self.platform.clone(),
                 instance,
                 hooks: Arc::new(NoHooks),
@@ -161,6 +177,9 @@ impl<P: Platform> Lifecycle<P> {
                 pool: self.events.clone(),
                 oom_reported,
             });
+            if status != saved.status {
+                let _ = record.save();
+            }
             self.table.insert(record.clone());
             if let Err(error) = self
                 .platform
@@ -172,6 +191,28 @@ impl<P: Platform> Lifecycle<P> {
         }
         report.sort();
         report
+    }
+
+    /// Lists a container that recovery found ended as stopped with `exit`, and saves that, so
+    /// that a later driver finds the same.
+    fn keep_ended(&self, saved: Saved<P::Saved>, exit: ExitStatus, file: StateFile) {
+        let state = ContainerState {
+            id: saved.id.clone(),
+            pid: 0,
+            status: Status::Stopped,
+            created: saved.created.clone(),
+            cgroup_path: String::new(),
+            rootfs: saved.rootfs.clone(),
+            exit_status: Some(exit),
+        };
+        if saved.status != Status::Stopped || saved.exit_status != Some(exit) {
+            let _ = file.save(&Saved {
+                status: Status::Stopped,
+                exit_status: Some(exit),
+                ..saved
+            });
+        }
+        self.table.insert_ended(state, file);
     }
 
     fn create_valid(
@@ -191,7 +232,7 @@ impl<P: Platform> Lifecycle<P> {
             rootfs: command.rootfs.clone(),
             exit_status: None,
         })?;
-        let file = self.store.create(&command.id)?;
+        let (file, claim) = self.store.create(&command.id)?;
         let launched = match self
             .platform
             .launch(&command, prepared, stdio, &hooks, file.dir())
@@ -228,6 +269,8 @@ impl<P: Platform> Lifecycle<P> {
             record.discard(true);
             return Err(error);
         }
+        // Saved: a recovering driver takes it back from its state from now on.
+        drop(claim);
         reservation.fulfil(record);
         Ok(pid)
     }
@@ -237,6 +280,11 @@ impl<P: Platform> Drop for Lifecycle<P> {
     /// Containers still held are killed and cleaned up ([`OnDrop::Delete`]), or left as they
     /// are for a later driver ([`OnDrop::Keep`]).
     fn drop(&mut self) {
+        if self.on_drop == OnDrop::Delete {
+            for file in self.table.take_all_ended() {
+                let _ = file.remove();
+            }
+        }
         for record in self.table.live() {
             match self.on_drop {
                 OnDrop::Delete => {
@@ -261,10 +309,16 @@ impl<P: Platform> Driver for Lifecycle<P> {
     }
 
     fn wait(&self, id: &str) -> Result<ExitStatus> {
+        if let Some(exit) = self.table.ended_exit(id) {
+            return Ok(exit);
+        }
         self.table.get(id)?.wait()
     }
 
     fn delete(&self, id: &str, force: bool) -> Result<()> {
+        if let Some(file) = self.table.take_ended(id) {
+            return file.remove();
+        }
         let record = self.table.get(id)?;
         record.delete(force)?;
         self.table.remove(&record);

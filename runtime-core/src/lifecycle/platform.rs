@@ -14,7 +14,7 @@ use crate::command::{Command, Resources};
 use crate::error::{Error, Result};
 use crate::hooks::Hooks;
 use crate::process::ProcessConfig;
-use crate::status::{ExitStatus, Stats};
+use crate::status::{ExitStatus, Stats, Status};
 use crate::stdio::Stdio;
 use crate::validated::Validated;
 
@@ -165,10 +165,30 @@ pub trait Platform: Send + Sync + Sized + 'static {
         String::new()
     }
 
-    /// Takes back a container an earlier driver left, from its state file (in `state_dir`):
-    /// `None` when it is stopped or gone (or its pid now names another process, which is left
-    /// alone), after removing what was left of it. A `created` one must stay startable.
-    fn adopt(&self, saved: &Saved<Self::Saved>, state_dir: &Path) -> Option<Self::Instance>;
+    /// Takes back a container an earlier driver left, from its state file (in `state_dir`). A
+    /// `created` one must stay startable. One that is stopped or gone (or whose pid now names
+    /// another process, which is left alone) is [`Adopted::Ended`], with what was left of it
+    /// removed and the best exit status the platform can give (`saved.exit_status` for one
+    /// that stopped while watched).
+    fn adopt(&self, saved: &Saved<Self::Saved>, state_dir: &Path) -> Adopted<Self::Instance>;
+
+    /// Removes what a launch into `state_dir` left when its driver died before the
+    /// container's state was first saved (the lifecycle removes the directory after): a
+    /// recovering driver calls it for a state directory without a state file whose creator
+    /// is gone. The default: nothing (a platform whose launch leaves nothing outside
+    /// `state_dir`).
+    fn abandon(&self, _state_dir: &Path) {}
+}
+
+/// What became of a container an earlier driver left ([`Platform::adopt`]).
+pub enum Adopted<I> {
+    /// It lives, and this driver takes it back, in the status the platform found it in:
+    /// created, running or paused, which may differ from the state file's when the earlier
+    /// driver died in the middle of a start, pause or resume.
+    Alive(I, Status),
+    /// It had stopped, or ended while no driver watched it: what was left of it is removed,
+    /// and it stays listed as stopped with this exit status until it is deleted.
+    Ended(ExitStatus),
 }
 
 /// A container the platform has set up: its instance, and its init's host pid (0 on a

@@ -28,6 +28,17 @@ pub struct Saved<X> {
     pub platform: X,
 }
 
+impl<X> Saved<X> {
+    /// The exit status recorded, or [`ExitStatus::unknown`]: for a platform's
+    /// [`crate::lifecycle::Adopted::Ended`] when it knows nothing better.
+    pub fn recorded_exit(&self) -> ExitStatus {
+        self.exit_status.unwrap_or_else(ExitStatus::unknown)
+    }
+}
+
+/// The state file's name in a container's state directory.
+const STATE_FILE: &str = "state.json";
+
 /// How a state file's new version is put in the place of the old one, atomically (a reader
 /// sees the old file or the new): [`std::fs::rename`], or a platform's better way
 /// ([`crate::lifecycle::Platform::replace_file`]).
@@ -59,21 +70,38 @@ impl StateRoot {
         &self.path
     }
 
-    /// Creates `<root>/<id>`; `AlreadyExists` when another driver on the same root has it.
-    pub fn create(&self, id: &str) -> Result<StateFile> {
+    /// Creates `<root>/<id>`, claimed for the create until its state is first saved (see
+    /// [`CreateClaim`]); `AlreadyExists` when another driver on the same root has it.
+    pub fn create(&self, id: &str) -> Result<(StateFile, CreateClaim)> {
         let dir = self.path.join(id);
         match fs::create_dir(&dir) {
-            Ok(()) => Ok(StateFile {
-                dir,
-                replace: self.replace,
-            }),
+            Ok(()) => {}
             Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
-                Err(Error::AlreadyExists { id: id.to_string() })
+                return Err(Error::AlreadyExists { id: id.to_string() })
             }
-            Err(err) => Err(Error::io(
-                format!("create state dir {}", dir.display()),
-                &err,
-            )),
+            Err(err) => {
+                return Err(Error::io(
+                    format!("create state dir {}", dir.display()),
+                    &err,
+                ))
+            }
+        }
+        let file = StateFile {
+            dir,
+            replace: self.replace,
+        };
+        match CreateClaim::take(&file.dir) {
+            Ok(Some(claim)) => Ok((file, claim)),
+            // A recovering driver found the directory without a state file and took it for
+            // an abandoned create between our mkdir and this: it removes the directory.
+            Ok(None) => Err(Error::AlreadyExists { id: id.to_string() }),
+            Err(err) => {
+                let _ = file.remove();
+                Err(Error::io(
+                    format!("lock state dir {}", file.dir.display()),
+                    &err,
+                ))
+            }
         }
     }
 
@@ -110,9 +138,24 @@ impl StateFile {
         &self.dir
     }
 
+    /// Whether the state file exists: a directory without one is a create under way, or one
+    /// whose driver died before its first save.
+    pub fn has_state(&self) -> bool {
+        self.dir.join(STATE_FILE).exists()
+    }
+
+    /// The claim on a directory without a state file whose creator is gone (its
+    /// [`CreateClaim`] went with it), for cleaning it up; `None` while a create holds it or
+    /// once it has a state file.
+    pub fn claim_abandoned(&self) -> Option<CreateClaim> {
+        let claim = CreateClaim::take(&self.dir).ok().flatten()?;
+        // Saved just before the creator let go: not abandoned.
+        (!self.has_state()).then_some(claim)
+    }
+
     /// Reads the state file.
     pub fn load<T: DeserializeOwned>(&self) -> std::result::Result<T, String> {
-        let path = self.dir.join("state.json");
+        let path = self.dir.join(STATE_FILE);
         let text = fs::read_to_string(&path).map_err(|err| format!("{}: {err}", path.display()))?;
         serde_json::from_str(&text).map_err(|err| format!("{}: {err}", path.display()))
     }
@@ -121,7 +164,7 @@ impl StateFile {
     pub fn save<T: Serialize>(&self, state: &T) -> Result<()> {
         let json = crate::json::to_json(state)?;
         let temp = self.dir.join("state.json.tmp");
-        let target = self.dir.join("state.json");
+        let target = self.dir.join(STATE_FILE);
         fs::write(&temp, json)
             .map_err(|err| Error::io(format!("write {}", temp.display()), &err))?;
         (self.replace)(&temp, &target)
@@ -136,6 +179,29 @@ impl StateFile {
                 &err,
             )),
             _ => Ok(()),
+        }
+    }
+}
+
+/// An exclusive lock (`flock`) on a container's state directory, held by the driver that
+/// creates the container from the directory's creation until its state is first saved. A
+/// recovering driver that finds a directory without a state file takes it for abandoned (its
+/// creator died mid-create, and its lock went with it) only if it can take the lock itself,
+/// so a create under way in another driver on the same root is never cleaned up.
+#[derive(Debug)]
+pub struct CreateClaim {
+    /// The directory's open handle, whose close releases the lock.
+    _held: fs::File,
+}
+
+impl CreateClaim {
+    /// The lock on `dir`, or `None` if someone holds it.
+    fn take(dir: &Path) -> std::io::Result<Option<CreateClaim>> {
+        let handle = fs::File::open(dir)?;
+        match handle.try_lock() {
+            Ok(()) => Ok(Some(CreateClaim { _held: handle })),
+            Err(fs::TryLockError::WouldBlock) => Ok(None),
+            Err(fs::TryLockError::Error(err)) => Err(err),
         }
     }
 }

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use super::record::Record;
+use super::store::StateFile;
 use super::Platform;
 use crate::error::{Error, Result};
-use crate::status::{ContainerState, Status};
+use crate::status::{ContainerState, ExitStatus, Status};
 
 /// The containers of one driver.
 pub struct Table<P: Platform> {
@@ -16,10 +17,12 @@ pub struct Table<P: Platform> {
 }
 
 /// An id's place in the table: reserved while `create` runs, so that a second `create` of
-/// the same id fails at once, then the container.
+/// the same id fails at once, then the container; or a container that recovery found ended
+/// (it stopped, or ended while no driver watched it), kept with its state file until deleted.
 enum Slot<P: Platform> {
     Creating(ContainerState),
     Live(Arc<Record<P>>),
+    Ended(ContainerState, StateFile),
 }
 
 impl<P: Platform> Table<P> {
@@ -38,8 +41,58 @@ impl<P: Platform> Table<P> {
                 state: Status::Creating.to_string(),
                 operation: "act on it before create returns",
             }),
+            Some(Slot::Ended(..)) => Err(Error::InvalidState {
+                id: id.to_string(),
+                state: Status::Stopped.to_string(),
+                operation:
+                    "act on it (it ended before this driver took it back; wait for or delete it)",
+            }),
             None => Err(Error::no_container(id)),
         }
+    }
+
+    /// The exit of `id` if it is a container recovery found ended.
+    pub(crate) fn ended_exit(&self, id: &str) -> Option<ExitStatus> {
+        match self.slots.lock().get(id) {
+            Some(Slot::Ended(state, _)) => state.exit_status,
+            _ => None,
+        }
+    }
+
+    /// Takes `id` out of the table if it is a container recovery found ended, with its state
+    /// file for the caller to remove.
+    pub(crate) fn take_ended(&self, id: &str) -> Option<StateFile> {
+        let mut slots = self.slots.lock();
+        if !matches!(slots.get(id), Some(Slot::Ended(..))) {
+            return None;
+        }
+        match slots.remove(id) {
+            Some(Slot::Ended(_, file)) => Some(file),
+            _ => None,
+        }
+    }
+
+    /// Takes out every container recovery found ended, with their state files.
+    pub(crate) fn take_all_ended(&self) -> Vec<StateFile> {
+        let mut slots = self.slots.lock();
+        let ids: Vec<String> = slots
+            .iter()
+            .filter(|(_, slot)| matches!(slot, Slot::Ended(..)))
+            .map(|(id, _)| id.clone())
+            .collect();
+        ids.iter()
+            .filter_map(|id| match slots.remove(id) {
+                Some(Slot::Ended(_, file)) => Some(file),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Adds a container that recovery found ended, listed as `state` until it is deleted.
+    pub(crate) fn insert_ended(&self, state: ContainerState, file: StateFile) {
+        self.slots
+            .lock()
+            .insert(state.id.clone(), Slot::Ended(state, file));
     }
 
     /// Every container, not the ids being created.
@@ -49,7 +102,7 @@ impl<P: Platform> Table<P> {
             .values()
             .filter_map(|slot| match slot {
                 Slot::Live(record) => Some(record.clone()),
-                Slot::Creating(_) => None,
+                Slot::Creating(_) | Slot::Ended(..) => None,
             })
             .collect()
     }
@@ -57,7 +110,7 @@ impl<P: Platform> Table<P> {
     /// The state of `id`, also while it is being created.
     pub fn state(&self, id: &str) -> Result<ContainerState> {
         let record = match self.slots.lock().get(id) {
-            Some(Slot::Creating(state)) => return Ok(state.clone()),
+            Some(Slot::Creating(state) | Slot::Ended(state, _)) => return Ok(state.clone()),
             Some(Slot::Live(record)) => record.clone(),
             None => return Err(Error::no_container(id)),
         };
@@ -71,7 +124,7 @@ impl<P: Platform> Table<P> {
             let creating = slots
                 .values()
                 .filter_map(|slot| match slot {
-                    Slot::Creating(state) => Some(state.clone()),
+                    Slot::Creating(state) | Slot::Ended(state, _) => Some(state.clone()),
                     Slot::Live(_) => None,
                 })
                 .collect();
@@ -79,7 +132,7 @@ impl<P: Platform> Table<P> {
                 .values()
                 .filter_map(|slot| match slot {
                     Slot::Live(record) => Some(record.clone()),
-                    Slot::Creating(_) => None,
+                    Slot::Creating(_) | Slot::Ended(..) => None,
                 })
                 .collect::<Vec<_>>();
             (creating, live)

@@ -269,6 +269,17 @@ impl Prepared {
         }
     }
 
+    /// Loads the seccomp filter into this process as [`Prepared::exec`] would before the
+    /// exec: for berth's init, which stays the program's parent and is confined as the program
+    /// is. Without no_new_privileges [`Prepared::become_user`] loaded it already.
+    pub fn confine_self(&self) -> Result<()> {
+        if self.no_new_privileges {
+            self.load_seccomp()
+        } else {
+            Ok(())
+        }
+    }
+
     /// Replaces this process with the program. Returns only on failure. With
     /// no_new_privileges the seccomp filter goes on last, so that it need not allow any call
     /// of berth's.

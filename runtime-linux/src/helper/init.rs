@@ -17,6 +17,7 @@ use nix::sys::stat::{umask, Mode};
 use runtime_core::{NamespaceKind, ProcessConfig, Result};
 
 use super::identity::{Prepared, Program};
+use super::pid1::BuiltIn;
 use super::report_failure;
 use super::rootfs::{self, IdmappedTrees, Mounted};
 use super::terminal::Terminal;
@@ -24,18 +25,33 @@ use crate::channel::{Channel, Listener};
 use crate::error::StepExt;
 use crate::protocol::{CreatePlan, ExecPlan, HookProgramPlan, Report, Request};
 use crate::sys;
+use crate::sys::clone::SingleThreaded;
 
 /// Builds the container, reports ready, waits for start (from the host, or from a later
 /// driver through the start socket's `listener`) and execs. Never returns.
 /// `idmapped` holds the idmapped trees (rootfs, bind sources) to use instead of plain binds.
+/// `builtin`: berth's own init ([`super::pid1`]) stays pid 1, with the program as its child.
 pub fn run(
-    channel: &Channel,
+    channel: Channel,
+    single: &SingleThreaded,
     listener: Listener,
     plan: &CreatePlan,
     idmapped: IdmappedTrees,
     extra: Vec<OwnedFd>,
+    builtin: Option<BuiltIn>,
 ) -> ! {
-    go_when_told(channel, Some(listener), set_up(plan, idmapped), extra)
+    let ready = set_up(plan, idmapped);
+    let then = match builtin {
+        Some(builtin) => Then::Supervise(single, builtin),
+        None => Then::Exec,
+    };
+    go_when_told(channel, Some(listener), ready, extra, then)
+}
+
+/// What the process does once started: exec the program, or fork it under berth's init.
+enum Then<'a> {
+    Exec,
+    Supervise(&'a SingleThreaded, BuiltIn),
 }
 
 /// A process ready to exec, and the master of its terminal if it has one.
@@ -70,7 +86,7 @@ fn terminal_for(process: &ProcessConfig, mounted: Option<&Mounted>) -> Result<Op
 /// program's fds 3, 4, ..., already at those numbers. A hook's (`plan.hook`) program is
 /// `program` when the host opened it.
 pub fn run_exec(
-    channel: &Channel,
+    channel: Channel,
     plan: &ExecPlan,
     groups_locked: bool,
     extra: Vec<OwnedFd>,
@@ -111,23 +127,25 @@ pub fn run_exec(
         sys::fds::cloexec_from(3).step(|| "mark inherited fds close-on-exec")?;
         Ok((prepared, console))
     });
-    go_when_told(channel, None, prepared, extra)
+    go_when_told(channel, None, prepared, extra, Then::Exec)
 }
 
-/// Reports ready (or the failure) on the host's channel, waits for start and execs. An init
-/// with a start socket's `listener` outlives the host's channel: see [`wait_for_start`].
-/// `extra` are the program's fds 3, 4, ... (see `helper::make_room`), the only ones above 2
-/// that are not close-on-exec when it runs.
+/// Reports ready (or the failure) on the host's channel, waits for start and execs (or forks
+/// the program under berth's init, as `then` says). An init with a start socket's `listener`
+/// outlives the host's channel: see [`wait_for_start`]. `extra` are the program's fds 3, 4,
+/// ... (see `helper::make_room`), the only ones above 2 that are not close-on-exec when it
+/// runs.
 fn go_when_told(
-    channel: &Channel,
+    channel: Channel,
     listener: Option<Listener>,
     prepared: Result<Ready>,
     extra: Vec<OwnedFd>,
+    then: Then<'_>,
 ) -> ! {
     let (prepared, console) = match prepared {
         Ok(prepared) => prepared,
         Err(error) => {
-            report_failure(channel, &error);
+            report_failure(&channel, &error);
             exit(1)
         }
     };
@@ -139,15 +157,32 @@ fn go_when_told(
     }
     // The master belongs to the host now; the container must not hold it.
     drop(console);
-    let Some(started_by) = wait_for_start(channel, listener, None) else {
-        exit(1)
+    let caller = match wait_for_start(&channel, listener, None) {
+        None => exit(1),
+        Some(StartedBy::Host) => None,
+        Some(StartedBy::Caller(caller)) => Some(caller),
     };
-    let error = match release_extra(&extra) {
-        Ok(()) => prepared.exec(),
-        Err(error) => error,
+    // Who said start hears how the exec went; the other channel (if any) closes here.
+    let report_to = match caller {
+        Some(caller) => {
+            drop(channel);
+            caller
+        }
+        None => channel,
     };
-    report_failure(started_by.channel(), &error);
-    exit(127)
+    match then {
+        Then::Supervise(single, builtin) => {
+            super::pid1::run(single, builtin, prepared, extra, report_to)
+        }
+        Then::Exec => {
+            let error = match release_extra(&extra) {
+                Ok(()) => prepared.exec(),
+                Err(error) => error,
+            };
+            report_failure(&report_to, &error);
+            exit(127)
+        }
+    }
 }
 
 /// Clears close-on-exec on the program's extra fds, which everything else above 2 keeps:
@@ -176,18 +211,9 @@ pub(crate) fn wait_for_start_until(
 
 /// Who said start, on whose channel the exec's outcome goes back: the host that created the
 /// container, or a later driver connected to the start socket.
-enum StartedBy<'a> {
-    Host(&'a Channel),
+enum StartedBy {
+    Host,
     Caller(Channel),
-}
-
-impl StartedBy<'_> {
-    fn channel(&self) -> &Channel {
-        match self {
-            StartedBy::Host(channel) => channel,
-            StartedBy::Caller(channel) => channel,
-        }
-    }
 }
 
 /// Connections to the start socket held at once, waiting for their first message; one more
@@ -201,17 +227,19 @@ const MAX_CALLERS: usize = 8;
 /// to wait on. Everything here is close-on-exec, and the listener and the other callers are
 /// closed before this returns: the program gets none of it. `None` too once `abort` (a
 /// pidfd, say) is readable.
-fn wait_for_start<'a>(
-    host: &'a Channel,
+fn wait_for_start(
+    host: &Channel,
     mut listener: Option<Listener>,
     mut abort: Option<std::os::fd::BorrowedFd<'_>>,
-) -> Option<StartedBy<'a>> {
+) -> Option<StartedBy> {
     let mut host = Some(host);
     let mut callers: VecDeque<Channel> = VecDeque::new();
     loop {
         if listener.is_none() && callers.is_empty() && abort.is_none() {
             // The host's channel alone, as for an exec: a plain blocking read.
-            return host.filter(|host| says_start(host)).map(StartedBy::Host);
+            return host
+                .filter(|host| says_start(host))
+                .map(|_| StartedBy::Host);
         }
         let mut fds: Vec<PollFd<'_>> = host
             .iter()
@@ -243,7 +271,7 @@ fn wait_for_start<'a>(
         if let Some(channel) = host {
             if ready.pop_front() == Some(true) {
                 if says_start(channel) {
-                    return Some(StartedBy::Host(channel));
+                    return Some(StartedBy::Host);
                 }
                 host = None;
             }

@@ -13,6 +13,7 @@ mod host_proc;
 mod identity;
 mod init;
 pub mod lxc_hook;
+mod pid1;
 pub(crate) mod rootfs;
 mod terminal;
 mod userns;
@@ -66,11 +67,11 @@ pub unsafe fn main() -> ! {
     let single = unsafe { SingleThreaded::promise() };
     let code = match channel.recv::<Request>() {
         Ok(Some((Request::Create(plan), fds))) => match make_room(channel, fds, plan.extra_fds) {
-            Ok((channel, fds, extra)) => create(&channel, &single, &plan, fds, extra),
+            Ok((channel, fds, extra)) => create(channel, &single, &plan, fds, extra),
             Err(code) => code,
         },
         Ok(Some((Request::Exec(plan), fds))) => match make_room(channel, fds, plan.extra_fds) {
-            Ok((channel, fds, extra)) => exec(&channel, &single, &plan, fds, extra),
+            Ok((channel, fds, extra)) => exec(channel, &single, &plan, fds, extra),
             Err(code) => code,
         },
         Ok(Some((Request::Start, _))) => {
@@ -170,17 +171,34 @@ pub(crate) fn stay_undumpable() -> Result<()> {
 /// Joins what the plan says, clones the init and hands it to the host. Returns the exit code
 /// of the helper; the init never returns from here.
 fn create(
-    channel: &Channel,
+    channel: Channel,
     single: &SingleThreaded,
     plan: &CreatePlan,
     mut fds: Vec<OwnedFd>,
     extra: Vec<OwnedFd>,
 ) -> i32 {
-    // The last fd is the start socket's listener, for the init alone; the rest are the
-    // namespaces to join (their count is checked before the first join).
+    // The last fd is the start socket's listener, for the init alone, and with berth's init
+    // the one before it is the exit record; the rest are the namespaces to join (their count
+    // is checked before the first join).
     let Some(listener) = fds.pop().map(Listener::from) else {
-        report_failure(channel, &Error::Internal("no start socket attached".into()));
+        report_failure(
+            &channel,
+            &Error::Internal("no start socket attached".into()),
+        );
         return 1;
+    };
+    let builtin = if plan.command.init {
+        let Some(exit_record) = fds.pop() else {
+            report_failure(&channel, &Error::Internal("no exit record attached".into()));
+            return 1;
+        };
+        Some(pid1::BuiltIn {
+            exit_record,
+            signal_group: plan.command.init_signal_group,
+            tty: plan.command.process.tty,
+        })
+    } else {
+        None
     };
     // Before any setns: the host's procfs, for writing the init's id maps, and the
     // oom_score_adj the init inherits.
@@ -190,7 +208,7 @@ fn create(
     }) {
         Ok(proc) => proc,
         Err(error) => {
-            report_failure(channel, &error);
+            report_failure(&channel, &error);
             return 1;
         }
     };
@@ -199,7 +217,7 @@ fn create(
         match Channel::pair().step(|| "create the id-map gate") {
             Ok(pipe) => Some(pipe),
             Err(error) => {
-                report_failure(channel, &error);
+                report_failure(&channel, &error);
                 return 1;
             }
         }
@@ -216,10 +234,10 @@ fn create(
                     Err(_) => exit(1),
                 }
             }
-            init::run(channel, listener, plan, idmapped, extra)
+            init::run(channel, single, listener, plan, idmapped, extra, builtin)
         }
         Some(outcome) => {
-            drop((listener, extra));
+            drop((listener, extra, builtin));
             let outcome = match (outcome, gate) {
                 (Ok((pid, pidfd)), Some((reader, writer))) => {
                     drop(reader);
@@ -236,14 +254,14 @@ fn create(
                 }
                 (outcome, _) => outcome,
             };
-            hand_over(channel, outcome)
+            hand_over(&channel, outcome)
         }
     }
 }
 
 /// Joins a running container, clones the process into it and hands it to the host.
 fn exec(
-    channel: &Channel,
+    channel: Channel,
     single: &SingleThreaded,
     plan: &ExecPlan,
     fds: Vec<OwnedFd>,
@@ -269,7 +287,7 @@ fn exec(
         None => init::run_exec(channel, plan, groups_locked, extra, program),
         Some(outcome) => {
             drop((extra, program));
-            hand_over(channel, outcome)
+            hand_over(&channel, outcome)
         }
     }
 }

@@ -134,6 +134,11 @@ pub fn render(command: &Command, inputs: &ConfigInputs<'_>) -> Result<String> {
             command.dev_noexec,
             "LXC's lxc.autodev mounts /dev with options of its own",
         ),
+        (
+            "init",
+            command.init,
+            "lxc-execute runs LXC's own init (init.lxc) as pid 1; berth's would be a second one",
+        ),
     ] {
         if set {
             return Err(unsupported(field, why));
@@ -882,7 +887,7 @@ mod tests {
     fn the_oci_fields_of_the_native_driver_are_unsupported() {
         let rootfs = Rootfs::new("oci");
         type Set = fn(&mut Command);
-        let sets: [(&str, Set); 5] = [
+        let sets: [(&str, Set); 6] = [
             ("device_nodes", |c| {
                 c.device_nodes = vec![runtime_core::DeviceNode {
                     path: "/dev/x".into(),
@@ -905,6 +910,7 @@ mod tests {
             }),
             ("domainname", |c| c.domainname = Some("example.org".into())),
             ("dev_noexec", |c| c.dev_noexec = true),
+            ("init", |c| c.init = true),
         ];
         for (field, set) in sets {
             let mut command = rootfs.command();

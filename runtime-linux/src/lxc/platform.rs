@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use nix::errno::Errno;
-use runtime_core::lifecycle::{ExecSink, ExitSink, Launched, Peers, Platform, Saved};
+use runtime_core::lifecycle::{Adopted, ExecSink, ExitSink, Launched, Peers, Platform, Saved};
 use runtime_core::{
     Command, Error, ExitStatus, Hooks, NamespaceKind, NamespaceMode, ProcessConfig, Resources,
     Result, Stats, Status, Stdio, Validated,
@@ -470,12 +470,16 @@ impl Platform for LxcPlatform {
         instance.init.cgroup.relative_path()
     }
 
-    fn adopt(&self, saved: &Saved<LxcSaved>, state_dir: &Path) -> Option<LxcInstance> {
+    fn adopt(&self, saved: &Saved<LxcSaved>, state_dir: &Path) -> Adopted<LxcInstance> {
         let cgroup_path = &saved.platform.init.cgroup_path;
         let (parent, _) = cgroup_path.rsplit_once('/').unwrap_or(("", cgroup_path));
         let cgroup = self.native.cgroups.open(parent, &saved.id);
         let alive = saved.status != Status::Stopped;
-        let adopt = |pid, start_time| alive.then(|| recovery::adopt(pid, start_time)).flatten();
+        let adopt = |pid, start_time| {
+            alive
+                .then(|| recovery::adopt(pid, start_time).ok())
+                .flatten()
+        };
         let init = adopt(saved.pid, saved.platform.init.pid_start_time);
         let monitor = adopt(
             saved.platform.monitor_pid,
@@ -485,24 +489,27 @@ impl Platform for LxcPlatform {
             (saved.status == Status::Created).then(|| Starter::Socket(state_dir.to_path_buf()));
         let startable = starter.is_none() || state_dir.join(START_SOCKET).exists();
         match (init, monitor) {
-            (Some(init), Some(monitor)) if startable => Some(LxcInstance {
-                init: Instance::new(
-                    saved.id.clone(),
-                    saved.pid,
-                    init,
-                    saved.platform.init.pid_start_time,
-                    cgroup,
-                    ExecContext::saved(&saved.platform.init),
-                    starter,
-                ),
-                monitor_pid: saved.platform.monitor_pid,
-                monitor: Arc::new(monitor),
-                monitor_start_time: saved.platform.monitor_start_time,
-                oom_kills: AtomicU64::new(0),
-                program: parking_lot::Mutex::new(None),
-                state_dir: state_dir.to_path_buf(),
-                command: None,
-            }),
+            (Some(init), Some(monitor)) if startable => Adopted::Alive(
+                LxcInstance {
+                    init: Instance::new(
+                        saved.id.clone(),
+                        saved.pid,
+                        init,
+                        saved.platform.init.pid_start_time,
+                        cgroup,
+                        ExecContext::saved(&saved.platform.init),
+                        starter,
+                    ),
+                    monitor_pid: saved.platform.monitor_pid,
+                    monitor: Arc::new(monitor),
+                    monitor_start_time: saved.platform.monitor_start_time,
+                    oom_kills: AtomicU64::new(0),
+                    program: parking_lot::Mutex::new(None),
+                    state_dir: state_dir.to_path_buf(),
+                    command: None,
+                },
+                saved.status,
+            ),
             (init, monitor) => {
                 if let Some(init) = &init {
                     let _ = sys::pidfd::send_signal(init.as_fd(), libc::SIGKILL);
@@ -514,7 +521,8 @@ impl Platform for LxcPlatform {
                 // A monitor that ended while no driver watched (its container exited) left
                 // the `lxc.pivot` it moved into, as any other.
                 self.remove_cgroups(&cgroup, &saved.id);
-                None
+                // The monitor carried the program's exit to its parent, the driver that died.
+                Adopted::Ended(saved.recorded_exit())
             }
         }
     }

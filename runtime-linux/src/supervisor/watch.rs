@@ -10,6 +10,7 @@ use runtime_core::{ExitStatus, Result};
 
 use super::oom::OomWatches;
 use super::{Handler, Next, Supervisor};
+use crate::exit_record;
 use crate::instance::Instance;
 use crate::launcher;
 use crate::platform::NativePlatform;
@@ -25,7 +26,12 @@ pub fn watch(
 ) -> Result<()> {
     let exit_handler = {
         let sink = sink.clone();
-        reaper(instance.pidfd.clone(), reap, move |exit| sink.exited(exit))
+        let record = instance.exit_record.clone();
+        let killed = instance.killed.clone();
+        reaper(instance.pidfd.clone(), reap, move |observed| {
+            let killed = killed.load(std::sync::atomic::Ordering::Acquire);
+            sink.exited(exit_record::resolve(observed, record.as_deref(), killed))
+        })
     };
     supervisor.watch(instance.pidfd.clone(), exit_handler)?;
     if let Some(path) = instance.cgroup.oom_watch_path() {

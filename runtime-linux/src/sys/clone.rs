@@ -39,12 +39,24 @@ impl SingleThreaded {
 /// As for `fork`, only the calling thread lives on in the child, with a copy of the address
 /// space: in a many-threaded process a lock another thread held would stay locked there
 /// forever. The [`SingleThreaded`] argument is the proof that there is no other thread.
-pub fn clone_sibling(_: &SingleThreaded, namespace_flags: u64) -> nix::Result<Cloned> {
+pub fn clone_sibling(single: &SingleThreaded, namespace_flags: u64) -> nix::Result<Cloned> {
+    clone3(single, namespace_flags | libc::CLONE_PARENT as u64, 0)
+}
+
+/// A plain `fork` of the caller, with a pidfd: for berth's init, whose child is the
+/// container's program. The child's exit signal is SIGCHLD, as a forked child's.
+pub fn fork(single: &SingleThreaded) -> nix::Result<Cloned> {
+    clone3(single, 0, libc::SIGCHLD as u64)
+}
+
+/// `clone3` with `flags | CLONE_PIDFD`, continuing on a copy of the caller's stack.
+fn clone3(_: &SingleThreaded, flags: u64, exit_signal: u64) -> nix::Result<Cloned> {
     let mut pidfd: libc::c_int = -1;
     // SAFETY: clone_args is plain data (integers only); zero is "unset" for every field we do
     // not fill.
     let mut args: libc::clone_args = unsafe { std::mem::zeroed() };
-    args.flags = namespace_flags | libc::CLONE_PARENT as u64 | libc::CLONE_PIDFD as u64;
+    args.flags = flags | libc::CLONE_PIDFD as u64;
+    args.exit_signal = exit_signal;
     args.pidfd = &mut pidfd as *mut libc::c_int as u64;
     // SAFETY: `args` is a valid clone_args of the size given, and `pidfd`, which the kernel
     // writes, outlives the call. With no stack given the child continues on a copy of our

@@ -12,6 +12,7 @@ pub mod keyring;
 pub mod mount_api;
 pub mod net;
 pub mod pidfd;
+pub mod signals;
 pub mod socket;
 pub mod spawn;
 pub mod terminal;

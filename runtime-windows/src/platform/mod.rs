@@ -23,7 +23,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use runtime_core::lifecycle::{ExecSink, ExitSink, Launched, Peers, Platform, Saved};
+use runtime_core::lifecycle::{Adopted, ExecSink, ExitSink, Launched, Peers, Platform, Saved};
 use runtime_core::{
     Command, Error, ExitStatus, Hooks, OsFailure, ProcessConfig, Resources, Result, Stats, Status,
     Stdio, Validated,
@@ -416,9 +416,11 @@ impl<H: Hcs> Platform for HcsPlatform<H> {
         }
     }
 
-    fn adopt(&self, saved: &Saved<HcsSaved>, _state_dir: &Path) -> Option<HcsInstance<H>> {
+    fn adopt(&self, saved: &Saved<HcsSaved>, _state_dir: &Path) -> Adopted<HcsInstance<H>> {
         let hcs = &self.hcs;
-        let system = hcs.open_system(&saved.platform.system_id).ok()?;
+        let Ok(system) = hcs.open_system(&saved.platform.system_id) else {
+            return Adopted::Ended(saved.recorded_exit());
+        };
         let shared = Shared::new(saved.id.clone(), hcs.clone(), self.timeouts);
         let watched = hcs.set_system_callback(&system, system_callback(&shared));
         *shared.system.lock() = Some(system);
@@ -436,9 +438,10 @@ impl<H: Hcs> Platform for HcsPlatform<H> {
             };
         if !alive {
             self.destroy(&instance);
-            return None;
+            // HCS keeps no exit of a process nobody watched.
+            return Adopted::Ended(saved.recorded_exit());
         }
-        Some(instance)
+        Adopted::Alive(instance, saved.status)
     }
 }
 

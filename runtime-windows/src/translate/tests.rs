@@ -755,6 +755,7 @@ refused!(personality, "personality", |c| c.personality =
 refused!(domainname, "domainname", |c| c.domainname =
     Some("example.org".into()));
 refused!(dev_noexec, "dev_noexec", |c| c.dev_noexec = true);
+refused!(init, "init", |c| c.init = true);
 refused!(device_cgroup_rules, "device_cgroup_rules", |c| c
     .device_cgroup_rules =
     vec![DeviceRule::char(Some(10), Some(229), "rwm")]);
