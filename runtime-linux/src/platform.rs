@@ -348,9 +348,14 @@ impl Platform for NativePlatform {
         // driver died in the middle of its start runs.
         let status = match saved.status {
             Status::Created if !recovery::waits_for_start(state_dir) => Status::Running,
-            // A driver that died in the middle of a pause or resume: the freezer says.
-            Status::Running | Status::Paused => match cgroup.is_frozen() {
-                Ok(true) => Status::Paused,
+            // A driver that died in the middle of a pause or resume: the freezer says. A
+            // freeze it asked for is finished here, so that the container is paused, not
+            // half so.
+            Status::Running | Status::Paused => match cgroup.freeze_asked() {
+                Ok(true) => match cgroup.freeze() {
+                    Ok(()) => Status::Paused,
+                    Err(_) => saved.status,
+                },
                 Ok(false) => Status::Running,
                 Err(_) => saved.status,
             },

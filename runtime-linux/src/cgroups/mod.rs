@@ -594,6 +594,15 @@ impl ContainerCgroup {
         self.is_frozen_by(&self.require_freezer()?)
     }
 
+    /// Whether a freeze was asked for, done or still under way: a driver that died in the
+    /// middle of a pause asked for one.
+    pub fn freeze_asked(&self) -> Result<bool> {
+        match self.require_freezer()? {
+            Freezer::V1(dir) => v1::freeze_asked(&self.fs, dir),
+            Freezer::V2(dir) => v2::freeze_asked(&self.fs, dir),
+        }
+    }
+
     fn require_freezer(&self) -> Result<Freezer<'_>> {
         self.freezer().ok_or_else(|| {
             Error::Unsupported("pausing on a host without the freezer cgroup controller".into())

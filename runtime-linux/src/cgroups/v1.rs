@@ -134,3 +134,8 @@ pub(crate) fn thaw_if_present(fs: &CgFs, dir: &Path) -> Result<()> {
 pub(crate) fn is_frozen(fs: &CgFs, dir: &Path) -> Result<bool> {
     Ok(fs.read(&dir.join("freezer.state"))?.trim() == "FROZEN")
 }
+
+/// Whether a freeze was asked for: FROZEN, or FREEZING until every task is.
+pub(crate) fn freeze_asked(fs: &CgFs, dir: &Path) -> Result<bool> {
+    Ok(fs.read(&dir.join("freezer.state"))?.trim() != "THAWED")
+}

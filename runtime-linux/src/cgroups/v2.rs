@@ -166,6 +166,11 @@ pub(crate) fn thaw(fs: &CgFs, dir: &Path) -> Result<()> {
     fs.write(&dir.join("cgroup.freeze"), "0")
 }
 
+/// Whether a freeze was asked for (`cgroup.freeze` is 1), done or not.
+pub(crate) fn freeze_asked(fs: &CgFs, dir: &Path) -> Result<bool> {
+    Ok(fs.read(&dir.join("cgroup.freeze"))?.trim() == "1")
+}
+
 pub(crate) fn is_frozen(fs: &CgFs, dir: &Path) -> Result<bool> {
     let events = fs.read(&dir.join("cgroup.events"))?;
     Ok(flat_key(&events, "frozen") == Some(1))

@@ -25,7 +25,7 @@ use super::report_failure;
 use crate::channel::Channel;
 use crate::exit_record;
 use crate::sys;
-use crate::sys::clone::{Cloned, SingleThreaded};
+use crate::sys::clone::SingleThreaded;
 
 /// What the init needs beyond the program's: the exit record, and how to forward.
 pub struct BuiltIn {
@@ -60,11 +60,8 @@ pub fn run(
     // without one, this makes it their reaper all the same).
     let _ = nix::sys::prctl::set_child_subreaper(true);
     let program = match sys::clone::fork(single) {
-        Ok(Cloned::Child) => exec_program(&init, &prepared, &extra, &report_to, &previous),
-        Ok(Cloned::Parent { pid, pidfd }) => {
-            drop(pidfd);
-            pid
-        }
+        Ok(None) => exec_program(&init, &prepared, &extra, &report_to, &previous),
+        Ok(Some(pid)) => pid,
         Err(errno) => {
             let error = crate::error::os_error("fork the program under berth's init", errno);
             report_failure(&report_to, &error);

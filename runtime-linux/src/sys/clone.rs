@@ -40,23 +40,44 @@ impl SingleThreaded {
 /// space: in a many-threaded process a lock another thread held would stay locked there
 /// forever. The [`SingleThreaded`] argument is the proof that there is no other thread.
 pub fn clone_sibling(single: &SingleThreaded, namespace_flags: u64) -> nix::Result<Cloned> {
-    clone3(single, namespace_flags | libc::CLONE_PARENT as u64, 0)
+    clone3(single, namespace_flags | libc::CLONE_PARENT as u64)
 }
 
-/// A plain `fork` of the caller, with a pidfd: for berth's init, whose child is the
-/// container's program. The child's exit signal is SIGCHLD, as a forked child's.
-pub fn fork(single: &SingleThreaded) -> nix::Result<Cloned> {
-    clone3(single, 0, libc::SIGCHLD as u64)
+/// A plain `fork` of the caller: for berth's init, whose child is the container's program.
+/// `None` in the child, the child's pid in the caller. The child's exit signal is SIGCHLD.
+///
+/// It is `clone(2)`, not `clone3`: the init may be under the container's seccomp filter
+/// already, and Docker's default profile answers `clone3` with ENOSYS (so that a libc falls
+/// back to `clone`).
+pub fn fork(_: &SingleThreaded) -> nix::Result<Option<i32>> {
+    // SAFETY: clone with only SIGCHLD and no new stack (0) is fork: the child continues on a
+    // copy of our stack and address space, and no pointer is passed. The `SingleThreaded`
+    // promises that no other thread's state (a held lock, a half-done allocation) is copied
+    // along with it.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            libc::SIGCHLD as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    };
+    match rc {
+        -1 => Err(Errno::last()),
+        0 => Ok(None),
+        pid => Ok(Some(pid as i32)),
+    }
 }
 
 /// `clone3` with `flags | CLONE_PIDFD`, continuing on a copy of the caller's stack.
-fn clone3(_: &SingleThreaded, flags: u64, exit_signal: u64) -> nix::Result<Cloned> {
+fn clone3(_: &SingleThreaded, flags: u64) -> nix::Result<Cloned> {
     let mut pidfd: libc::c_int = -1;
     // SAFETY: clone_args is plain data (integers only); zero is "unset" for every field we do
     // not fill.
     let mut args: libc::clone_args = unsafe { std::mem::zeroed() };
     args.flags = flags | libc::CLONE_PIDFD as u64;
-    args.exit_signal = exit_signal;
     args.pidfd = &mut pidfd as *mut libc::c_int as u64;
     // SAFETY: `args` is a valid clone_args of the size given, and `pidfd`, which the kernel
     // writes, outlives the call. With no stack given the child continues on a copy of our
