@@ -495,6 +495,22 @@ func TestKill(t *testing.T) {
 	}
 }
 
+func TestInit(t *testing.T) {
+	d := needDriver(t)
+	// Under berth's init the program is pid 2, and SIGTERM to pid 1 reaches it.
+	cmd := shell(id("init"), "[ $$ = 2 ] || exit 9; kill -TERM 1; sleep 5")
+	cmd.Init = true
+	status, err := d.Run(context.Background(), cmd, berth.Stdio{}, berth.Hooks{})
+	if err != nil || status != (berth.ExitStatus{Code: 143, Signal: syscall.SIGTERM}) {
+		t.Errorf("run under berth's init: %+v, %v", status, err)
+	}
+	cmd = shell(id("initgroup"), "true")
+	cmd.InitSignalGroup = true
+	if _, err := d.Run(context.Background(), cmd, berth.Stdio{}, berth.Hooks{}); !errors.Is(err, berth.ErrInvalidArgument) {
+		t.Errorf("InitSignalGroup without Init: %v, want ErrInvalidArgument", err)
+	}
+}
+
 func TestExec(t *testing.T) {
 	d := needDriver(t)
 	cid := id("exec")

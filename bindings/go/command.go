@@ -46,6 +46,13 @@ type Command struct {
 	ReadonlyPaths []string `json:"readonly_paths"`
 	// Sysctls are namespaced kernel parameters ("net.ipv4.ip_forward": "1").
 	Sysctls map[string]string `json:"sysctls,omitempty"`
+	// Init makes berth's own small init the container's pid 1, with the program as its
+	// child (as docker run --init): it reaps zombies, forwards signals, exits with the
+	// program's status and records it for a driver that takes the container back after its
+	// host died. Native driver only.
+	Init bool `json:"init,omitempty"`
+	// InitSignalGroup, with Init, forwards signals to the program's process group.
+	InitSignalGroup bool `json:"init_signal_group,omitempty"`
 }
 
 // MarshalJSON gives the wire form: empty fields are omitted so that berth's defaults apply,

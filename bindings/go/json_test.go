@@ -60,6 +60,7 @@ func TestCommandJSONFull(t *testing.T) {
 		MaskedPaths:   []string{},
 		ReadonlyPaths: []string{"/proc/sys"},
 		Sysctls:       map[string]string{"net.ipv4.ip_forward": "1"},
+		Init:          true, InitSignalGroup: true,
 	}
 	want := `{"id":"a","rootfs":"/r","readonly_rootfs":true,"hostname":"h",` +
 		`"process":{"args":["sh"],"env":["A=b"],"cwd":"/tmp","user":"app:wheel","additional_gids":[10],` +
@@ -67,7 +68,7 @@ func TestCommandJSONFull(t *testing.T) {
 		`"cap_drop":["CAP_CHOWN"],"no_new_privileges":false,"rlimits":[{"type":"RLIMIT_NOFILE","soft":1,"hard":2}]},` +
 		`"mounts":[{"source":"/src","destination":"/data","type":"bind","options":["rbind","ro"]},` +
 		`{"destination":"/scratch","type":"tmpfs"}],"cgroup_parent":"p",` +
-		`"sysctls":{"net.ipv4.ip_forward":"1"},` +
+		`"sysctls":{"net.ipv4.ip_forward":"1"},"init":true,"init_signal_group":true,` +
 		`"namespaces":{"pid":"host","ipc":{"container":"other"},"uts":"private","net":{"path":"/proc/1/ns/net"},"user":"host"},` +
 		`"resources":{"memory_limit":1,"memory_reservation":2,"memory_swap":-1,"cpu_shares":3,"cpu_quota":-1,` +
 		`"cpu_period":4,"cpuset_cpus":"0-1","cpuset_mems":"0","pids_limit":-1,"blkio_weight":5},` +

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use runtime_core::lifecycle::{
-    Adopted, ExecSink, ExitSink, Launched, OnDrop, Peers, Platform, Saved,
+    Adopted, ExecSink, ExitSink, Launched, OnDrop, Peers, Platform, Saved, StateRoot,
 };
 use runtime_core::{
     Command, Driver, Error, ErrorKind, ExitStatus, Hooks, Lifecycle, NoHooks, Operation,
@@ -30,6 +30,8 @@ struct Scripted {
     last_sink: Mutex<Option<ExitSink<Scripted>>>,
     /// Every detached exec watched, for a test to end one.
     exec_sinks: Mutex<Vec<ExecSink<Scripted>>>,
+    /// State directories of creates cut short that recovery asked to clean up.
+    abandoned: Mutex<Vec<String>>,
 }
 
 impl Scripted {
@@ -192,6 +194,15 @@ impl Platform for Scripted {
 
     fn saved(&self, init: &Init) -> serde_json::Value {
         serde_json::json!({ "program": init.program })
+    }
+
+    fn abandon(&self, state_dir: &std::path::Path) {
+        let name = state_dir
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        self.abandoned.lock().unwrap().push(name);
     }
 
     /// Whatever a state file says is not stopped is still there.
@@ -897,4 +908,108 @@ fn with_instance_reaches_the_instance_in_the_statuses_allowed_only() {
     let error = program("w").unwrap_err();
     assert_eq!(error.kind(), ErrorKind::InvalidState, "{error}");
     assert!(error.to_string().contains("stopped"), "{error}");
+}
+
+#[test]
+fn a_container_that_stopped_stays_listed_with_its_exit_in_the_next_driver_until_deleted() {
+    let f = fixture_with(Scripted::default(), OnDrop::Keep);
+    f.driver
+        .create(
+            &command("done", "sleep"),
+            &Stdio::default(),
+            Arc::new(NoHooks),
+        )
+        .unwrap();
+    f.driver.start("done").unwrap();
+    let sink = f
+        .driver
+        .platform()
+        .last_sink
+        .lock()
+        .unwrap()
+        .clone()
+        .unwrap();
+    sink.exited(ExitStatus::exited(4));
+    wait_until("stopped", || {
+        f.driver.state("done").unwrap().status == Status::Stopped
+    });
+    let Fixture {
+        driver,
+        root,
+        _removed,
+    } = f;
+    drop(Arc::into_inner(driver).expect("the only reference"));
+    assert_eq!(saved_status(&root, "done"), "stopped");
+
+    let f = Fixture {
+        driver: Arc::new(
+            Lifecycle::new(Scripted::default(), root.clone(), OnDrop::Delete).unwrap(),
+        ),
+        root,
+        _removed,
+    };
+    assert!(f.driver.recovery_report().is_empty());
+    let state = f.driver.state("done").unwrap();
+    assert_eq!(state.status, Status::Stopped);
+    assert_eq!(state.pid, 0);
+    assert_eq!(state.exit_status, Some(ExitStatus::exited(4)));
+    assert_eq!(f.driver.list().unwrap(), [state]);
+    assert_eq!(f.driver.wait("done").unwrap(), ExitStatus::exited(4));
+    for refused in [
+        f.driver.start("done"),
+        f.driver.kill("done", 9, false),
+        f.driver.pause("done"),
+    ] {
+        assert_eq!(refused.unwrap_err().kind(), ErrorKind::InvalidState);
+    }
+    let again = f
+        .driver
+        .create(
+            &command("done", "sleep"),
+            &Stdio::default(),
+            Arc::new(NoHooks),
+        )
+        .unwrap_err();
+    assert_eq!(again.kind(), ErrorKind::AlreadyExists);
+    f.driver.delete("done", false).unwrap();
+    assert_eq!(
+        f.driver.state("done").unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    assert!(!f.root.join("done").exists());
+    assert_eq!(f.driver.platform().launched.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn a_create_cut_short_is_cleaned_up_once_its_creator_has_let_go() {
+    let f = fixture();
+    // A directory without a state file, its creator gone: a driver that died mid-create.
+    std::fs::create_dir(f.root.join("cut")).unwrap();
+    std::fs::write(f.root.join("cut/state.json.tmp"), "{").unwrap();
+    // And one whose creator lives: another driver on the root, between its mkdir and its
+    // first save.
+    let store = StateRoot::open(f.root.clone(), |from, to| std::fs::rename(from, to)).unwrap();
+    let (_busy, claim) = store.create("busy").unwrap();
+
+    let second = Lifecycle::new(Scripted::default(), f.root.clone(), OnDrop::Delete).unwrap();
+    assert_eq!(
+        second.recovery_report(),
+        ["cut: its driver died while creating it; cleaned up"]
+    );
+    assert_eq!(*second.platform().abandoned.lock().unwrap(), ["cut"]);
+    assert!(!f.root.join("cut").exists());
+    assert!(
+        f.root.join("busy").exists(),
+        "a create under way was touched"
+    );
+    assert!(second.list().unwrap().is_empty());
+    drop(second);
+
+    drop(claim);
+    let third = Lifecycle::new(Scripted::default(), f.root.clone(), OnDrop::Delete).unwrap();
+    assert_eq!(
+        third.recovery_report(),
+        ["busy: its driver died while creating it; cleaned up"]
+    );
+    assert!(!f.root.join("busy").exists());
 }
