@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! berth-bench [--smoke] [--out DIR] [--rootfs DIR]
-//!             [--only run,exec,lxc,throughput,idle,oom,profile] [--idle-sizes 1,100,1000]
+//!             [--only run,exec,lxc,throughput,idle,oom,init,profile] [--idle-sizes 1,100,1000]
 //! berth-bench report [DIR]                  REPORT.md and the charts again from DIR/results.json
 //!                                           (default bench/results), without measuring
 //! berth-bench cleanup                       remove whatever a run left (containers, cgroups, state)
@@ -12,7 +12,8 @@
 //! ```
 //!
 //! `run` and `exec` measure every runtime, berth's LXC driver and bare LXC among them; `lxc`
-//! alone runs the two measures with only the LXC driver and bare LXC (`--only lxc`).
+//! alone runs the two measures with only the LXC driver and bare LXC (`--only lxc`). `init`
+//! is berth's run with its built-in init against the same run without it.
 //!
 //! `scripts/bench.sh` installs what is needed, builds this, and runs it. See
 //! `bench/results/REPORT.md` for the method.
@@ -42,7 +43,9 @@ use serde::{Deserialize, Serialize};
 
 use measure::run::Runners;
 use measure::throughput::Throughput;
-use measure::{exec::ExecLatency, idle::Idle, oom::Oom, profile::Profile, run::RunLatency};
+use measure::{
+    exec::ExecLatency, idle::Idle, init::InitCost, oom::Oom, profile::Profile, run::RunLatency,
+};
 use runners::Env;
 
 /// How big a run is.
@@ -58,6 +61,9 @@ pub struct Sizes {
     pub idle_sizes: Vec<usize>,
     pub idle_samples: usize,
     pub oom_iterations: usize,
+    /// Rounds of the init's cost (absent from the results of harnesses before it).
+    #[serde(default)]
+    pub init_iterations: usize,
     pub profile_iterations: usize,
     pub perf_runs: usize,
     pub trace_runs: usize,
@@ -76,6 +82,7 @@ impl Sizes {
             idle_sizes: vec![1, 100, 1000],
             idle_samples: 10,
             oom_iterations: 20,
+            init_iterations: 200,
             profile_iterations: 100,
             perf_runs: 200,
             trace_runs: 50,
@@ -94,6 +101,9 @@ impl Sizes {
             idle_sizes: vec![1, 20, 50],
             idle_samples: 5,
             oom_iterations: 5,
+            // Two runs of about 5 ms a round: a second or two, and enough rounds that the
+            // medians are steady.
+            init_iterations: 100,
             profile_iterations: 20,
             perf_runs: 40,
             trace_runs: 20,
@@ -110,6 +120,11 @@ pub enum Outcome<T> {
 }
 
 impl<T> Outcome<T> {
+    /// Skipped: what results from before a measure existed say of it.
+    pub fn skipped() -> Outcome<T> {
+        Outcome::Skipped
+    }
+
     pub fn done(&self) -> Option<&T> {
         match self {
             Outcome::Done(t) => Some(t),
@@ -139,6 +154,9 @@ pub struct Results {
     pub throughput: Outcome<Throughput>,
     pub idle: Outcome<Idle>,
     pub oom: Outcome<Oom>,
+    /// The cost of berth's built-in init (skipped in the results of harnesses before it).
+    #[serde(default = "Outcome::skipped")]
+    pub init: Outcome<InitCost>,
     pub profile: Outcome<Profile>,
     pub left_behind: Vec<String>,
     /// Failed `LinuxDriver::new` calls (each tried again), and how many drivers were made.
@@ -154,7 +172,7 @@ struct Args {
 }
 
 const USAGE: &str = "usage: berth-bench [--smoke] [--out DIR] [--rootfs DIR] \
-                     [--only run,exec,lxc,throughput,idle,oom,profile] [--idle-sizes 1,100,1000]\n       \
+                     [--only run,exec,lxc,throughput,idle,oom,init,profile] [--idle-sizes 1,100,1000]\n       \
                      berth-bench report [DIR]\n       berth-bench cleanup\n       \
                      berth-bench profile-loop N ROOTFS [M]";
 
@@ -408,6 +426,9 @@ fn bench(args: Args) -> Result<(), String> {
     let run = run_measure("run latency", wanted("run") || wanted("lxc"), || {
         measure::run::measure(&env, sizes.run_iterations, sizes.warmup, runners("run"))
     });
+    let init = run_measure("cost of berth's init", wanted("init"), || {
+        measure::init::measure(&env, sizes.init_iterations, sizes.warmup)
+    });
     let exec = run_measure("exec latency", wanted("exec") || wanted("lxc"), || {
         measure::exec::measure(&env, sizes.exec_iterations, sizes.warmup, runners("exec"))
     });
@@ -460,6 +481,7 @@ fn bench(args: Args) -> Result<(), String> {
         throughput,
         idle,
         oom,
+        init,
         profile,
         left_behind,
         driver_failures: runners::DRIVER_FAILURES.lock().unwrap().clone(),

@@ -1,7 +1,8 @@
-//! The five measures, and the profile of berth's run.
+//! The five measures, the cost of berth's init, and the profile of berth's run.
 
 pub mod exec;
 pub mod idle;
+pub mod init;
 pub mod oom;
 pub mod profile;
 pub mod run;

@@ -1,5 +1,5 @@
-//! The values of measures 1 to 5 (run and exec latency, throughput, idle cost, OOM), and of
-//! the LXC driver against bare LXC (from measures 1 and 2).
+//! The values of measures 1 to 5 (run and exec latency, throughput, idle cost, OOM), of the
+//! LXC driver against bare LXC (from measures 1 and 2), and of the cost of berth's init.
 
 use super::tables::{kib, median_of, outcome_note, ratio_table, series_table, table, verdict};
 use super::template::Values;
@@ -35,6 +35,29 @@ pub fn run(v: &mut Values, r: &Results, charts: &Charts) {
         ratio(median_of(&run.series, "berth-lib") / floor),
     );
     v.text("run.chart", charts.run_latency.clone().unwrap_or_default());
+}
+
+/// berth's run with its built-in init against the same run without it (measure 7).
+pub fn init(v: &mut Values, r: &Results) {
+    v.text("init.outcome", outcome_note(&r.init));
+    v.flag("init", r.init.done().is_some());
+    let Some(init) = r.init.done() else { return };
+    v.text("init.iterations", init.iterations.to_string());
+    v.text("init.warmup", init.warmup.to_string());
+    v.text("init.series", series_table(&init.series));
+    let (without, with) = init.pair();
+    let median = |s: Option<&Series>| s.map_or(f64::NAN, Series::median);
+    let cpu = |s: Option<&Series>| s.map_or(f64::NAN, |s| s.cpu.median);
+    v.text("init.ratio", ratio(init.ratio));
+    v.text("init.with_ms", ms(median(with)));
+    v.text("init.without_ms", ms(median(without)));
+    v.text("init.extra_ms", ms(median(with) - median(without)));
+    v.text("init.cpu_with_ms", ms(cpu(with)));
+    v.text("init.cpu_without_ms", ms(cpu(without)));
+    let rounds = &init.round_ratios;
+    v.text("init.round_ratio", ratio(rounds.median));
+    v.text("init.round_p10", ratio(rounds.p10));
+    v.text("init.round_p90", ratio(rounds.p90));
 }
 
 pub fn exec(v: &mut Values, r: &Results) {

@@ -45,6 +45,7 @@ pub fn render(r: &Results, charts: &Charts) -> Result<String, String> {
     measures::idle(&mut v, r, charts);
     measures::oom(&mut v, r);
     measures::lxc(&mut v, r);
+    measures::init(&mut v, r);
     profile::profile(&mut v, r);
     caveats(&mut v, r, charts);
     template::render(TEMPLATE, &v)
@@ -77,6 +78,7 @@ fn run_and_machine(v: &mut Values, r: &Results) {
         ("idle_sizes", format!("{:?}", s.idle_sizes)),
         ("idle_samples", s.idle_samples.to_string()),
         ("oom_iterations", s.oom_iterations.to_string()),
+        ("init_iterations", s.init_iterations.to_string()),
         ("profile_iterations", s.profile_iterations.to_string()),
         ("perf_runs", s.perf_runs.to_string()),
     ] {
@@ -135,7 +137,13 @@ fn isolation(v: &mut Values, r: &Results) {
 /// Roughly how many drivers a run of these sizes makes (one per measure and per idle size,
 /// one per profile sample, and the probe).
 fn drivers_made(r: &Results) -> usize {
-    1 + 3 + r.sizes.idle_sizes.len() + 1 + 1 + r.sizes.profile_iterations.min(50) + 1
+    1 + 3
+        + usize::from(r.init.done().is_some())
+        + r.sizes.idle_sizes.len()
+        + 1
+        + 1
+        + r.sizes.profile_iterations.min(50)
+        + 1
 }
 
 /// The caveats that depend on the run: failed drivers, and the notes of the probe, the
@@ -193,6 +201,7 @@ mod tests {
                 "## 4. Idle cost at scale",
                 "## 5. OOM notification latency (berth only)",
                 "## 6. The LXC driver against bare LXC",
+                "## 7. The cost of berth's built-in init",
                 "## Where berth's time goes",
                 "## Caveats",
                 "![Run latency distribution per runtime](run-latency.png)",
@@ -263,6 +272,68 @@ mod tests {
         assert!(!report.contains("## Headline"));
         assert!(!report.contains("berth / crun |"));
         assert!(report.contains("| run `/bin/true` | **11.0** | **11.0** (`lxc-execute`) | 1.00× | within 1.2× | **met** |"));
+    }
+
+    fn series(key: &str, samples_ms: Vec<f64>) -> crate::measure::Series {
+        let mut s = crate::measure::Series::new(key, key);
+        s.cpu_ms = vec![1.0; samples_ms.len()];
+        s.samples_ms = samples_ms;
+        s.summarize();
+        s
+    }
+
+    fn init_cost() -> crate::measure::init::InitCost {
+        crate::measure::init::InitCost {
+            iterations: 3,
+            warmup: 1,
+            series: vec![
+                series("berth-lib", vec![4.0, 5.0, 6.0]),
+                series("berth-lib-init", vec![5.0, 6.0, 7.0]),
+            ],
+            ratio: 1.2,
+            round_ratios: crate::util::Summary::of_values(&[1.1, 1.2, 1.3]),
+        }
+    }
+
+    /// The committed results, from before measure 7, say it did not run; with it, the report
+    /// gives the ratio and both medians.
+    #[test]
+    fn the_init_cost_renders() {
+        let mut results = committed("results/smoke/results.json");
+        let before = render(&results, &charts()).unwrap();
+        let section = |report: &str| {
+            report[report.find("## 7.").unwrap()..report.find("## Where").unwrap()].to_string()
+        };
+        assert!(section(&before).contains("Not run this time"));
+        results.init = Outcome::Done(init_cost());
+        let report = render(&results, &charts()).unwrap();
+        let init = section(&report);
+        assert!(
+            init.contains("medians: **1.20×** (6.00 ms against\n5.00 ms, 1.00 ms more;"),
+            "{init}"
+        );
+        assert!(
+            init.contains("median 1.20×, p10 1.12×, p90 1.28×"),
+            "{init}"
+        );
+        assert!(init.contains("| `berth-lib-init` | berth-lib-init | **6.00** |"));
+    }
+
+    /// A run of measure 7 alone (`--only init`) renders, without a headline.
+    #[test]
+    fn an_init_only_run_renders() {
+        let mut results = committed("results/smoke/results.json");
+        results.run = Outcome::Skipped;
+        results.exec = Outcome::Skipped;
+        results.throughput = Outcome::Skipped;
+        results.idle = Outcome::Skipped;
+        results.oom = Outcome::Skipped;
+        results.profile = Outcome::Skipped;
+        results.init = Outcome::Done(init_cost());
+        let report = render(&results, &Charts::default()).unwrap();
+        assert!(report.contains("**1.20×**"));
+        assert!(!report.contains("## Headline"));
+        assert!(report.contains("No measure ran that a target applies to."));
     }
 
     /// A run whose measures all failed or were skipped still renders, saying so.
