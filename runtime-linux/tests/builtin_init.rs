@@ -135,28 +135,11 @@ fn every_zombie_is_reaped() {
     }
 }
 
-/// What `sh -c script` exec'd in the container prints.
+/// What `sh -c script` exec'd in the container prints; it must exit 0.
 fn exec_output(driver: &common::TestDriver, id: &str, script: &str) -> String {
-    let (mut read, write) = pipe_file();
-    let stdio = Stdio {
-        stdin: None,
-        stdout: Some(write.as_raw_fd()),
-        stderr: None,
-        extra: Vec::new(),
-    };
-    let status = driver
-        .exec(
-            id,
-            &ProcessConfig::new(["/bin/sh", "-c", script]),
-            &stdio,
-            Arc::new(NoHooks),
-        )
-        .unwrap();
-    drop(write);
+    let (status, out) = common::exec_output(&**driver, id, script);
     assert_eq!(status, ExitStatus::exited(0));
-    let mut text = String::new();
-    read.read_to_string(&mut text).unwrap();
-    text
+    out
 }
 
 #[test]

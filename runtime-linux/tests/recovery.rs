@@ -13,7 +13,7 @@ mod common;
 #[path = "common/conformance.rs"]
 mod linux;
 
-use std::io::{BufRead, Read, Write};
+use std::io::{BufRead, Write};
 use std::ops::Deref;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
@@ -423,22 +423,6 @@ fn stdio(stdin: Option<&OwnedFd>, stdout: Option<&OwnedFd>) -> Stdio {
     }
 }
 
-fn exec_output(driver: &dyn Driver, id: &str, script: &str) -> (ExitStatus, String) {
-    let (read, write) = common::pipe();
-    let status = driver
-        .exec(
-            id,
-            &ProcessConfig::new(["/bin/sh", "-c", script]),
-            &stdio(None, Some(&write)),
-            Arc::new(NoHooks),
-        )
-        .unwrap();
-    drop(write);
-    let mut out = String::new();
-    std::fs::File::from(read).read_to_string(&mut out).unwrap();
-    (status, out)
-}
-
 fn keep_mode_leaves_created_running_and_paused_containers_to_the_next_driver(kind: Kind) {
     let (root, parent) = names(kind, "keep");
     let (stdin_read, mut stdin_write) = pipe_file();
@@ -504,7 +488,7 @@ fn keep_mode_leaves_created_running_and_paused_containers_to_the_next_driver(kin
     second.delete(&created.id, false).unwrap();
 
     // The running one: exec'd into, killed, and its exit seen.
-    let (status, out) = exec_output(&*second, &running.id, "echo in; exit 6");
+    let (status, out) = common::exec_output(&*second, &running.id, "echo in; exit 6");
     assert_eq!((status, out.as_str()), (ExitStatus::exited(6), "in\n"));
     second.kill(&running.id, libc::SIGKILL, false).unwrap();
     assert_eq!(
@@ -516,7 +500,7 @@ fn keep_mode_leaves_created_running_and_paused_containers_to_the_next_driver(kin
     // The paused one: resumed, exec'd into, paused again and deleted by force.
     second.resume(&paused.id).unwrap();
     assert_eq!(second.state(&paused.id).unwrap().status, Status::Running);
-    let (status, _) = exec_output(&*second, &paused.id, "exit 3");
+    let (status, _) = common::exec_output(&*second, &paused.id, "exit 3");
     assert_eq!(status, ExitStatus::exited(3));
     second.pause(&paused.id).unwrap();
     second.delete(&paused.id, true).unwrap();
@@ -639,7 +623,7 @@ fn a_created_container_starts_from_another_process(kind: Kind, mode: &str) {
         Kind::Native => "ls /proc/1/fd",
         Kind::Lxc => "set -- $(cat /proc/1/task/1/children); ls /proc/$1/fd",
     };
-    let (status, fds) = exec_output(&*driver, &id, program);
+    let (status, fds) = common::exec_output(&*driver, &id, program);
     assert_eq!(status, ExitStatus::exited(0));
     assert_eq!(fds.split_whitespace().collect::<Vec<_>>(), ["0", "1", "2"]);
 

@@ -288,7 +288,7 @@ fn exercise(
         if kind != "tty" {
             eventually(&context, "its program says started", said_started);
         }
-        let (code, ps) = exec_output(driver, id, "ls -d /proc/[0-9]* | wc -l");
+        let (code, ps) = common::exec_output(driver, id, "ls -d /proc/[0-9]* | wc -l");
         assert_eq!(code, ExitStatus::exited(0), "{context}: exec");
         // init, program and the exec's shell; an exec kind has its detached sleep as well.
         let processes: usize = ps.trim().parse().unwrap();
@@ -336,28 +336,6 @@ fn exercise(
     driver
         .delete(id, false)
         .unwrap_or_else(|e| panic!("{context}: delete: {e}"));
-}
-
-fn exec_output(driver: &LinuxDriver, id: &str, script: &str) -> (ExitStatus, String) {
-    let (read, write) = common::pipe();
-    let stdio = Stdio {
-        stdin: None,
-        stdout: Some(write.as_raw_fd()),
-        stderr: None,
-        extra: Vec::new(),
-    };
-    let status = driver
-        .exec(
-            id,
-            &ProcessConfig::new(["/bin/sh", "-c", script]),
-            &stdio,
-            Arc::new(NoHooks),
-        )
-        .unwrap();
-    drop(write);
-    let mut text = String::new();
-    std::fs::File::from(read).read_to_string(&mut text).unwrap();
-    (status, text)
 }
 
 fn eventually(context: &str, what: &str, mut check: impl FnMut() -> bool) {

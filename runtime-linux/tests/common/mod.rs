@@ -315,6 +315,29 @@ pub fn sh(driver: &(impl AsDriver + ?Sized), script: &str) -> String {
     out.stdout
 }
 
+/// Runs `sh -c script` in the running container `id`; returns how it ended and its stdout.
+pub fn exec_output(driver: &dyn Driver, id: &str, script: &str) -> (ExitStatus, String) {
+    let (read, write) = pipe();
+    let stdio = Stdio {
+        stdin: None,
+        stdout: Some(write.as_raw_fd()),
+        stderr: None,
+        extra: Vec::new(),
+    };
+    let status = driver
+        .exec(
+            id,
+            &ProcessConfig::new(["/bin/sh", "-c", script]),
+            &stdio,
+            Arc::new(NoHooks),
+        )
+        .unwrap();
+    drop(write);
+    let mut out = String::new();
+    fs::File::from(read).read_to_string(&mut out).unwrap();
+    (status, out)
+}
+
 pub fn pipe() -> (OwnedFd, OwnedFd) {
     nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap()
 }
