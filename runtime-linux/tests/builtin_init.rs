@@ -18,9 +18,9 @@ fn with_init(name: &str, script: &str) -> Command {
     command
 }
 
-/// Waits until `check` holds, for up to 5 s.
+/// Waits until `check` holds, for up to 20 s (emulated guests are slow).
 fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(20);
     while !check() {
         assert!(Instant::now() < deadline, "never: {what}");
         std::thread::sleep(Duration::from_millis(10));
@@ -109,23 +109,26 @@ fn signals_from_the_driver_reach_the_program_and_a_group_on_request() {
 #[test]
 fn every_zombie_is_reaped() {
     let driver = driver();
-    // Orphans whose parent exits at once come to pid 1, and the program then sleeps. With
+    // Orphans whose parent exits at once come to pid 1, and end a second later, when the
+    // program has become `sleep` (a shell would reap them while it waits for a child). With
     // berth's init they are reaped; with `sleep` as pid 1 they stay zombies.
-    let script = "for i in 1 2 3 4 5; do sh -c 'sleep 0.05 &'; done; exec sleep 1000";
+    let script = "for i in 1 2 3 4 5; do sh -c 'sleep 1 &'; done; exec sleep 1000";
     for (init, zombies) in [(true, "0"), (false, "5")] {
         let mut command = shell("reap", script);
         command.init = init;
         let id = start(&driver, command);
         let count = "grep -l '^State:.*Z' /proc/[0-9]*/status 2>/dev/null | wc -l";
-        let mut seen = String::new();
-        // The orphans end after 50 ms; their zombies (or none) show soon after.
-        eventually(
-            &format!("{zombies} zombies with init {init}: {seen}"),
-            || {
-                seen = exec_output(&driver, &id, count);
-                seen.trim() == zombies
-            },
-        );
+        // The orphans that live (a zombie has no command line; the pattern does not match
+        // the command lines of this shell and its grep), then end.
+        let orphans =
+            "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' ' | grep -o 'sleep [1] ' | wc -l";
+        eventually("5 sleeping orphans", || {
+            exec_output(&driver, &id, orphans).trim() == "5"
+        });
+        eventually(&format!("{zombies} zombies with init {init}"), || {
+            exec_output(&driver, &id, orphans).trim() == "0"
+                && exec_output(&driver, &id, count).trim() == zombies
+        });
         if init {
             // And stay none: nothing is left for later.
             std::thread::sleep(Duration::from_millis(200));

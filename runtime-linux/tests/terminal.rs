@@ -155,12 +155,12 @@ fn resize_needs_a_terminal_and_a_size() {
 #[test]
 fn under_berths_init_the_program_is_the_terminals_foreground_group() {
     let driver = driver();
-    // Fields 5 and 8 of /proc/self/stat: the process group and the terminal's foreground
-    // group; and the program is not the session's leader (the init is).
+    // Fields 5, 6 and 8 of /proc/self/stat: the process group (the program leads its own),
+    // the session (the init's, pid 1) and the terminal's foreground group (the program's).
     let mut command = shell(
         "init-tty",
         "set -- $(cut -d' ' -f5,6,8 /proc/self/stat); \
-         [ \"$1\" = \"$3\" ] && [ \"$2\" != \"$$\" ] && echo fore''ground",
+         [ \"$1\" = \"$$\" ] && [ \"$1\" = \"$3\" ] && [ \"$2\" = 1 ] && echo fore''ground",
     );
     command.init = true;
     command.process.tty = true;
