@@ -137,8 +137,12 @@ impl<P: Platform> Lifecycle<P> {
                 // A create under way in another driver holds its claim: left alone.
                 if let Some(claim) = file.claim_abandoned() {
                     self.platform.abandon(file.dir());
-                    let _ = file.remove();
-                    drop(claim);
+                    // Removed while claimed, so that no create can take it meanwhile; where
+                    // an open file cannot be removed (Windows), once let go.
+                    if file.remove().is_err() {
+                        drop(claim);
+                        let _ = file.remove();
+                    }
                     report.push(format!(
                         "{name}: its driver died while creating it; cleaned up"
                     ));

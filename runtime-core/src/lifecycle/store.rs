@@ -183,21 +183,32 @@ impl StateFile {
     }
 }
 
-/// An exclusive lock (`flock`) on a container's state directory, held by the driver that
-/// creates the container from the directory's creation until its state is first saved. A
-/// recovering driver that finds a directory without a state file takes it for abandoned (its
-/// creator died mid-create, and its lock went with it) only if it can take the lock itself,
-/// so a create under way in another driver on the same root is never cleaned up.
+/// An exclusive lock (`flock` on Linux, `LockFileEx` on Windows) on the file `claim` in a
+/// container's state directory, held by the driver that creates the container from just after
+/// the directory's creation until its state is first saved. A recovering driver that finds a
+/// directory without a state file takes it for abandoned (its creator died mid-create, and its
+/// lock went with it) only if it can take the lock itself, so a create under way in another
+/// driver on the same root is never cleaned up; a creator that finds the lock taken (a
+/// recovering driver came between its mkdir and its lock) gives up.
 #[derive(Debug)]
 pub struct CreateClaim {
-    /// The directory's open handle, whose close releases the lock.
+    /// The claim file's open handle, whose close releases the lock.
     _held: fs::File,
 }
 
+/// The claim's file in a state directory. A file, not the directory itself: Windows opens
+/// no directory as a `File`.
+const CLAIM_FILE: &str = "claim";
+
 impl CreateClaim {
-    /// The lock on `dir`, or `None` if someone holds it.
+    /// The lock on `dir`'s claim file (made if missing), or `None` if someone holds it.
     fn take(dir: &Path) -> std::io::Result<Option<CreateClaim>> {
-        let handle = fs::File::open(dir)?;
+        let handle = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(dir.join(CLAIM_FILE))?;
         match handle.try_lock() {
             Ok(()) => Ok(Some(CreateClaim { _held: handle })),
             Err(fs::TryLockError::WouldBlock) => Ok(None),
