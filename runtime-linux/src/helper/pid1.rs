@@ -77,8 +77,13 @@ pub fn run(
     if init.signal_group {
         let _ = nix::unistd::setpgid(Pid::from_raw(program), Pid::from_raw(program));
     }
-    // Confined as the program is: with no_new_privileges the seccomp filter goes on last.
-    let _ = prepared.confine_self();
+    // Confined as the program is: with no_new_privileges the seccomp filter goes on last. An
+    // init that cannot be confined must not stay pid 1 of the container: the program goes
+    // with it (a death by SIGKILL, as the driver reads it).
+    if prepared.confine_self().is_err() {
+        let _ = sys::signals::send(program, libc::SIGKILL);
+        exit(128 + libc::SIGKILL)
+    }
     let status = serve(program, init.signal_group);
     exit_record::write(init.exit_record.as_fd(), &status);
     exit(i32::try_from(status.code).unwrap_or(255))
