@@ -26,6 +26,8 @@ make -s c-test-asan
 make -s c-test-valgrind
 step "Go binding"
 scripts/go-test.sh
+step "Python package: the wheel, installed into a fresh virtual environment, then mypy and pytest"
+scripts/python-test.sh
 step "the engines: containerd (ctr and its runc shim), Docker and podman, each with runc and with berth"
 scripts/engine-tests.sh
 step "benchmark harness, short run (the full one is scripts/bench.sh)"

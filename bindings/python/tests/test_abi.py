@@ -47,7 +47,11 @@ int main(void) {
 
 def _expected() -> dict[str, str]:
     lines = {}
-    for struct, name in ((_native.Stdio, "berth_stdio"), (_native.ExitStatusC, "berth_exit_status"), (_native.Hooks, "berth_hooks")):
+    for struct, name in (
+        (_native.Stdio, "berth_stdio"),
+        (_native.ExitStatusC, "berth_exit_status"),
+        (_native.Hooks, "berth_hooks"),
+    ):
         lines[name] = str(ctypes.sizeof(struct))
         for field, ctype, *_ in struct._fields_:
             lines[f"{name}.{field}"] = f"{getattr(struct, field).offset} {ctypes.sizeof(ctype)}"
@@ -73,7 +77,10 @@ def test_layout_matches_the_header(tmp_path: Path) -> None:
     source = tmp_path / "layout.c"
     source.write_text(PROGRAM)
     exe = tmp_path / "layout"
-    subprocess.run(["cc", "-std=c11", "-Wall", "-Werror", f"-I{INCLUDE}", str(source), "-o", str(exe)], check=True)
+    subprocess.run(
+        ["cc", "-std=c11", "-Wall", "-Werror", f"-I{INCLUDE}", str(source), "-o", str(exe)],
+        check=True,
+    )
     out = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout
     seen = dict(line.split(" ", 1) for line in out.splitlines())
     assert seen == _expected()

@@ -20,7 +20,9 @@ def test_close_kills_and_ends_calls_in_progress(tmp_path: Path) -> None:
 
     def run() -> None:
         try:
-            results.append(d.run(shell(cid("close"), "exec sleep 600"), on_start=lambda _: started.set()))
+            results.append(
+                d.run(shell(cid("close"), "exec sleep 600"), on_start=lambda _: started.set())
+            )
         except berth.Error as err:
             results.append(err)
 

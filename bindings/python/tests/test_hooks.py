@@ -30,12 +30,16 @@ def test_a_raising_hook_is_logged_and_nothing_else(
     # The container ran to its end, the call returned its status.
     assert status.code == 4
     assert out.text() == "still runs\n"
-    raised = [r for r in caplog.records if "deliberate failure" in str(r.exc_info and r.exc_info[1])]
+    raised = [
+        r for r in caplog.records if "deliberate failure" in str(r.exc_info and r.exc_info[1])
+    ]
     assert {r.getMessage().split()[1] for r in raised} == {"on_start", "on_exit"}
     assert all(cid("raising") in r.getMessage() for r in raised)
 
 
-def test_a_raising_hook_on_berths_thread(driver: berth.Driver, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_raising_hook_on_berths_thread(
+    driver: berth.Driver, caplog: pytest.LogCaptureFixture
+) -> None:
     """on_exit of a created container runs on a thread berth owns: it too only logs."""
     container_id = cid("raising-thread")
     called = threading.Event()

@@ -55,9 +55,13 @@ def test_delete_refuses_a_live_container_without_force(
 
 def test_kill(driver: berth.Driver, started: Callable[..., str]) -> None:
     # The shell traps TERM and exits 42, so the signal is seen to arrive.
-    container_id = started("kill", "trap 'exit 42' TERM; touch /tmp/ready; while :; do sleep 0.05; done")
+    container_id = started(
+        "kill", "trap 'exit 42' TERM; touch /tmp/ready; while :; do sleep 0.05; done"
+    )
     # Pid 1 ignores a signal it has no handler for: the trap must be set first.
-    eventually(lambda: driver.exec(container_id, {"args": ["test", "-e", "/tmp/ready"]}).success, "trap")
+    eventually(
+        lambda: driver.exec(container_id, {"args": ["test", "-e", "/tmp/ready"]}).success, "trap"
+    )
     driver.kill(container_id, signal.SIGTERM)
     assert driver.wait(container_id, timeout=10).code == 42
     with pytest.raises(berth.InvalidState):
@@ -147,7 +151,9 @@ def test_exec(driver: berth.Driver, started: Callable[..., str]) -> None:
 def test_exec_detached(driver: berth.Driver, started: Callable[..., str]) -> None:
     container_id = started("detached")
     rec = Recorder()
-    pid = driver.exec_detached(container_id, {"args": ["/bin/sh", "-c", "sleep 0.2; exit 9"]}, **rec.hooks())
+    pid = driver.exec_detached(
+        container_id, {"args": ["/bin/sh", "-c", "sleep 0.2; exit 9"]}, **rec.hooks()
+    )
     assert pid > 1 and rec.pids == [pid]
     assert driver.wait_exec(container_id, pid) == berth.ExitStatus(9)
     assert rec.exit_status() == berth.ExitStatus(9)

@@ -86,7 +86,9 @@ def test_hostname_is_the_id(driver: berth.Driver) -> None:
 
 def test_builtin_init(driver: berth.Driver) -> None:
     out = Capture()
-    status = driver.run(shell(cid("init"), "echo $$; kill -TERM $$; sleep 5", init=True), stdout=out.w)
+    status = driver.run(
+        shell(cid("init"), "echo $$; kill -TERM $$; sleep 5", init=True), stdout=out.w
+    )
     # The program is pid 2 under berth's init, and SIGTERM reaches it.
     assert out.text().strip() == "2"
     assert (status.code, status.signal) == (143, 15)

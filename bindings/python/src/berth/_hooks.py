@@ -148,6 +148,7 @@ ON_OOM = _native.ON_OOM(_on_oom)
 ON_EXIT = _native.ON_EXIT(_on_exit)
 ON_CONSOLE = _native.ON_CONSOLE(_on_console)
 
+
 def c_hooks(key: Optional[int], hooks: HookSet) -> Optional[_native.Hooks]:
     """The berth_hooks for ``hooks`` registered as ``key``, with only the wanted callbacks
     set; None for no key."""

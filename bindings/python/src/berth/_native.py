@@ -163,9 +163,7 @@ def _load() -> ctypes.CDLL:
             fn.argtypes = argtypes
         abi = lib.berth_abi_version()
         if abi != ABI_VERSION:
-            raise LoadError(
-                f"{name} has ABI version {abi}; this package speaks ABI {ABI_VERSION}"
-            )
+            raise LoadError(f"{name} has ABI version {abi}; this package speaks ABI {ABI_VERSION}")
         return lib
     raise LoadError(
         "cannot load libberth (" + "; ".join(errors) + "); install the berth wheel, "

@@ -14,11 +14,19 @@ import sys
 import threading
 import time
 import weakref
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Protocol, Tuple, Union, cast
+from typing import Any, Dict, List, Mapping, Optional, Protocol, Tuple, Union, cast
 
 from . import _hooks, _native
 from ._hooks import HookSet, OnConsole, OnExit, OnOOM, OnStart
-from .errors import Error, InvalidArgument, InvalidState, NotFound, Unsupported, error_for
+from .errors import (
+    Error,
+    Internal,
+    InvalidArgument,
+    InvalidState,
+    NotFound,
+    Unsupported,
+    error_for,
+)
 from .types import ExitStatus, State, Stats
 
 
@@ -184,8 +192,12 @@ class Driver:
     ) -> None:
         self._handle: Optional[int] = None
         self._closing = False
-        self._cond = threading.Condition()
+        # _calls counts the calls in progress, which close waits for: _lock guards it and
+        # _closing. _freed is set once the handle is freed.
+        self._lock = threading.Lock()
         self._calls = 0
+        self._freed = threading.Event()
+        self._in_flight = _InFlight(self)
         self._keep = bool(keep_containers)
         # The hook keys of containers made by create (and their detached execs), kept until
         # the container is deleted: libberth may call those hooks until then.
@@ -209,7 +221,10 @@ class Driver:
         c = _lib(op)
         out = ctypes.c_void_p()
         _raise_for(op, c.berth_driver_new(text, ctypes.byref(out)))
+        if not out.value:
+            raise Internal("berth_driver_new gave no driver and no error", op=op)
         self._handle = out.value
+        self._pair: Tuple[ctypes.CDLL, int] = (c, out.value)
         _open_drivers.add(self)
 
     # ---- lifetime ----
@@ -244,26 +259,23 @@ class Driver:
         """
         if _hooks.in_hook():
             raise InvalidState("a driver cannot be closed from a hook", op="close")
-        with self._cond:
-            if self._closing:
-                while self._handle is not None:
-                    self._cond.wait()
-                return
+        with self._lock:
+            closing_already = self._closing
             self._closing = True
-            while self._calls:
-                if not self._keep:
-                    self._cond.release()
-                    try:
-                        self._kill_all()
-                    finally:
-                        self._cond.acquire()
-                self._cond.wait(0.02)
-            handle = self._handle
+        if closing_already:
+            self._freed.wait()
+            return
+        while True:
+            with self._lock:
+                if not self._calls:
+                    break
+            if not self._keep:
+                self._kill_all()
+            time.sleep(0.02)
+        handle, self._handle = self._handle, None
         if handle is not None:
             _native.lib().berth_driver_free(handle)
-        with self._cond:
-            self._handle = None
-            self._cond.notify_all()
+        self._freed.set()
         with self._kept_lock:
             for keys in self._kept.values():
                 for key in keys:
@@ -288,22 +300,15 @@ class Driver:
             if state["status"] == "paused":
                 _native.take_error(c.berth_resume(handle, cid))
 
-    @contextlib.contextmanager
-    def _entered(self, op: str) -> Iterator[Tuple[ctypes.CDLL, int]]:
-        """A call in progress: libberth and the driver handle, which close will not free
-        until the call leaves."""
-        with self._cond:
-            if self._closing or self._handle is None:
+    def _entered(self, op: str) -> "_InFlight":
+        """Begins a call: ``with self._entered(op) as (c, handle):`` gives libberth and the
+        driver handle, which close does not free until the ``with`` ends. Raises
+        :class:`InvalidState` once the driver is closing."""
+        with self._lock:
+            if self._closing:
                 raise InvalidState("the driver is closed", op=op)
             self._calls += 1
-            handle = self._handle
-        try:
-            yield _native.lib(), handle
-        finally:
-            with self._cond:
-                self._calls -= 1
-                if not self._calls:
-                    self._cond.notify_all()
+        return self._in_flight
 
     def _keep_hooks(self, container_id: str, key: Optional[int]) -> None:
         if key is None:
@@ -355,17 +360,41 @@ class Driver:
     ) -> ExitStatus:
         text = _c_json(op, "command", command)
         stdio = _c_stdio(op, stdin, stdout, stderr)
+        status = _native.ExitStatusC()
+        self._call_with_hooks(op, "berth_run", (text,), stdio, hooks, status)
+        return _status(status)
+
+    def _call_with_hooks(
+        self,
+        op: str,
+        name: str,
+        leading: Tuple[bytes, ...],
+        stdio: Optional[_native.Stdio],
+        hooks: HookSet,
+        out: Any,
+        keep_for: Optional[str] = None,
+    ) -> None:
+        """Calls ``name(driver, *leading, stdio, hooks, &out)`` with ``hooks`` registered for
+        the call; with ``keep_for``, they stay registered until that container is deleted
+        (libberth calls them after the call returns)."""
         key = _hooks.register(hooks)
+        kept = False
         try:
-            status = _native.ExitStatusC()
             with self._entered(op) as (c, handle):
-                err = c.berth_run(
-                    handle, text, _ref(stdio), _ref(_hooks.c_hooks(key, hooks)), ctypes.byref(status)
+                err = getattr(c, name)(
+                    handle,
+                    *leading,
+                    _ref(stdio),
+                    _ref(_hooks.c_hooks(key, hooks)),
+                    ctypes.byref(out),
                 )
             _raise_for(op, err)
-            return _status(status)
+            if keep_for is not None:
+                self._keep_hooks(keep_for, key)
+                kept = True
         finally:
-            _hooks.release(key)
+            if not kept:
+                _hooks.release(key)
 
     def create(
         self,
@@ -387,18 +416,10 @@ class Driver:
         container_id = _c_string(op, "command.id", command.get("id"))
         stdio = _c_stdio(op, stdin, stdout, stderr)
         hooks = HookSet(on_start, on_oom, on_exit, on_console)
-        key = _hooks.register(hooks)
         pid = ctypes.c_int32()
-        try:
-            with self._entered(op) as (c, handle):
-                err = c.berth_create(
-                    handle, text, _ref(stdio), _ref(_hooks.c_hooks(key, hooks)), ctypes.byref(pid)
-                )
-            _raise_for(op, err)
-        except BaseException:
-            _hooks.release(key)
-            raise
-        self._keep_hooks(container_id.decode("utf-8"), key)
+        self._call_with_hooks(
+            op, "berth_create", (text,), stdio, hooks, pid, keep_for=container_id.decode("utf-8")
+        )
         return int(pid.value)
 
     def start(self, container_id: str) -> None:
@@ -533,23 +554,10 @@ class Driver:
         cid = _c_string(op, "id", container_id)
         text = _c_json(op, "process", process)
         stdio = _c_stdio(op, stdin, stdout, stderr)
+        status = _native.ExitStatusC()
         hooks = HookSet(on_start, None, on_exit, on_console)
-        key = _hooks.register(hooks)
-        try:
-            status = _native.ExitStatusC()
-            with self._entered(op) as (c, handle):
-                err = c.berth_exec(
-                    handle,
-                    cid,
-                    text,
-                    _ref(stdio),
-                    _ref(_hooks.c_hooks(key, hooks)),
-                    ctypes.byref(status),
-                )
-            _raise_for(op, err)
-            return _status(status)
-        finally:
-            _hooks.release(key)
+        self._call_with_hooks(op, "berth_exec", (cid, text), stdio, hooks, status)
+        return _status(status)
 
     def exec_detached(
         self,
@@ -570,19 +578,11 @@ class Driver:
         cid = _c_string(op, "id", container_id)
         text = _c_json(op, "process", process)
         stdio = _c_stdio(op, stdin, stdout, stderr)
-        hooks = HookSet(on_start, None, on_exit, on_console)
-        key = _hooks.register(hooks)
         pid = ctypes.c_int32()
-        try:
-            with self._entered(op) as (c, handle):
-                err = c.berth_exec_detached(
-                    handle, cid, text, _ref(stdio), _ref(_hooks.c_hooks(key, hooks)), ctypes.byref(pid)
-                )
-            _raise_for(op, err)
-        except BaseException:
-            _hooks.release(key)
-            raise
-        self._keep_hooks(container_id, key)
+        hooks = HookSet(on_start, None, on_exit, on_console)
+        self._call_with_hooks(
+            op, "berth_exec_detached", (cid, text), stdio, hooks, pid, keep_for=container_id
+        )
         return int(pid.value)
 
     def wait_exec(self, container_id: str, pid: int) -> ExitStatus:
@@ -714,6 +714,25 @@ class Driver:
     def _kill_quietly(self, container_id: str) -> None:
         with contextlib.suppress(Error):
             self.kill(container_id, int(_signal.SIGKILL), all=True)
+
+
+class _InFlight:
+    """The ``with`` of a call that :meth:`Driver._entered` counted: it ends the count. One
+    per driver, shared by every call (it keeps no state of the call); a plain class, not a
+    ``contextlib`` generator, because it is on the path of every call."""
+
+    __slots__ = ("_driver",)
+
+    def __init__(self, driver: Driver) -> None:
+        self._driver = driver
+
+    def __enter__(self) -> Tuple[ctypes.CDLL, int]:
+        return self._driver._pair
+
+    def __exit__(self, *exc: object) -> None:
+        driver = self._driver
+        with driver._lock:
+            driver._calls -= 1
 
 
 def _deliver(

@@ -37,9 +37,7 @@ class Error(Exception):
         return f"berth {self.op}: {self.message}" if self.op else f"berth: {self.message}"
 
     def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}({self.message!r}, errno={self.errno}, op={self.op!r})"
-        )
+        return f"{type(self).__name__}({self.message!r}, errno={self.errno}, op={self.op!r})"
 
 
 class InvalidArgument(Error):
