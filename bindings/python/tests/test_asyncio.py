@@ -90,6 +90,8 @@ def test_run_async_errors(driver: berth.Driver) -> None:
     async def main() -> None:
         with pytest.raises(berth.InvalidArgument, match="process.args"):
             await driver.run_async(shell(cid("async-bad"), "exit 0", process={"args": []}))
+        with pytest.raises(berth.InvalidArgument, match="dict"):
+            await driver.run_async(["not", "a", "dict"])  # type: ignore[arg-type]
 
     asyncio.run(main())
 

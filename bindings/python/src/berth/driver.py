@@ -648,6 +648,8 @@ class Driver:
         """
         op = "run"
         loop = asyncio.get_running_loop()
+        if not isinstance(command, Mapping):
+            raise InvalidArgument(f"command must be a dict, not {type(command).__name__}", op=op)
         container_id = _c_string(op, "command.id", command.get("id")).decode("utf-8")
         done: "asyncio.Future[ExitStatus]" = loop.create_future()
         cancelled = threading.Event()
