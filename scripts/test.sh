@@ -11,6 +11,9 @@ cargo fmt --all -- --check
 step "clippy"
 cargo clippy -q --workspace --all-targets -- -D warnings
 step "docs"
+# The CLI binary and libberth are both `berth`: document the binary first, on
+# its own, so that the two never write target/doc/berth at the same time.
+RUSTDOCFLAGS="-D warnings" cargo rustdoc -q -p runtime-cli --bin berth
 RUSTDOCFLAGS="-D warnings" cargo doc -q --workspace --no-deps
 step "runtime-core, runtime-windows, runtime-ffi (libberth) and the conformance suite build for Windows"
 cargo check -q --target x86_64-pc-windows-gnu -p runtime-core -p runtime-windows -p runtime-ffi -p berth-conformance
