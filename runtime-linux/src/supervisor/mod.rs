@@ -135,7 +135,13 @@ impl Drop for Supervisor {
     fn drop(&mut self) {
         let _ = self.shared.stop.write(1);
         if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+            // A handler may let go of the last reference to the driver, which then ends on
+            // this very thread (an exit reported while the host drops the driver): a thread
+            // cannot join itself (EDEADLK, which std turns into a panic). It ends by itself
+            // once the handler returns: the stop is written, and it holds what it uses.
+            if thread.thread().id() != std::thread::current().id() {
+                let _ = thread.join();
+            }
         }
     }
 }
@@ -167,5 +173,63 @@ fn run(shared: &Shared) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    /// The last reference to a supervisor let go of by one of its own handlers: the drop
+    /// finishes (no join of the thread by itself), and the thread then ends.
+    #[test]
+    fn a_handler_may_drop_its_own_supervisor() {
+        let supervisor = Arc::new(Mutex::new(Some(Supervisor::start().unwrap())));
+        let fired = EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK).unwrap();
+        let fired = Arc::new(OwnedFd::from(fired));
+        let dropped = Arc::new(AtomicBool::new(false));
+        let handler: Handler = Box::new({
+            let supervisor = supervisor.clone();
+            let dropped = dropped.clone();
+            move || {
+                drop(supervisor.lock().take());
+                dropped.store(true, Ordering::Release);
+                Next::Done
+            }
+        });
+        let thread = {
+            let guard = supervisor.lock();
+            let own = guard.as_ref().unwrap();
+            own.watch(fired.clone(), handler).unwrap();
+            own.thread.as_ref().unwrap().thread().id()
+        };
+        nix::unistd::write(fired.as_fd(), &1u64.to_ne_bytes()).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !dropped.load(Ordering::Acquire) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(dropped.load(Ordering::Acquire), "the drop did not finish");
+        assert!(supervisor.lock().is_none());
+        // The thread is gone once it returned from the handler.
+        let name = format!("{thread:?}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while threads_named(THREAD_NAME) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(threads_named(THREAD_NAME), 0, "{name} still runs");
+    }
+
+    fn threads_named(name: &str) -> usize {
+        std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .flatten()
+            .filter(|task| {
+                std::fs::read_to_string(task.path().join("comm"))
+                    .is_ok_and(|comm| comm.trim_end() == name)
+            })
+            .count()
     }
 }
