@@ -17,7 +17,7 @@ use nix::sys::stat::{umask, Mode};
 use runtime_core::{NamespaceKind, ProcessConfig, Result};
 
 use super::identity::{Prepared, Program};
-use super::pid1::BuiltIn;
+use super::pid1::{BuiltIn, StartSaidBy};
 use super::report_failure;
 use super::rootfs::{self, IdmappedTrees, Mounted};
 use super::terminal::Terminal;
@@ -162,6 +162,10 @@ fn go_when_told(
         Some(StartedBy::Host) => None,
         Some(StartedBy::Caller(caller)) => Some(caller),
     };
+    let said_by = match caller {
+        None => StartSaidBy::Creator,
+        Some(_) => StartSaidBy::LaterDriver,
+    };
     // Who said start hears how the exec went; the other channel (if any) closes here.
     let report_to = match caller {
         Some(caller) => {
@@ -172,7 +176,7 @@ fn go_when_told(
     };
     match then {
         Then::Supervise(single, builtin) => {
-            super::pid1::run(single, builtin, prepared, extra, report_to)
+            super::pid1::run(single, builtin, said_by, prepared, extra, report_to)
         }
         Then::Exec => {
             let error = match release_extra(&extra) {

@@ -22,6 +22,7 @@ use runtime_core::ExitStatus;
 use super::identity::Prepared;
 use super::init::release_extra;
 use super::report_failure;
+use super::terminal;
 use crate::channel::Channel;
 use crate::exit_record;
 use crate::sys;
@@ -38,12 +39,25 @@ pub struct BuiltIn {
     pub tty: bool,
 }
 
+/// Who said start: it tells whether the program hears a hang-up of its terminal that came
+/// before the init blocked its signals (docs/recovery.md).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum StartSaidBy {
+    /// The host that created the container, which holds the terminal's master: the terminal
+    /// can hang up only by its death, after start was said. The program hears that.
+    Creator,
+    /// A later driver, through the start socket: the terminal hung up (if it did) when the
+    /// creator died, before start; the program starts on a terminal that is gone, unaware.
+    LaterDriver,
+}
+
 /// Forks the program (which execs as `prepared` says, and reports a failed exec on
 /// `report_to`, as an init without berth's would) and serves as its init until it ends.
 /// Never returns.
 pub fn run(
     single: &SingleThreaded,
     init: BuiltIn,
+    said_by: StartSaidBy,
     prepared: Prepared,
     extra: Vec<OwnedFd>,
     report_to: Channel,
@@ -56,6 +70,11 @@ pub fn run(
             exit(127)
         }
     };
+    // A creator that died just after it said start hung the terminal up before the signals
+    // were blocked here, and the init's SIGHUP was lost (pid 1 gets no signal it has no
+    // handler for). From here on a hang-up stays pending; one before is read off the terminal.
+    let missed_hangup =
+        init.tty && said_by == StartSaidBy::Creator && terminal::hung_up(std::io::stdin().as_fd());
     // Orphans of the program come to the init (it is pid 1 with a pid namespace of its own;
     // without one, this makes it their reaper all the same).
     let _ = nix::sys::prctl::set_child_subreaper(true);
@@ -84,7 +103,11 @@ pub fn run(
         let _ = sys::signals::send(program, libc::SIGKILL);
         exit(128 + libc::SIGKILL)
     }
-    let status = serve(program, init.signal_group);
+    let target = if init.signal_group { -program } else { program };
+    if missed_hangup {
+        forward(target, libc::SIGHUP);
+    }
+    let status = serve(program, target);
     exit_record::write(init.exit_record.as_fd(), &status);
     exit(i32::try_from(status.code).unwrap_or(255))
 }
@@ -131,9 +154,9 @@ fn exec_program(
 /// Signals that the init never forwards: the one it reaps on.
 const NOT_FORWARDED: [i32; 1] = [libc::SIGCHLD];
 
-/// Forwards signals and reaps until the program has ended; returns how it ended.
-fn serve(program: i32, signal_group: bool) -> ExitStatus {
-    let target = if signal_group { -program } else { program };
+/// Forwards signals to `target` (the program, or its group) and reaps until the program has
+/// ended; returns how it ended.
+fn serve(program: i32, target: i32) -> ExitStatus {
     let all = SigSet::all();
     loop {
         match sys::signals::wait_any(&all) {

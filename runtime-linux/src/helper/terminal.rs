@@ -4,6 +4,7 @@
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use nix::fcntl::OFlag;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::stat::Mode;
 use nix::unistd::{dup2_stderr, dup2_stdin, dup2_stdout, setsid};
 use runtime_core::{ConsoleSize, Result};
@@ -67,4 +68,15 @@ impl Terminal {
         dup2_stdout(slave).step(|| format!("dup {} onto stdout", self.slave_path))?;
         dup2_stderr(slave).step(|| format!("dup {} onto stderr", self.slave_path))
     }
+}
+
+/// Whether the terminal on `fd` has hung up: its master closed (`POLLHUP`, which a slave
+/// whose master is open never reports). A poll that fails (a seccomp profile may deny it)
+/// reads as no.
+pub fn hung_up(fd: BorrowedFd<'_>) -> bool {
+    let mut fds = [PollFd::new(fd, PollFlags::empty())];
+    matches!(poll(&mut fds, PollTimeout::ZERO), Ok(1))
+        && fds[0]
+            .revents()
+            .is_some_and(|events| events.contains(PollFlags::POLLHUP))
 }
