@@ -832,8 +832,12 @@ fn a_host_that_dies_as_it_starts_a_terminal_container_hangs_its_program_up(kind:
     line.clear();
     said.read_line(&mut line).unwrap();
     assert_eq!(line, "starting\n");
-    // Saying start takes a send on the init's channel; given ample time for it.
-    std::thread::sleep(Duration::from_millis(300));
+    // Start is said once the host's main thread waits for the init's report.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !waits_in_recvmsg(host.id()) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(waits_in_recvmsg(host.id()), "the host never said start");
     host.kill().unwrap(); // SIGKILL: the terminal's last master closes with the host.
     host.wait().unwrap();
     drop((host, said));
@@ -861,6 +865,13 @@ fn a_host_that_dies_as_it_starts_a_terminal_container_hangs_its_program_up(kind:
     assert_eq!(now.0.remove("cgroups"), Some(vec![]), "cgroups left");
     assert_same(&now, &before, "left after delete");
     remove_root_and_parent(&root, &parent);
+}
+
+/// Whether the main thread of `pid` is blocked in `recvmsg` (the syscall it is in is the
+/// first field of `/proc/<pid>/syscall`).
+fn waits_in_recvmsg(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/syscall"))
+        .is_ok_and(|text| text.split_whitespace().next() == Some(&libc::SYS_recvmsg.to_string()))
 }
 
 /// One test, run once per driver kind.
