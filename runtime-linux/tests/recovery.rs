@@ -199,16 +199,6 @@ fn child(root: &str) {
     }
 }
 
-/// Keeps every terminal master it is given open for the life of the process: a host that
-/// dies closes them all at once.
-struct KeepMasters;
-
-impl runtime_core::Hooks for KeepMasters {
-    fn on_console(&self, _id: &str, _master: i32) {
-        // Never closed: the fd is this process's until it dies.
-    }
-}
-
 /// The child in mode `starting`: creates a container with berth's init on a terminal, prints
 /// its id and its init's pid, and once told on stdin, says `starting` and starts it. Never
 /// returns: the test kills it while that start waits.
@@ -217,7 +207,7 @@ fn start_on_a_terminal_when_told(driver: &AnyDriver) -> ! {
     command.init = true;
     command.process.tty = true;
     driver
-        .create(&command, &Stdio::null(), Arc::new(KeepMasters))
+        .create(&command, &Stdio::null(), Arc::new(common::KeepMasters))
         .unwrap();
     println!("{} {}", command.id, driver.state(&command.id).unwrap().pid);
     let mut told = String::new();

@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use runtime_core::{
-    Command, ContainerState, Driver, ExitStatus, Hooks, NoHooks, ProcessConfig, Status, Stdio,
+    Command, ContainerState, Driver, ExitStatus, NoHooks, ProcessConfig, Status, Stdio,
 };
 use runtime_linux::{DriverOptions, LinuxDriver};
 
@@ -62,16 +62,6 @@ fn command(kind: &str, round: u32) -> Command {
     command
 }
 
-/// Keeps every terminal master it is given open for the life of the process (a host that
-/// dies closes them all at once).
-struct KeepMasters;
-
-impl Hooks for KeepMasters {
-    fn on_console(&self, _id: &str, _master: i32) {
-        // Never closed: the fd is this process's until it dies.
-    }
-}
-
 /// The host: sets up one container of each kind, saying `creating <kind> <id>` before and
 /// `ready <kind> <id>` after, then waits to be killed.
 fn child(root: &str) {
@@ -93,7 +83,7 @@ fn child(root: &str) {
             extra: Vec::new(),
         };
         driver
-            .create(&command, &stdio, Arc::new(KeepMasters))
+            .create(&command, &stdio, Arc::new(common::KeepMasters))
             .unwrap();
         if kind != "created" {
             driver.start(&id).unwrap();

@@ -437,6 +437,16 @@ impl Hooks for Recorder {
     }
 }
 
+/// Keeps every terminal master it is given open for the life of the process: a host that
+/// dies closes them all at once (the recovery tests' hosts).
+pub struct KeepMasters;
+
+impl Hooks for KeepMasters {
+    fn on_console(&self, _id: &str, _master: i32) {
+        // Never closed: the fd is this process's until it dies.
+    }
+}
+
 /// Creates and starts `command` with stdout on a pipe; returns the read end.
 pub fn start_with_stdout(
     driver: &(impl AsDriver + ?Sized),
